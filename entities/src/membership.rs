@@ -1,0 +1,23 @@
+//! A librarian's membership of an association, keyed by the association's own member id.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "memberships")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i32,
+    pub association_id: i32,
+    pub librarian_id: i32,
+    pub external_id: String,
+    /// `ACTIVE` or `DEACTIVATED` (a tombstone: memberships are never deleted).
+    pub status: String,
+    pub deactivated_at: Option<DateTimeUtc>,
+    pub version: i32,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
