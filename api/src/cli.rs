@@ -1,0 +1,130 @@
+//! The command line: `serve`, `migrate`, `schema`, `seed`.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use entities::librarian;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::settings::Settings;
+use crate::startup::Application;
+use crate::{db, graphql, seed, telemetry};
+
+/// Interlib: the GraphQL API of an international peer-mentoring network for librarians.
+#[derive(Debug, Parser)]
+#[command(name = "interlib", version, about)]
+pub struct Cli {
+    /// A TOML settings file (default: `interlib.toml` if present). `INTERLIB_*` variables win.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (migrating the database first).
+    Serve {
+        /// Seed the demo network first if the database has no librarians yet.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply or roll back migrations.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Print the GraphQL schema (SDL).
+    Schema,
+    /// Fill the database with data.
+    Seed {
+        /// The deterministic demo network (into an empty database).
+        #[arg(long, conflicts_with = "librarians")]
+        demo: bool,
+        /// Add this many generated librarians (load data).
+        #[arg(long, value_name = "N")]
+        librarians: Option<usize>,
+        /// Random seed for `--librarians`.
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateAction {
+    /// Apply all pending migrations.
+    Up,
+    /// Roll back the last `steps` migrations (all of them with `--all`).
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+        #[arg(long, conflicts_with = "steps")]
+        all: bool,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+}
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// Whatever the command fails with, with context.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Schema = cli.command {
+        print!("{}", graphql::schema::sdl());
+        return Ok(());
+    }
+    let mut settings = Settings::load(cli.config)?;
+    telemetry::init(settings.log_format, &settings.log_level);
+    match cli.command {
+        Command::Schema => Ok(()),
+        Command::Serve { demo } => {
+            let (db, statements) = db::connect(&settings).await?;
+            if demo && librarian::Entity::find().count(&db).await? == 0 {
+                let started = Instant::now();
+                seed::demo(&db).await.context("seeding the demo network")?;
+                tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo network seeded");
+            }
+            let app = Application::with_database(&settings, db, statements)?;
+            println!("Interlib is listening on http://{}/graphql", display_address(&settings.bind_address, app.port()));
+            app.run_until_stopped().await.context("server failed")
+        }
+        Command::Migrate { action } => {
+            settings.migrate_on_start = false;
+            let (db, _) = db::connect(&settings).await?;
+            match action {
+                MigrateAction::Up => Migrator::up(&db, None).await?,
+                MigrateAction::Down { all: true, .. } => Migrator::reset(&db).await?,
+                MigrateAction::Down { steps, .. } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Status => {
+                    for migration in Migrator::get_migration_with_status(&db).await? {
+                        println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
+                    }
+                }
+            }
+            Ok(())
+        }
+        Command::Seed { demo, librarians, seed: rng_seed } => {
+            let (db, _) = db::connect(&settings).await?;
+            let started = Instant::now();
+            if demo {
+                seed::demo(&db).await?;
+                println!("seeded the demo network in {:.1?}", started.elapsed());
+            } else if let Some(n) = librarians {
+                seed::librarians(&db, n, rng_seed).await?;
+                println!("added {n} librarians in {:.1?}", started.elapsed());
+            } else {
+                anyhow::bail!("say what to seed: --demo or --librarians N");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn display_address(bind: &str, port: u16) -> String {
+    let host = bind.rsplit_once(':').map_or(bind, |(host, _)| host);
+    format!("{host}:{port}")
+}

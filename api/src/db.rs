@@ -1,0 +1,65 @@
+//! The database connection: one pool for SQLite or PostgreSQL, tuned per backend, with a
+//! counter of executed SQL statements (used by tests to catch N+1 queries, and by metrics).
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicU64, Ordering},
+};
+use std::time::Duration;
+
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+
+use crate::settings::Settings;
+
+/// Counts the SQL statements run on a connection pool.
+#[derive(Debug, Clone, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    /// Statements executed so far.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Connects to the configured database (creating a SQLite file if missing) and, when the
+/// settings say so, applies pending migrations.
+///
+/// # Errors
+/// The database cannot be reached, or a migration fails.
+pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let url = settings.database_url();
+    let sqlite = url.starts_with("sqlite:");
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(settings.database_max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
+        .connect_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
+        .sqlx_logging(false);
+    if sqlite {
+        // One file shared by several connections: WAL lets readers run beside the writer,
+        // and a busy timeout makes competing writers wait instead of failing.
+        options.map_sqlx_sqlite_opts(|opts| {
+            opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+                .create_if_missing(true)
+        });
+    }
+    let mut db = Database::connect(options)
+        .await
+        .context("cannot connect to the database")?;
+    let counter = StatementCounter::default();
+    let inner = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        inner.fetch_add(1, Ordering::Relaxed);
+    });
+    if settings.migrate_on_start {
+        Migrator::up(&db, None).await.context("migrations failed")?;
+    }
+    Ok((db, counter))
+}

@@ -1,0 +1,12 @@
+//! Domain types that parse input once, at the edge: global ids, country and language codes,
+//! and the enumerations of the data model.
+
+mod codes;
+mod enums;
+mod global_id;
+
+pub use codes::{CountryCode, LanguageCode};
+pub use enums::{
+    ApplicationStatus, LibrarianOrderField, MatchPreference, OrderDirection, MembershipStatus, PairingOrigin, PairingStatus, Region, RoundStatus, Sector,
+};
+pub use global_id::{GlobalId, NodeKind};

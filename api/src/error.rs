@@ -1,0 +1,91 @@
+//! The one error type at the API edge, and its mapping to `extensions.code`.
+
+use async_graphql::ErrorExtensions;
+use sea_orm::DbErr;
+
+/// Everything a resolver can fail with. Each variant has a stable `extensions.code`.
+#[derive(Debug)]
+pub enum ApiError {
+    /// `BAD_USER_INPUT`: the client sent something malformed or out of range; the message
+    /// names the argument and what is allowed.
+    BadUserInput { field: Option<String>, message: String },
+    /// `NOT_FOUND`: a referenced object does not exist (queries answer `null` instead).
+    NotFound(String),
+    /// `UNAUTHENTICATED`: no valid credentials for something that needs them.
+    Unauthenticated(String),
+    /// `FORBIDDEN`: the caller may not see or do this.
+    Forbidden(String),
+    /// `CONFLICT`: the request contradicts the current state.
+    Conflict(String),
+    /// `SERVICE_UNAVAILABLE`: the database cannot be reached right now; retry later.
+    ServiceUnavailable,
+    /// `INTERNAL`: a bug or an unexpected database error; details are logged, never shown.
+    Internal(anyhow::Error),
+}
+
+impl ApiError {
+    /// A `BAD_USER_INPUT` error about the argument `field`.
+    pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadUserInput {
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
+    /// The stable `extensions.code` of this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput { .. } => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::Conflict(_) => "CONFLICT",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            Self::BadUserInput { message, .. } => message.clone(),
+            Self::NotFound(m) | Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
+            Self::ServiceUnavailable => "the database is unavailable; retry later".to_owned(),
+            Self::Internal(_) => "internal error".to_owned(),
+        }
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        match &err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
+                tracing::error!(error = %err, "database unavailable");
+                Self::ServiceUnavailable
+            }
+            _ => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        if let ApiError::Internal(cause) = &err {
+            // The cause chain goes to the log only: clients never see SQL or internals.
+            tracing::error!(error = ?cause, "internal error");
+        }
+        let code = err.code();
+        let field = match &err {
+            ApiError::BadUserInput { field, .. } => field.clone(),
+            _ => None,
+        };
+        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(field) = field {
+                ext.set("field", field);
+            }
+        })
+    }
+}
+
+/// Results of services and resolvers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,30 @@
+//! What every resolver may take from the request context.
+
+use async_graphql::Context;
+use sea_orm::DatabaseConnection;
+
+use crate::graphql::loaders::Loaders;
+use crate::service::page::PageLimits;
+
+/// Shared, per-process state for resolvers.
+#[derive(Clone)]
+pub struct ApiContext {
+    pub db: DatabaseConnection,
+    pub page_limits: PageLimits,
+}
+
+/// The process-wide API context.
+///
+/// # Errors
+/// Only if the schema was built without it (a bug), reported as an internal error.
+pub fn api<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a ApiContext> {
+    ctx.data::<ApiContext>()
+}
+
+/// The request's DataLoaders.
+///
+/// # Errors
+/// Only if the request was executed without them (a bug).
+pub fn loaders<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+}

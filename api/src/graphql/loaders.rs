@@ -1,0 +1,103 @@
+//! One DataLoader per relation, created fresh for every request (so caches never leak
+//! between callers). Each loader batches the keys asked for in one tick of execution and
+//! answers them with one call into `service::relations`.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use entities::{
+    ambassador, application, association, certificate, country, discussion_topic, librarian, membership, pairing,
+    round,
+};
+use futures::future::BoxFuture;
+use sea_orm::DatabaseConnection;
+
+use crate::error::ApiResult;
+use crate::service::relations as rel;
+
+type BatchFn<K, V> = fn(DatabaseConnection, Vec<K>) -> BoxFuture<'static, ApiResult<HashMap<K, V>>>;
+
+/// A loader that delegates to a batch function of the service layer.
+pub struct BatchLoader<K, V> {
+    db: DatabaseConnection,
+    batch: BatchFn<K, V>,
+}
+
+impl<K, V> Loader<K> for BatchLoader<K, V>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    type Value = V;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[K]) -> Result<HashMap<K, V>, Self::Error> {
+        (self.batch)(self.db.clone(), keys.to_vec()).await.map_err(Into::into)
+    }
+}
+
+fn loader<K, V>(db: &DatabaseConnection, batch: BatchFn<K, V>) -> DataLoader<BatchLoader<K, V>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    DataLoader::new(BatchLoader { db: db.clone(), batch }, tokio::spawn)
+}
+
+type ById<V> = DataLoader<BatchLoader<i32, V>>;
+type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>>;
+
+/// Every DataLoader of a request.
+pub struct Loaders {
+    pub country: DataLoader<BatchLoader<String, country::Model>>,
+    pub librarian: ById<librarian::Model>,
+    pub association: ById<association::Model>,
+    pub membership: ById<membership::Model>,
+    pub ambassador: ById<ambassador::Model>,
+    pub round: ById<round::Model>,
+    pub application: ById<application::Model>,
+    pub pairing: ById<pairing::Model>,
+    pub topic: ById<discussion_topic::Model>,
+    pub certificate: ById<certificate::Model>,
+    pub memberships_of_librarian: ManyById<membership::Model>,
+    pub applications_of_librarian: ManyById<application::Model>,
+    pub pairings_of_librarian: ManyById<pairing::Model>,
+    pub members_of_pairing: ManyById<librarian::Model>,
+    pub topics_of_round: ManyById<discussion_topic::Model>,
+    pub languages_of_librarian: ManyById<String>,
+    pub interests_of_librarian: ManyById<String>,
+    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<ambassador::Model>>>,
+}
+
+macro_rules! by_id {
+    ($entity:ident) => {
+        |db, ids| Box::pin(rel::by_ids::<$entity::Entity>(db, $entity::Column::Id, ids, |m| m.id))
+    };
+}
+
+impl Loaders {
+    /// Fresh loaders for one request.
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self {
+            country: loader(db, |db, codes| Box::pin(rel::countries(db, codes))),
+            librarian: loader(db, by_id!(librarian)),
+            association: loader(db, by_id!(association)),
+            membership: loader(db, by_id!(membership)),
+            ambassador: loader(db, by_id!(ambassador)),
+            round: loader(db, by_id!(round)),
+            application: loader(db, by_id!(application)),
+            pairing: loader(db, by_id!(pairing)),
+            topic: loader(db, by_id!(discussion_topic)),
+            certificate: loader(db, by_id!(certificate)),
+            memberships_of_librarian: loader(db, |db, ids| Box::pin(rel::memberships_of_librarians(db, ids))),
+            applications_of_librarian: loader(db, |db, ids| Box::pin(rel::applications_of_librarians(db, ids))),
+            pairings_of_librarian: loader(db, |db, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
+            members_of_pairing: loader(db, |db, ids| Box::pin(rel::members_of_pairings(db, ids))),
+            topics_of_round: loader(db, |db, ids| Box::pin(rel::topics_of_rounds(db, ids))),
+            languages_of_librarian: loader(db, |db, ids| Box::pin(rel::languages_of_librarians(db, ids))),
+            interests_of_librarian: loader(db, |db, ids| Box::pin(rel::interests_of_librarians(db, ids))),
+            ambassadors_of_country: loader(db, |db, codes| Box::pin(rel::ambassadors_of_countries(db, codes))),
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The GraphQL schema: root query, object types, DataLoaders and connection helpers.
+
+pub mod connection;
+pub mod context;
+pub mod loaders;
+pub mod node;
+pub mod query;
+pub mod schema;
+pub mod types;
+
+pub use schema::{AppSchema, build_schema};

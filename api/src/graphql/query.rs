@@ -1,0 +1,152 @@
+//! The root `Query` type.
+
+use async_graphql::{Context, ID, Object};
+use futures::future::try_join_all;
+
+use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
+use crate::error::ApiError;
+use crate::graphql::connection::{Conn, ConnectionTotals, connection};
+use crate::graphql::context::{api, loaders};
+use crate::graphql::node::{self, Node};
+use crate::graphql::types::{
+    Association, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput, Round,
+    librarian_connection,
+};
+use crate::service::{filters, orderings, page, page::PageArgs};
+
+/// Most ids `nodes(ids:)` takes at once.
+pub const MAX_NODES: usize = 100;
+
+pub struct QueryRoot;
+
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Any object by its global id; `null` if there is none.
+    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+        node::fetch(ctx, "id", &id).await
+    }
+
+    /// Objects by global id, in the order asked (at most 100); `null` for unknown ids.
+    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+        if ids.len() > MAX_NODES {
+            return Err(ApiError::bad_input(
+                "ids",
+                format!("`ids` takes at most {MAX_NODES} ids, got {}", ids.len()),
+            )
+            .into());
+        }
+        try_join_all(ids.iter().map(|id| node::fetch(ctx, "ids", id))).await
+    }
+
+    /// All ISO 3166-1 countries, by code.
+    async fn countries(
+        &self,
+        ctx: &Context<'_>,
+        region: Option<Region>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Country>> {
+        let api = api(ctx)?;
+        let select = filters::countries(region);
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::countries(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    /// A country by ISO 3166-1 alpha-2 code (case-insensitive).
+    async fn country(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<Option<Country>> {
+        let code = CountryCode::parse("code", &code)?;
+        Ok(loaders(ctx)?.country.load_one(code.as_str().to_owned()).await?.map(Country))
+    }
+
+    /// Librarians matching the filters.
+    #[allow(clippy::too_many_arguments)]
+    async fn librarians(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<LibrarianFilterInput>,
+        order_by: Option<LibrarianOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Librarian>> {
+        let filter = filter.unwrap_or_default().parse()?;
+        librarian_connection(ctx, filter, order_by, PageArgs { first, after, last, before }).await
+    }
+
+    async fn librarian(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Librarian>> {
+        let id = GlobalId::decode_int("id", &id, NodeKind::Librarian)?;
+        Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian))
+    }
+
+    /// Partner associations, optionally of one country.
+    async fn associations(
+        &self,
+        ctx: &Context<'_>,
+        country: Option<String>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Association>> {
+        let api = api(ctx)?;
+        let country = country.map(|c| CountryCode::parse("country", &c)).transpose()?;
+        let select = filters::associations(country.as_ref());
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    async fn association(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Association>> {
+        let id = GlobalId::decode_int("id", &id, NodeKind::Association)?;
+        Ok(loaders(ctx)?.association.load_one(id).await?.map(Association))
+    }
+
+    /// Programme rounds, oldest first.
+    async fn rounds(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<RoundStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Round>> {
+        let api = api(ctx)?;
+        let select = filters::rounds(status);
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::rounds(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    async fn round(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Round>> {
+        let id = GlobalId::decode_int("id", &id, NodeKind::Round)?;
+        Ok(loaders(ctx)?.round.load_one(id).await?.map(Round))
+    }
+
+    /// Pairings matching the filters, oldest first.
+    async fn pairings(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PairingFilterInput>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Pairing>> {
+        let api = api(ctx)?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let select = filters::pairings(&filter);
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    async fn pairing(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Pairing>> {
+        let id = GlobalId::decode_int("id", &id, NodeKind::Pairing)?;
+        Ok(loaders(ctx)?.pairing.load_one(id).await?.map(Pairing))
+    }
+}

@@ -1,0 +1,28 @@
+//! Builds the executable schema.
+
+use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use sea_orm::DatabaseConnection;
+
+use crate::graphql::context::ApiContext;
+use crate::graphql::node::Node;
+use crate::graphql::query::QueryRoot;
+use crate::service::page::PageLimits;
+
+pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+
+/// The schema with its process-wide data. Per-request data (DataLoaders) is added by the
+/// HTTP handler.
+pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits) -> AppSchema {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .register_output_type::<Node>()
+        .data(ApiContext { db, page_limits })
+        .finish()
+}
+
+/// The SDL of the schema, as committed in `schema.graphql`.
+pub fn sdl() -> String {
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+        .register_output_type::<Node>()
+        .finish()
+        .sdl()
+}

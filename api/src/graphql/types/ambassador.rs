@@ -1,0 +1,45 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::ambassador;
+
+use super::{Country, Librarian, gid, required};
+use crate::domain::NodeKind;
+
+/// A librarian appointed to promote the programme in a country, for a term.
+pub struct Ambassador(pub ambassador::Model);
+
+impl From<ambassador::Model> for Ambassador {
+    fn from(model: ambassador::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Ambassador {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Ambassador, self.0.id)
+    }
+
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+    }
+
+    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
+        required(ctx, self.0.country_code.clone(), |l| &l.country).await.map(Country)
+    }
+
+    async fn term_from(&self) -> DateTime<Utc> {
+        self.0.term_from
+    }
+
+    /// End of the term; `null` while open-ended.
+    async fn term_until(&self) -> Option<DateTime<Utc>> {
+        self.0.term_until
+    }
+
+    /// Whether the term covers the present moment.
+    async fn active(&self) -> bool {
+        let now = Utc::now();
+        self.0.term_from <= now && self.0.term_until.is_none_or(|until| until > now)
+    }
+}

@@ -1,0 +1,77 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::application;
+
+use super::{stored, Librarian, Round, gid, required};
+use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, Sector};
+
+/// A librarian's application to a round, with matching preferences.
+pub struct Application(pub application::Model);
+
+impl From<application::Model> for Application {
+    fn from(model: application::Model) -> Self {
+        Self(model)
+    }
+}
+
+impl Application {
+    fn strings(&self, key: &str) -> Vec<String> {
+        self.0
+            .preferences
+            .get(key)
+            .and_then(|v| v.as_array())
+            .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    }
+}
+
+#[Object]
+impl Application {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Application, self.0.id)
+    }
+
+    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
+        required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
+    }
+
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+    }
+
+    async fn status(&self) -> async_graphql::Result<ApplicationStatus> {
+        stored(ApplicationStatus::parse(&self.0.status), "status")
+    }
+
+    async fn match_preference(&self) -> async_graphql::Result<MatchPreference> {
+        stored(MatchPreference::parse(&self.0.match_preference), "match_preference")
+    }
+
+    /// Languages the applicant can work in with a partner (ISO 639-1).
+    async fn languages(&self) -> Vec<String> {
+        self.strings("languages")
+    }
+
+    /// Sectors the applicant would like a partner from.
+    async fn preferred_sectors(&self) -> Vec<Sector> {
+        self.strings("preferredSectors").iter().filter_map(|s| Sector::parse(s)).collect()
+    }
+
+    /// Interests the applicant wants to talk about.
+    async fn interests(&self) -> Vec<String> {
+        self.strings("interests")
+    }
+
+    /// What the applicant hopes to get from the round.
+    async fn goal(&self) -> Option<&str> {
+        self.0.goal.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}

@@ -1,0 +1,62 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::association;
+
+use super::{Country, Membership, gid, required};
+use crate::domain::{MembershipStatus, NodeKind};
+use crate::graphql::connection::{Conn, ConnectionTotals, connection};
+use crate::graphql::context::api;
+use crate::service::{filters, orderings, page, page::PageArgs};
+
+/// A library association: a partner that brings its members into the network.
+pub struct Association(pub association::Model);
+
+impl From<association::Model> for Association {
+    fn from(model: association::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Association {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Association, self.0.id)
+    }
+
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
+        required(ctx, self.0.country_code.clone(), |l| &l.country).await.map(Country)
+    }
+
+    async fn website(&self) -> Option<&str> {
+        self.0.website.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// The association's memberships, in the order they were created.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<MembershipStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Membership>> {
+        let api = api(ctx)?;
+        let select = filters::memberships(self.0.id, status);
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::memberships(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+}

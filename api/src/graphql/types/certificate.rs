@@ -1,0 +1,40 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::certificate;
+
+use super::{Round, gid, required};
+use crate::domain::NodeKind;
+
+/// A certificate of completion, verifiable by its public code.
+pub struct Certificate(pub certificate::Model);
+
+impl From<certificate::Model> for Certificate {
+    fn from(model: certificate::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Certificate {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Certificate, self.0.id)
+    }
+
+    /// Public verification code.
+    async fn code(&self) -> &str {
+        &self.0.code
+    }
+
+    /// The recipient's name as it was when the certificate was issued.
+    async fn recipient_name(&self) -> &str {
+        &self.0.recipient_name
+    }
+
+    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
+        required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
+    }
+
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+}

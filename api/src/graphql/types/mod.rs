@@ -1,0 +1,66 @@
+//! GraphQL object and input types. Each object wraps its entity model; fields convert
+//! storage values into API values, and relations go through the request's DataLoaders.
+
+mod ambassador;
+mod application;
+mod association;
+mod certificate;
+mod country;
+mod inputs;
+mod librarian;
+mod membership;
+mod pairing;
+mod round;
+mod topic;
+
+pub use ambassador::Ambassador;
+pub use application::Application;
+pub use association::Association;
+pub use certificate::Certificate;
+pub use country::Country;
+pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
+pub use librarian::{Librarian, librarian_connection};
+pub use membership::Membership;
+pub use pairing::Pairing;
+pub use round::Round;
+pub use topic::DiscussionTopic;
+
+use async_graphql::{Context, ID};
+
+use crate::domain::{GlobalId, NodeKind};
+use crate::error::ApiError;
+use crate::graphql::context::loaders;
+use crate::graphql::loaders::Loaders;
+
+/// The global id of an object with an integer key.
+pub(crate) fn gid(kind: NodeKind, key: impl std::fmt::Display) -> ID {
+    ID(GlobalId::encode(kind, key))
+}
+
+/// Loads a related row that a foreign key guarantees; a missing one is a broken invariant.
+pub(crate) async fn required<K, V, F>(ctx: &Context<'_>, key: K, pick: F) -> async_graphql::Result<V>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
+    V: Send + Sync + Clone + 'static,
+    F: FnOnce(&Loaders) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<K, V>>,
+{
+    let loader = pick(loaders(ctx)?);
+    loader
+        .load_one(key.clone())
+        .await?
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("dangling reference to {key:?}")).into())
+}
+
+/// Loads a one-to-many relation (an empty list when there are none).
+pub(crate) async fn many<V, F>(ctx: &Context<'_>, key: i32, pick: F) -> async_graphql::Result<Vec<V>>
+where
+    V: Send + Sync + Clone + 'static,
+    F: FnOnce(&Loaders) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<i32, Vec<V>>>,
+{
+    Ok(pick(loaders(ctx)?).load_one(key).await?.unwrap_or_default())
+}
+
+/// A stored enum value; one this code never writes is a broken invariant, not a client error.
+pub(crate) fn stored<T>(value: Option<T>, column: &str) -> async_graphql::Result<T> {
+    value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown stored value in column {column}")).into())
+}

@@ -1,0 +1,58 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::pairing;
+
+use super::{stored, Librarian, Round, gid, many, required};
+use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
+
+/// Two librarians (or three, for a group of three) paired for a round.
+pub struct Pairing(pub pairing::Model);
+
+impl From<pairing::Model> for Pairing {
+    fn from(model: pairing::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Pairing {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Pairing, self.0.id)
+    }
+
+    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
+        required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
+    }
+
+    async fn status(&self) -> async_graphql::Result<PairingStatus> {
+        stored(PairingStatus::parse(&self.0.status), "status")
+    }
+
+    async fn origin(&self) -> async_graphql::Result<PairingOrigin> {
+        stored(PairingOrigin::parse(&self.0.origin), "origin")
+    }
+
+    /// Matching score: higher is a better fit.
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+
+    /// Why these people were paired, in words.
+    async fn explanation(&self) -> &str {
+        &self.0.explanation
+    }
+
+    /// The two or three partners.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Librarian>> {
+        let rows = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
+        Ok(rows.into_iter().map(Librarian).collect())
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}

@@ -1,0 +1,94 @@
+use async_graphql::{Context, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::round;
+
+use super::{stored, Application, DiscussionTopic, Pairing, gid, many};
+use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
+use crate::graphql::connection::{Conn, ConnectionTotals, connection};
+use crate::graphql::context::api;
+use crate::service::{filters, filters::PairingFilter, orderings, page, page::PageArgs};
+
+/// A programme round: applications, matching, a few months of partnership.
+pub struct Round(pub round::Model);
+
+impl From<round::Model> for Round {
+    fn from(model: round::Model) -> Self {
+        Self(model)
+    }
+}
+
+#[Object]
+impl Round {
+    pub async fn id(&self) -> ID {
+        gid(NodeKind::Round, self.0.id)
+    }
+
+    /// E.g. "2026 Round 1".
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    async fn status(&self) -> async_graphql::Result<RoundStatus> {
+        stored(RoundStatus::parse(&self.0.status), "status")
+    }
+
+    async fn applications_open_at(&self) -> DateTime<Utc> {
+        self.0.applications_open_at
+    }
+
+    async fn applications_close_at(&self) -> DateTime<Utc> {
+        self.0.applications_close_at
+    }
+
+    async fn starts_at(&self) -> DateTime<Utc> {
+        self.0.starts_at
+    }
+
+    async fn ends_at(&self) -> DateTime<Utc> {
+        self.0.ends_at
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// Applications to this round, in the order they arrived.
+    async fn applications(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<ApplicationStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Application>> {
+        let api = api(ctx)?;
+        let select = filters::applications(self.0.id, status);
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::applications(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    /// Pairings of this round.
+    async fn pairings(
+        &self,
+        ctx: &Context<'_>,
+        status: Option<PairingStatus>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<Pairing>> {
+        let api = api(ctx)?;
+        let select = filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    /// Discussion topics of the round, by publish time.
+    async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DiscussionTopic>> {
+        let rows = many(ctx, self.0.id, |l| &l.topics_of_round).await?;
+        Ok(rows.into_iter().map(DiscussionTopic).collect())
+    }
+}

@@ -1,0 +1,116 @@
+//! The GraphQL endpoint. The body is read here, with a size limit, rather than by
+//! async-graphql-actix-web's extractor, which reads it whole with no limit and answers
+//! errors as plain text; here every failure is a GraphQL-shaped JSON error with a code.
+
+use actix_web::{
+    HttpRequest, HttpResponse,
+    http::{StatusCode, header},
+    web,
+};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response, http::GraphiQLSource};
+use futures::StreamExt;
+use serde_json::json;
+
+use super::HttpState;
+use crate::graphql::loaders::Loaders;
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
+
+/// Gives every error a code: errors raised by resolvers carry one already; the rest come
+/// from parsing, validating or coercing the client's document and variables.
+fn with_codes(mut response: Response) -> Response {
+    for error in &mut response.errors {
+        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
+        if !has_code {
+            error
+                .extensions
+                .get_or_insert_with(ErrorExtensionValues::default)
+                .set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
+}
+
+async fn execute(state: &HttpState, batch: BatchRequest) -> BatchResponse {
+    let run = |request: Request| {
+        let request = request.data(Loaders::new(&state.db));
+        async move { with_codes(state.schema.execute(request).await) }
+    };
+    match batch {
+        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
+        BatchRequest::Batch(requests) => {
+            let mut responses = Vec::with_capacity(requests.len());
+            for request in requests {
+                responses.push(run(request).await);
+            }
+            BatchResponse::Batch(responses)
+        }
+    }
+}
+
+fn respond(response: &BatchResponse) -> HttpResponse {
+    let mut builder = HttpResponse::Ok();
+    if response.is_ok() {
+        if let Some(cache) = response.cache_control().value() {
+            builder.insert_header((header::CACHE_CONTROL, cache));
+        }
+    }
+    builder.json(response)
+}
+
+/// `POST /graphql` with a JSON body (one request or a batch).
+pub async fn post(state: web::Data<HttpState>, mut payload: web::Payload) -> HttpResponse {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+        };
+        if body.len() + chunk.len() > state.max_body_bytes {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!("request body exceeds the limit of {} bytes", state.max_body_bytes),
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let batch = match serde_json::from_slice::<BatchRequest>(&body) {
+        Ok(batch) => batch,
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("the body must be a GraphQL request as JSON: {err}"),
+            );
+        }
+    };
+    respond(&execute(&state, batch).await)
+}
+
+/// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
+pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
+    let wants_html = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html && req.query_string().is_empty() {
+        let page = GraphiQLSource::build().endpoint("/graphql").title("Interlib GraphiQL").finish();
+        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
+    }
+    match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) => respond(&execute(&state, BatchRequest::Single(request)).await),
+        Err(err) => error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}")),
+    }
+}
+
+/// `GET /schema.graphql`: the SDL.
+pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(state.schema.sdl())
+}

@@ -1,0 +1,205 @@
+//! The filters of each list, turned into SQL conditions (subqueries for child tables, so
+//! each filter is answered from an index and rows are never duplicated by joins).
+
+use chrono::{DateTime, Utc};
+use entities::{
+    application, association, country, librarian, librarian_interest, librarian_language, membership, pairing,
+    pairing_member, round,
+};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, QueryFilter, Select,
+    sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
+};
+
+use crate::domain::{ApplicationStatus, CountryCode, LanguageCode, MembershipStatus, PairingStatus, Region, RoundStatus, Sector};
+
+/// Filters of the librarian lists (`librarians`, `Country.participants`).
+#[derive(Debug, Clone, Default)]
+pub struct LibrarianFilter {
+    pub country: Option<CountryCode>,
+    pub sector: Option<Sector>,
+    pub language: Option<LanguageCode>,
+    /// Exact interest tag (tags are stored in lower case).
+    pub interest: Option<String>,
+    /// Librarians who applied to this round.
+    pub round_id: Option<i32>,
+    /// Librarians with an active membership of this association.
+    pub association_id: Option<i32>,
+    /// Case-insensitive substring of the name or the institution.
+    pub search: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+}
+
+fn ids_where<C: ColumnTrait>(from: impl sea_orm::sea_query::IntoTableRef, id: C, cond: Condition) -> SelectStatement {
+    Query::select().column(id).from(from).cond_where(cond).to_owned()
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The librarians matching `filter`, unordered.
+pub fn librarians(filter: &LibrarianFilter) -> Select<librarian::Entity> {
+    use librarian::Column as L;
+    let mut select = librarian::Entity::find();
+    if let Some(country) = &filter.country {
+        select = select.filter(L::CountryCode.eq(country.as_str()));
+    }
+    if let Some(sector) = filter.sector {
+        select = select.filter(L::Sector.eq(sector.as_str()));
+    }
+    if let Some(language) = &filter.language {
+        select = select.filter(L::Id.in_subquery(ids_where(
+            librarian_language::Entity,
+            librarian_language::Column::LibrarianId,
+            Condition::all().add(librarian_language::Column::Language.eq(language.as_str())),
+        )));
+    }
+    if let Some(interest) = &filter.interest {
+        select = select.filter(L::Id.in_subquery(ids_where(
+            librarian_interest::Entity,
+            librarian_interest::Column::LibrarianId,
+            Condition::all().add(librarian_interest::Column::Interest.eq(interest.trim().to_lowercase())),
+        )));
+    }
+    if let Some(round_id) = filter.round_id {
+        select = select.filter(L::Id.in_subquery(ids_where(
+            application::Entity,
+            application::Column::LibrarianId,
+            Condition::all().add(application::Column::RoundId.eq(round_id)),
+        )));
+    }
+    if let Some(association_id) = filter.association_id {
+        select = select.filter(L::Id.in_subquery(ids_where(
+            membership::Entity,
+            membership::Column::LibrarianId,
+            Condition::all()
+                .add(membership::Column::AssociationId.eq(association_id))
+                .add(membership::Column::Status.eq(MembershipStatus::Active.as_str())),
+        )));
+    }
+    if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let pattern = like_pattern(search);
+        let matches = |column: L| {
+            Expr::expr(Func::lower(Expr::col((librarian::Entity, column))))
+                .like(LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        select = select.filter(
+            Condition::any()
+                .add(matches(L::FullName))
+                .add(matches(L::Institution)),
+        );
+    }
+    if let Some(since) = filter.updated_since {
+        select = select.filter(L::UpdatedAt.gte(since));
+    }
+    select
+}
+
+/// Filters of the pairing lists.
+#[derive(Debug, Clone, Default)]
+pub struct PairingFilter {
+    pub round_id: Option<i32>,
+    pub status: Option<PairingStatus>,
+    /// Pairings with a member from this country.
+    pub country: Option<CountryCode>,
+    /// Pairings of this librarian.
+    pub librarian_id: Option<i32>,
+}
+
+/// The pairings matching `filter`, unordered.
+pub fn pairings(filter: &PairingFilter) -> Select<pairing::Entity> {
+    let mut select = pairing::Entity::find();
+    if let Some(round_id) = filter.round_id {
+        select = select.filter(pairing::Column::RoundId.eq(round_id));
+    }
+    if let Some(status) = filter.status {
+        select = select.filter(pairing::Column::Status.eq(status.as_str()));
+    }
+    if let Some(librarian_id) = filter.librarian_id {
+        select = select.filter(pairing::Column::Id.in_subquery(ids_where(
+            pairing_member::Entity,
+            pairing_member::Column::PairingId,
+            Condition::all().add(pairing_member::Column::LibrarianId.eq(librarian_id)),
+        )));
+    }
+    if let Some(country) = &filter.country {
+        let of_country = ids_where(
+            librarian::Entity,
+            librarian::Column::Id,
+            Condition::all().add(librarian::Column::CountryCode.eq(country.as_str())),
+        );
+        select = select.filter(pairing::Column::Id.in_subquery(ids_where(
+            pairing_member::Entity,
+            pairing_member::Column::PairingId,
+            Condition::all().add(pairing_member::Column::LibrarianId.in_subquery(of_country)),
+        )));
+    }
+    select
+}
+
+/// Countries, optionally of one region.
+pub fn countries(region: Option<Region>) -> Select<country::Entity> {
+    let mut select = country::Entity::find();
+    if let Some(region) = region {
+        select = select.filter(country::Column::Region.eq(region.as_str()));
+    }
+    select
+}
+
+/// Rounds, optionally in one status.
+pub fn rounds(status: Option<RoundStatus>) -> Select<round::Entity> {
+    let mut select = round::Entity::find();
+    if let Some(status) = status {
+        select = select.filter(round::Column::Status.eq(status.as_str()));
+    }
+    select
+}
+
+/// Associations, optionally of one country.
+pub fn associations(country: Option<&CountryCode>) -> Select<association::Entity> {
+    let mut select = association::Entity::find();
+    if let Some(country) = country {
+        select = select.filter(association::Column::CountryCode.eq(country.as_str()));
+    }
+    select
+}
+
+/// Memberships of an association, optionally in one status.
+pub fn memberships(association_id: i32, status: Option<MembershipStatus>) -> Select<membership::Entity> {
+    let mut select = membership::Entity::find().filter(membership::Column::AssociationId.eq(association_id));
+    if let Some(status) = status {
+        select = select.filter(membership::Column::Status.eq(status.as_str()));
+    }
+    select
+}
+
+/// Applications to a round, optionally in one status.
+pub fn applications(round_id: i32, status: Option<ApplicationStatus>) -> Select<application::Entity> {
+    let mut select = application::Entity::find().filter(application::Column::RoundId.eq(round_id));
+    if let Some(status) = status {
+        select = select.filter(application::Column::Status.eq(status.as_str()));
+    }
+    select
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(like_pattern("Ann"), "%ann%");
+        assert_eq!(like_pattern("50%_\\"), "%50\\%\\_\\\\%");
+    }
+}

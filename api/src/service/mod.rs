@@ -1,0 +1,15 @@
+//! Business rules and queries. Nothing in here knows about HTTP or GraphQL types beyond the
+//! domain enums; every function takes a database connection and returns `ApiResult`.
+
+pub mod filters;
+pub mod orderings;
+pub mod page;
+pub mod relations;
+
+use chrono::{DateTime, SubsecRound, Utc};
+
+/// The current time, truncated to microseconds so that SQLite and PostgreSQL store and
+/// compare the same value.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}

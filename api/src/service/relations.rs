@@ -1,0 +1,169 @@
+//! Batched lookups for every relation of the graph: each takes many keys and answers with
+//! one or two SQL statements, whatever the number of keys. The GraphQL DataLoaders call these.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use entities::{
+    ambassador, application, country, discussion_topic, librarian, librarian_interest,
+    librarian_language, membership, pairing, pairing_member,
+};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::error::ApiResult;
+
+fn group<K: Eq + Hash, V>(rows: impl IntoIterator<Item = V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    for row in rows {
+        map.entry(key(&row)).or_default().push(row);
+    }
+    map
+}
+
+/// Rows of `E` by integer key: one statement for any number of ids.
+pub async fn by_ids<E>(
+    db: DatabaseConnection,
+    column: E::Column,
+    ids: Vec<i32>,
+    key: fn(&E::Model) -> i32,
+) -> ApiResult<HashMap<i32, E::Model>>
+where
+    E: EntityTrait,
+{
+    let rows = E::find().filter(column.is_in(ids)).all(&db).await?;
+    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
+}
+
+pub async fn librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, librarian::Model>> {
+    by_ids::<librarian::Entity>(db, librarian::Column::Id, ids, |m| m.id).await
+}
+
+pub async fn pairings(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, pairing::Model>> {
+    by_ids::<pairing::Entity>(db, pairing::Column::Id, ids, |m| m.id).await
+}
+
+pub async fn countries(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, country::Model>> {
+    let rows = country::Entity::find().filter(country::Column::Code.is_in(codes)).all(&db).await?;
+    Ok(rows.into_iter().map(|m| (m.code.clone(), m)).collect())
+}
+
+pub async fn memberships_of_librarians(
+    db: DatabaseConnection,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<membership::Model>>> {
+    let rows = membership::Entity::find()
+        .filter(membership::Column::LibrarianId.is_in(ids))
+        .order_by_asc(membership::Column::Id)
+        .all(&db)
+        .await?;
+    Ok(group(rows, |m| m.librarian_id))
+}
+
+pub async fn applications_of_librarians(
+    db: DatabaseConnection,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<application::Model>>> {
+    let rows = application::Entity::find()
+        .filter(application::Column::LibrarianId.is_in(ids))
+        .order_by_asc(application::Column::Id)
+        .all(&db)
+        .await?;
+    Ok(group(rows, |m| m.librarian_id))
+}
+
+/// Pairings of each librarian: one statement over `pairing_members`, one over `pairings`.
+pub async fn pairings_of_librarians(
+    db: DatabaseConnection,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<pairing::Model>>> {
+    let links = pairing_member::Entity::find()
+        .filter(pairing_member::Column::LibrarianId.is_in(ids))
+        .all(&db)
+        .await?;
+    let pairing_ids: Vec<i32> = links.iter().map(|l| l.pairing_id).collect();
+    let pairings = pairings(db, pairing_ids).await?;
+    let mut out: HashMap<i32, Vec<pairing::Model>> = HashMap::new();
+    for link in links {
+        if let Some(p) = pairings.get(&link.pairing_id) {
+            out.entry(link.librarian_id).or_default().push(p.clone());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|p| p.id);
+    }
+    Ok(out)
+}
+
+/// Members of each pairing: one statement over `pairing_members`, one over `librarians`.
+pub async fn members_of_pairings(
+    db: DatabaseConnection,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<librarian::Model>>> {
+    let links = pairing_member::Entity::find()
+        .filter(pairing_member::Column::PairingId.is_in(ids))
+        .all(&db)
+        .await?;
+    let librarian_ids: Vec<i32> = links.iter().map(|l| l.librarian_id).collect();
+    let librarians = librarians(db, librarian_ids).await?;
+    let mut out: HashMap<i32, Vec<librarian::Model>> = HashMap::new();
+    for link in links {
+        if let Some(l) = librarians.get(&link.librarian_id) {
+            out.entry(link.pairing_id).or_default().push(l.clone());
+        }
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|l| l.id);
+    }
+    Ok(out)
+}
+
+pub async fn ambassadors_of_countries(
+    db: DatabaseConnection,
+    codes: Vec<String>,
+) -> ApiResult<HashMap<String, Vec<ambassador::Model>>> {
+    let rows = ambassador::Entity::find()
+        .filter(ambassador::Column::CountryCode.is_in(codes))
+        .order_by_asc(ambassador::Column::Id)
+        .all(&db)
+        .await?;
+    Ok(group(rows, |m| m.country_code.clone()))
+}
+
+pub async fn topics_of_rounds(
+    db: DatabaseConnection,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<discussion_topic::Model>>> {
+    let rows = discussion_topic::Entity::find()
+        .filter(discussion_topic::Column::RoundId.is_in(ids))
+        .order_by_asc(discussion_topic::Column::PublishAt)
+        .order_by_asc(discussion_topic::Column::Id)
+        .all(&db)
+        .await?;
+    Ok(group(rows, |m| m.round_id))
+}
+
+pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
+    let rows = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.is_in(ids))
+        .order_by_asc(librarian_language::Column::Language)
+        .all(&db)
+        .await?;
+    let grouped = group(rows, |m| m.librarian_id);
+    Ok(grouped
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|m| m.language).collect()))
+        .collect())
+}
+
+pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
+    let rows = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.is_in(ids))
+        .order_by_asc(librarian_interest::Column::Interest)
+        .all(&db)
+        .await?;
+    let grouped = group(rows, |m| m.librarian_id);
+    Ok(grouped
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|m| m.interest).collect()))
+        .collect())
+}

@@ -1,0 +1,100 @@
+//! Typed configuration: defaults in code, then an optional TOML file, then `INTERLIB_*`
+//! environment variables. This is the only module that reads the environment.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Where log lines go and how they look.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// All settings of the server and the CLI.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Database URL: `sqlite://interlib.db?mode=rwc` (default) or `postgres://...`.
+    /// Wrapped as a secret because it may carry a password.
+    pub database_url: SecretString,
+    /// Connections in the pool.
+    pub database_max_connections: u32,
+    /// Seconds to wait for a free connection before a request fails.
+    pub database_acquire_timeout_secs: u64,
+    /// Run pending migrations when the server starts.
+    pub migrate_on_start: bool,
+    /// Address the HTTP server binds to; port 0 picks a free port.
+    pub bind_address: String,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `interlib=debug,sqlx=warn` (`RUST_LOG` wins).
+    pub log_level: String,
+    /// Largest `first`/`last` a connection accepts.
+    pub max_page_size: u64,
+    /// Page size when the client gives neither `first` nor `last`.
+    pub default_page_size: u64,
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds that graceful shutdown waits for in-flight requests.
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Settings {
+    /// Reads the settings: built-in defaults, then the TOML file at `path` (or
+    /// `INTERLIB_CONFIG`, or `interlib.toml` if it exists), then `INTERLIB_*` variables.
+    ///
+    /// # Errors
+    /// A file that cannot be parsed, or a value of the wrong type.
+    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let path = path.or_else(|| std::env::var_os("INTERLIB_CONFIG").map(PathBuf::from));
+        let mut builder = config::Config::builder()
+            .set_default("database_url", "sqlite://interlib.db?mode=rwc")?
+            .set_default("database_max_connections", 10)?
+            .set_default("database_acquire_timeout_secs", 5)?
+            .set_default("migrate_on_start", true)?
+            .set_default("bind_address", "127.0.0.1:8080")?
+            .set_default("log_format", "pretty")?
+            .set_default("log_level", "info")?
+            .set_default("max_page_size", 100)?
+            .set_default("default_page_size", 20)?
+            .set_default("max_body_bytes", 1_048_576)?
+            .set_default("shutdown_timeout_secs", 30)?;
+        builder = match path {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("interlib").required(false)),
+        };
+        builder
+            .add_source(config::Environment::with_prefix("INTERLIB").prefix_separator("_").try_parsing(true))
+            .build()?
+            .try_deserialize()
+            .context("invalid settings")
+    }
+
+    /// Settings for tests and tools: the defaults with another database and a free port.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database_url: SecretString::from(database_url.to_owned()),
+            database_max_connections: 10,
+            database_acquire_timeout_secs: 5,
+            migrate_on_start: true,
+            bind_address: "127.0.0.1:0".to_owned(),
+            log_format: LogFormat::Pretty,
+            log_level: "warn".to_owned(),
+            max_page_size: 100,
+            default_page_size: 20,
+            max_body_bytes: 1_048_576,
+            shutdown_timeout_secs: 5,
+        }
+    }
+
+    /// The database URL, for the one place that connects.
+    pub fn database_url(&self) -> &str {
+        self.database_url.expose_secret()
+    }
+}

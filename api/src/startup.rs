@@ -1,0 +1,90 @@
+//! The HTTP application: binds its own listener (port 0 in tests), wires routes and
+//! middleware, and runs until SIGINT/SIGTERM, finishing in-flight requests.
+
+use std::net::TcpListener;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, dev::Server, web};
+use anyhow::Context;
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::db::{self, StatementCounter};
+use crate::graphql::build_schema;
+use crate::http::{self, HttpState};
+use crate::service::page::PageLimits;
+use crate::settings::Settings;
+
+/// A built, not yet running, server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+    statements: StatementCounter,
+}
+
+impl Application {
+    /// Connects to (and migrates) the database and binds the listener.
+    ///
+    /// # Errors
+    /// The database is unreachable, a migration fails, or the address cannot be bound.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let (db, statements) = db::connect(settings).await?;
+        Self::with_database(settings, db, statements)
+    }
+
+    /// Builds the server on an existing connection pool.
+    ///
+    /// # Errors
+    /// The address cannot be bound.
+    pub fn with_database(settings: &Settings, db: DatabaseConnection, statements: StatementCounter) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(&settings.bind_address)
+            .with_context(|| format!("cannot bind {}", settings.bind_address))?;
+        let port = listener.local_addr()?.port();
+        let page_limits = PageLimits {
+            default_size: settings.default_page_size,
+            max_size: settings.max_page_size,
+        };
+        let state = web::Data::new(HttpState {
+            schema: build_schema(db.clone(), page_limits),
+            db: db.clone(),
+            max_body_bytes: settings.max_body_bytes,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(actix_web::middleware::from_fn(http::request_id_header))
+                .wrap(TracingLogger::default())
+                .app_data(state.clone())
+                .configure(http::routes)
+        })
+        .listen(listener)?
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .client_request_timeout(Duration::from_secs(10))
+        .run();
+        tracing::info!(port, "listening");
+        Ok(Self { port, server, db, statements })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The connection pool the server uses.
+    pub fn db(&self) -> DatabaseConnection {
+        self.db.clone()
+    }
+
+    /// Counter of SQL statements run by this server.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    /// Serves until the process is asked to stop (graceful on SIGINT/SIGTERM).
+    ///
+    /// # Errors
+    /// The server fails at run time.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
