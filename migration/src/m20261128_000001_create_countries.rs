@@ -28,7 +28,7 @@ impl MigrationTrait for Migration {
             .columns(["code", "name", "region", "subregion"]);
         for country in keshvar::CountryIterator::new() {
             let region = country.maybe_region().map(|r| r.to_string().to_uppercase());
-            let subregion = country.maybe_subregion().map(|s| s.to_string());
+            let subregion = country.maybe_subregion().map(|s| title_case(&s.to_string()));
             insert.values_panic([
                 country.alpha2().to_string().to_uppercase().into(),
                 country.iso_short_name().into(),
@@ -42,4 +42,22 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(manager, &["countries"]).await
     }
+}
+
+/// `southern-africa` -> `Southern Africa` (keshvar names sub-regions in kebab case).
+fn title_case(kebab: &str) -> String {
+    kebab
+        .split('-')
+        .map(|word| match word {
+            "and" | "of" => word.to_owned(),
+            _ => {
+                let mut chars = word.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect())
+                    .unwrap_or_default()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

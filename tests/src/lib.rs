@@ -1,1 +1,158 @@
+//! Test harness: spawns the real Interlib server on a random port against a fresh database
+//! (a temporary SQLite file, or a new PostgreSQL database when `INTERLIB_TEST_POSTGRES` is
+//! set, e.g. `postgres://postgres@127.0.0.1:5432`), and talks to it over HTTP.
 
+pub mod fixtures;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use anyhow::Context;
+use interlib::db::StatementCounter;
+use interlib::settings::Settings;
+use interlib::startup::Application;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use serde_json::{Value, json};
+
+/// The database a test runs against.
+pub struct TestDatabase {
+    pub url: String,
+    /// Keeps the SQLite file alive for the test.
+    _dir: Option<TempDir>,
+}
+
+/// A directory removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_name() -> String {
+    format!(
+        "interlib_test_{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        fastrand::u32(..)
+    )
+}
+
+/// Which backend the suite runs on.
+pub fn postgres_base_url() -> Option<String> {
+    std::env::var("INTERLIB_TEST_POSTGRES").ok().filter(|s| !s.is_empty())
+}
+
+impl TestDatabase {
+    /// A fresh, empty database.
+    ///
+    /// # Errors
+    /// PostgreSQL unreachable, or the temporary directory cannot be made.
+    pub async fn create() -> anyhow::Result<Self> {
+        let name = unique_name();
+        if let Some(base) = postgres_base_url() {
+            let base = base.trim_end_matches('/');
+            let admin = Database::connect(format!("{base}/postgres")).await.context("connecting to PostgreSQL")?;
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
+            admin.close().await?;
+            Ok(Self { url: format!("{base}/{name}"), _dir: None })
+        } else {
+            let dir = std::env::temp_dir().join(&name);
+            std::fs::create_dir_all(&dir)?;
+            let url = format!("sqlite://{}?mode=rwc", dir.join("interlib.db").display());
+            Ok(Self { url, _dir: Some(TempDir(dir)) })
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+}
+
+/// A running server and a client for it.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub db: DatabaseConnection,
+    pub statements: StatementCounter,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    /// Starts a server on a fresh, migrated, empty database.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts a server with adjusted settings.
+    ///
+    /// # Panics
+    /// When the server cannot start: the test cannot run.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let database = TestDatabase::create().await.expect("test database");
+        let mut settings = Settings::for_database(&database.url);
+        adjust(&mut settings);
+        let app = Application::build(&settings).await.expect("server builds");
+        let port = app.port();
+        let db = app.db();
+        let statements = app.statements();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::new(),
+            db,
+            statements,
+            database,
+        }
+    }
+
+    /// POSTs a GraphQL request and returns the whole JSON response (data and errors).
+    ///
+    /// # Panics
+    /// When the server does not answer with JSON.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let res = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        assert!(res.status().is_success(), "HTTP {}", res.status());
+        res.json().await.expect("JSON response")
+    }
+
+    /// Like [`graphql`](Self::graphql), but fails the test on any GraphQL error and
+    /// returns `data`.
+    pub async fn data(&self, query: &str, variables: Value) -> Value {
+        let body = self.graphql(query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// GET a path.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.address)).send().await.expect("request sent")
+    }
+}
+
+/// The `extensions.code` of each error of a response.
+pub fn error_codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

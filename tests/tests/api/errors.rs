@@ -1,0 +1,113 @@
+//! Bad input gets a clear error with a stable code, never a 500, and the rest of the request
+//! still runs.
+
+use interlib::domain::NodeKind;
+use interlib_tests::{TestApp, error_codes, fixtures};
+use serde_json::json;
+
+use crate::gid;
+
+#[tokio::test]
+async fn malformed_ids_are_bad_user_input_naming_the_argument() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    for bad in ["not-an-id", "", "TGlicmFyaWFu", "%%%", "Um91bmQ6LTE"] {
+        let body = app.graphql("query($id: ID!) { node(id: $id) { id } }", json!({ "id": bad })).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{bad:?}: {body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "id");
+        assert!(body["errors"][0]["message"].as_str().unwrap_or("").contains("not a valid ID"));
+    }
+    // An id of another type where a Librarian id is expected.
+    let body = app
+        .graphql("query($id: ID!) { librarian(id: $id) { id } }", json!({ "id": gid(NodeKind::Round, net.round1) }))
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    assert!(body["errors"][0]["message"].as_str().unwrap_or("").contains("must be a Librarian ID"));
+}
+
+#[tokio::test]
+async fn oversize_and_negative_pages_name_the_allowed_range() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    for (args, field) in [("first: 1000", "first"), ("first: -1", "first"), ("last: 101", "last")] {
+        let body = app.graphql(&format!("{{ librarians({args}) {{ totalCount }} }}"), json!({})).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{args}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(message.contains("between 0 and 100"), "{message}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field);
+    }
+    let body = app.graphql("{ librarians(first: 1, last: 1) { totalCount } }", json!({})).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    let body = app.graphql("{ rounds { nodes { applications(first: 500) { totalCount } } } }", json!({})).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT", "BAD_USER_INPUT"], "nested connections check too");
+}
+
+#[tokio::test]
+async fn bad_cursors_and_filters_are_bad_user_input() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    let by_name = app.data("{ librarians(first: 1, orderBy: { field: NAME }) { pageInfo { endCursor } } }", json!({})).await;
+    let cursor = by_name["librarians"]["pageInfo"]["endCursor"].clone();
+    let cases = [
+        ("{ librarians(after: \"garbage\") { totalCount } }", json!({})),
+        ("query($c: String) { librarians(after: $c) { totalCount } }", json!({ "c": cursor })),
+        ("{ librarians(filter: { country: \"ZAF\" }) { totalCount } }", json!({})),
+        ("{ librarians(filter: { language: \"english\" }) { totalCount } }", json!({})),
+        ("{ librarians(filter: { roundId: \"nope\" }) { totalCount } }", json!({})),
+        ("{ country(code: \"1\") { name } }", json!({})),
+        ("{ pairings(filter: { country: \"\" }) { totalCount } }", json!({})),
+    ];
+    for (query, vars) in cases {
+        let body = app.graphql(query, vars).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+    }
+    let long = "x".repeat(101);
+    let body = app.graphql("query($s: String) { librarians(filter: { search: $s }) { totalCount } }", json!({ "s": long })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    let body = app.graphql("{ nodes(ids: [] ) { id } }", json!({})).await;
+    assert_eq!(body["data"]["nodes"], json!([]));
+    let many: Vec<String> = (1..=101).map(|i| gid(NodeKind::Librarian, i)).collect();
+    let body = app.graphql("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", json!({ "ids": many })).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn one_bad_field_does_not_spoil_the_rest_of_the_request() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    let body = app
+        .graphql("{ bad: node(id: \"oops\") { id } good: country(code: \"NG\") { name } }", json!({}))
+        .await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    assert_eq!(body["data"]["good"]["name"], "Nigeria");
+    assert!(body["data"]["bad"].is_null());
+    assert_eq!(body["errors"][0]["path"], json!(["bad"]));
+}
+
+#[tokio::test]
+async fn malformed_documents_and_bodies_get_coded_errors_not_500s() {
+    let app = TestApp::spawn().await;
+    for (query, vars) in [
+        ("{ librarians { nope } }", json!({})),
+        ("{ librarians(", json!({})),
+        ("query($n: Int) { librarians(first: $n) { totalCount } }", json!({ "n": "ten" })),
+        ("{ librarians(filter: { sector: LIBRARY }) { totalCount } }", json!({})),
+    ] {
+        let body = app.graphql(query, vars).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
+    }
+    let url = format!("{}/graphql", app.address);
+    for raw in ["{not json", "[]", "42", "{\"query\": 1}"] {
+        let res = app.client.post(&url).header("content-type", "application/json").body(raw).send().await.expect("sent");
+        assert!(res.status().is_client_error() || res.status().is_success(), "{raw}: {}", res.status());
+        let body: serde_json::Value = res.json().await.expect("JSON error body");
+        assert!(!error_codes(&body).is_empty() || body.is_array(), "{raw}: {body}");
+    }
+    let huge = format!("{{\"query\": \"{{ __typename }}\", \"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let res = app.client.post(&url).header("content-type", "application/json").body(huge).send().await.expect("sent");
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.expect("JSON error body");
+    assert_eq!(error_codes(&body), ["PAYLOAD_TOO_LARGE"]);
+    // The server is still healthy.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

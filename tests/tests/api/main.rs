@@ -1,0 +1,37 @@
+//! End-to-end tests of the Interlib API. Every test starts the real server on a random port
+//! against its own fresh database: SQLite by default, PostgreSQL when
+//! `INTERLIB_TEST_POSTGRES` is set (see the README).
+
+mod errors;
+mod filters;
+mod http;
+mod migrations;
+mod n_plus_one;
+mod pagination;
+mod queries;
+mod schema;
+mod seed;
+
+use interlib::domain::{GlobalId, NodeKind};
+
+/// The global id of a fixture row.
+pub fn gid(kind: NodeKind, id: i32) -> String {
+    GlobalId::encode(kind, id)
+}
+
+/// Values of `field` in each node of a connection or list.
+pub fn pluck(list: &serde_json::Value, field: &str) -> Vec<String> {
+    let items = list
+        .get("nodes")
+        .and_then(|n| n.as_array())
+        .or_else(|| list.as_array())
+        .cloned()
+        .unwrap_or_default();
+    items
+        .iter()
+        .map(|item| match &item[field] {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}

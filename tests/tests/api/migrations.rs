@@ -1,0 +1,46 @@
+//! Migrations run up and down on both backends.
+
+use entities::country;
+use interlib_tests::TestDatabase;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
+
+const TABLES: [&str; 14] = [
+    "countries", "librarians", "librarian_languages", "librarian_interests", "associations", "memberships",
+    "ambassadors", "rounds", "applications", "pairings", "pairing_members", "discussion_topics", "certificates",
+    "change_log",
+];
+
+#[tokio::test]
+async fn migrations_apply_roll_back_and_reapply() {
+    let database = TestDatabase::create().await.expect("database");
+    let db = Database::connect(&database.url).await.expect("connects");
+    Migrator::up(&db, None).await.expect("up");
+    let statuses = Migrator::get_pending_migrations(&db).await.expect("status");
+    assert!(statuses.is_empty());
+    let manager = migration::SchemaManager::new(&db);
+    for table in TABLES {
+        assert!(manager.has_table(table).await.expect("checked"), "{table} exists");
+    }
+    assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
+
+    Migrator::down(&db, Some(1)).await.expect("one step down");
+    assert!(!manager.has_table("change_log").await.expect("checked"));
+    assert!(manager.has_table("certificates").await.expect("checked"));
+
+    Migrator::reset(&db).await.expect("all the way down");
+    for table in TABLES {
+        assert!(!manager.has_table(table).await.expect("checked"), "{table} dropped");
+    }
+    Migrator::up(&db, None).await.expect("up again");
+    assert!(manager.has_table("change_log").await.expect("checked"));
+    // The unique constraints the API relies on exist.
+    let dup = db
+        .execute_unprepared(
+            "INSERT INTO associations (name, country_code, created_at, updated_at) VALUES \
+             ('Twin', 'ZA', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z'), \
+             ('Twin', 'ZA', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')",
+        )
+        .await;
+    assert!(dup.is_err(), "association names are unique");
+}
