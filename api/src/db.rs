@@ -50,9 +50,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection,
                 .create_if_missing(true)
         });
     }
-    let mut db = Database::connect(options)
-        .await
-        .context("cannot connect to the database")?;
+    let mut db = Database::connect(options).await.context("cannot connect to the database")?;
     let counter = StatementCounter::default();
     let inner = counter.0.clone();
     db.set_metric_callback(move |_| {

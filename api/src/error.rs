@@ -26,10 +26,7 @@ pub enum ApiError {
 impl ApiError {
     /// A `BAD_USER_INPUT` error about the argument `field`.
     pub fn bad_input(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadUserInput {
-            field: Some(field.into()),
-            message: message.into(),
-        }
+        Self::BadUserInput { field: Some(field.into()), message: message.into() }
     }
 
     /// The stable `extensions.code` of this error.

@@ -4,8 +4,6 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = interlib::cli::Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(interlib::cli::run(cli))
 }

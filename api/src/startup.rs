@@ -37,14 +37,15 @@ impl Application {
     ///
     /// # Errors
     /// The address cannot be bound.
-    pub fn with_database(settings: &Settings, db: DatabaseConnection, statements: StatementCounter) -> anyhow::Result<Self> {
+    pub fn with_database(
+        settings: &Settings,
+        db: DatabaseConnection,
+        statements: StatementCounter,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind_address)
             .with_context(|| format!("cannot bind {}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
-        let page_limits = PageLimits {
-            default_size: settings.default_page_size,
-            max_size: settings.max_page_size,
-        };
+        let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let state = web::Data::new(HttpState {
             schema: build_schema(db.clone(), page_limits),
             db: db.clone(),

@@ -25,11 +25,7 @@ pub struct Model {
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {
-    #[sea_orm(
-        belongs_to = "super::country::Entity",
-        from = "Column::CountryCode",
-        to = "super::country::Column::Code"
-    )]
+    #[sea_orm(belongs_to = "super::country::Entity", from = "Column::CountryCode", to = "super::country::Column::Code")]
     Country,
 }
 

@@ -23,9 +23,7 @@ impl MigrationTrait for Migration {
             .await?;
 
         let mut insert = Query::insert();
-        insert
-            .into_table("countries")
-            .columns(["code", "name", "region", "subregion"]);
+        insert.into_table("countries").columns(["code", "name", "region", "subregion"]);
         for country in keshvar::CountryIterator::new() {
             let region = country.maybe_region().map(|r| r.to_string().to_uppercase());
             let subregion = country.maybe_subregion().map(|s| title_case(&s.to_string()));
@@ -52,10 +50,7 @@ fn title_case(kebab: &str) -> String {
             "and" | "of" => word.to_owned(),
             _ => {
                 let mut chars = word.chars();
-                chars
-                    .next()
-                    .map(|c| c.to_uppercase().chain(chars).collect())
-                    .unwrap_or_default()
+                chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
             }
         })
         .collect::<Vec<_>>()

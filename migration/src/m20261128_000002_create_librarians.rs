@@ -53,7 +53,13 @@ impl MigrationTrait for Migration {
                     .col(integer("librarian_id"))
                     .col(char_len("language", 2))
                     .primary_key(Index::create().col("librarian_id").col("language"))
-                    .foreign_key(&mut fk("librarian_languages", "librarian_id", "librarians", "id", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "librarian_languages",
+                        "librarian_id",
+                        "librarians",
+                        "id",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -64,7 +70,13 @@ impl MigrationTrait for Migration {
                     .col(integer("librarian_id"))
                     .col(string_len("interest", 64))
                     .primary_key(Index::create().col("librarian_id").col("interest"))
-                    .foreign_key(&mut fk("librarian_interests", "librarian_id", "librarians", "id", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "librarian_interests",
+                        "librarian_id",
+                        "librarians",
+                        "id",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -21,7 +21,13 @@ impl MigrationTrait for Migration {
                     .col(string_len_null("website", 500))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
-                    .foreign_key(&mut fk("associations", "country_code", "countries", "code", ForeignKeyAction::Restrict))
+                    .foreign_key(&mut fk(
+                        "associations",
+                        "country_code",
+                        "countries",
+                        "code",
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -38,7 +44,13 @@ impl MigrationTrait for Migration {
                     .col(integer("version").default(1))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))
-                    .foreign_key(&mut fk("memberships", "association_id", "associations", "id", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "memberships",
+                        "association_id",
+                        "associations",
+                        "id",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .foreign_key(&mut fk("memberships", "librarian_id", "librarians", "id", ForeignKeyAction::Cascade))
                     .to_owned(),
             )

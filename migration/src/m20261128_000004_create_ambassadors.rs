@@ -21,16 +21,19 @@ impl MigrationTrait for Migration {
                     .col(timestamp_with_time_zone_null("term_until"))
                     .col(timestamp_with_time_zone("created_at"))
                     .foreign_key(&mut fk("ambassadors", "librarian_id", "librarians", "id", ForeignKeyAction::Cascade))
-                    .foreign_key(&mut fk("ambassadors", "country_code", "countries", "code", ForeignKeyAction::Restrict))
+                    .foreign_key(&mut fk(
+                        "ambassadors",
+                        "country_code",
+                        "countries",
+                        "code",
+                        ForeignKeyAction::Restrict,
+                    ))
                     .to_owned(),
             )
             .await?;
         create_indexes(
             manager,
-            vec![
-                index("ambassadors", &["country_code", "id"], false),
-                index("ambassadors", &["librarian_id"], false),
-            ],
+            vec![index("ambassadors", &["country_code", "id"], false), index("ambassadors", &["librarian_id"], false)],
         )
         .await
     }

@@ -34,7 +34,13 @@ impl MigrationTrait for Migration {
                     .col(integer("librarian_id"))
                     .primary_key(Index::create().col("pairing_id").col("librarian_id"))
                     .foreign_key(&mut fk("pairing_members", "pairing_id", "pairings", "id", ForeignKeyAction::Cascade))
-                    .foreign_key(&mut fk("pairing_members", "librarian_id", "librarians", "id", ForeignKeyAction::Cascade))
+                    .foreign_key(&mut fk(
+                        "pairing_members",
+                        "librarian_id",
+                        "librarians",
+                        "id",
+                        ForeignKeyAction::Cascade,
+                    ))
                     .to_owned(),
             )
             .await?;

@@ -3,7 +3,13 @@
 use sea_orm_migration::prelude::*;
 
 /// A foreign key from `table.column` to `target.id` (or `target.code` for countries).
-pub fn fk(table: &str, column: &str, target: &str, target_column: &str, on_delete: ForeignKeyAction) -> ForeignKeyCreateStatement {
+pub fn fk(
+    table: &str,
+    column: &str,
+    target: &str,
+    target_column: &str,
+    on_delete: ForeignKeyAction,
+) -> ForeignKeyCreateStatement {
     ForeignKey::create()
         .name(format!("fk_{table}_{column}"))
         .from(Alias::new(table), Alias::new(column))
@@ -17,9 +23,7 @@ pub fn fk(table: &str, column: &str, target: &str, target_column: &str, on_delet
 pub fn index(table: &str, columns: &[&str], unique: bool) -> IndexCreateStatement {
     let prefix = if unique { "uq" } else { "idx" };
     let mut stmt = Index::create();
-    stmt.name(format!("{prefix}_{table}_{}", columns.join("_")))
-        .table(Alias::new(table))
-        .if_not_exists();
+    stmt.name(format!("{prefix}_{table}_{}", columns.join("_"))).table(Alias::new(table)).if_not_exists();
     for column in columns {
         stmt.col(Alias::new(*column));
     }
@@ -40,9 +44,7 @@ pub async fn create_indexes(manager: &SchemaManager<'_>, indexes: Vec<IndexCreat
 /// Drops tables in the order given (dependants first).
 pub async fn drop_tables(manager: &SchemaManager<'_>, tables: &[&str]) -> Result<(), DbErr> {
     for table in tables {
-        manager
-            .drop_table(Table::drop().table(Alias::new(*table)).if_exists().to_owned())
-            .await?;
+        manager.drop_table(Table::drop().table(Alias::new(*table)).if_exists().to_owned()).await?;
     }
     Ok(())
 }

@@ -93,7 +93,13 @@ async fn add_association(db: &DatabaseConnection, name: &str, country: &str) -> 
     .id
 }
 
-async fn add_membership(db: &DatabaseConnection, association_id: i32, librarian_id: i32, external_id: &str, active: bool) {
+async fn add_membership(
+    db: &DatabaseConnection,
+    association_id: i32,
+    librarian_id: i32,
+    external_id: &str,
+    active: bool,
+) {
     membership::ActiveModel {
         id: NotSet,
         association_id: Set(association_id),
@@ -197,13 +203,70 @@ pub async fn network(db: &DatabaseConnection) -> Network {
         interests,
         updated,
     };
-    let ada = add_librarian(db, l("Ada Okafor", "NG", "ACADEMIC", "University of Lagos Library", &["en", "fr"], &["open access", "research data"], 2)).await;
-    let bongani = add_librarian(db, l("Bongani Ndlovu", "ZA", "PUBLIC", "Johannesburg City Library", &["en", "zu"], &["children's services", "open access"], 3)).await;
-    let carmen = add_librarian(db, l("Carmen García", "ES", "NATIONAL", "Biblioteca Nacional de España", &["en", "es"], &["digital preservation"], 4)).await;
-    let emma = add_librarian(db, l("Emma Wilson", "AU", "SCHOOL", "Sydney Grammar School Library", &["en"], &["information literacy", "open access"], 5)).await;
-    let farida = add_librarian(db, l("Farida Haddad", "LB", "SPECIAL", "Saab Medical Library", &["ar", "fr"], &["health information"], 6)).await;
-    let grace = add_librarian(db, l("Grace Mensah", "ZA", "ARCHIVE", "National Archives of South Africa", &["en"], &["oral history"], 7)).await;
-    let lisa = add_librarian(db, l("Lisa 100% Pure_Test", "ZA", "OTHER", "Cape Town Makerspace", &["en"], &[], 8)).await;
+    let ada = add_librarian(
+        db,
+        l(
+            "Ada Okafor",
+            "NG",
+            "ACADEMIC",
+            "University of Lagos Library",
+            &["en", "fr"],
+            &["open access", "research data"],
+            2,
+        ),
+    )
+    .await;
+    let bongani = add_librarian(
+        db,
+        l(
+            "Bongani Ndlovu",
+            "ZA",
+            "PUBLIC",
+            "Johannesburg City Library",
+            &["en", "zu"],
+            &["children's services", "open access"],
+            3,
+        ),
+    )
+    .await;
+    let carmen = add_librarian(
+        db,
+        l(
+            "Carmen García",
+            "ES",
+            "NATIONAL",
+            "Biblioteca Nacional de España",
+            &["en", "es"],
+            &["digital preservation"],
+            4,
+        ),
+    )
+    .await;
+    let emma = add_librarian(
+        db,
+        l(
+            "Emma Wilson",
+            "AU",
+            "SCHOOL",
+            "Sydney Grammar School Library",
+            &["en"],
+            &["information literacy", "open access"],
+            5,
+        ),
+    )
+    .await;
+    let farida = add_librarian(
+        db,
+        l("Farida Haddad", "LB", "SPECIAL", "Saab Medical Library", &["ar", "fr"], &["health information"], 6),
+    )
+    .await;
+    let grace = add_librarian(
+        db,
+        l("Grace Mensah", "ZA", "ARCHIVE", "National Archives of South Africa", &["en"], &["oral history"], 7),
+    )
+    .await;
+    let lisa =
+        add_librarian(db, l("Lisa 100% Pure_Test", "ZA", "OTHER", "Cape Town Makerspace", &["en"], &[], 8)).await;
     let alia = add_librarian(db, l("Alia Khan", "NG", "PUBLIC", "Abuja Public Library", &["en"], &[], 9)).await;
 
     let liasa = add_association(db, "Library and Information Association of South Africa", "ZA").await;

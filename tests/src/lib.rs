@@ -13,11 +13,33 @@ use interlib::startup::Application;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use serde_json::{Value, json};
 
-/// The database a test runs against.
+/// The database a test runs against; dropped (PostgreSQL) or deleted (SQLite) afterwards.
 pub struct TestDatabase {
     pub url: String,
     /// Keeps the SQLite file alive for the test.
     _dir: Option<TempDir>,
+    /// PostgreSQL server URL and database name, to drop the database at the end.
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((base, name)) = self.postgres.take() else { return };
+        // Drop runs outside async code: use a short-lived runtime on its own thread.
+        let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let admin = Database::connect(format!("{base}/postgres")).await?;
+                admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await?;
+                admin.close().await?;
+                Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database; .ci/run removes leftovers");
+        }
+    }
 }
 
 /// A directory removed when dropped.
@@ -32,12 +54,7 @@ impl Drop for TempDir {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique_name() -> String {
-    format!(
-        "interlib_test_{}_{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed),
-        fastrand::u32(..)
-    )
+    format!("interlib_test_{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), fastrand::u32(..))
 }
 
 /// Which backend the suite runs on.
@@ -57,12 +74,12 @@ impl TestDatabase {
             let admin = Database::connect(format!("{base}/postgres")).await.context("connecting to PostgreSQL")?;
             admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await?;
             admin.close().await?;
-            Ok(Self { url: format!("{base}/{name}"), _dir: None })
+            Ok(Self { url: format!("{base}/{name}"), _dir: None, postgres: Some((base.to_owned(), name)) })
         } else {
             let dir = std::env::temp_dir().join(&name);
             std::fs::create_dir_all(&dir)?;
             let url = format!("sqlite://{}?mode=rwc", dir.join("interlib.db").display());
-            Ok(Self { url, _dir: Some(TempDir(dir)) })
+            Ok(Self { url, _dir: Some(TempDir(dir)), postgres: None })
         }
     }
 
@@ -148,11 +165,6 @@ impl TestApp {
 pub fn error_codes(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|errors| {
-            errors
-                .iter()
-                .map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned())
-                .collect()
-        })
+        .map(|errors| errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("<none>").to_owned()).collect())
         .unwrap_or_default()
 }

@@ -72,10 +72,7 @@ impl GlobalId {
         let bytes = URL_SAFE_NO_PAD.decode(id.trim_end_matches('=')).map_err(|_| malformed())?;
         let text = String::from_utf8(bytes).map_err(|_| malformed())?;
         let (name, key) = text.split_once(':').ok_or_else(malformed)?;
-        let kind = NodeKind::ALL
-            .into_iter()
-            .find(|k| k.name() == name)
-            .ok_or_else(malformed)?;
+        let kind = NodeKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(malformed)?;
         if key.is_empty() || key.len() > 64 {
             return Err(malformed());
         }

@@ -7,6 +7,7 @@ mod global_id;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{
-    ApplicationStatus, LibrarianOrderField, MatchPreference, OrderDirection, MembershipStatus, PairingOrigin, PairingStatus, Region, RoundStatus, Sector,
+    ApplicationStatus, LibrarianOrderField, MatchPreference, MembershipStatus, OrderDirection, PairingOrigin,
+    PairingStatus, Region, RoundStatus, Sector,
 };
 pub use global_id::{GlobalId, NodeKind};

@@ -55,10 +55,6 @@ where
     N: OutputType + From<M>,
 {
     let mut conn = Connection::with_additional_fields(page.has_previous_page, page.has_next_page, totals);
-    conn.edges = page
-        .rows
-        .into_iter()
-        .map(|(cursor, model)| Edge::new(cursor, N::from(model)))
-        .collect();
+    conn.edges = page.rows.into_iter().map(|(cursor, model)| Edge::new(cursor, N::from(model))).collect();
     conn
 }

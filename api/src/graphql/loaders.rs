@@ -7,8 +7,7 @@ use std::hash::Hash;
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use entities::{
-    ambassador, application, association, certificate, country, discussion_topic, librarian, membership, pairing,
-    round,
+    ambassador, application, association, certificate, country, discussion_topic, librarian, membership, pairing, round,
 };
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;

@@ -5,8 +5,7 @@ use async_graphql::{Context, ID, Interface};
 use crate::domain::{GlobalId, NodeKind};
 use crate::graphql::context::loaders;
 use crate::graphql::types::{
-    Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing,
-    Round,
+    Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing, Round,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.

@@ -29,11 +29,9 @@ impl QueryRoot {
     /// Objects by global id, in the order asked (at most 100); `null` for unknown ids.
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
-            return Err(ApiError::bad_input(
-                "ids",
-                format!("`ids` takes at most {MAX_NODES} ids, got {}", ids.len()),
-            )
-            .into());
+            return Err(
+                ApiError::bad_input("ids", format!("`ids` takes at most {MAX_NODES} ids, got {}", ids.len())).into()
+            );
         }
         try_join_all(ids.iter().map(|id| node::fetch(ctx, "ids", id))).await
     }

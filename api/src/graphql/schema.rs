@@ -21,8 +21,5 @@ pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits) -> AppSchem
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
-        .register_output_type::<Node>()
-        .finish()
-        .sdl()
+    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).register_output_type::<Node>().finish().sdl()
 }

@@ -26,10 +26,7 @@ fn with_codes(mut response: Response) -> Response {
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
         if !has_code {
-            error
-                .extensions
-                .get_or_insert_with(ErrorExtensionValues::default)
-                .set("code", "BAD_USER_INPUT");
+            error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", "BAD_USER_INPUT");
         }
     }
     response
@@ -54,10 +51,8 @@ async fn execute(state: &HttpState, batch: BatchRequest) -> BatchResponse {
 
 fn respond(response: &BatchResponse) -> HttpResponse {
     let mut builder = HttpResponse::Ok();
-    if response.is_ok() {
-        if let Some(cache) = response.cache_control().value() {
-            builder.insert_header((header::CACHE_CONTROL, cache));
-        }
+    if let Some(cache) = response.cache_control().value().filter(|_| response.is_ok()) {
+        builder.insert_header((header::CACHE_CONTROL, cache));
     }
     builder.json(response)
 }
@@ -104,13 +99,13 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
     }
     match async_graphql::http::parse_query_string(req.query_string()) {
         Ok(request) => respond(&execute(&state, BatchRequest::Single(request)).await),
-        Err(err) => error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}")),
+        Err(err) => {
+            error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"))
+        }
     }
 }
 
 /// `GET /schema.graphql`: the SDL.
 pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(state.schema.sdl())
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(state.schema.sdl())
 }

@@ -80,10 +80,9 @@ pub(crate) async fn insert_people<C: ConnectionTrait>(db: &C, people: &[Person])
         .iter()
         .zip(&ids)
         .flat_map(|(p, id)| {
-            p.languages.iter().map(move |l| librarian_language::ActiveModel {
-                librarian_id: Set(*id),
-                language: Set(l.clone()),
-            })
+            p.languages
+                .iter()
+                .map(move |l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
         })
         .collect();
     for chunk in languages.chunks(chunk_rows(2)) {
@@ -93,10 +92,9 @@ pub(crate) async fn insert_people<C: ConnectionTrait>(db: &C, people: &[Person])
         .iter()
         .zip(&ids)
         .flat_map(|(p, id)| {
-            p.interests.iter().map(move |i| librarian_interest::ActiveModel {
-                librarian_id: Set(*id),
-                interest: Set(i.clone()),
-            })
+            p.interests
+                .iter()
+                .map(move |i| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(i.clone()) })
         })
         .collect();
     for chunk in interests.chunks(chunk_rows(2)) {

@@ -7,7 +7,10 @@ use std::collections::HashSet;
 
 use anyhow::Context;
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use entities::{ambassador, application, association, certificate, discussion_topic, librarian, membership, pairing, pairing_member, round};
+use entities::{
+    ambassador, application, association, certificate, discussion_topic, librarian, membership, pairing,
+    pairing_member, round,
+};
 use fastrand::Rng;
 use sea_orm::{
     ActiveModelTrait,
@@ -18,7 +21,9 @@ use serde_json::json;
 
 use super::bulk::{chunk_rows, insert_people, places};
 use super::generator::{self, Person, Place};
-use crate::domain::{ApplicationStatus, MatchPreference, MembershipStatus, PairingOrigin, PairingStatus, RoundStatus, Sector};
+use crate::domain::{
+    ApplicationStatus, MatchPreference, MembershipStatus, PairingOrigin, PairingStatus, RoundStatus, Sector,
+};
 
 const SEED: u64 = 2016;
 const LIBRARIANS: usize = 2_000;
@@ -60,7 +65,8 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     let mut rng = Rng::with_seed(SEED);
     let mut all = places(db).await?;
     all.sort_by(|a, b| a.code.cmp(&b.code));
-    let (mut chosen, mut rest): (Vec<Place>, Vec<Place>) = all.into_iter().partition(|p| BIG_COUNTRIES.contains(&p.code.as_str()));
+    let (mut chosen, mut rest): (Vec<Place>, Vec<Place>) =
+        all.into_iter().partition(|p| BIG_COUNTRIES.contains(&p.code.as_str()));
     chosen.sort_by_key(|p| BIG_COUNTRIES.iter().position(|c| *c == p.code));
     rng.shuffle(&mut rest);
     chosen.extend(rest.into_iter().take(COUNTRIES.saturating_sub(chosen.len())));
@@ -74,7 +80,8 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     let people: Vec<Person> = (0..LIBRARIANS)
         .map(|i| {
             // Every country gets at least a few people; the rest follow the weights.
-            let place = if i < chosen.len() * 3 { &chosen[i % chosen.len()] } else { weighted[rng.usize(..weighted.len())] };
+            let place =
+                if i < chosen.len() * 3 { &chosen[i % chosen.len()] } else { weighted[rng.usize(..weighted.len())] };
             generator::person(&mut rng, place, i, "example.org")
         })
         .collect();
@@ -123,7 +130,9 @@ async fn seed_associations<C: ConnectionTrait>(
                 association_id: Set(assoc.id),
                 librarian_id: Set(*id),
                 external_id: Set(format!("{}-{serial:05}", place.code)),
-                status: Set(if deactivated { MembershipStatus::Deactivated } else { MembershipStatus::Active }.as_str().to_owned()),
+                status: Set(if deactivated { MembershipStatus::Deactivated } else { MembershipStatus::Active }
+                    .as_str()
+                    .to_owned()),
                 deactivated_at: Set(deactivated.then(|| joined + Duration::days(200))),
                 version: Set(1),
                 created_at: Set(joined),
@@ -204,14 +213,19 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
         pool.truncate(plan.applicants);
         let paired = matches!(plan.status, RoundStatus::Active | RoundStatus::Completed);
         let apps = pool.iter().enumerate().map(|(i, (id, person))| {
-            let sectors: Vec<&str> = (0..rng.usize(..3)).map(|_| Sector::ALL[rng.usize(..Sector::ALL.len())].as_str()).collect();
+            let sectors: Vec<&str> =
+                (0..rng.usize(..3)).map(|_| Sector::ALL[rng.usize(..Sector::ALL.len())].as_str()).collect();
             let applied = plan.opens + Duration::minutes(i64::try_from(i).unwrap_or(0) * 60);
             application::ActiveModel {
                 id: NotSet,
                 round_id: Set(round.id),
                 librarian_id: Set(*id),
-                status: Set(if paired { ApplicationStatus::Matched } else { ApplicationStatus::Submitted }.as_str().to_owned()),
-                match_preference: Set(MatchPreference::ALL[rng.usize(..MatchPreference::ALL.len())].as_str().to_owned()),
+                status: Set(if paired { ApplicationStatus::Matched } else { ApplicationStatus::Submitted }
+                    .as_str()
+                    .to_owned()),
+                match_preference: Set(MatchPreference::ALL[rng.usize(..MatchPreference::ALL.len())]
+                    .as_str()
+                    .to_owned()),
                 preferences: Set(json!({
                     "languages": person.languages,
                     "preferredSectors": sectors,
@@ -263,7 +277,11 @@ async fn seed_pairings<C: ConnectionTrait>(
         }
         let candidate = applicants[i + 1..]
             .iter()
-            .filter(|(b, pb)| !taken.contains(b) && pb.country_code != pa.country_code && !shared(&pa.languages, &pb.languages).is_empty())
+            .filter(|(b, pb)| {
+                !taken.contains(b)
+                    && pb.country_code != pa.country_code
+                    && !shared(&pa.languages, &pb.languages).is_empty()
+            })
             .take(40)
             .max_by_key(|(_, pb)| shared(&pa.interests, &pb.interests).len());
         if let Some((b, pb)) = candidate {
@@ -273,17 +291,18 @@ async fn seed_pairings<C: ConnectionTrait>(
         }
     }
     // The odd one out joins the last pair as a group of three.
-    if let Some(left) = applicants.iter().find(|(id, _)| !taken.contains(id)) {
-        if let Some(last) = groups.last_mut() {
-            if last.iter().all(|(_, p)| p.country_code != left.1.country_code) {
-                last.push(*left);
-            }
-        }
+    let left = applicants.iter().find(|(id, _)| !taken.contains(id));
+    if let (Some(left), Some(last)) = (left, groups.last_mut())
+        && last.iter().all(|(_, p)| p.country_code != left.1.country_code)
+    {
+        last.push(*left);
     }
     for (n, group) in groups.iter().enumerate() {
         let first = group[0].1;
-        let interests: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.interests, &p.interests)).collect();
-        let languages: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.languages, &p.languages)).collect();
+        let interests: Vec<&str> =
+            group[1..].iter().flat_map(|(_, p)| shared(&first.interests, &p.interests)).collect();
+        let languages: Vec<&str> =
+            group[1..].iter().flat_map(|(_, p)| shared(&first.languages, &p.languages)).collect();
         let countries: Vec<&str> = group.iter().map(|(_, p)| p.country_code.as_str()).collect();
         let score = 10 * i32::try_from(interests.len()).unwrap_or(0) + 5;
         let explanation = format!(
@@ -311,7 +330,9 @@ async fn seed_pairings<C: ConnectionTrait>(
         }
         .insert(db)
         .await?;
-        let members = group.iter().map(|(id, _)| pairing_member::ActiveModel { pairing_id: Set(saved.id), librarian_id: Set(*id) });
+        let members = group
+            .iter()
+            .map(|(id, _)| pairing_member::ActiveModel { pairing_id: Set(saved.id), librarian_id: Set(*id) });
         pairing_member::Entity::insert_many(members).exec_without_returning(db).await?;
         if status == PairingStatus::Completed {
             let certs = group.iter().map(|(id, p)| {

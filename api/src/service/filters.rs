@@ -11,7 +11,9 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
-use crate::domain::{ApplicationStatus, CountryCode, LanguageCode, MembershipStatus, PairingStatus, Region, RoundStatus, Sector};
+use crate::domain::{
+    ApplicationStatus, CountryCode, LanguageCode, MembershipStatus, PairingStatus, Region, RoundStatus, Sector,
+};
 
 /// Filters of the librarian lists (`librarians`, `Country.participants`).
 #[derive(Debug, Clone, Default)]
@@ -80,13 +82,15 @@ pub fn librarians(filter: &LibrarianFilter) -> Select<librarian::Entity> {
         )));
     }
     if let Some(association_id) = filter.association_id {
-        select = select.filter(L::Id.in_subquery(ids_where(
-            membership::Entity,
-            membership::Column::LibrarianId,
-            Condition::all()
-                .add(membership::Column::AssociationId.eq(association_id))
-                .add(membership::Column::Status.eq(MembershipStatus::Active.as_str())),
-        )));
+        select = select.filter(
+            L::Id.in_subquery(ids_where(
+                membership::Entity,
+                membership::Column::LibrarianId,
+                Condition::all()
+                    .add(membership::Column::AssociationId.eq(association_id))
+                    .add(membership::Column::Status.eq(MembershipStatus::Active.as_str())),
+            )),
+        );
     }
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = like_pattern(search);
@@ -94,11 +98,7 @@ pub fn librarians(filter: &LibrarianFilter) -> Select<librarian::Entity> {
             Expr::expr(Func::lower(Expr::col((librarian::Entity, column))))
                 .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
-        select = select.filter(
-            Condition::any()
-                .add(matches(L::FullName))
-                .add(matches(L::Institution)),
-        );
+        select = select.filter(Condition::any().add(matches(L::FullName)).add(matches(L::Institution)));
     }
     if let Some(since) = filter.updated_since {
         select = select.filter(L::UpdatedAt.gte(since));

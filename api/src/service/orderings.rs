@@ -12,13 +12,15 @@ pub fn librarians(field: LibrarianOrderField, direction: OrderDirection) -> Orde
     let id = (C::Id, KeyKind::Int);
     let (columns, keys): (_, fn(&librarian::Model) -> Vec<serde_json::Value>) = match field {
         LibrarianOrderField::Id => (vec![id], |m| vec![json!(m.id)]),
-        LibrarianOrderField::Name => (vec![(C::FullName, KeyKind::Text), id], |m| vec![json!(m.full_name), json!(m.id)]),
-        LibrarianOrderField::CreatedAt => (vec![(C::CreatedAt, KeyKind::Time), id], |m| {
-            vec![time_key(&m.created_at), json!(m.id)]
-        }),
-        LibrarianOrderField::UpdatedAt => (vec![(C::UpdatedAt, KeyKind::Time), id], |m| {
-            vec![time_key(&m.updated_at), json!(m.id)]
-        }),
+        LibrarianOrderField::Name => {
+            (vec![(C::FullName, KeyKind::Text), id], |m| vec![json!(m.full_name), json!(m.id)])
+        }
+        LibrarianOrderField::CreatedAt => {
+            (vec![(C::CreatedAt, KeyKind::Time), id], |m| vec![time_key(&m.created_at), json!(m.id)])
+        }
+        LibrarianOrderField::UpdatedAt => {
+            (vec![(C::UpdatedAt, KeyKind::Time), id], |m| vec![time_key(&m.updated_at), json!(m.id)])
+        }
     };
     Ordering {
         name: format!("{}_{}", field.as_str(), direction.as_str()),

@@ -9,8 +9,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select,
-    Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
 };
 use serde_json::{Value as Json, json};
 
@@ -71,21 +70,12 @@ struct Window {
 impl PageArgs {
     fn window(&self, limits: PageLimits) -> ApiResult<Window> {
         let check = |field: &str, n: i32| -> ApiResult<u64> {
-            u64::try_from(n)
-                .ok()
-                .filter(|n| *n <= limits.max_size)
-                .ok_or_else(|| {
-                    ApiError::bad_input(
-                        field,
-                        format!("`{field}` must be between 0 and {}, got {n}", limits.max_size),
-                    )
-                })
+            u64::try_from(n).ok().filter(|n| *n <= limits.max_size).ok_or_else(|| {
+                ApiError::bad_input(field, format!("`{field}` must be between 0 and {}, got {n}", limits.max_size))
+            })
         };
         match (self.first, self.last) {
-            (Some(_), Some(_)) => Err(ApiError::bad_input(
-                "last",
-                "pass either `first` or `last`, not both",
-            )),
+            (Some(_), Some(_)) => Err(ApiError::bad_input("last", "pass either `first` or `last`, not both")),
             (Some(first), None) => Ok(Window { limit: check("first", first)?, backward: false }),
             (None, Some(last)) => Ok(Window { limit: check("last", last)?, backward: true }),
             (None, None) => Ok(Window { limit: limits.default_size, backward: false }),
@@ -113,11 +103,7 @@ fn decode_cursor<E: EntityTrait>(field: &str, cursor: &str, ordering: &Ordering<
     keys.iter()
         .zip(&ordering.columns)
         .map(|(key, (_, kind))| match kind {
-            KeyKind::Int => key
-                .as_i64()
-                .and_then(|v| i32::try_from(v).ok())
-                .map(Value::from)
-                .ok_or_else(invalid),
+            KeyKind::Int => key.as_i64().and_then(|v| i32::try_from(v).ok()).map(Value::from).ok_or_else(invalid),
             KeyKind::Text => key.as_str().map(|s| Value::from(s.to_owned())).ok_or_else(invalid),
             KeyKind::Time => key
                 .as_str()
@@ -184,10 +170,7 @@ where
     if window.backward {
         models.reverse();
     }
-    let rows = models
-        .into_iter()
-        .map(|m| (encode_cursor(&ordering.name, (ordering.keys)(&m)), m))
-        .collect();
+    let rows = models.into_iter().map(|m| (encode_cursor(&ordering.name, (ordering.keys)(&m)), m)).collect();
     Ok(if window.backward {
         Page { rows, has_next_page: args.before.is_some(), has_previous_page: more }
     } else {

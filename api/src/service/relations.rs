@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use entities::{
-    ambassador, application, country, discussion_topic, librarian, librarian_interest,
-    librarian_language, membership, pairing, pairing_member,
+    ambassador, application, country, discussion_topic, librarian, librarian_interest, librarian_language, membership,
+    pairing, pairing_member,
 };
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -76,10 +76,7 @@ pub async fn pairings_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<pairing::Model>>> {
-    let links = pairing_member::Entity::find()
-        .filter(pairing_member::Column::LibrarianId.is_in(ids))
-        .all(&db)
-        .await?;
+    let links = pairing_member::Entity::find().filter(pairing_member::Column::LibrarianId.is_in(ids)).all(&db).await?;
     let pairing_ids: Vec<i32> = links.iter().map(|l| l.pairing_id).collect();
     let pairings = pairings(db, pairing_ids).await?;
     let mut out: HashMap<i32, Vec<pairing::Model>> = HashMap::new();
@@ -99,10 +96,7 @@ pub async fn members_of_pairings(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<librarian::Model>>> {
-    let links = pairing_member::Entity::find()
-        .filter(pairing_member::Column::PairingId.is_in(ids))
-        .all(&db)
-        .await?;
+    let links = pairing_member::Entity::find().filter(pairing_member::Column::PairingId.is_in(ids)).all(&db).await?;
     let librarian_ids: Vec<i32> = links.iter().map(|l| l.librarian_id).collect();
     let librarians = librarians(db, librarian_ids).await?;
     let mut out: HashMap<i32, Vec<librarian::Model>> = HashMap::new();
@@ -149,10 +143,7 @@ pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
         .all(&db)
         .await?;
     let grouped = group(rows, |m| m.librarian_id);
-    Ok(grouped
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|m| m.language).collect()))
-        .collect())
+    Ok(grouped.into_iter().map(|(k, v)| (k, v.into_iter().map(|m| m.language).collect())).collect())
 }
 
 pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
@@ -162,8 +153,5 @@ pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
         .all(&db)
         .await?;
     let grouped = group(rows, |m| m.librarian_id);
-    Ok(grouped
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|m| m.interest).collect()))
-        .collect())
+    Ok(grouped.into_iter().map(|(k, v)| (k, v.into_iter().map(|m| m.interest).collect())).collect())
 }

@@ -46,7 +46,8 @@ async fn oversize_and_negative_pages_name_the_allowed_range() {
 async fn bad_cursors_and_filters_are_bad_user_input() {
     let app = TestApp::spawn().await;
     fixtures::network(&app.db).await;
-    let by_name = app.data("{ librarians(first: 1, orderBy: { field: NAME }) { pageInfo { endCursor } } }", json!({})).await;
+    let by_name =
+        app.data("{ librarians(first: 1, orderBy: { field: NAME }) { pageInfo { endCursor } } }", json!({})).await;
     let cursor = by_name["librarians"]["pageInfo"]["endCursor"].clone();
     let cases = [
         ("{ librarians(after: \"garbage\") { totalCount } }", json!({})),
@@ -62,7 +63,9 @@ async fn bad_cursors_and_filters_are_bad_user_input() {
         assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{query}: {body}");
     }
     let long = "x".repeat(101);
-    let body = app.graphql("query($s: String) { librarians(filter: { search: $s }) { totalCount } }", json!({ "s": long })).await;
+    let body = app
+        .graphql("query($s: String) { librarians(filter: { search: $s }) { totalCount } }", json!({ "s": long }))
+        .await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
     let body = app.graphql("{ nodes(ids: [] ) { id } }", json!({})).await;
     assert_eq!(body["data"]["nodes"], json!([]));
@@ -75,9 +78,7 @@ async fn bad_cursors_and_filters_are_bad_user_input() {
 async fn one_bad_field_does_not_spoil_the_rest_of_the_request() {
     let app = TestApp::spawn().await;
     fixtures::network(&app.db).await;
-    let body = app
-        .graphql("{ bad: node(id: \"oops\") { id } good: country(code: \"NG\") { name } }", json!({}))
-        .await;
+    let body = app.graphql("{ bad: node(id: \"oops\") { id } good: country(code: \"NG\") { name } }", json!({})).await;
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
     assert_eq!(body["data"]["good"]["name"], "Nigeria");
     assert!(body["data"]["bad"].is_null());
@@ -98,7 +99,8 @@ async fn malformed_documents_and_bodies_get_coded_errors_not_500s() {
     }
     let url = format!("{}/graphql", app.address);
     for raw in ["{not json", "[]", "42", "{\"query\": 1}"] {
-        let res = app.client.post(&url).header("content-type", "application/json").body(raw).send().await.expect("sent");
+        let res =
+            app.client.post(&url).header("content-type", "application/json").body(raw).send().await.expect("sent");
         assert!(res.status().is_client_error() || res.status().is_success(), "{raw}: {}", res.status());
         let body: serde_json::Value = res.json().await.expect("JSON error body");
         assert!(!error_codes(&body).is_empty() || body.is_array(), "{raw}: {body}");

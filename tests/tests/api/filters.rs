@@ -54,7 +54,10 @@ async fn librarian_filters_each_select_the_right_rows() {
     assert!(names(&app, json!({ "country": "ZA", "interest": "research data" })).await.is_empty());
     // The nested participants list applies the same filters within its country.
     let data = app
-        .data("{ country(code: \"ZA\") { participants(filter: { language: \"zu\" }) { nodes { fullName } } } }", json!({}))
+        .data(
+            "{ country(code: \"ZA\") { participants(filter: { language: \"zu\" }) { nodes { fullName } } } }",
+            json!({}),
+        )
         .await;
     assert_eq!(pluck(&data["country"]["participants"], "fullName"), ["Bongani Ndlovu"]);
 }
@@ -78,6 +81,7 @@ async fn pairing_filters_each_select_the_right_rows() {
     assert_eq!(south_africa["pairings"]["totalCount"], 2);
     let carmen = app.data(q, json!({ "f": { "librarianId": gid(NodeKind::Librarian, net.carmen) } })).await;
     assert_eq!(ids(&carmen), [p(net.pairing_ada_carmen)]);
-    let none = app.data(q, json!({ "f": { "librarianId": gid(NodeKind::Librarian, net.carmen), "status": "ACTIVE" } })).await;
+    let none =
+        app.data(q, json!({ "f": { "librarianId": gid(NodeKind::Librarian, net.carmen), "status": "ACTIVE" } })).await;
     assert_eq!(none["pairings"]["totalCount"], 0);
 }

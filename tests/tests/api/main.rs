@@ -21,12 +21,7 @@ pub fn gid(kind: NodeKind, id: i32) -> String {
 
 /// Values of `field` in each node of a connection or list.
 pub fn pluck(list: &serde_json::Value, field: &str) -> Vec<String> {
-    let items = list
-        .get("nodes")
-        .and_then(|n| n.as_array())
-        .or_else(|| list.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let items = list.get("nodes").and_then(|n| n.as_array()).or_else(|| list.as_array()).cloned().unwrap_or_default();
     items
         .iter()
         .map(|item| match &item[field] {

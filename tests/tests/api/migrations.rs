@@ -6,8 +6,19 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 
 const TABLES: [&str; 14] = [
-    "countries", "librarians", "librarian_languages", "librarian_interests", "associations", "memberships",
-    "ambassadors", "rounds", "applications", "pairings", "pairing_members", "discussion_topics", "certificates",
+    "countries",
+    "librarians",
+    "librarian_languages",
+    "librarian_interests",
+    "associations",
+    "memberships",
+    "ambassadors",
+    "rounds",
+    "applications",
+    "pairings",
+    "pairing_members",
+    "discussion_topics",
+    "certificates",
     "change_log",
 ];
 

@@ -126,11 +126,21 @@ async fn page_info_and_defaults_follow_relay() {
     // A window between two cursors.
     let all = app.data(QUERY, json!({ "first": 45 })).await;
     let edges = all["librarians"]["edges"].as_array().cloned().unwrap_or_default();
-    let between = app
-        .data(QUERY, json!({ "first": 100, "after": edges[4]["cursor"], "before": edges[10]["cursor"] }))
-        .await;
+    let between =
+        app.data(QUERY, json!({ "first": 100, "after": edges[4]["cursor"], "before": edges[10]["cursor"] })).await;
     assert_eq!(
-        pluck(&Value::Array(between["librarians"]["edges"].as_array().cloned().unwrap_or_default().iter().map(|e| e["node"].clone()).collect()), "id"),
+        pluck(
+            &Value::Array(
+                between["librarians"]["edges"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|e| e["node"].clone())
+                    .collect()
+            ),
+            "id"
+        ),
         edges[5..10].iter().map(|e| e["node"]["id"].as_str().unwrap_or("").to_owned()).collect::<Vec<_>>()
     );
 }

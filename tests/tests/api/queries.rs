@@ -22,7 +22,10 @@ async fn countries_are_seeded_from_iso_3166_and_filter_by_region() {
     let oceania = pluck(&data["oceania"], "code");
     assert!(oceania.contains(&"AU".to_owned()) && oceania.contains(&"NZ".to_owned()));
     assert!(!oceania.contains(&"ZA".to_owned()));
-    assert_eq!(data["za"], json!({ "code": "ZA", "name": "South Africa", "region": "AFRICA", "subregion": "Southern Africa" }));
+    assert_eq!(
+        data["za"],
+        json!({ "code": "ZA", "name": "South Africa", "region": "AFRICA", "subregion": "Southern Africa" })
+    );
 }
 
 #[tokio::test]
@@ -190,8 +193,17 @@ async fn node_and_nodes_resolve_every_type_and_unknown_ids_to_null() {
     assert_eq!(
         types,
         [
-            "Librarian", "Country", "Round", "Pairing", "Certificate", "null", "Association", "Membership",
-            "Ambassador", "Application", "DiscussionTopic"
+            "Librarian",
+            "Country",
+            "Round",
+            "Pairing",
+            "Certificate",
+            "null",
+            "Association",
+            "Membership",
+            "Ambassador",
+            "Application",
+            "DiscussionTopic"
         ]
     );
     for (node, id) in nodes.iter().zip(ids.as_array().into_iter().flatten()) {
@@ -231,7 +243,10 @@ async fn pairings_root_query_returns_all_pairings_with_members() {
     );
     assert_eq!(data["pairing"]["status"], "COMPLETED");
     let alia = app
-        .data("query($id: ID!) { librarian(id: $id) { pairings { id } memberships { id } applications { id } } }", json!({ "id": gid(NodeKind::Librarian, net.alia) }))
+        .data(
+            "query($id: ID!) { librarian(id: $id) { pairings { id } memberships { id } applications { id } } }",
+            json!({ "id": gid(NodeKind::Librarian, net.alia) }),
+        )
         .await;
     assert_eq!(alia["librarian"], json!({ "pairings": [], "memberships": [], "applications": [] }));
 }

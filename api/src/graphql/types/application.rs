@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::application;
 
-use super::{stored, Librarian, Round, gid, required};
+use super::{Librarian, Round, gid, required, stored};
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, Sector};
 
 /// A librarian's application to a round, with matching preferences.

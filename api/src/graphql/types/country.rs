@@ -60,11 +60,7 @@ impl Country {
 
     /// Ambassadors appointed for this country, current and past.
     async fn ambassadors(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Ambassador>> {
-        let rows = loaders(ctx)?
-            .ambassadors_of_country
-            .load_one(self.0.code.clone())
-            .await?
-            .unwrap_or_default();
+        let rows = loaders(ctx)?.ambassadors_of_country.load_one(self.0.code.clone()).await?.unwrap_or_default();
         Ok(rows.into_iter().map(Ambassador).collect())
     }
 }

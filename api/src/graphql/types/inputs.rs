@@ -3,7 +3,9 @@
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 
-use crate::domain::{CountryCode, GlobalId, LanguageCode, LibrarianOrderField, NodeKind, OrderDirection, PairingStatus, Sector};
+use crate::domain::{
+    CountryCode, GlobalId, LanguageCode, LibrarianOrderField, NodeKind, OrderDirection, PairingStatus, Sector,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::service::filters::{LibrarianFilter, PairingFilter};
 
@@ -33,10 +35,9 @@ pub struct LibrarianFilterInput {
 
 fn bounded(field: &str, text: Option<String>, max: usize) -> ApiResult<Option<String>> {
     match text {
-        Some(t) if t.chars().count() > max => Err(ApiError::bad_input(
-            field,
-            format!("`{field}` must be at most {max} characters"),
-        )),
+        Some(t) if t.chars().count() > max => {
+            Err(ApiError::bad_input(field, format!("`{field}` must be at most {max} characters")))
+        }
         other => Ok(other),
     }
 }

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::librarian;
 
-use super::{stored, Application, Country, LibrarianOrder, Membership, Pairing, gid, many, required};
+use super::{Application, Country, LibrarianOrder, Membership, Pairing, gid, many, required, stored};
 use crate::domain::{LibrarianOrderField, NodeKind, OrderDirection, Sector};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
@@ -113,10 +113,7 @@ pub async fn librarian_connection(
     args: PageArgs,
 ) -> async_graphql::Result<Conn<Librarian>> {
     let api = api(ctx)?;
-    let order = order_by.unwrap_or(LibrarianOrder {
-        field: LibrarianOrderField::Id,
-        direction: OrderDirection::Asc,
-    });
+    let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
     let select = filters::librarians(&filter);
     let ordering = orderings::librarians(order.field, order.direction);
     let page = page::paginate(&api.db, select.clone(), &ordering, &args, api.page_limits).await?;

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::membership;
 
-use super::{stored, Association, Librarian, gid, required};
+use super::{Association, Librarian, gid, required, stored};
 use crate::domain::{MembershipStatus, NodeKind};
 
 /// A librarian's membership of an association, keyed by the association's own member id.

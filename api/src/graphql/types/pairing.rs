@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::pairing;
 
-use super::{stored, Librarian, Round, gid, many, required};
+use super::{Librarian, Round, gid, many, required, stored};
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 
 /// Two librarians (or three, for a group of three) paired for a round.

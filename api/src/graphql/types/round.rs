@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::round;
 
-use super::{stored, Application, DiscussionTopic, Pairing, gid, many};
+use super::{Application, DiscussionTopic, Pairing, gid, many, stored};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
@@ -80,7 +80,8 @@ impl Round {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Pairing>> {
         let api = api(ctx)?;
-        let select = filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
+        let select =
+            filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
