@@ -3,6 +3,9 @@
 //! The same migrations run on SQLite (the embedded default) and PostgreSQL (production):
 //! enums are stored as strings, timestamps as UTC, and each migration owns one concern and
 //! can be rolled back with `down()`.
+//!
+//! Codes (countries, languages) are `VARCHAR`, not `CHAR(n)`: PostgreSQL compares a
+//! `CHAR` column with a text parameter by casting the column, which cannot use its index.
 
 pub use sea_orm_migration::prelude::*;
 

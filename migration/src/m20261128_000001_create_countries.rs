@@ -14,7 +14,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table("countries")
-                    .col(char_len("code", 2).primary_key())
+                    .col(string_len("code", 2).primary_key())
                     .col(string_len("name", 100))
                     .col(string_len_null("region", 16))
                     .col(string_len_null("subregion", 64))

@@ -18,7 +18,7 @@ impl MigrationTrait for Migration {
                     .col(pk_auto("id"))
                     .col(string_len("full_name", 200))
                     .col(string_len("email", 320))
-                    .col(char_len("country_code", 2))
+                    .col(string_len("country_code", 2))
                     .col(string_len_null("institution", 200))
                     .col(string_len("sector", 16))
                     .col(string_len_null("job_title", 200))
@@ -51,7 +51,7 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table("librarian_languages")
                     .col(integer("librarian_id"))
-                    .col(char_len("language", 2))
+                    .col(string_len("language", 2))
                     .primary_key(Index::create().col("librarian_id").col("language"))
                     .foreign_key(&mut fk(
                         "librarian_languages",

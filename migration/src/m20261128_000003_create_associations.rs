@@ -17,7 +17,7 @@ impl MigrationTrait for Migration {
                     .table("associations")
                     .col(pk_auto("id"))
                     .col(string_len("name", 200))
-                    .col(char_len("country_code", 2))
+                    .col(string_len("country_code", 2))
                     .col(string_len_null("website", 500))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone("updated_at"))

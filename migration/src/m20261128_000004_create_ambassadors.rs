@@ -16,7 +16,7 @@ impl MigrationTrait for Migration {
                     .table("ambassadors")
                     .col(pk_auto("id"))
                     .col(integer("librarian_id"))
-                    .col(char_len("country_code", 2))
+                    .col(string_len("country_code", 2))
                     .col(timestamp_with_time_zone("term_from"))
                     .col(timestamp_with_time_zone_null("term_until"))
                     .col(timestamp_with_time_zone("created_at"))

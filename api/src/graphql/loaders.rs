@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
     ambassador, application, association, certificate, country, discussion_topic, librarian, membership, pairing, round,
 };
@@ -23,6 +23,16 @@ pub struct BatchLoader<K, V> {
     batch: BatchFn<K, V>,
 }
 
+impl<K, V> BatchLoader<K, V> {
+    /// Runs the batch function directly (for prefetching), bypassing the DataLoader.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub async fn batch(&self, keys: Vec<K>) -> ApiResult<HashMap<K, V>> {
+        (self.batch)(self.db.clone(), keys).await
+    }
+}
+
 impl<K, V> Loader<K> for BatchLoader<K, V>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
@@ -36,20 +46,22 @@ where
     }
 }
 
-fn loader<K, V>(db: &DatabaseConnection, batch: BatchFn<K, V>) -> DataLoader<BatchLoader<K, V>>
+fn loader<K, V>(db: &DatabaseConnection, batch: BatchFn<K, V>) -> DataLoader<BatchLoader<K, V>, HashMapCache>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
-    DataLoader::new(BatchLoader { db: db.clone(), batch }, tokio::spawn)
+    // Lists prefetch their relations (see `prefetch`), so the loaders mostly answer from
+    // their cache; the batching delay only matters for single objects and `nodes`.
+    DataLoader::with_cache(BatchLoader { db: db.clone(), batch }, tokio::spawn, HashMapCache::default())
 }
 
-type ById<V> = DataLoader<BatchLoader<i32, V>>;
-type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>>;
+type ById<V> = DataLoader<BatchLoader<i32, V>, HashMapCache>;
+type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>;
 
 /// Every DataLoader of a request.
 pub struct Loaders {
-    pub country: DataLoader<BatchLoader<String, country::Model>>,
+    pub country: DataLoader<BatchLoader<String, country::Model>, HashMapCache>,
     pub librarian: ById<librarian::Model>,
     pub association: ById<association::Model>,
     pub membership: ById<membership::Model>,
@@ -66,7 +78,7 @@ pub struct Loaders {
     pub topics_of_round: ManyById<discussion_topic::Model>,
     pub languages_of_librarian: ManyById<String>,
     pub interests_of_librarian: ManyById<String>,
-    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<ambassador::Model>>>,
+    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<ambassador::Model>>, HashMapCache>,
 }
 
 macro_rules! by_id {

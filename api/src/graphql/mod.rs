@@ -4,6 +4,7 @@ pub mod connection;
 pub mod context;
 pub mod loaders;
 pub mod node;
+pub mod prefetch;
 pub mod query;
 pub mod schema;
 pub mod types;

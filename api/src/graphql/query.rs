@@ -8,6 +8,7 @@ use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders};
 use crate::graphql::node::{self, Node};
+use crate::graphql::prefetch;
 use crate::graphql::types::{
     Association, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput, Round,
     librarian_connection,
@@ -95,6 +96,9 @@ impl QueryRoot {
         let select = filters::associations(country.as_ref());
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
+        if let Some(sel) = prefetch::items(ctx) {
+            prefetch::associations(ctx, sel, page.models()).await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
@@ -140,6 +144,9 @@ impl QueryRoot {
         let select = filters::pairings(&filter);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
+        if let Some(sel) = prefetch::items(ctx) {
+            prefetch::pairings(ctx, sel, page.models()).await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 

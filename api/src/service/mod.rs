@@ -2,6 +2,7 @@
 //! domain enums; every function takes a database connection and returns `ApiResult`.
 
 pub mod filters;
+pub mod keys;
 pub mod orderings;
 pub mod page;
 pub mod relations;

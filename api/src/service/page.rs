@@ -62,6 +62,13 @@ pub struct Page<M> {
     pub has_previous_page: bool,
 }
 
+impl<M: Clone> Page<M> {
+    /// The rows of the page, without cursors.
+    pub fn models(&self) -> Vec<M> {
+        self.rows.iter().map(|(_, m)| m.clone()).collect()
+    }
+}
+
 struct Window {
     limit: u64,
     backward: bool,

@@ -8,9 +8,10 @@ use entities::{
     ambassador, application, country, discussion_topic, librarian, librarian_interest, librarian_language, membership,
     pairing, pairing_member,
 };
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::error::ApiResult;
+use crate::service::keys::any_of;
 
 fn group<K: Eq + Hash, V>(rows: impl IntoIterator<Item = V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
     let mut map: HashMap<K, Vec<V>> = HashMap::new();
@@ -30,7 +31,7 @@ pub async fn by_ids<E>(
 where
     E: EntityTrait,
 {
-    let rows = E::find().filter(column.is_in(ids)).all(&db).await?;
+    let rows = E::find().filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
     Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
 }
 
@@ -43,7 +44,10 @@ pub async fn pairings(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMa
 }
 
 pub async fn countries(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, country::Model>> {
-    let rows = country::Entity::find().filter(country::Column::Code.is_in(codes)).all(&db).await?;
+    let rows = country::Entity::find()
+        .filter(any_of(db.get_database_backend(), country::Column::Code, codes))
+        .all(&db)
+        .await?;
     Ok(rows.into_iter().map(|m| (m.code.clone(), m)).collect())
 }
 
@@ -52,7 +56,7 @@ pub async fn memberships_of_librarians(
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<membership::Model>>> {
     let rows = membership::Entity::find()
-        .filter(membership::Column::LibrarianId.is_in(ids))
+        .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
         .order_by_asc(membership::Column::Id)
         .all(&db)
         .await?;
@@ -64,7 +68,7 @@ pub async fn applications_of_librarians(
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<application::Model>>> {
     let rows = application::Entity::find()
-        .filter(application::Column::LibrarianId.is_in(ids))
+        .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
         .order_by_asc(application::Column::Id)
         .all(&db)
         .await?;
@@ -76,7 +80,10 @@ pub async fn pairings_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<pairing::Model>>> {
-    let links = pairing_member::Entity::find().filter(pairing_member::Column::LibrarianId.is_in(ids)).all(&db).await?;
+    let links = pairing_member::Entity::find()
+        .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
+        .all(&db)
+        .await?;
     let pairing_ids: Vec<i32> = links.iter().map(|l| l.pairing_id).collect();
     let pairings = pairings(db, pairing_ids).await?;
     let mut out: HashMap<i32, Vec<pairing::Model>> = HashMap::new();
@@ -96,7 +103,10 @@ pub async fn members_of_pairings(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<librarian::Model>>> {
-    let links = pairing_member::Entity::find().filter(pairing_member::Column::PairingId.is_in(ids)).all(&db).await?;
+    let links = pairing_member::Entity::find()
+        .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
+        .all(&db)
+        .await?;
     let librarian_ids: Vec<i32> = links.iter().map(|l| l.librarian_id).collect();
     let librarians = librarians(db, librarian_ids).await?;
     let mut out: HashMap<i32, Vec<librarian::Model>> = HashMap::new();
@@ -116,7 +126,7 @@ pub async fn ambassadors_of_countries(
     codes: Vec<String>,
 ) -> ApiResult<HashMap<String, Vec<ambassador::Model>>> {
     let rows = ambassador::Entity::find()
-        .filter(ambassador::Column::CountryCode.is_in(codes))
+        .filter(any_of(db.get_database_backend(), ambassador::Column::CountryCode, codes))
         .order_by_asc(ambassador::Column::Id)
         .all(&db)
         .await?;
@@ -128,7 +138,7 @@ pub async fn topics_of_rounds(
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<discussion_topic::Model>>> {
     let rows = discussion_topic::Entity::find()
-        .filter(discussion_topic::Column::RoundId.is_in(ids))
+        .filter(any_of(db.get_database_backend(), discussion_topic::Column::RoundId, ids))
         .order_by_asc(discussion_topic::Column::PublishAt)
         .order_by_asc(discussion_topic::Column::Id)
         .all(&db)
@@ -138,7 +148,7 @@ pub async fn topics_of_rounds(
 
 pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
     let rows = librarian_language::Entity::find()
-        .filter(librarian_language::Column::LibrarianId.is_in(ids))
+        .filter(any_of(db.get_database_backend(), librarian_language::Column::LibrarianId, ids))
         .order_by_asc(librarian_language::Column::Language)
         .all(&db)
         .await?;
@@ -148,7 +158,7 @@ pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
 
 pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
     let rows = librarian_interest::Entity::find()
-        .filter(librarian_interest::Column::LibrarianId.is_in(ids))
+        .filter(any_of(db.get_database_backend(), librarian_interest::Column::LibrarianId, ids))
         .order_by_asc(librarian_interest::Column::Interest)
         .all(&db)
         .await?;

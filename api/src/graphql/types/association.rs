@@ -6,6 +6,7 @@ use super::{Country, Membership, gid, required};
 use crate::domain::{MembershipStatus, NodeKind};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
+use crate::graphql::prefetch;
 use crate::service::{filters, orderings, page, page::PageArgs};
 
 /// A library association: a partner that brings its members into the network.
@@ -57,6 +58,9 @@ impl Association {
         let select = filters::memberships(self.0.id, status);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::memberships(), &args, api.page_limits).await?;
+        if let Some(sel) = prefetch::items(ctx) {
+            prefetch::memberships(ctx, sel, page.models()).await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 }

@@ -6,6 +6,7 @@ use super::{Application, Country, LibrarianOrder, Membership, Pairing, gid, many
 use crate::domain::{LibrarianOrderField, NodeKind, OrderDirection, Sector};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
+use crate::graphql::prefetch;
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
 /// A participant of the network: a librarian, archivist or information professional.
@@ -117,5 +118,8 @@ pub async fn librarian_connection(
     let select = filters::librarians(&filter);
     let ordering = orderings::librarians(order.field, order.direction);
     let page = page::paginate(&api.db, select.clone(), &ordering, &args, api.page_limits).await?;
+    if let Some(sel) = prefetch::items(ctx) {
+        prefetch::librarians(ctx, sel, page.models()).await?;
+    }
     Ok(connection(page, ConnectionTotals::of(&api.db, select)))
 }

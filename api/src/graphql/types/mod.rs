@@ -25,7 +25,7 @@ pub use pairing::Pairing;
 pub use round::Round;
 pub use topic::DiscussionTopic;
 
-use async_graphql::{Context, ID};
+use async_graphql::{Context, ID, dataloader::HashMapCache};
 
 use crate::domain::{GlobalId, NodeKind};
 use crate::error::ApiError;
@@ -42,7 +42,9 @@ pub(crate) async fn required<K, V, F>(ctx: &Context<'_>, key: K, pick: F) -> asy
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
     V: Send + Sync + Clone + 'static,
-    F: FnOnce(&Loaders) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<K, V>>,
+    F: FnOnce(
+        &Loaders,
+    ) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<K, V>, HashMapCache>,
 {
     let loader = pick(loaders(ctx)?);
     loader
@@ -55,7 +57,12 @@ where
 pub(crate) async fn many<V, F>(ctx: &Context<'_>, key: i32, pick: F) -> async_graphql::Result<Vec<V>>
 where
     V: Send + Sync + Clone + 'static,
-    F: FnOnce(&Loaders) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<i32, Vec<V>>>,
+    F: FnOnce(
+        &Loaders,
+    ) -> &async_graphql::dataloader::DataLoader<
+        crate::graphql::loaders::BatchLoader<i32, Vec<V>>,
+        HashMapCache,
+    >,
 {
     Ok(pick(loaders(ctx)?).load_one(key).await?.unwrap_or_default())
 }

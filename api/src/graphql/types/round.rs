@@ -6,6 +6,7 @@ use super::{Application, DiscussionTopic, Pairing, gid, many, stored};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
+use crate::graphql::prefetch;
 use crate::service::{filters, filters::PairingFilter, orderings, page, page::PageArgs};
 
 /// A programme round: applications, matching, a few months of partnership.
@@ -66,6 +67,9 @@ impl Round {
         let select = filters::applications(self.0.id, status);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::applications(), &args, api.page_limits).await?;
+        if let Some(sel) = prefetch::items(ctx) {
+            prefetch::applications(ctx, sel, page.models()).await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
@@ -84,6 +88,9 @@ impl Round {
             filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
+        if let Some(sel) = prefetch::items(ctx) {
+            prefetch::pairings(ctx, sel, page.models()).await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 

@@ -1,0 +1,209 @@
+//! Look-ahead prefetching for lists.
+//!
+//! A DataLoader batches the keys that sibling resolvers ask for within a short delay; when a
+//! level takes longer than that to register its keys (a busy server), the batch splits, and
+//! every level pays the delay. So a list resolver looks at the selection set of its items
+//! once, loads every relation the client asked for (recursively) with one statement per
+//! relation, and feeds the results into the request's DataLoader caches. The field resolvers
+//! then find their rows in the cache: the statement count of a nested list is fixed by the
+//! shape of the query, never by the page size or by timing.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+use async_graphql::{
+    Context, Lookahead,
+    dataloader::{DataLoader, HashMapCache},
+};
+use entities::{application, association, librarian, membership, pairing};
+use futures::future::{BoxFuture, try_join_all};
+
+use crate::graphql::context::loaders;
+use crate::graphql::loaders::{BatchLoader, Loaders};
+
+type Prefetch<'a> = BoxFuture<'a, async_graphql::Result<()>>;
+
+/// The selection of one item of a connection (`nodes { .. }` and `edges { node { .. } }`)
+/// or of a plain list field.
+pub fn items<'a>(ctx: &'a Context<'a>) -> Option<Lookahead<'a>> {
+    let here = ctx.look_ahead();
+    let mut fields = here.field("nodes").selection_fields();
+    fields.extend(here.field("edges").field("node").selection_fields());
+    Lookahead::try_from(&fields[..]).ok()
+}
+
+fn unique<K: Eq + Hash + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
+    let mut seen = std::collections::HashSet::new();
+    keys.into_iter().filter(|k| seen.insert(k.clone())).collect()
+}
+
+/// Loads one row per key and caches them.
+async fn prime<K, V>(
+    loader: &DataLoader<BatchLoader<K, V>, HashMapCache>,
+    keys: Vec<K>,
+) -> async_graphql::Result<HashMap<K, V>>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    V: Send + Sync + Clone + 'static,
+{
+    let rows = loader.loader().batch(unique(keys)).await?;
+    loader.feed_many(rows.clone()).await;
+    Ok(rows)
+}
+
+/// Loads the children of each key and caches them, including the empty lists.
+async fn prime_many<V>(
+    loader: &DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>,
+    keys: Vec<i32>,
+) -> async_graphql::Result<Vec<V>>
+where
+    V: Send + Sync + Clone + 'static,
+{
+    let keys = unique(keys);
+    let mut rows = loader.loader().batch(keys.clone()).await?;
+    for key in keys {
+        rows.entry(key).or_default();
+    }
+    let children = rows.values().flatten().cloned().collect();
+    loader.feed_many(rows).await;
+    Ok(children)
+}
+
+async fn all(tasks: Vec<Prefetch<'_>>) -> async_graphql::Result<()> {
+    try_join_all(tasks).await.map(|_| ())
+}
+
+/// Prefetches what `sel` asks of each librarian.
+pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<librarian::Model>) -> Prefetch<'a> {
+    Box::pin(async move {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let l = loaders(ctx)?;
+        let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
+        let mut tasks: Vec<Prefetch<'a>> = Vec::new();
+        if sel.field("country").exists() {
+            let codes = rows.iter().map(|r| r.country_code.clone()).collect();
+            tasks.push(Box::pin(async move { prime(&l.country, codes).await.map(|_| ()) }));
+        }
+        if sel.field("languages").exists() {
+            let ids = ids.clone();
+            tasks.push(Box::pin(async move { prime_many(&l.languages_of_librarian, ids).await.map(|_| ()) }));
+        }
+        if sel.field("interests").exists() {
+            let ids = ids.clone();
+            tasks.push(Box::pin(async move { prime_many(&l.interests_of_librarian, ids).await.map(|_| ()) }));
+        }
+        let next = sel.field("memberships");
+        if next.exists() {
+            let ids = ids.clone();
+            tasks.push(Box::pin(async move {
+                let children = prime_many(&l.memberships_of_librarian, ids).await?;
+                memberships(ctx, next, children).await
+            }));
+        }
+        let next = sel.field("applications");
+        if next.exists() {
+            let ids = ids.clone();
+            tasks.push(Box::pin(async move {
+                let children = prime_many(&l.applications_of_librarian, ids).await?;
+                applications(ctx, next, children).await
+            }));
+        }
+        let next = sel.field("pairings");
+        if next.exists() {
+            tasks.push(Box::pin(async move {
+                let children = prime_many(&l.pairings_of_librarian, ids).await?;
+                pairings(ctx, next, children).await
+            }));
+        }
+        all(tasks).await
+    })
+}
+
+/// Librarians by id, then what `sel` asks of them.
+fn librarians_by_id<'a>(ctx: &'a Context<'a>, l: &'a Loaders, sel: Lookahead<'a>, ids: Vec<i32>) -> Prefetch<'a> {
+    Box::pin(async move {
+        let rows = prime(&l.librarian, ids).await?;
+        librarians(ctx, sel, rows.into_values().collect()).await
+    })
+}
+
+/// Prefetches what `sel` asks of each membership.
+pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<membership::Model>) -> Prefetch<'a> {
+    Box::pin(async move {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let l = loaders(ctx)?;
+        let mut tasks: Vec<Prefetch<'a>> = Vec::new();
+        let next = sel.field("association");
+        if next.exists() {
+            let ids = rows.iter().map(|r| r.association_id).collect();
+            tasks.push(Box::pin(async move {
+                let found = prime(&l.association, ids).await?;
+                associations(ctx, next, found.into_values().collect()).await
+            }));
+        }
+        let next = sel.field("librarian");
+        if next.exists() {
+            tasks.push(librarians_by_id(ctx, l, next, rows.iter().map(|r| r.librarian_id).collect()));
+        }
+        all(tasks).await
+    })
+}
+
+/// Prefetches what `sel` asks of each association.
+pub fn associations<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<association::Model>) -> Prefetch<'a> {
+    Box::pin(async move {
+        if rows.is_empty() || !sel.field("country").exists() {
+            return Ok(());
+        }
+        let l = loaders(ctx)?;
+        prime(&l.country, rows.iter().map(|r| r.country_code.clone()).collect()).await.map(|_| ())
+    })
+}
+
+/// Prefetches what `sel` asks of each application.
+pub fn applications<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<application::Model>) -> Prefetch<'a> {
+    Box::pin(async move {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let l = loaders(ctx)?;
+        let mut tasks: Vec<Prefetch<'a>> = Vec::new();
+        if sel.field("round").exists() {
+            let ids = rows.iter().map(|r| r.round_id).collect();
+            tasks.push(Box::pin(async move { prime(&l.round, ids).await.map(|_| ()) }));
+        }
+        let next = sel.field("librarian");
+        if next.exists() {
+            tasks.push(librarians_by_id(ctx, l, next, rows.iter().map(|r| r.librarian_id).collect()));
+        }
+        all(tasks).await
+    })
+}
+
+/// Prefetches what `sel` asks of each pairing.
+pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<pairing::Model>) -> Prefetch<'a> {
+    Box::pin(async move {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let l = loaders(ctx)?;
+        let mut tasks: Vec<Prefetch<'a>> = Vec::new();
+        if sel.field("round").exists() {
+            let ids = rows.iter().map(|r| r.round_id).collect();
+            tasks.push(Box::pin(async move { prime(&l.round, ids).await.map(|_| ()) }));
+        }
+        let next = sel.field("members");
+        if next.exists() {
+            let ids = rows.iter().map(|r| r.id).collect();
+            tasks.push(Box::pin(async move {
+                let members = prime_many(&l.members_of_pairing, ids).await?;
+                librarians(ctx, next, members).await
+            }));
+        }
+        all(tasks).await
+    })
+}

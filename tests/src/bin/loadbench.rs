@@ -1,0 +1,234 @@
+//! Load benchmark of the ambassador query (one country's participants, first 50, with their
+//! memberships and pairings) against a network of 100,000 librarians.
+//!
+//! ```text
+//! cargo run --release -p interlib-tests --bin loadbench -- --backend sqlite
+//! cargo run --release -p interlib-tests --bin loadbench -- --backend postgres
+//! ```
+//!
+//! It seeds a fresh database (the demo network plus N load librarians, timing the bulk
+//! seed), starts the server as a child process (this binary in `serve` mode, so the
+//! server's peak memory is measured alone), then runs closed-loop clients at each
+//! concurrency for a fixed time, checking every response body for errors.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Parser, ValueEnum};
+use interlib::settings::Settings;
+use interlib::startup::Application;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: Backend,
+    /// Librarians added on top of the demo network.
+    #[arg(long, default_value_t = 100_000)]
+    librarians: usize,
+    /// Seconds per concurrency level.
+    #[arg(long, default_value_t = 15)]
+    seconds: u64,
+    /// Concurrency levels to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,50")]
+    clients: Vec<usize>,
+    /// PostgreSQL server (without a database name).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    /// Another GraphQL document to measure (variables: `code`), from a file.
+    #[arg(long)]
+    query_file: Option<std::path::PathBuf>,
+    /// Reuse the database of the previous run of this backend instead of seeding anew.
+    #[arg(long)]
+    reuse: bool,
+    /// Internal: run only the server on this database URL and print its port.
+    #[arg(long, hide = true)]
+    serve: Option<String>,
+}
+
+const QUERY: &str = "query Ambassador($code: String!) { country(code: $code) {
+  participants(first: 50) { totalCount nodes {
+    id fullName email institution sector languages
+    memberships { externalId status association { name } }
+    pairings { status round { name } members { fullName country { code } } }
+  } } } }";
+
+/// Countries the demo network fills the most, queried in turn.
+const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA", "KE"];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(url) = &args.serve {
+        return serve(url).await;
+    }
+    let query: &'static str = match &args.query_file {
+        Some(path) => Box::leak(std::fs::read_to_string(path)?.into_boxed_str()),
+        None => QUERY,
+    };
+    let url = prepare_database(&args).await?;
+    let exe = std::env::current_exe()?;
+    let mut child = tokio::process::Command::new(exe)
+        .arg("--serve")
+        .arg(&url)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the server")?;
+    let pid = child.id().context("server pid")?;
+    let stdout = child.stdout.take().context("server stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let port: u16 = lines.next_line().await?.context("server printed no port")?.trim().parse()?;
+    let endpoint = format!("http://127.0.0.1:{port}/graphql");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+
+    // Warm-up: fills caches and connection pools on both sides.
+    run(&client, &endpoint, query, 8, Duration::from_secs(2)).await?;
+    println!("| backend | clients | requests/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|");
+    for &clients in &args.clients {
+        let r = run(&client, &endpoint, query, clients, Duration::from_secs(args.seconds)).await?;
+        println!(
+            "| {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} |",
+            args.backend, r.rps, r.p50_ms, r.p99_ms, r.errors
+        );
+    }
+    println!("server peak memory (VmHWM): {:.1} MB", peak_rss_mb(pid)?);
+    child.kill().await.ok();
+    Ok(())
+}
+
+async fn serve(url: &str) -> anyhow::Result<()> {
+    let mut settings = Settings::for_database(url);
+    settings.migrate_on_start = false;
+    settings.database_max_connections = 16;
+    let app = Application::build(&settings).await?;
+    println!("{}", app.port());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn prepare_database(args: &Args) -> anyhow::Result<String> {
+    if args.reuse {
+        return Ok(match args.backend {
+            Backend::Sqlite => {
+                format!("sqlite://{}?mode=rwc", std::env::temp_dir().join("interlib-bench/bench.db").display())
+            }
+            Backend::Postgres => format!("{}/interlib_bench", args.postgres.trim_end_matches('/')),
+        });
+    }
+    let url = match args.backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("interlib-bench");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display())
+        }
+        Backend::Postgres => {
+            let base = args.postgres.trim_end_matches('/');
+            let admin = Database::connect(format!("{base}/postgres")).await?;
+            admin.execute_unprepared("DROP DATABASE IF EXISTS interlib_bench WITH (FORCE)").await?;
+            admin.execute_unprepared("CREATE DATABASE interlib_bench").await?;
+            format!("{base}/interlib_bench")
+        }
+    };
+    let settings = Settings::for_database(&url);
+    let (db, _) = interlib::db::connect(&settings).await?;
+    interlib::seed::demo(&db).await?;
+    let started = Instant::now();
+    interlib::seed::librarians(&db, args.librarians, 42).await?;
+    println!(
+        "seeded {} librarians on {:?} in {:.1} s (plus the 2,000-librarian demo network)",
+        args.librarians,
+        args.backend,
+        started.elapsed().as_secs_f64()
+    );
+    if args.backend == Backend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    db.close().await?;
+    Ok(url)
+}
+
+struct RunResult {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: usize,
+}
+
+async fn run(
+    client: &reqwest::Client,
+    endpoint: &str,
+    query: &'static str,
+    clients: usize,
+    length: Duration,
+) -> anyhow::Result<RunResult> {
+    let deadline = Instant::now() + length;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let client = client.clone();
+            let endpoint = endpoint.to_owned();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let code = COUNTRIES[i % COUNTRIES.len()];
+                    i += 1;
+                    let sent = Instant::now();
+                    let ok = match client
+                        .post(&endpoint)
+                        .json(&json!({ "query": query, "variables": { "code": code } }))
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status().is_success() => res
+                            .json::<Value>()
+                            .await
+                            .is_ok_and(|body| body.get("errors").is_none() && !body["data"]["country"].is_null()),
+                        _ => false,
+                    };
+                    latencies.push(sent.elapsed());
+                    if !ok {
+                        errors += 1;
+                    }
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await?;
+        all.extend(latencies);
+        errors += e;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if all.is_empty() {
+        bail!("no requests completed");
+    }
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    Ok(RunResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors })
+}
+
+fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("VmHWM not found")?;
+    Ok(kb / 1024.0)
+}
