@@ -11,6 +11,27 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    #[sea_orm(belongs_to = "super::pairing::Entity", from = "Column::PairingId", to = "super::pairing::Column::Id")]
+    Pairing,
+    #[sea_orm(
+        belongs_to = "super::librarian::Entity",
+        from = "Column::LibrarianId",
+        to = "super::librarian::Column::Id"
+    )]
+    Librarian,
+}
+
+impl Related<super::pairing::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Pairing.def()
+    }
+}
+
+impl Related<super::librarian::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::Librarian.def()
+    }
+}
 
 impl ActiveModelBehavior for ActiveModel {}

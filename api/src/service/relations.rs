@@ -35,14 +35,6 @@ where
     Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
 }
 
-pub async fn librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, librarian::Model>> {
-    by_ids::<librarian::Entity>(db, librarian::Column::Id, ids, |m| m.id).await
-}
-
-pub async fn pairings(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, pairing::Model>> {
-    by_ids::<pairing::Entity>(db, pairing::Column::Id, ids, |m| m.id).await
-}
-
 pub async fn countries(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, country::Model>> {
     let rows = country::Entity::find()
         .filter(any_of(db.get_database_backend(), country::Column::Code, codes))
@@ -75,50 +67,40 @@ pub async fn applications_of_librarians(
     Ok(group(rows, |m| m.librarian_id))
 }
 
-/// Pairings of each librarian: one statement over `pairing_members`, one over `pairings`.
+/// Pairings of each librarian: one statement joining `pairing_members` to `pairings`.
 pub async fn pairings_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<pairing::Model>>> {
-    let links = pairing_member::Entity::find()
+    let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
+        .find_also_related(pairing::Entity)
+        .order_by_asc(pairing_member::Column::PairingId)
         .all(&db)
         .await?;
-    let pairing_ids: Vec<i32> = links.iter().map(|l| l.pairing_id).collect();
-    let pairings = pairings(db, pairing_ids).await?;
-    let mut out: HashMap<i32, Vec<pairing::Model>> = HashMap::new();
-    for link in links {
-        if let Some(p) = pairings.get(&link.pairing_id) {
-            out.entry(link.librarian_id).or_default().push(p.clone());
-        }
-    }
-    for list in out.values_mut() {
-        list.sort_by_key(|p| p.id);
-    }
-    Ok(out)
+    let pairs = rows.into_iter().filter_map(|(link, p)| p.map(|p| (link.librarian_id, p)));
+    Ok(group(pairs, |(librarian_id, _)| *librarian_id)
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|(_, p)| p).collect()))
+        .collect())
 }
 
-/// Members of each pairing: one statement over `pairing_members`, one over `librarians`.
+/// Members of each pairing: one statement joining `pairing_members` to `librarians`.
 pub async fn members_of_pairings(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<librarian::Model>>> {
-    let links = pairing_member::Entity::find()
+    let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
+        .find_also_related(librarian::Entity)
+        .order_by_asc(pairing_member::Column::LibrarianId)
         .all(&db)
         .await?;
-    let librarian_ids: Vec<i32> = links.iter().map(|l| l.librarian_id).collect();
-    let librarians = librarians(db, librarian_ids).await?;
-    let mut out: HashMap<i32, Vec<librarian::Model>> = HashMap::new();
-    for link in links {
-        if let Some(l) = librarians.get(&link.librarian_id) {
-            out.entry(link.pairing_id).or_default().push(l.clone());
-        }
-    }
-    for list in out.values_mut() {
-        list.sort_by_key(|l| l.id);
-    }
-    Ok(out)
+    let members = rows.into_iter().filter_map(|(link, l)| l.map(|l| (link.pairing_id, l)));
+    Ok(group(members, |(pairing_id, _)| *pairing_id)
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().map(|(_, l)| l).collect()))
+        .collect())
 }
 
 pub async fn ambassadors_of_countries(
