@@ -88,7 +88,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 seed::demo(&db).await.context("seeding the demo network")?;
                 tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo network seeded");
             }
-            let app = Application::with_database(&settings, db, statements)?;
+            let app = Application::with_database(&settings, db, statements).await?;
             println!("Interlib is listening on http://{}/graphql", display_address(&settings.bind_address, app.port()));
             app.run_until_stopped().await.context("server failed")
         }

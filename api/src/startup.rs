@@ -2,6 +2,7 @@
 //! middleware, and runs until SIGINT/SIGTERM, finishing in-flight requests.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{App, HttpServer, dev::Server, web};
@@ -12,6 +13,7 @@ use tracing_actix_web::TracingLogger;
 use crate::db::{self, StatementCounter};
 use crate::graphql::build_schema;
 use crate::http::{self, HttpState};
+use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
 use crate::settings::Settings;
 
@@ -30,24 +32,27 @@ impl Application {
     /// The database is unreachable, a migration fails, or the address cannot be bound.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         let (db, statements) = db::connect(settings).await?;
-        Self::with_database(settings, db, statements)
+        Self::with_database(settings, db, statements).await
     }
 
-    /// Builds the server on an existing connection pool.
+    /// Builds the server on an existing (migrated) connection pool.
     ///
     /// # Errors
-    /// The address cannot be bound.
-    pub fn with_database(
+    /// The reference data cannot be read, or the address cannot be bound.
+    pub async fn with_database(
         settings: &Settings,
         db: DatabaseConnection,
         statements: StatementCounter,
     ) -> anyhow::Result<Self> {
+        let countries =
+            CountryTable::load(&db).await.map_err(|e| anyhow::anyhow!("cannot read the countries: {e:?}"))?;
+        let countries = Arc::new(countries);
         let listener = TcpListener::bind(&settings.bind_address)
             .with_context(|| format!("cannot bind {}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let state = web::Data::new(HttpState {
-            schema: build_schema(db.clone(), page_limits),
+            schema: build_schema(db.clone(), page_limits, countries),
             db: db.clone(),
             max_body_bytes: settings.max_body_bytes,
         });

@@ -1,9 +1,12 @@
 //! What every resolver may take from the request context.
 
+use std::sync::Arc;
+
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::graphql::loaders::Loaders;
+use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
 
 /// Shared, per-process state for resolvers.
@@ -11,6 +14,7 @@ use crate::service::page::PageLimits;
 pub struct ApiContext {
     pub db: DatabaseConnection,
     pub page_limits: PageLimits,
+    pub countries: Arc<CountryTable>,
 }
 
 /// The process-wide API context.

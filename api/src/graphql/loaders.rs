@@ -7,7 +7,7 @@ use std::hash::Hash;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
-    ambassador, application, association, certificate, country, discussion_topic, librarian, membership, pairing, round,
+    ambassador, application, association, certificate, discussion_topic, librarian, membership, pairing, round,
 };
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -61,7 +61,6 @@ type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>;
 
 /// Every DataLoader of a request.
 pub struct Loaders {
-    pub country: DataLoader<BatchLoader<String, country::Model>, HashMapCache>,
     pub librarian: ById<librarian::Model>,
     pub association: ById<association::Model>,
     pub membership: ById<membership::Model>,
@@ -91,7 +90,6 @@ impl Loaders {
     /// Fresh loaders for one request.
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            country: loader(db, |db, codes| Box::pin(rel::countries(db, codes))),
             librarian: loader(db, by_id!(librarian)),
             association: loader(db, by_id!(association)),
             membership: loader(db, by_id!(membership)),

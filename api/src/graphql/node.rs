@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Interface};
 
 use crate::domain::{GlobalId, NodeKind};
-use crate::graphql::context::loaders;
+use crate::graphql::context::{api, loaders};
 use crate::graphql::types::{
     Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing, Round,
 };
@@ -34,7 +34,7 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
     let gid = GlobalId::decode(field, id)?;
     let l = loaders(ctx)?;
     if gid.kind == NodeKind::Country {
-        return Ok(l.country.load_one(gid.key).await?.map(|m| Node::Country(Country(m))));
+        return Ok(api(ctx)?.countries.get(&gid.key).cloned().map(|m| Node::Country(Country(m))));
     }
     let key = gid.int_key(field)?;
     Ok(match gid.kind {

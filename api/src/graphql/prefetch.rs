@@ -15,7 +15,7 @@ use async_graphql::{
     Context, Lookahead,
     dataloader::{DataLoader, HashMapCache},
 };
-use entities::{application, association, librarian, membership, pairing};
+use entities::{application, librarian, membership, pairing};
 use futures::future::{BoxFuture, try_join_all};
 
 use crate::graphql::context::loaders;
@@ -82,10 +82,6 @@ pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<librar
         let l = loaders(ctx)?;
         let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
         let mut tasks: Vec<Prefetch<'a>> = Vec::new();
-        if sel.field("country").exists() {
-            let codes = rows.iter().map(|r| r.country_code.clone()).collect();
-            tasks.push(Box::pin(async move { prime(&l.country, codes).await.map(|_| ()) }));
-        }
         if sel.field("languages").exists() {
             let ids = ids.clone();
             tasks.push(Box::pin(async move { prime_many(&l.languages_of_librarian, ids).await.map(|_| ()) }));
@@ -137,30 +133,15 @@ pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<membe
         }
         let l = loaders(ctx)?;
         let mut tasks: Vec<Prefetch<'a>> = Vec::new();
-        let next = sel.field("association");
-        if next.exists() {
+        if sel.field("association").exists() {
             let ids = rows.iter().map(|r| r.association_id).collect();
-            tasks.push(Box::pin(async move {
-                let found = prime(&l.association, ids).await?;
-                associations(ctx, next, found.into_values().collect()).await
-            }));
+            tasks.push(Box::pin(async move { prime(&l.association, ids).await.map(|_| ()) }));
         }
         let next = sel.field("librarian");
         if next.exists() {
             tasks.push(librarians_by_id(ctx, l, next, rows.iter().map(|r| r.librarian_id).collect()));
         }
         all(tasks).await
-    })
-}
-
-/// Prefetches what `sel` asks of each association.
-pub fn associations<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<association::Model>) -> Prefetch<'a> {
-    Box::pin(async move {
-        if rows.is_empty() || !sel.field("country").exists() {
-            return Ok(());
-        }
-        let l = loaders(ctx)?;
-        prime(&l.country, rows.iter().map(|r| r.country_code.clone()).collect()).await.map(|_| ())
     })
 }
 

@@ -57,7 +57,7 @@ impl QueryRoot {
     /// A country by ISO 3166-1 alpha-2 code (case-insensitive).
     async fn country(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<Option<Country>> {
         let code = CountryCode::parse("code", &code)?;
-        Ok(loaders(ctx)?.country.load_one(code.as_str().to_owned()).await?.map(Country))
+        Ok(api(ctx)?.countries.get(code.as_str()).cloned().map(Country))
     }
 
     /// Librarians matching the filters.
@@ -96,9 +96,6 @@ impl QueryRoot {
         let select = filters::associations(country.as_ref());
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
-        if let Some(sel) = prefetch::items(ctx) {
-            prefetch::associations(ctx, sel, page.models()).await?;
-        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 

@@ -1,21 +1,24 @@
 //! Builds the executable schema.
 
+use std::sync::Arc;
+
 use async_graphql::{EmptyMutation, EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::graphql::context::ApiContext;
 use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
+use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
 
 pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
 
 /// The schema with its process-wide data. Per-request data (DataLoaders) is added by the
 /// HTTP handler.
-pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits) -> AppSchema {
+pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits, countries: Arc<CountryTable>) -> AppSchema {
     Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
         .register_output_type::<Node>()
-        .data(ApiContext { db, page_limits })
+        .data(ApiContext { db, page_limits, countries })
         .finish()
 }
 

@@ -1,6 +1,7 @@
 //! Business rules and queries. Nothing in here knows about HTTP or GraphQL types beyond the
 //! domain enums; every function takes a database connection and returns `ApiResult`.
 
+pub mod countries;
 pub mod filters;
 pub mod keys;
 pub mod orderings;

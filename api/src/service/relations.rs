@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 
 use entities::{
-    ambassador, application, country, discussion_topic, librarian, librarian_interest, librarian_language, membership,
-    pairing, pairing_member,
+    ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
+    pairing_member,
 };
 use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
@@ -33,14 +33,6 @@ where
 {
     let rows = E::find().filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
     Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
-}
-
-pub async fn countries(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, country::Model>> {
-    let rows = country::Entity::find()
-        .filter(any_of(db.get_database_backend(), country::Column::Code, codes))
-        .all(&db)
-        .await?;
-    Ok(rows.into_iter().map(|m| (m.code.clone(), m)).collect())
 }
 
 pub async fn memberships_of_librarians(

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::ambassador;
 
-use super::{Country, Librarian, gid, required};
+use super::{Country, Librarian, country_of, gid, required};
 use crate::domain::NodeKind;
 
 /// A librarian appointed to promote the programme in a country, for a term.
@@ -25,7 +25,7 @@ impl Ambassador {
     }
 
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
-        required(ctx, self.0.country_code.clone(), |l| &l.country).await.map(Country)
+        country_of(ctx, &self.0.country_code)
     }
 
     async fn term_from(&self) -> DateTime<Utc> {

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::association;
 
-use super::{Country, Membership, gid, required};
+use super::{Country, Membership, country_of, gid};
 use crate::domain::{MembershipStatus, NodeKind};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
@@ -29,7 +29,7 @@ impl Association {
     }
 
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
-        required(ctx, self.0.country_code.clone(), |l| &l.country).await.map(Country)
+        country_of(ctx, &self.0.country_code)
     }
 
     async fn website(&self) -> Option<&str> {

@@ -2,7 +2,7 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::librarian;
 
-use super::{Application, Country, LibrarianOrder, Membership, Pairing, gid, many, required, stored};
+use super::{Application, Country, LibrarianOrder, Membership, Pairing, country_of, gid, many, stored};
 use crate::domain::{LibrarianOrderField, NodeKind, OrderDirection, Sector};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
@@ -33,7 +33,7 @@ impl Librarian {
     }
 
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
-        required(ctx, self.0.country_code.clone(), |l| &l.country).await.map(Country)
+        country_of(ctx, &self.0.country_code)
     }
 
     async fn institution(&self) -> Option<&str> {

@@ -71,3 +71,13 @@ where
 pub(crate) fn stored<T>(value: Option<T>, column: &str) -> async_graphql::Result<T> {
     value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown stored value in column {column}")).into())
 }
+
+/// The country with `code`, from the in-memory table (countries are reference data).
+pub(crate) fn country_of(ctx: &Context<'_>, code: &str) -> async_graphql::Result<Country> {
+    crate::graphql::context::api(ctx)?
+        .countries
+        .get(code)
+        .cloned()
+        .map(Country)
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("unknown country {code}")).into())
+}
