@@ -55,6 +55,7 @@ impl Application {
             schema: build_schema(db.clone(), page_limits, countries),
             db: db.clone(),
             max_body_bytes: settings.max_body_bytes,
+            page_limits,
         });
         let server = HttpServer::new(move || {
             App::new()

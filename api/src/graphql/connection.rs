@@ -37,6 +37,20 @@ impl ConnectionTotals {
     }
 }
 
+impl ConnectionTotals {
+    /// Totals already counted (by a batched count), or counted on demand from `select`.
+    pub fn known_or<E>(total: Option<u64>, db: &DatabaseConnection, select: Select<E>) -> Self
+    where
+        E: EntityTrait,
+        E::Model: Sync,
+    {
+        match total {
+            Some(total) => Self { count: Arc::new(move || Box::pin(async move { Ok(total) })) },
+            None => Self::of(db, select),
+        }
+    }
+}
+
 #[Object]
 impl ConnectionTotals {
     /// Number of items in the whole list, across all pages, with the same filters.

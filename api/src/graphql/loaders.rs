@@ -12,7 +12,12 @@ use entities::{
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
+use crate::domain::{ApplicationStatus, LibrarianOrderField, MembershipStatus, OrderDirection, PairingStatus};
 use crate::error::ApiResult;
+use crate::graphql::nested::NestedLoader;
+use crate::service::filters::{self, LibrarianFilter, PairingFilter};
+use crate::service::orderings;
+use crate::service::page::PageLimits;
 use crate::service::relations as rel;
 
 type BatchFn<K, V> = fn(DatabaseConnection, Vec<K>) -> BoxFuture<'static, ApiResult<HashMap<K, V>>>;
@@ -56,6 +61,15 @@ where
     DataLoader::with_cache(BatchLoader { db: db.clone(), batch }, tokio::spawn, HashMapCache::default())
 }
 
+/// The arguments of `Country.participants`.
+pub type ParticipantsSpec = (LibrarianFilter, LibrarianOrderField, OrderDirection);
+
+type Nested<E, P, S> = DataLoader<NestedLoader<E, P, S>, HashMapCache>;
+
+fn nested<E: sea_orm::EntityTrait, P, S>(loader: NestedLoader<E, P, S>) -> Nested<E, P, S> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
 type ById<V> = DataLoader<BatchLoader<i32, V>, HashMapCache>;
 type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>;
 
@@ -77,6 +91,10 @@ pub struct Loaders {
     pub topics_of_round: ManyById<discussion_topic::Model>,
     pub languages_of_librarian: ManyById<String>,
     pub interests_of_librarian: ManyById<String>,
+    pub participants_of_country: Nested<librarian::Entity, String, ParticipantsSpec>,
+    pub members_of_association: Nested<membership::Entity, i32, Option<MembershipStatus>>,
+    pub applications_of_round: Nested<application::Entity, i32, Option<ApplicationStatus>>,
+    pub pairings_of_round: Nested<pairing::Entity, i32, Option<PairingStatus>>,
     pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<ambassador::Model>>, HashMapCache>,
 }
 
@@ -88,7 +106,7 @@ macro_rules! by_id {
 
 impl Loaders {
     /// Fresh loaders for one request.
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, limits: PageLimits) -> Self {
         Self {
             librarian: loader(db, by_id!(librarian)),
             association: loader(db, by_id!(association)),
@@ -106,6 +124,34 @@ impl Loaders {
             topics_of_round: loader(db, |db, ids| Box::pin(rel::topics_of_rounds(db, ids))),
             languages_of_librarian: loader(db, |db, ids| Box::pin(rel::languages_of_librarians(db, ids))),
             interests_of_librarian: loader(db, |db, ids| Box::pin(rel::interests_of_librarians(db, ids))),
+            participants_of_country: nested(NestedLoader {
+                db: db.clone(),
+                limits,
+                parent: (librarian::Column::CountryCode, |m| m.country_code.clone()),
+                select: |(filter, _, _)| filters::librarians(filter),
+                ordering: |(_, field, direction)| orderings::librarians(*field, *direction),
+            }),
+            members_of_association: nested(NestedLoader {
+                db: db.clone(),
+                limits,
+                parent: (membership::Column::AssociationId, |m| m.association_id),
+                select: |status| filters::memberships(None, *status),
+                ordering: |_| orderings::memberships(),
+            }),
+            applications_of_round: nested(NestedLoader {
+                db: db.clone(),
+                limits,
+                parent: (application::Column::RoundId, |m| m.round_id),
+                select: |status| filters::applications(None, *status),
+                ordering: |_| orderings::applications(),
+            }),
+            pairings_of_round: nested(NestedLoader {
+                db: db.clone(),
+                limits,
+                parent: (pairing::Column::RoundId, |m| m.round_id),
+                select: |status| filters::pairings(&PairingFilter { status: *status, ..PairingFilter::default() }),
+                ordering: |_| orderings::pairings(),
+            }),
             ambassadors_of_country: loader(db, |db, codes| Box::pin(rel::ambassadors_of_countries(db, codes))),
         }
     }

@@ -26,7 +26,11 @@ type Prefetch<'a> = BoxFuture<'a, async_graphql::Result<()>>;
 /// The selection of one item of a connection (`nodes { .. }` and `edges { node { .. } }`)
 /// or of a plain list field.
 pub fn items<'a>(ctx: &'a Context<'a>) -> Option<Lookahead<'a>> {
-    let here = ctx.look_ahead();
+    items_in(&ctx.look_ahead())
+}
+
+/// The selection of one item of the connection selected by `here`.
+pub fn items_in<'a>(here: &Lookahead<'a>) -> Option<Lookahead<'a>> {
     let mut fields = here.field("nodes").selection_fields();
     fields.extend(here.field("edges").field("node").selection_fields());
     Lookahead::try_from(&fields[..]).ok()

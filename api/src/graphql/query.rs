@@ -7,11 +7,12 @@ use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
 use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders};
+use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
 use crate::graphql::types::{
     Association, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput, Round,
-    librarian_connection,
+    librarian_connection, participants_spec,
 };
 use crate::service::{filters, orderings, page, page::PageArgs};
 
@@ -51,6 +52,15 @@ impl QueryRoot {
         let select = filters::countries(region);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::countries(), &args, api.page_limits).await?;
+        if let Some(items) = prefetch::items(ctx) {
+            let codes: Vec<String> = page.rows.iter().map(|(_, c)| c.code.clone()).collect();
+            let loader = &loaders(ctx)?.participants_of_country;
+            let spec = |args: &FieldArgs| participants_spec(args.get("filter")?, args.get("orderBy")?).ok();
+            nested::prefetch(&items, "participants", loader, &codes, spec, |sel, rows| {
+                prefetch::librarians(ctx, sel, rows)
+            })
+            .await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
@@ -96,6 +106,19 @@ impl QueryRoot {
         let select = filters::associations(country.as_ref());
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
+        if let Some(items) = prefetch::items(ctx) {
+            let ids: Vec<i32> = page.rows.iter().map(|(_, a)| a.id).collect();
+            let loader = &loaders(ctx)?.members_of_association;
+            nested::prefetch(
+                &items,
+                "members",
+                loader,
+                &ids,
+                |args| args.get("status"),
+                |sel, rows| prefetch::memberships(ctx, sel, rows),
+            )
+            .await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
@@ -118,6 +141,20 @@ impl QueryRoot {
         let select = filters::rounds(status);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::rounds(), &args, api.page_limits).await?;
+        if let Some(items) = prefetch::items(ctx) {
+            let ids: Vec<i32> = page.rows.iter().map(|(_, r)| r.id).collect();
+            let l = loaders(ctx)?;
+            let status = |args: &FieldArgs| args.get("status");
+            nested::prefetch(&items, "applications", &l.applications_of_round, &ids, status, |sel, rows| {
+                prefetch::applications(ctx, sel, rows)
+            })
+            .await?;
+            let status = |args: &FieldArgs| args.get("status");
+            nested::prefetch(&items, "pairings", &l.pairings_of_round, &ids, status, |sel, rows| {
+                prefetch::pairings(ctx, sel, rows)
+            })
+            .await?;
+        }
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 

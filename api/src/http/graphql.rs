@@ -34,7 +34,7 @@ fn with_codes(mut response: Response) -> Response {
 
 async fn execute(state: &HttpState, batch: BatchRequest) -> BatchResponse {
     let run = |request: Request| {
-        let request = request.data(Loaders::new(&state.db));
+        let request = request.data(Loaders::new(&state.db, state.page_limits));
         async move { with_codes(state.schema.execute(request).await) }
     };
     match batch {

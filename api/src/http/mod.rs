@@ -15,12 +15,14 @@ use sea_orm::DatabaseConnection;
 use tracing_actix_web::RequestId;
 
 use crate::graphql::AppSchema;
+use crate::service::page::PageLimits;
 
 /// What the handlers share.
 pub struct HttpState {
     pub schema: AppSchema,
     pub db: DatabaseConnection,
     pub max_body_bytes: usize,
+    pub page_limits: PageLimits,
 }
 
 /// All routes of the server.

@@ -175,18 +175,24 @@ pub fn associations(country: Option<&CountryCode>) -> Select<association::Entity
     select
 }
 
-/// Memberships of an association, optionally in one status.
-pub fn memberships(association_id: i32, status: Option<MembershipStatus>) -> Select<membership::Entity> {
-    let mut select = membership::Entity::find().filter(membership::Column::AssociationId.eq(association_id));
+/// Memberships (of one association), optionally in one status.
+pub fn memberships(association_id: Option<i32>, status: Option<MembershipStatus>) -> Select<membership::Entity> {
+    let mut select = membership::Entity::find();
+    if let Some(association_id) = association_id {
+        select = select.filter(membership::Column::AssociationId.eq(association_id));
+    }
     if let Some(status) = status {
         select = select.filter(membership::Column::Status.eq(status.as_str()));
     }
     select
 }
 
-/// Applications to a round, optionally in one status.
-pub fn applications(round_id: i32, status: Option<ApplicationStatus>) -> Select<application::Entity> {
-    let mut select = application::Entity::find().filter(application::Column::RoundId.eq(round_id));
+/// Applications (to one round), optionally in one status.
+pub fn applications(round_id: Option<i32>, status: Option<ApplicationStatus>) -> Select<application::Entity> {
+    let mut select = application::Entity::find();
+    if let Some(round_id) = round_id {
+        select = select.filter(application::Column::RoundId.eq(round_id));
+    }
     if let Some(status) = status {
         select = select.filter(application::Column::Status.eq(status.as_str()));
     }

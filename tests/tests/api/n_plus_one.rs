@@ -37,3 +37,46 @@ async fn a_nested_query_runs_a_constant_number_of_statements() {
     assert_eq!(large, largest, "50 rows took {large} statements, 100 took {largest}: an N+1");
     assert_eq!(large, MAX_STATEMENTS, "statements for one nested page");
 }
+
+const COUNTRIES: &str = "query($n: Int) { countries(first: $n) { nodes { code
+  participants(first: 3, orderBy: { field: NAME }) {
+    totalCount pageInfo { hasNextPage }
+    nodes { fullName memberships { externalId association { name } } }
+  } } } }";
+
+#[tokio::test]
+async fn nested_connections_under_a_list_are_batched_across_parents() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let before = app.statements.get();
+    let ten = app.data(COUNTRIES, json!({ "n": 10 })).await;
+    let for_ten = app.statements.get() - before;
+    let before = app.statements.get();
+    let hundred = app.data(COUNTRIES, json!({ "n": 100 })).await;
+    let for_hundred = app.statements.get() - before;
+    // The countries page, then one windowed page for all parents, one grouped count, and
+    // memberships and associations for all participants together: the list prefetches its
+    // items' nested connections (graphql/nested.rs). A statement per parent would be 100+.
+    // (The first ten countries' participants have no memberships: no association lookup.)
+    assert_eq!((for_ten, for_hundred), (4, 5), "statements for 10 and for 100 countries");
+
+    // Each parent's page is exactly what the same connection gives for that parent alone.
+    let countries = hundred["countries"]["nodes"].as_array().cloned().unwrap_or_default();
+    assert_eq!(countries.len(), 100);
+    assert_eq!(&countries[..10], ten["countries"]["nodes"].as_array().map(Vec::as_slice).unwrap_or_default());
+    let populated: Vec<&serde_json::Value> =
+        countries.iter().filter(|c| c["participants"]["totalCount"].as_i64().unwrap_or(0) > 3).take(3).collect();
+    assert!(!populated.is_empty(), "some of the first 100 countries have participants");
+    for country in populated {
+        let alone = app
+            .data(
+                "query($code: String!) { country(code: $code) {
+                   participants(first: 3, orderBy: { field: NAME }) {
+                     totalCount pageInfo { hasNextPage }
+                     nodes { fullName memberships { externalId association { name } } } } } }",
+                json!({ "code": country["code"] }),
+            )
+            .await;
+        assert_eq!(alone["country"]["participants"], country["participants"], "{}", country["code"]);
+    }
+}

@@ -250,3 +250,55 @@ async fn pairings_root_query_returns_all_pairings_with_members() {
         .await;
     assert_eq!(alia["librarian"], json!({ "pairings": [], "memberships": [], "applications": [] }));
 }
+
+#[tokio::test]
+async fn nested_connections_page_each_parent_separately() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    let data = app
+        .data(
+            "{ rounds { nodes { name
+                 first: applications(first: 2) { totalCount pageInfo { hasNextPage endCursor } nodes { librarian { fullName } } }
+                 last: applications(last: 1) { pageInfo { hasPreviousPage } nodes { librarian { fullName } } }
+                 pairings(status: COMPLETED) { totalCount }
+               } }
+               associations { nodes { active: members(status: ACTIVE) { totalCount nodes { externalId } } } } }",
+            json!({}),
+        )
+        .await;
+    let rounds = data["rounds"]["nodes"].as_array().cloned().unwrap_or_default();
+    let names = |conn: &serde_json::Value| -> Vec<String> {
+        conn["nodes"]
+            .as_array()
+            .map(|n| n.iter().map(|a| a["librarian"]["fullName"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(rounds[0]["first"]["totalCount"], 4);
+    assert_eq!(names(&rounds[0]["first"]), ["Ada Okafor", "Bongani Ndlovu"]);
+    assert_eq!(rounds[0]["first"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(names(&rounds[0]["last"]), ["Emma Wilson"]);
+    assert_eq!(rounds[0]["last"]["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(rounds[0]["pairings"]["totalCount"], 2);
+    assert_eq!(rounds[1]["first"]["totalCount"], 3);
+    assert_eq!(names(&rounds[1]["first"]), ["Ada Okafor", "Farida Haddad"]);
+    assert_eq!(names(&rounds[1]["last"]), ["Grace Mensah"]);
+    assert_eq!(rounds[1]["pairings"]["totalCount"], 0);
+
+    // The next page of one parent, by its cursor, through the same nested field.
+    let after = rounds[0]["first"]["pageInfo"]["endCursor"].clone();
+    let next = app
+        .data(
+            "query($after: String) { rounds { nodes { applications(first: 2, after: $after) { nodes { librarian { fullName } } } } } }",
+            json!({ "after": after }),
+        )
+        .await;
+    assert_eq!(names(&next["rounds"]["nodes"][0]["applications"]), ["Carmen García", "Emma Wilson"]);
+
+    let members: Vec<Vec<String>> = data["associations"]["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|a| pluck(&a["active"], "externalId"))
+        .collect();
+    assert_eq!(members, [vec!["ZA-1".to_owned(), "ZA-3".to_owned()], vec!["AU-1".to_owned()]]);
+}

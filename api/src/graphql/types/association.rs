@@ -4,10 +4,11 @@ use entities::association;
 
 use super::{Country, Membership, country_of, gid};
 use crate::domain::{MembershipStatus, NodeKind};
-use crate::graphql::connection::{Conn, ConnectionTotals, connection};
-use crate::graphql::context::api;
+use crate::graphql::connection::{Conn, connection};
+use crate::graphql::context::loaders;
+use crate::graphql::nested;
 use crate::graphql::prefetch;
-use crate::service::{filters, orderings, page, page::PageArgs};
+use crate::service::{filters, page::PageArgs};
 
 /// A library association: a partner that brings its members into the network.
 pub struct Association(pub association::Model);
@@ -54,13 +55,13 @@ impl Association {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Membership>> {
-        let api = api(ctx)?;
-        let select = filters::memberships(self.0.id, status);
+        let loader = &loaders(ctx)?.members_of_association;
+        let count = filters::memberships(Some(self.0.id), status);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::memberships(), &args, api.page_limits).await?;
-        if let Some(sel) = prefetch::items(ctx) {
+        let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
+        if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
             prefetch::memberships(ctx, sel, page.models()).await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, totals))
     }
 }

@@ -1,11 +1,27 @@
 use async_graphql::{Context, ID, Object};
 use entities::country;
 
-use super::{Ambassador, Librarian, LibrarianFilterInput, LibrarianOrder, gid, librarian_connection};
-use crate::domain::{CountryCode, NodeKind, Region};
-use crate::graphql::connection::Conn;
+use super::{Ambassador, Librarian, LibrarianFilterInput, LibrarianOrder, gid};
+use crate::domain::{CountryCode, LibrarianOrderField, NodeKind, OrderDirection, Region};
+use crate::error::ApiResult;
+use crate::graphql::connection::{Conn, connection};
 use crate::graphql::context::loaders;
+use crate::graphql::loaders::ParticipantsSpec;
+use crate::graphql::{nested, prefetch};
+use crate::service::filters;
 use crate::service::page::PageArgs;
+
+/// The arguments of `participants`, as one value (shared with the prefetch of `countries`).
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a malformed filter.
+pub fn participants_spec(
+    filter: Option<LibrarianFilterInput>,
+    order_by: Option<LibrarianOrder>,
+) -> ApiResult<ParticipantsSpec> {
+    let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
+    Ok((filter.unwrap_or_default().parse()?, order.field, order.direction))
+}
 
 /// A country (ISO 3166-1).
 pub struct Country(pub country::Model);
@@ -53,9 +69,17 @@ impl Country {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Librarian>> {
-        let mut filter = filter.unwrap_or_default().parse()?;
-        filter.country = Some(CountryCode::parse("code", &self.0.code)?);
-        librarian_connection(ctx, filter, order_by, PageArgs { first, after, last, before }).await
+        let spec = participants_spec(filter, order_by)?;
+        let mut count = spec.0.clone();
+        count.country = Some(CountryCode::parse("code", &self.0.code)?);
+        let count = filters::librarians(&count);
+        let loader = &loaders(ctx)?.participants_of_country;
+        let args = PageArgs { first, after, last, before };
+        let (page, totals) = nested::page_of(ctx, loader, self.0.code.clone(), spec, args, count).await?;
+        if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
+            prefetch::librarians(ctx, sel, page.models()).await?;
+        }
+        Ok(connection(page, totals))
     }
 
     /// Ambassadors appointed for this country, current and past.

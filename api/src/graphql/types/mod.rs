@@ -17,7 +17,7 @@ pub use ambassador::Ambassador;
 pub use application::Application;
 pub use association::Association;
 pub use certificate::Certificate;
-pub use country::Country;
+pub use country::{Country, participants_spec};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
 pub use librarian::{Librarian, librarian_connection};
 pub use membership::Membership;

@@ -4,10 +4,11 @@ use entities::round;
 
 use super::{Application, DiscussionTopic, Pairing, gid, many, stored};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
-use crate::graphql::connection::{Conn, ConnectionTotals, connection};
-use crate::graphql::context::api;
+use crate::graphql::connection::{Conn, connection};
+use crate::graphql::context::loaders;
+use crate::graphql::nested;
 use crate::graphql::prefetch;
-use crate::service::{filters, filters::PairingFilter, orderings, page, page::PageArgs};
+use crate::service::{filters, filters::PairingFilter, page::PageArgs};
 
 /// A programme round: applications, matching, a few months of partnership.
 pub struct Round(pub round::Model);
@@ -63,14 +64,14 @@ impl Round {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Application>> {
-        let api = api(ctx)?;
-        let select = filters::applications(self.0.id, status);
+        let loader = &loaders(ctx)?.applications_of_round;
+        let count = filters::applications(Some(self.0.id), status);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::applications(), &args, api.page_limits).await?;
-        if let Some(sel) = prefetch::items(ctx) {
+        let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
+        if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
             prefetch::applications(ctx, sel, page.models()).await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, totals))
     }
 
     /// Pairings of this round.
@@ -83,15 +84,14 @@ impl Round {
         last: Option<i32>,
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Pairing>> {
-        let api = api(ctx)?;
-        let select =
-            filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
+        let loader = &loaders(ctx)?.pairings_of_round;
+        let count = filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
-        if let Some(sel) = prefetch::items(ctx) {
+        let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
+        if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
             prefetch::pairings(ctx, sel, page.models()).await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, totals))
     }
 
     /// Discussion topics of the round, by publish time.

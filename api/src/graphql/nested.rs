@@ -1,0 +1,234 @@
+//! Nested connections under lists (`countries { participants(first: 5) }`,
+//! `rounds { applications }`, ...), batched across the parents of the list.
+//!
+//! Each parent's connection asks a DataLoader for its page under a key made of the parent
+//! and the connection's arguments; the loader answers all parents that share the same
+//! arguments with one windowed statement (and one grouped count when `totalCount` is
+//! selected), instead of a statement per parent.
+
+use std::collections::HashMap;
+use std::fmt::Debug;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use async_graphql::dataloader::Loader;
+use sea_orm::{DatabaseConnection, EntityTrait, Select, TryGetable, Value};
+
+use crate::graphql::connection::ConnectionTotals;
+use crate::service::page::{self, Ordering, Page, PageArgs, PageLimits, Parent};
+
+/// The arguments of a nested connection, shared by every parent of one list.
+#[derive(Debug)]
+pub struct Spec<S> {
+    pub filter: S,
+    pub args: PageArgs,
+    pub with_count: bool,
+    /// Identity of the arguments, for batching and caching.
+    canonical: String,
+}
+
+impl<S: Debug> Spec<S> {
+    pub fn new(filter: S, args: PageArgs, with_count: bool) -> Arc<Self> {
+        let canonical = format!("{filter:?}|{args:?}|{with_count}");
+        Arc::new(Self { filter, args, with_count, canonical })
+    }
+}
+
+/// One parent's page under one set of arguments.
+#[derive(Debug)]
+pub struct NestedKey<P, S> {
+    pub parent: P,
+    pub spec: Arc<Spec<S>>,
+}
+
+impl<P: Clone, S> Clone for NestedKey<P, S> {
+    fn clone(&self) -> Self {
+        Self { parent: self.parent.clone(), spec: self.spec.clone() }
+    }
+}
+
+impl<P: PartialEq, S> PartialEq for NestedKey<P, S> {
+    fn eq(&self, other: &Self) -> bool {
+        self.parent == other.parent && self.spec.canonical == other.spec.canonical
+    }
+}
+
+impl<P: Eq, S> Eq for NestedKey<P, S> {}
+
+impl<P: Hash, S> Hash for NestedKey<P, S> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.parent.hash(state);
+        self.spec.canonical.hash(state);
+    }
+}
+
+/// A page and, when asked for, the total of one parent's connection.
+pub type NestedPage<M> = (Page<M>, Option<u64>);
+
+/// Loads nested pages of `E` per parent `P` under arguments `S`.
+pub struct NestedLoader<E: EntityTrait, P, S> {
+    pub db: DatabaseConnection,
+    pub limits: PageLimits,
+    /// The parent column and how to read it from a row.
+    pub parent: Parent<E, P>,
+    /// The rows the arguments select, for all parents.
+    pub select: fn(&S) -> Select<E>,
+    pub ordering: fn(&S) -> Ordering<E>,
+}
+
+impl<E, P, S> Loader<NestedKey<P, S>> for NestedLoader<E, P, S>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    Value: From<Vec<P>>,
+    S: Send + Sync + Debug + 'static,
+{
+    type Value = NestedPage<E::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[NestedKey<P, S>]) -> Result<HashMap<NestedKey<P, S>, Self::Value>, Self::Error> {
+        let mut groups: HashMap<&str, (Arc<Spec<S>>, Vec<P>)> = HashMap::new();
+        for key in keys {
+            let entry = groups.entry(key.spec.canonical.as_str()).or_insert_with(|| (key.spec.clone(), Vec::new()));
+            entry.1.push(key.parent.clone());
+        }
+        let mut out = HashMap::new();
+        for (spec, parents) in groups.into_values() {
+            let select = (self.select)(&spec.filter);
+            let ordering = (self.ordering)(&spec.filter);
+            let pages = page::paginate_per_parent(
+                &self.db,
+                select.clone(),
+                self.parent,
+                parents.clone(),
+                &ordering,
+                &spec.args,
+                self.limits,
+            )
+            .await?;
+            let counts = if spec.with_count {
+                Some(page::count_per_parent(&self.db, select, self.parent.0, parents).await?)
+            } else {
+                None
+            };
+            for (parent, page) in pages {
+                let total = counts.as_ref().and_then(|c| c.get(&parent).copied());
+                out.insert(NestedKey { parent, spec: spec.clone() }, (page, total));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// One parent's page (and its totals) of a nested connection, through `loader`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for bad page arguments (checked here, per field); database errors.
+pub async fn page_of<E, P, S>(
+    ctx: &async_graphql::Context<'_>,
+    loader: &async_graphql::dataloader::DataLoader<NestedLoader<E, P, S>, async_graphql::dataloader::HashMapCache>,
+    parent: P,
+    filter: S,
+    args: PageArgs,
+    count_select: Select<E>,
+) -> async_graphql::Result<(Page<E::Model>, ConnectionTotals)>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    Value: From<Vec<P>>,
+    S: Send + Sync + Debug + 'static,
+{
+    let api = crate::graphql::context::api(ctx)?;
+    args.check(api.page_limits)?;
+    let with_count = ctx.look_ahead().field("totalCount").exists();
+    let key = NestedKey { parent, spec: Spec::new(filter, args, with_count) };
+    let (page, total) = loader
+        .load_one(key)
+        .await?
+        .unwrap_or_else(|| (Page { rows: Vec::new(), has_next_page: false, has_previous_page: false }, Some(0)));
+    Ok((page, ConnectionTotals::known_or(total, &api.db, count_select)))
+}
+
+/// Whether the field being resolved sits inside a list, i.e. has sibling parents. A nested
+/// connection with a single parent prefetches its items' relations itself; under a list,
+/// the parents' connections rely on the DataLoaders to batch across parents instead (a
+/// prefetch per parent would be a statement per parent).
+pub fn under_list(ctx: &async_graphql::Context<'_>) -> bool {
+    let mut node = ctx.path_node.as_ref();
+    while let Some(current) = node {
+        if matches!(current.segment, async_graphql::QueryPathSegment::Index(_)) {
+            return true;
+        }
+        node = current.parent;
+    }
+    false
+}
+
+/// The arguments of a nested connection as its resolver will see them, read from the
+/// look-ahead of the list above it. `None` when an argument does not parse: the resolver
+/// then reports the error for its own field.
+pub struct FieldArgs(Vec<(async_graphql::Name, async_graphql::Value)>);
+
+impl FieldArgs {
+    pub fn of(field: &async_graphql::SelectionField<'_>) -> Option<Self> {
+        field.arguments().ok().map(Self)
+    }
+
+    /// Argument `name` as `T` (absent arguments parse as `null`).
+    pub fn get<T: async_graphql::InputType>(&self, name: &str) -> Option<T> {
+        let value = self.0.iter().find(|(n, _)| n.as_str() == name).map(|(_, v)| v.clone());
+        T::parse(value).ok()
+    }
+
+    /// `first`/`after`/`last`/`before`.
+    pub fn page(&self) -> Option<PageArgs> {
+        Some(PageArgs {
+            first: self.get("first")?,
+            after: self.get("after")?,
+            last: self.get("last")?,
+            before: self.get("before")?,
+        })
+    }
+}
+
+/// Loads, for every parent of a list at once, each nested connection `name` that `items`
+/// selects (once per alias), so that the parents' resolvers find their pages in the loader's
+/// cache; then prefetches what those pages' items select, all parents together. This makes
+/// the statement count of `countries { participants { ... } }` independent of timing.
+///
+/// # Errors
+/// Database errors.
+pub async fn prefetch<'a, E, P, S>(
+    items: &async_graphql::Lookahead<'a>,
+    name: &str,
+    loader: &async_graphql::dataloader::DataLoader<NestedLoader<E, P, S>, async_graphql::dataloader::HashMapCache>,
+    parents: &[P],
+    spec_of: impl Fn(&FieldArgs) -> Option<S>,
+    then: impl Fn(async_graphql::Lookahead<'a>, Vec<E::Model>) -> futures::future::BoxFuture<'a, async_graphql::Result<()>>,
+) -> async_graphql::Result<()>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    Value: From<Vec<P>>,
+    S: Send + Sync + Debug + 'static,
+{
+    if parents.is_empty() {
+        return Ok(());
+    }
+    for field in items.field(name).selection_fields() {
+        let Some(args) = FieldArgs::of(&field) else { continue };
+        let (Some(filter), Some(page)) = (spec_of(&args), args.page()) else { continue };
+        let here = async_graphql::Lookahead::from(field);
+        let spec = Spec::new(filter, page, here.field("totalCount").exists());
+        let keys = parents.iter().map(|parent| NestedKey { parent: parent.clone(), spec: spec.clone() });
+        let Ok(pages) = loader.load_many(keys).await else { continue };
+        let models: Vec<E::Model> = pages.values().flat_map(|(page, _)| page.models()).collect();
+        if let Some(sel) = crate::graphql::prefetch::items_in(&here) {
+            then(sel, models).await?;
+        }
+    }
+    Ok(())
+}
