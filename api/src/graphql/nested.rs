@@ -121,7 +121,8 @@ where
     }
 }
 
-/// One parent's page (and its totals) of a nested connection, through `loader`.
+/// One parent's page (and its totals) of a nested connection: through `loader` under a
+/// list, directly for a single parent. `parent_rows` selects this parent's rows.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for bad page arguments (checked here, per field); database errors.
@@ -131,7 +132,7 @@ pub async fn page_of<E, P, S>(
     parent: P,
     filter: S,
     args: PageArgs,
-    count_select: Select<E>,
+    parent_rows: Select<E>,
 ) -> async_graphql::Result<(Page<E::Model>, ConnectionTotals)>
 where
     E: EntityTrait,
@@ -142,13 +143,19 @@ where
 {
     let api = crate::graphql::context::api(ctx)?;
     args.check(api.page_limits)?;
+    if !under_list(ctx) {
+        // A single parent: a plain keyset page (LIMIT n + 1) and a lazy count.
+        let ordering = (loader.loader().ordering)(&filter);
+        let page = page::paginate(&api.db, parent_rows.clone(), &ordering, &args, api.page_limits).await?;
+        return Ok((page, ConnectionTotals::of(&api.db, parent_rows)));
+    }
     let with_count = ctx.look_ahead().field("totalCount").exists();
     let key = NestedKey { parent, spec: Spec::new(filter, args, with_count) };
     let (page, total) = loader
         .load_one(key)
         .await?
         .unwrap_or_else(|| (Page { rows: Vec::new(), has_next_page: false, has_previous_page: false }, Some(0)));
-    Ok((page, ConnectionTotals::known_or(total, &api.db, count_select)))
+    Ok((page, ConnectionTotals::known_or(total, &api.db, parent_rows)))
 }
 
 /// Whether the field being resolved sits inside a list, i.e. has sibling parents. A nested
