@@ -129,6 +129,11 @@ fn librarians_by_id<'a>(ctx: &'a Context<'a>, l: &'a Loaders, sel: Lookahead<'a>
     })
 }
 
+/// Rounds by id (a leaf: rounds' own relations are connections, resolved by their loaders).
+fn rounds(l: &Loaders, ids: Vec<i32>) -> Prefetch<'_> {
+    Box::pin(async move { prime(&l.round, ids).await.map(|_| ()) })
+}
+
 /// Prefetches what `sel` asks of each membership.
 pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<membership::Model>) -> Prefetch<'a> {
     Box::pin(async move {
@@ -158,8 +163,7 @@ pub fn applications<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<appl
         let l = loaders(ctx)?;
         let mut tasks: Vec<Prefetch<'a>> = Vec::new();
         if sel.field("round").exists() {
-            let ids = rows.iter().map(|r| r.round_id).collect();
-            tasks.push(Box::pin(async move { prime(&l.round, ids).await.map(|_| ()) }));
+            tasks.push(rounds(l, rows.iter().map(|r| r.round_id).collect()));
         }
         let next = sel.field("librarian");
         if next.exists() {
@@ -178,8 +182,7 @@ pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<pairing:
         let l = loaders(ctx)?;
         let mut tasks: Vec<Prefetch<'a>> = Vec::new();
         if sel.field("round").exists() {
-            let ids = rows.iter().map(|r| r.round_id).collect();
-            tasks.push(Box::pin(async move { prime(&l.round, ids).await.map(|_| ()) }));
+            tasks.push(rounds(l, rows.iter().map(|r| r.round_id).collect()));
         }
         let next = sel.field("members");
         if next.exists() {
