@@ -17,6 +17,17 @@ use sea_orm::{DatabaseConnection, EntityTrait, Select, TryGetable, Value};
 use crate::graphql::connection::ConnectionTotals;
 use crate::service::page::{self, Ordering, Page, PageArgs, PageLimits, Parent};
 
+/// What a parent key (a country code, a round id...) must be to batch nested pages by it.
+pub trait ParentKey:
+    Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static
+{
+}
+
+impl<T> ParentKey for T where
+    T: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static
+{
+}
+
 /// The arguments of a nested connection, shared by every parent of one list.
 #[derive(Debug)]
 pub struct Spec<S> {
@@ -80,7 +91,7 @@ impl<E, P, S> Loader<NestedKey<P, S>> for NestedLoader<E, P, S>
 where
     E: EntityTrait,
     E::Model: Sync,
-    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,
 {
@@ -137,7 +148,7 @@ pub async fn page_of<E, P, S>(
 where
     E: EntityTrait,
     E::Model: Sync,
-    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,
 {
@@ -218,7 +229,7 @@ pub async fn prefetch<'a, E, P, S>(
 where
     E: EntityTrait,
     E::Model: Sync,
-    P: Send + Sync + Clone + Eq + Hash + Debug + serde::Serialize + Into<Value> + TryGetable + 'static,
+    P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,
 {
