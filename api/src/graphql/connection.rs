@@ -66,7 +66,7 @@ pub type Conn<N> = Connection<String, N, ConnectionTotals, EmptyFields>;
 /// Turns a page of models into a connection of GraphQL objects.
 pub fn connection<M, N>(page: Page<M>, totals: ConnectionTotals) -> Conn<N>
 where
-    N: OutputType + From<M>,
+    N: OutputType + From<std::sync::Arc<M>>,
 {
     let mut conn = Connection::with_additional_fields(page.has_previous_page, page.has_next_page, totals);
     conn.edges = page.rows.into_iter().map(|(cursor, model)| Edge::new(cursor, N::from(model))).collect();

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
@@ -70,8 +71,9 @@ fn nested<E: sea_orm::EntityTrait, P, S>(loader: NestedLoader<E, P, S>) -> Neste
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
-type ById<V> = DataLoader<BatchLoader<i32, V>, HashMapCache>;
-type ManyById<V> = DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>;
+type ById<V> = DataLoader<BatchLoader<i32, Arc<V>>, HashMapCache>;
+type ManyById<V> = DataLoader<BatchLoader<i32, Vec<Arc<V>>>, HashMapCache>;
+type Strings = DataLoader<BatchLoader<i32, Vec<String>>, HashMapCache>;
 
 /// Every DataLoader of a request.
 pub struct Loaders {
@@ -89,13 +91,13 @@ pub struct Loaders {
     pub pairings_of_librarian: ManyById<pairing::Model>,
     pub members_of_pairing: ManyById<librarian::Model>,
     pub topics_of_round: ManyById<discussion_topic::Model>,
-    pub languages_of_librarian: ManyById<String>,
-    pub interests_of_librarian: ManyById<String>,
+    pub languages_of_librarian: Strings,
+    pub interests_of_librarian: Strings,
     pub participants_of_country: Nested<librarian::Entity, String, ParticipantsSpec>,
     pub members_of_association: Nested<membership::Entity, i32, Option<MembershipStatus>>,
     pub applications_of_round: Nested<application::Entity, i32, Option<ApplicationStatus>>,
     pub pairings_of_round: Nested<pairing::Entity, i32, Option<PairingStatus>>,
-    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<ambassador::Model>>, HashMapCache>,
+    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<Arc<ambassador::Model>>>, HashMapCache>,
 }
 
 macro_rules! by_id {

@@ -224,7 +224,10 @@ pub async fn prefetch<'a, E, P, S>(
     loader: &async_graphql::dataloader::DataLoader<NestedLoader<E, P, S>, async_graphql::dataloader::HashMapCache>,
     parents: &[P],
     spec_of: impl Fn(&FieldArgs) -> Option<S>,
-    then: impl Fn(async_graphql::Lookahead<'a>, Vec<E::Model>) -> futures::future::BoxFuture<'a, async_graphql::Result<()>>,
+    then: impl Fn(
+        async_graphql::Lookahead<'a>,
+        Vec<Arc<E::Model>>,
+    ) -> futures::future::BoxFuture<'a, async_graphql::Result<()>>,
 ) -> async_graphql::Result<()>
 where
     E: EntityTrait,
@@ -243,7 +246,7 @@ where
         let spec = Spec::new(filter, page, here.field("totalCount").exists());
         let keys = parents.iter().map(|parent| NestedKey { parent: parent.clone(), spec: spec.clone() });
         let Ok(pages) = loader.load_many(keys).await else { continue };
-        let models: Vec<E::Model> = pages.values().flat_map(|(page, _)| page.models()).collect();
+        let models: Vec<Arc<E::Model>> = pages.values().flat_map(|(page, _)| page.models()).collect();
         if let Some(sel) = crate::graphql::prefetch::items_in(&here) {
             then(sel, models).await?;
         }

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use async_graphql::{
     Context, Lookahead,
@@ -78,7 +79,7 @@ async fn all(tasks: Vec<Prefetch<'_>>) -> async_graphql::Result<()> {
 }
 
 /// Prefetches what `sel` asks of each librarian.
-pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<librarian::Model>) -> Prefetch<'a> {
+pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<librarian::Model>>) -> Prefetch<'a> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());
@@ -135,7 +136,7 @@ fn rounds(l: &Loaders, ids: Vec<i32>) -> Prefetch<'_> {
 }
 
 /// Prefetches what `sel` asks of each membership.
-pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<membership::Model>) -> Prefetch<'a> {
+pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<membership::Model>>) -> Prefetch<'a> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());
@@ -155,7 +156,7 @@ pub fn memberships<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<membe
 }
 
 /// Prefetches what `sel` asks of each application.
-pub fn applications<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<application::Model>) -> Prefetch<'a> {
+pub fn applications<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<application::Model>>) -> Prefetch<'a> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());
@@ -174,7 +175,7 @@ pub fn applications<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<appl
 }
 
 /// Prefetches what `sel` asks of each pairing.
-pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<pairing::Model>) -> Prefetch<'a> {
+pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<pairing::Model>>) -> Prefetch<'a> {
     Box::pin(async move {
         if rows.is_empty() {
             return Ok(());

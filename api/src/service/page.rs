@@ -10,6 +10,7 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
@@ -61,16 +62,25 @@ pub struct PageLimits {
 }
 
 /// One page of rows with their cursors.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Page<M> {
-    pub rows: Vec<(String, M)>,
+    /// Rows are shared (`Arc`): the same row goes to the connection, the prefetch and the
+    /// DataLoader caches without deep copies.
+    pub rows: Vec<(String, Arc<M>)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
 }
 
-impl<M: Clone> Page<M> {
+// Cloning a page copies `Arc`s, never rows (a derive would demand `M: Clone`).
+impl<M> Clone for Page<M> {
+    fn clone(&self) -> Self {
+        Self { rows: self.rows.clone(), has_next_page: self.has_next_page, has_previous_page: self.has_previous_page }
+    }
+}
+
+impl<M> Page<M> {
     /// The rows of the page, without cursors.
-    pub fn models(&self) -> Vec<M> {
+    pub fn models(&self) -> Vec<Arc<M>> {
         self.rows.iter().map(|(_, m)| m.clone()).collect()
     }
 }
@@ -183,7 +193,7 @@ fn finish<E: EntityTrait>(
     if window.backward {
         models.reverse();
     }
-    let rows = models.into_iter().map(|m| (encode_cursor(&ordering.name, (ordering.keys)(&m)), m)).collect();
+    let rows = models.into_iter().map(|m| (encode_cursor(&ordering.name, (ordering.keys)(&m)), Arc::new(m))).collect();
     if window.backward {
         Page { rows, has_next_page: args.before.is_some(), has_previous_page: more }
     } else {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::Arc;
 
 use entities::{
     ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
@@ -21,56 +22,61 @@ fn group<K: Eq + Hash, V>(rows: impl IntoIterator<Item = V>, key: impl Fn(&V) ->
     map
 }
 
+/// Rows grouped by `key`, each row shared.
+fn group_shared<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<Arc<V>>> {
+    group(rows.into_iter().map(Arc::new), |row| key(row))
+}
+
 /// Rows of `E` by integer key: one statement for any number of ids.
 pub async fn by_ids<E>(
     db: DatabaseConnection,
     column: E::Column,
     ids: Vec<i32>,
     key: fn(&E::Model) -> i32,
-) -> ApiResult<HashMap<i32, E::Model>>
+) -> ApiResult<HashMap<i32, Arc<E::Model>>>
 where
     E: EntityTrait,
 {
     let rows = E::find().filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
-    Ok(rows.into_iter().map(|m| (key(&m), m)).collect())
+    Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
 pub async fn memberships_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<membership::Model>>> {
+) -> ApiResult<HashMap<i32, Vec<Arc<membership::Model>>>> {
     let rows = membership::Entity::find()
         .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
         .order_by_asc(membership::Column::Id)
         .all(&db)
         .await?;
-    Ok(group(rows, |m| m.librarian_id))
+    Ok(group_shared(rows, |m| m.librarian_id))
 }
 
 pub async fn applications_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<application::Model>>> {
+) -> ApiResult<HashMap<i32, Vec<Arc<application::Model>>>> {
     let rows = application::Entity::find()
         .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
         .order_by_asc(application::Column::Id)
         .all(&db)
         .await?;
-    Ok(group(rows, |m| m.librarian_id))
+    Ok(group_shared(rows, |m| m.librarian_id))
 }
 
 /// Pairings of each librarian: one statement joining `pairing_members` to `pairings`.
 pub async fn pairings_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<pairing::Model>>> {
+) -> ApiResult<HashMap<i32, Vec<Arc<pairing::Model>>>> {
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
         .find_also_related(pairing::Entity)
         .order_by_asc(pairing_member::Column::PairingId)
         .all(&db)
         .await?;
-    let pairs = rows.into_iter().filter_map(|(link, p)| p.map(|p| (link.librarian_id, p)));
+    let pairs = rows.into_iter().filter_map(|(link, p)| p.map(|p| (link.librarian_id, Arc::new(p))));
     Ok(group(pairs, |(librarian_id, _)| *librarian_id)
         .into_iter()
         .map(|(k, v)| (k, v.into_iter().map(|(_, p)| p).collect()))
@@ -81,14 +87,14 @@ pub async fn pairings_of_librarians(
 pub async fn members_of_pairings(
     db: DatabaseConnection,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<librarian::Model>>> {
+) -> ApiResult<HashMap<i32, Vec<Arc<librarian::Model>>>> {
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
         .find_also_related(librarian::Entity)
         .order_by_asc(pairing_member::Column::LibrarianId)
         .all(&db)
         .await?;
-    let members = rows.into_iter().filter_map(|(link, l)| l.map(|l| (link.pairing_id, l)));
+    let members = rows.into_iter().filter_map(|(link, l)| l.map(|l| (link.pairing_id, Arc::new(l))));
     Ok(group(members, |(pairing_id, _)| *pairing_id)
         .into_iter()
         .map(|(k, v)| (k, v.into_iter().map(|(_, l)| l).collect()))
@@ -98,26 +104,26 @@ pub async fn members_of_pairings(
 pub async fn ambassadors_of_countries(
     db: DatabaseConnection,
     codes: Vec<String>,
-) -> ApiResult<HashMap<String, Vec<ambassador::Model>>> {
+) -> ApiResult<HashMap<String, Vec<Arc<ambassador::Model>>>> {
     let rows = ambassador::Entity::find()
         .filter(any_of(db.get_database_backend(), ambassador::Column::CountryCode, codes))
         .order_by_asc(ambassador::Column::Id)
         .all(&db)
         .await?;
-    Ok(group(rows, |m| m.country_code.clone()))
+    Ok(group_shared(rows, |m| m.country_code.clone()))
 }
 
 pub async fn topics_of_rounds(
     db: DatabaseConnection,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<discussion_topic::Model>>> {
+) -> ApiResult<HashMap<i32, Vec<Arc<discussion_topic::Model>>>> {
     let rows = discussion_topic::Entity::find()
         .filter(any_of(db.get_database_backend(), discussion_topic::Column::RoundId, ids))
         .order_by_asc(discussion_topic::Column::PublishAt)
         .order_by_asc(discussion_topic::Column::Id)
         .all(&db)
         .await?;
-    Ok(group(rows, |m| m.round_id))
+    Ok(group_shared(rows, |m| m.round_id))
 }
 
 pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::ambassador;
@@ -6,10 +8,10 @@ use super::{Country, Librarian, country_of, gid, required};
 use crate::domain::NodeKind;
 
 /// A librarian appointed to promote the programme in a country, for a term.
-pub struct Ambassador(pub ambassador::Model);
+pub struct Ambassador(pub Arc<ambassador::Model>);
 
-impl From<ambassador::Model> for Ambassador {
-    fn from(model: ambassador::Model) -> Self {
+impl From<Arc<ambassador::Model>> for Ambassador {
+    fn from(model: Arc<ambassador::Model>) -> Self {
         Self(model)
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::application;
@@ -6,10 +8,10 @@ use super::{Librarian, Round, gid, required, stored};
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, Sector};
 
 /// A librarian's application to a round, with matching preferences.
-pub struct Application(pub application::Model);
+pub struct Application(pub Arc<application::Model>);
 
-impl From<application::Model> for Application {
-    fn from(model: application::Model) -> Self {
+impl From<Arc<application::Model>> for Application {
+    fn from(model: Arc<application::Model>) -> Self {
         Self(model)
     }
 }

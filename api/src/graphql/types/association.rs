@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::association;
@@ -11,10 +13,10 @@ use crate::graphql::prefetch;
 use crate::service::{filters, page::PageArgs};
 
 /// A library association: a partner that brings its members into the network.
-pub struct Association(pub association::Model);
+pub struct Association(pub Arc<association::Model>);
 
-impl From<association::Model> for Association {
-    fn from(model: association::Model) -> Self {
+impl From<Arc<association::Model>> for Association {
+    fn from(model: Arc<association::Model>) -> Self {
         Self(model)
     }
 }

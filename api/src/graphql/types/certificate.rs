@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::certificate;
@@ -6,10 +8,10 @@ use super::{Round, gid, required};
 use crate::domain::NodeKind;
 
 /// A certificate of completion, verifiable by its public code.
-pub struct Certificate(pub certificate::Model);
+pub struct Certificate(pub Arc<certificate::Model>);
 
-impl From<certificate::Model> for Certificate {
-    fn from(model: certificate::Model) -> Self {
+impl From<Arc<certificate::Model>> for Certificate {
+    fn from(model: Arc<certificate::Model>) -> Self {
         Self(model)
     }
 }

@@ -26,9 +26,9 @@ pub fn participants_spec(
 /// A country (ISO 3166-1).
 pub struct Country(pub country::Model);
 
-impl From<country::Model> for Country {
-    fn from(model: country::Model) -> Self {
-        Self(model)
+impl From<std::sync::Arc<country::Model>> for Country {
+    fn from(model: std::sync::Arc<country::Model>) -> Self {
+        Self(std::sync::Arc::unwrap_or_clone(model))
     }
 }
 

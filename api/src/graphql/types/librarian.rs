@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::librarian;
@@ -10,10 +12,10 @@ use crate::graphql::prefetch;
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
 /// A participant of the network: a librarian, archivist or information professional.
-pub struct Librarian(pub librarian::Model);
+pub struct Librarian(pub Arc<librarian::Model>);
 
-impl From<librarian::Model> for Librarian {
-    fn from(model: librarian::Model) -> Self {
+impl From<Arc<librarian::Model>> for Librarian {
+    fn from(model: Arc<librarian::Model>) -> Self {
         Self(model)
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::membership;
@@ -6,10 +8,10 @@ use super::{Association, Librarian, gid, required, stored};
 use crate::domain::{MembershipStatus, NodeKind};
 
 /// A librarian's membership of an association, keyed by the association's own member id.
-pub struct Membership(pub membership::Model);
+pub struct Membership(pub Arc<membership::Model>);
 
-impl From<membership::Model> for Membership {
-    fn from(model: membership::Model) -> Self {
+impl From<Arc<membership::Model>> for Membership {
+    fn from(model: Arc<membership::Model>) -> Self {
         Self(model)
     }
 }

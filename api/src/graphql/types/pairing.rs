@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::pairing;
@@ -6,10 +8,10 @@ use super::{Librarian, Round, gid, many, required, stored};
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 
 /// Two librarians (or three, for a group of three) paired for a round.
-pub struct Pairing(pub pairing::Model);
+pub struct Pairing(pub Arc<pairing::Model>);
 
-impl From<pairing::Model> for Pairing {
-    fn from(model: pairing::Model) -> Self {
+impl From<Arc<pairing::Model>> for Pairing {
+    fn from(model: Arc<pairing::Model>) -> Self {
         Self(model)
     }
 }

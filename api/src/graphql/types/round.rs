@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::round;
@@ -11,10 +13,10 @@ use crate::graphql::prefetch;
 use crate::service::{filters, filters::PairingFilter, page::PageArgs};
 
 /// A programme round: applications, matching, a few months of partnership.
-pub struct Round(pub round::Model);
+pub struct Round(pub Arc<round::Model>);
 
-impl From<round::Model> for Round {
-    fn from(model: round::Model) -> Self {
+impl From<Arc<round::Model>> for Round {
+    fn from(model: Arc<round::Model>) -> Self {
         Self(model)
     }
 }

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::discussion_topic;
@@ -6,10 +8,10 @@ use super::{Round, gid, required};
 use crate::domain::NodeKind;
 
 /// A discussion topic sent to a round's pairs.
-pub struct DiscussionTopic(pub discussion_topic::Model);
+pub struct DiscussionTopic(pub Arc<discussion_topic::Model>);
 
-impl From<discussion_topic::Model> for DiscussionTopic {
-    fn from(model: discussion_topic::Model) -> Self {
+impl From<Arc<discussion_topic::Model>> for DiscussionTopic {
+    fn from(model: Arc<discussion_topic::Model>) -> Self {
         Self(model)
     }
 }
