@@ -14,17 +14,18 @@ use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use crate::error::ApiResult;
 use crate::service::keys::any_of;
 
-fn group<K: Eq + Hash, V>(rows: impl IntoIterator<Item = V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<V>> {
+/// `(key, value)` pairs grouped by key, in their original order.
+fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
     let mut map: HashMap<K, Vec<V>> = HashMap::new();
-    for row in rows {
-        map.entry(key(&row)).or_default().push(row);
+    for (key, value) in pairs {
+        map.entry(key).or_default().push(value);
     }
     map
 }
 
 /// Rows grouped by `key`, each row shared.
 fn group_shared<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<Arc<V>>> {
-    group(rows.into_iter().map(Arc::new), |row| key(row))
+    group(rows.into_iter().map(|row| (key(&row), Arc::new(row))))
 }
 
 /// Rows of `E` by integer key: one statement for any number of ids.
@@ -77,10 +78,7 @@ pub async fn pairings_of_librarians(
         .all(&db)
         .await?;
     let pairs = rows.into_iter().filter_map(|(link, p)| p.map(|p| (link.librarian_id, Arc::new(p))));
-    Ok(group(pairs, |(librarian_id, _)| *librarian_id)
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|(_, p)| p).collect()))
-        .collect())
+    Ok(group(pairs))
 }
 
 /// Members of each pairing: one statement joining `pairing_members` to `librarians`.
@@ -95,10 +93,7 @@ pub async fn members_of_pairings(
         .all(&db)
         .await?;
     let members = rows.into_iter().filter_map(|(link, l)| l.map(|l| (link.pairing_id, Arc::new(l))));
-    Ok(group(members, |(pairing_id, _)| *pairing_id)
-        .into_iter()
-        .map(|(k, v)| (k, v.into_iter().map(|(_, l)| l).collect()))
-        .collect())
+    Ok(group(members))
 }
 
 pub async fn ambassadors_of_countries(
@@ -132,8 +127,7 @@ pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
         .order_by_asc(librarian_language::Column::Language)
         .all(&db)
         .await?;
-    let grouped = group(rows, |m| m.librarian_id);
-    Ok(grouped.into_iter().map(|(k, v)| (k, v.into_iter().map(|m| m.language).collect())).collect())
+    Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.language))))
 }
 
 pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
@@ -142,6 +136,5 @@ pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
         .order_by_asc(librarian_interest::Column::Interest)
         .all(&db)
         .await?;
-    let grouped = group(rows, |m| m.librarian_id);
-    Ok(grouped.into_iter().map(|(k, v)| (k, v.into_iter().map(|m| m.interest).collect())).collect())
+    Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.interest))))
 }
