@@ -47,6 +47,10 @@ struct Args {
     /// PostgreSQL server (without a database name).
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
+    /// `sslmode` of the server's PostgreSQL connection. The default matches docker-compose,
+    /// whose PostgreSQL has no TLS; `prefer` measures TLS on loopback (Debian's default `ssl = on`).
+    #[arg(long, default_value = "disable")]
+    sslmode: String,
     /// Another GraphQL document to measure (variables: `code`), from a file.
     #[arg(long)]
     query_file: Option<std::path::PathBuf>,
@@ -126,7 +130,9 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
             Backend::Sqlite => {
                 format!("sqlite://{}?mode=rwc", std::env::temp_dir().join("interlib-bench/bench.db").display())
             }
-            Backend::Postgres => format!("{}/interlib_bench", args.postgres.trim_end_matches('/')),
+            Backend::Postgres => {
+                format!("{}/interlib_bench?sslmode={}", args.postgres.trim_end_matches('/'), args.sslmode)
+            }
         });
     }
     let url = match args.backend {
@@ -141,7 +147,7 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
             let admin = Database::connect(format!("{base}/postgres")).await?;
             admin.execute_unprepared("DROP DATABASE IF EXISTS interlib_bench WITH (FORCE)").await?;
             admin.execute_unprepared("CREATE DATABASE interlib_bench").await?;
-            format!("{base}/interlib_bench")
+            format!("{base}/interlib_bench?sslmode={}", args.sslmode)
         }
     };
     let settings = Settings::for_database(&url);
