@@ -9,6 +9,7 @@ use entities::librarian;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
+use crate::auth::{Claims, KeyRing, Role, TokenScope};
 use crate::settings::Settings;
 use crate::startup::Application;
 use crate::{db, graphql, seed, telemetry};
@@ -51,6 +52,40 @@ pub enum Command {
         #[arg(long, default_value_t = 7)]
         seed: u64,
     },
+    /// Mint access tokens (with the configured `auth_secret`).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Print a signed (HS256) token for a role and its scope.
+    Mint {
+        /// admin, ambassador, association or librarian.
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// A country an ambassador looks after (repeat for several).
+        #[arg(long = "country", value_name = "CODE")]
+        countries: Vec<String>,
+        /// The association of an association token (global id or number).
+        #[arg(long, value_name = "ID")]
+        association: Option<String>,
+        /// The librarian of a librarian token, or the ambassador's own record (global id or number).
+        #[arg(long, value_name = "ID")]
+        librarian: Option<String>,
+        /// The token's subject (`sub`); by default derived from the role and scope.
+        #[arg(long)]
+        subject: Option<String>,
+        /// How long the token is valid, e.g. `30d`, `12h`.
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    Role::parse(s).ok_or_else(|| format!("unknown role {s:?}: admin, ambassador, association or librarian"))
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,9 +113,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut settings = Settings::load(cli.config)?;
+    if let Command::Token { action: TokenAction::Mint { role, countries, association, librarian, subject, ttl } } =
+        &cli.command
+    {
+        // Only the token goes to stdout; nothing here is logged.
+        let keys = KeyRing::from_settings(&settings)?;
+        let scope =
+            TokenScope { countries: countries.clone(), association: association.clone(), librarian: librarian.clone() };
+        let claims = Claims::for_role(*role, &scope, subject.clone(), *ttl, keys.issuer(), keys.audience())?;
+        println!("{}", keys.mint(&claims)?);
+        return Ok(());
+    }
     telemetry::init(settings.log_format, &settings.log_level);
     match cli.command {
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Token { .. } => Ok(()),
         Command::Serve { demo } => {
             let (db, statements) = db::connect(&settings).await?;
             if demo && librarian::Entity::find().count(&db).await? == 0 {

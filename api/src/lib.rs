@@ -2,6 +2,7 @@
 //!
 //! `main.rs` only wires the pieces below together; everything is usable from tests.
 
+pub mod auth;
 pub mod cli;
 pub mod db;
 pub mod domain;

@@ -43,7 +43,23 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Seconds that graceful shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// HS256 secret that signs and verifies tokens (at least 32 bytes). The built-in
+    /// default is for local development only; the server warns when it is in use.
+    pub auth_secret: SecretString,
+    /// `iss` that tokens must carry (and minted tokens get).
+    pub auth_issuer: String,
+    /// `aud` that tokens must carry (and minted tokens get).
+    pub auth_audience: String,
+    /// Seconds of clock skew allowed on `exp` and `nbf`.
+    pub auth_leeway_secs: u64,
+    /// Public keys for tokens minted elsewhere: `kid:RS256:/path.pem,kid2:EdDSA:/path2.pem`.
+    pub auth_public_keys: String,
+    /// A JWKS file of public keys (RS256 or EdDSA, each with `kid` and `alg`).
+    pub auth_jwks_file: Option<String>,
 }
+
+/// The development secret used when none is configured.
+pub const DEVELOPMENT_SECRET: &str = "interlib-development-secret-not-for-production";
 
 impl Settings {
     /// Reads the settings: built-in defaults, then the TOML file at `path` (or
@@ -64,7 +80,12 @@ impl Settings {
             .set_default("max_page_size", 100)?
             .set_default("default_page_size", 20)?
             .set_default("max_body_bytes", 1_048_576)?
-            .set_default("shutdown_timeout_secs", 30)?;
+            .set_default("shutdown_timeout_secs", 30)?
+            .set_default("auth_secret", DEVELOPMENT_SECRET)?
+            .set_default("auth_issuer", "interlib")?
+            .set_default("auth_audience", "interlib-api")?
+            .set_default("auth_leeway_secs", 30)?
+            .set_default("auth_public_keys", "")?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("interlib").required(false)),
@@ -90,6 +111,12 @@ impl Settings {
             default_page_size: 20,
             max_body_bytes: 1_048_576,
             shutdown_timeout_secs: 5,
+            auth_secret: SecretString::from(DEVELOPMENT_SECRET.to_owned()),
+            auth_issuer: "interlib".to_owned(),
+            auth_audience: "interlib-api".to_owned(),
+            auth_leeway_secs: 30,
+            auth_public_keys: String::new(),
+            auth_jwks_file: None,
         }
     }
 

@@ -10,12 +10,15 @@ use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::TracingLogger;
 
+use secrecy::ExposeSecret;
+
+use crate::auth::KeyRing;
 use crate::db::{self, StatementCounter};
 use crate::graphql::build_schema;
 use crate::http::{self, HttpState};
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
-use crate::settings::Settings;
+use crate::settings::{DEVELOPMENT_SECRET, Settings};
 
 /// A built, not yet running, server.
 pub struct Application {
@@ -50,12 +53,17 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind_address)
             .with_context(|| format!("cannot bind {}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
+        let keys = KeyRing::from_settings(settings).context("invalid authentication settings")?;
+        if settings.auth_secret.expose_secret() == DEVELOPMENT_SECRET {
+            tracing::warn!("auth_secret is the built-in development secret: set INTERLIB_AUTH_SECRET in production");
+        }
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let state = web::Data::new(HttpState {
             schema: build_schema(db.clone(), page_limits, countries),
             db: db.clone(),
             max_body_bytes: settings.max_body_bytes,
             page_limits,
+            keys: Arc::new(keys),
         });
         let server = HttpServer::new(move || {
             App::new()

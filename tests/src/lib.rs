@@ -5,8 +5,10 @@
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
+use interlib::auth::{Claims, KeyRing, Role, TokenScope};
 use interlib::db::StatementCounter;
 use interlib::settings::Settings;
 use interlib::startup::Application;
@@ -97,6 +99,10 @@ pub struct TestApp {
     pub db: DatabaseConnection,
     pub statements: StatementCounter,
     pub database: TestDatabase,
+    /// The server's keys, to mint tokens as the CLI does.
+    pub keys: KeyRing,
+    /// An admin token: [`graphql`](Self::graphql) and [`data`](Self::data) send it.
+    pub admin: String,
 }
 
 impl TestApp {
@@ -114,6 +120,7 @@ impl TestApp {
         let mut settings = Settings::for_database(&database.url);
         adjust(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
+        let keys = KeyRing::from_settings(&settings).expect("keys");
         let port = app.port();
         let db = app.db();
         let statements = app.statements();
@@ -125,23 +132,48 @@ impl TestApp {
             db,
             statements,
             database,
+            admin: mint(&keys, Role::Admin, &[], None, None),
+            keys,
         }
     }
 
-    /// POSTs a GraphQL request and returns the whole JSON response (data and errors).
+    /// A token of `role` with its scope (integer keys), valid for an hour.
+    pub fn token(&self, role: Role, countries: &[&str], association: Option<i32>, librarian: Option<i32>) -> String {
+        mint(&self.keys, role, countries, association, librarian)
+    }
+
+    /// POSTs a GraphQL request with an optional bearer token; the raw response.
+    ///
+    /// # Panics
+    /// When the request cannot be sent.
+    pub async fn post_as(&self, token: Option<&str>, query: &str, variables: Value) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.address))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.expect("request sent")
+    }
+
+    /// POSTs a GraphQL request as the caller of `token` (anonymous for `None`) and returns
+    /// the whole JSON response.
+    ///
+    /// # Panics
+    /// When the server does not answer 200 with JSON.
+    pub async fn graphql_as(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let res = self.post_as(token, query, variables).await;
+        assert!(res.status().is_success(), "HTTP {}", res.status());
+        res.json().await.expect("JSON response")
+    }
+
+    /// POSTs a GraphQL request as an admin and returns the whole JSON response.
     ///
     /// # Panics
     /// When the server does not answer with JSON.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let res = self
-            .client
-            .post(format!("{}/graphql", self.address))
-            .json(&json!({ "query": query, "variables": variables }))
-            .send()
-            .await
-            .expect("request sent");
-        assert!(res.status().is_success(), "HTTP {}", res.status());
-        res.json().await.expect("JSON response")
+        self.graphql_as(Some(&self.admin), query, variables).await
     }
 
     /// Like [`graphql`](Self::graphql), but fails the test on any GraphQL error and
@@ -159,6 +191,18 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.address)).send().await.expect("request sent")
     }
+}
+
+fn mint(keys: &KeyRing, role: Role, countries: &[&str], association: Option<i32>, librarian: Option<i32>) -> String {
+    let countries: Vec<String> = countries.iter().map(|c| (*c).to_owned()).collect();
+    let scope = TokenScope {
+        countries,
+        association: association.map(|id| id.to_string()),
+        librarian: librarian.map(|id| id.to_string()),
+    };
+    let claims = Claims::for_role(role, &scope, None, Duration::from_secs(3600), keys.issuer(), keys.audience())
+        .expect("valid claims");
+    keys.mint(&claims).expect("token")
 }
 
 /// The `extensions.code` of each error of a response.

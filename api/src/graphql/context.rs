@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::Viewer;
 use crate::graphql::loaders::Loaders;
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
@@ -31,4 +32,12 @@ pub fn api<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a ApiContext> {
 /// Only if the request was executed without them (a bug).
 pub fn loaders<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Loaders> {
     ctx.data::<Loaders>()
+}
+
+/// The caller of the request.
+///
+/// # Errors
+/// Only if the request was executed without a viewer (a bug).
+pub fn viewer<'a>(ctx: &'a Context<'_>) -> async_graphql::Result<&'a Viewer> {
+    Ok(ctx.data::<Arc<Viewer>>()?.as_ref())
 }

@@ -13,6 +13,7 @@ use entities::{
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
 
+use crate::auth::{Viewer, policy};
 use crate::domain::{ApplicationStatus, LibrarianOrderField, MembershipStatus, OrderDirection, PairingStatus};
 use crate::error::ApiResult;
 use crate::graphql::nested::NestedLoader;
@@ -21,11 +22,13 @@ use crate::service::orderings;
 use crate::service::page::PageLimits;
 use crate::service::relations as rel;
 
-type BatchFn<K, V> = fn(DatabaseConnection, Vec<K>) -> BoxFuture<'static, ApiResult<HashMap<K, V>>>;
+type BatchFn<K, V> = fn(DatabaseConnection, Arc<Viewer>, Vec<K>) -> BoxFuture<'static, ApiResult<HashMap<K, V>>>;
 
-/// A loader that delegates to a batch function of the service layer.
+/// A loader that delegates to a batch function of the service layer, for one viewer (the
+/// batch functions apply the policy, so a cache never holds what its viewer may not see).
 pub struct BatchLoader<K, V> {
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     batch: BatchFn<K, V>,
 }
 
@@ -35,7 +38,7 @@ impl<K, V> BatchLoader<K, V> {
     /// # Errors
     /// Database errors.
     pub async fn batch(&self, keys: Vec<K>) -> ApiResult<HashMap<K, V>> {
-        (self.batch)(self.db.clone(), keys).await
+        (self.batch)(self.db.clone(), self.viewer.clone(), keys).await
     }
 }
 
@@ -48,18 +51,26 @@ where
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[K]) -> Result<HashMap<K, V>, Self::Error> {
-        (self.batch)(self.db.clone(), keys.to_vec()).await.map_err(Into::into)
+        (self.batch)(self.db.clone(), self.viewer.clone(), keys.to_vec()).await.map_err(Into::into)
     }
 }
 
-fn loader<K, V>(db: &DatabaseConnection, batch: BatchFn<K, V>) -> DataLoader<BatchLoader<K, V>, HashMapCache>
+fn loader<K, V>(
+    db: &DatabaseConnection,
+    viewer: &Arc<Viewer>,
+    batch: BatchFn<K, V>,
+) -> DataLoader<BatchLoader<K, V>, HashMapCache>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
     // Lists prefetch their relations (see `prefetch`), so the loaders mostly answer from
     // their cache; the batching delay only matters for single objects and `nodes`.
-    DataLoader::with_cache(BatchLoader { db: db.clone(), batch }, tokio::spawn, HashMapCache::default())
+    DataLoader::with_cache(
+        BatchLoader { db: db.clone(), viewer: viewer.clone(), batch },
+        tokio::spawn,
+        HashMapCache::default(),
+    )
 }
 
 /// The arguments of `Country.participants`.
@@ -102,59 +113,78 @@ pub struct Loaders {
 
 macro_rules! by_id {
     ($entity:ident) => {
-        |db, ids| Box::pin(rel::by_ids::<$entity::Entity>(db, $entity::Column::Id, ids, |m| m.id))
+        |db, _, ids| Box::pin(rel::by_ids::<$entity::Entity>(db, None, $entity::Column::Id, ids, |m| m.id))
+    };
+    ($entity:ident, $scope:expr) => {
+        |db, viewer: Arc<Viewer>, ids| {
+            let scope = $scope(&*viewer);
+            Box::pin(rel::by_ids::<$entity::Entity>(db, scope, $entity::Column::Id, ids, |m| m.id))
+        }
     };
 }
 
 impl Loaders {
-    /// Fresh loaders for one request.
-    pub fn new(db: &DatabaseConnection, limits: PageLimits) -> Self {
+    /// Fresh loaders for one request of `viewer`.
+    pub fn new(db: &DatabaseConnection, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
+        let v = viewer;
         Self {
-            librarian: loader(db, by_id!(librarian)),
-            association: loader(db, by_id!(association)),
-            membership: loader(db, by_id!(membership)),
-            ambassador: loader(db, by_id!(ambassador)),
-            round: loader(db, by_id!(round)),
-            application: loader(db, by_id!(application)),
-            pairing: loader(db, by_id!(pairing)),
-            topic: loader(db, by_id!(discussion_topic)),
-            certificate: loader(db, by_id!(certificate)),
-            memberships_of_librarian: loader(db, |db, ids| Box::pin(rel::memberships_of_librarians(db, ids))),
-            applications_of_librarian: loader(db, |db, ids| Box::pin(rel::applications_of_librarians(db, ids))),
-            pairings_of_librarian: loader(db, |db, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
-            members_of_pairing: loader(db, |db, ids| Box::pin(rel::members_of_pairings(db, ids))),
-            topics_of_round: loader(db, |db, ids| Box::pin(rel::topics_of_rounds(db, ids))),
-            languages_of_librarian: loader(db, |db, ids| Box::pin(rel::languages_of_librarians(db, ids))),
-            interests_of_librarian: loader(db, |db, ids| Box::pin(rel::interests_of_librarians(db, ids))),
+            librarian: loader(db, v, by_id!(librarian, policy::librarians)),
+            association: loader(db, v, by_id!(association)),
+            membership: loader(db, v, by_id!(membership, policy::memberships)),
+            ambassador: loader(db, v, by_id!(ambassador)),
+            round: loader(db, v, by_id!(round)),
+            application: loader(
+                db,
+                v,
+                by_id!(application, |v| policy::applications(v, application::Column::LibrarianId)),
+            ),
+            pairing: loader(db, v, by_id!(pairing, policy::pairings)),
+            topic: loader(db, v, by_id!(discussion_topic)),
+            certificate: loader(db, v, by_id!(certificate)),
+            memberships_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::memberships_of_librarians(db, v, ids))),
+            applications_of_librarian: loader(db, v, |db, v, ids| {
+                Box::pin(rel::applications_of_librarians(db, v, ids))
+            }),
+            pairings_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::pairings_of_librarians(db, v, ids))),
+            members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
+            topics_of_round: loader(db, v, |db, _, ids| Box::pin(rel::topics_of_rounds(db, ids))),
+            languages_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::languages_of_librarians(db, ids))),
+            interests_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::interests_of_librarians(db, ids))),
             participants_of_country: nested(NestedLoader {
                 db: db.clone(),
+                viewer: viewer.clone(),
                 limits,
                 parent: (librarian::Column::CountryCode, |m| m.country_code.clone()),
-                select: |(filter, _, _)| filters::librarians(filter),
+                select: |viewer, (filter, _, _)| filters::librarians(viewer, filter),
                 ordering: |(_, field, direction)| orderings::librarians(*field, *direction),
             }),
             members_of_association: nested(NestedLoader {
                 db: db.clone(),
+                viewer: viewer.clone(),
                 limits,
                 parent: (membership::Column::AssociationId, |m| m.association_id),
-                select: |status| filters::memberships(None, *status),
+                select: |viewer, status| filters::memberships(viewer, None, *status),
                 ordering: |_| orderings::memberships(),
             }),
             applications_of_round: nested(NestedLoader {
                 db: db.clone(),
+                viewer: viewer.clone(),
                 limits,
                 parent: (application::Column::RoundId, |m| m.round_id),
-                select: |status| filters::applications(None, *status),
+                select: |viewer, status| filters::applications(viewer, None, *status),
                 ordering: |_| orderings::applications(),
             }),
             pairings_of_round: nested(NestedLoader {
                 db: db.clone(),
+                viewer: viewer.clone(),
                 limits,
                 parent: (pairing::Column::RoundId, |m| m.round_id),
-                select: |status| filters::pairings(&PairingFilter { status: *status, ..PairingFilter::default() }),
+                select: |viewer, status| {
+                    filters::pairings(viewer, &PairingFilter { status: *status, ..PairingFilter::default() })
+                },
                 ordering: |_| orderings::pairings(),
             }),
-            ambassadors_of_country: loader(db, |db, codes| Box::pin(rel::ambassadors_of_countries(db, codes))),
+            ambassadors_of_country: loader(db, v, |db, _, codes| Box::pin(rel::ambassadors_of_countries(db, codes))),
         }
     }
 }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::Loader;
 use sea_orm::{DatabaseConnection, EntityTrait, Select, TryGetable, Value};
 
+use crate::auth::Viewer;
 use crate::graphql::connection::ConnectionTotals;
 use crate::service::page::{self, Ordering, Page, PageArgs, PageLimits, Parent};
 
@@ -79,11 +80,13 @@ pub type NestedPage<M> = (Page<M>, Option<u64>);
 /// Loads nested pages of `E` per parent `P` under arguments `S`.
 pub struct NestedLoader<E: EntityTrait, P, S> {
     pub db: DatabaseConnection,
+    /// Whose request this is: `select` applies their policy.
+    pub viewer: Arc<Viewer>,
     pub limits: PageLimits,
     /// The parent column and how to read it from a row.
     pub parent: Parent<E, P>,
     /// The rows the arguments select, for all parents.
-    pub select: fn(&S) -> Select<E>,
+    pub select: fn(&Viewer, &S) -> Select<E>,
     pub ordering: fn(&S) -> Ordering<E>,
 }
 
@@ -106,7 +109,7 @@ where
         }
         let mut out = HashMap::new();
         for (spec, parents) in groups.into_values() {
-            let select = (self.select)(&spec.filter);
+            let select = (self.select)(&self.viewer, &spec.filter);
             let ordering = (self.ordering)(&spec.filter);
             let pages = page::paginate_per_parent(
                 &self.db,

@@ -6,13 +6,13 @@ use futures::future::try_join_all;
 use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
 use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
-use crate::graphql::context::{api, loaders};
+use crate::graphql::context::{api, loaders, viewer};
 use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
 use crate::graphql::types::{
     Association, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput, Round,
-    librarian_connection, participants_spec,
+    ViewerInfo, librarian_connection, participants_spec,
 };
 use crate::service::{filters, orderings, page, page::PageArgs};
 
@@ -23,6 +23,11 @@ pub struct QueryRoot;
 
 #[Object(name = "Query")]
 impl QueryRoot {
+    /// Who is asking: the role and scope of the caller's token.
+    async fn viewer(&self) -> ViewerInfo {
+        ViewerInfo
+    }
+
     /// Any object by its global id; `null` if there is none.
     async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
         node::fetch(ctx, "id", &id).await
@@ -175,7 +180,7 @@ impl QueryRoot {
     ) -> async_graphql::Result<Conn<Pairing>> {
         let api = api(ctx)?;
         let filter = filter.unwrap_or_default().parse()?;
-        let select = filters::pairings(&filter);
+        let select = filters::pairings(viewer(ctx)?, &filter);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
         if let Some(sel) = prefetch::items(ctx) {

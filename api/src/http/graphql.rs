@@ -11,7 +11,11 @@ use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, 
 use futures::StreamExt;
 use serde_json::json;
 
+use std::sync::Arc;
+
 use super::HttpState;
+use crate::auth::{Viewer, authenticate};
+use crate::error::ApiError;
 use crate::graphql::loaders::Loaders;
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
@@ -32,9 +36,42 @@ fn with_codes(mut response: Response) -> Response {
     response
 }
 
-async fn execute(state: &HttpState, batch: BatchRequest) -> BatchResponse {
+/// The caller named by the `Authorization` header; a refusal is a 401 with
+/// `UNAUTHENTICATED`, never a fall-back to anonymous.
+async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<Viewer>, HttpResponse> {
+    let header = match req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(value)) => Some(value),
+        Some(Err(_)) => {
+            return Err(unauthenticated("the Authorization header is not valid text"));
+        }
+    };
+    match authenticate(&state.db, &state.keys, header).await {
+        Ok(viewer) => Ok(Arc::new(viewer)),
+        Err(ApiError::Unauthenticated(message)) => Err(unauthenticated(&message)),
+        Err(err) => {
+            let code = err.code();
+            let status = if code == "SERVICE_UNAVAILABLE" {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            let error: async_graphql::Error = err.into();
+            Err(error_response(status, code, &error.message))
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> HttpResponse {
+    let mut res = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    res
+}
+
+async fn execute(state: &HttpState, viewer: Arc<Viewer>, batch: BatchRequest) -> BatchResponse {
     let run = |request: Request| {
-        let request = request.data(Loaders::new(&state.db, state.page_limits));
+        let request = request.data(Loaders::new(&state.db, &viewer, state.page_limits)).data(viewer.clone());
         async move { with_codes(state.schema.execute(request).await) }
     };
     match batch {
@@ -58,7 +95,11 @@ fn respond(response: &BatchResponse) -> HttpResponse {
 }
 
 /// `POST /graphql` with a JSON body (one request or a batch).
-pub async fn post(state: web::Data<HttpState>, mut payload: web::Payload) -> HttpResponse {
+pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+    let viewer = match viewer(&state, &req).await {
+        Ok(viewer) => viewer,
+        Err(res) => return res,
+    };
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
@@ -83,7 +124,7 @@ pub async fn post(state: web::Data<HttpState>, mut payload: web::Payload) -> Htt
             );
         }
     };
-    respond(&execute(&state, batch).await)
+    respond(&execute(&state, viewer, batch).await)
 }
 
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
@@ -97,8 +138,12 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         let page = GraphiQLSource::build().endpoint("/graphql").title("Interlib GraphiQL").finish();
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
     }
+    let viewer = match viewer(&state, &req).await {
+        Ok(viewer) => viewer,
+        Err(res) => return res,
+    };
     match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) => respond(&execute(&state, BatchRequest::Single(request)).await),
+        Ok(request) => respond(&execute(&state, viewer, BatchRequest::Single(request)).await),
         Err(err) => {
             error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"))
         }

@@ -14,6 +14,7 @@ use actix_web::{
 use sea_orm::DatabaseConnection;
 use tracing_actix_web::RequestId;
 
+use crate::auth::KeyRing;
 use crate::graphql::AppSchema;
 use crate::service::page::PageLimits;
 
@@ -23,6 +24,7 @@ pub struct HttpState {
     pub db: DatabaseConnection,
     pub max_body_bytes: usize,
     pub page_limits: PageLimits,
+    pub keys: std::sync::Arc<KeyRing>,
 }
 
 /// All routes of the server.

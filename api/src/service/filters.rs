@@ -11,6 +11,7 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
+use crate::auth::{Viewer, policy};
 use crate::domain::{
     ApplicationStatus, CountryCode, LanguageCode, MembershipStatus, PairingStatus, Region, RoundStatus, Sector,
 };
@@ -50,10 +51,18 @@ fn like_pattern(text: &str) -> String {
     out
 }
 
-/// The librarians matching `filter`, unordered.
-pub fn librarians(filter: &LibrarianFilter) -> Select<librarian::Entity> {
+/// `select` restricted by a policy condition (`None`: unrestricted).
+pub fn scoped<E: sea_orm::EntityTrait>(select: Select<E>, condition: Option<Condition>) -> Select<E> {
+    match condition {
+        Some(condition) => select.filter(condition),
+        None => select,
+    }
+}
+
+/// The librarians matching `filter` that `viewer` may see, unordered.
+pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter) -> Select<librarian::Entity> {
     use librarian::Column as L;
-    let mut select = librarian::Entity::find();
+    let mut select = scoped(librarian::Entity::find(), policy::librarians(viewer));
     if let Some(country) = &filter.country {
         select = select.filter(L::CountryCode.eq(country.as_str()));
     }
@@ -117,9 +126,9 @@ pub struct PairingFilter {
     pub librarian_id: Option<i32>,
 }
 
-/// The pairings matching `filter`, unordered.
-pub fn pairings(filter: &PairingFilter) -> Select<pairing::Entity> {
-    let mut select = pairing::Entity::find();
+/// The pairings matching `filter` that `viewer` may see, unordered.
+pub fn pairings(viewer: &Viewer, filter: &PairingFilter) -> Select<pairing::Entity> {
+    let mut select = scoped(pairing::Entity::find(), policy::pairings(viewer));
     if let Some(round_id) = filter.round_id {
         select = select.filter(pairing::Column::RoundId.eq(round_id));
     }
@@ -175,9 +184,13 @@ pub fn associations(country: Option<&CountryCode>) -> Select<association::Entity
     select
 }
 
-/// Memberships (of one association), optionally in one status.
-pub fn memberships(association_id: Option<i32>, status: Option<MembershipStatus>) -> Select<membership::Entity> {
-    let mut select = membership::Entity::find();
+/// Memberships (of one association) that `viewer` may see, optionally in one status.
+pub fn memberships(
+    viewer: &Viewer,
+    association_id: Option<i32>,
+    status: Option<MembershipStatus>,
+) -> Select<membership::Entity> {
+    let mut select = scoped(membership::Entity::find(), policy::memberships(viewer));
     if let Some(association_id) = association_id {
         select = select.filter(membership::Column::AssociationId.eq(association_id));
     }
@@ -187,9 +200,14 @@ pub fn memberships(association_id: Option<i32>, status: Option<MembershipStatus>
     select
 }
 
-/// Applications (to one round), optionally in one status.
-pub fn applications(round_id: Option<i32>, status: Option<ApplicationStatus>) -> Select<application::Entity> {
-    let mut select = application::Entity::find();
+/// Applications (to one round) that `viewer` may see, optionally in one status.
+pub fn applications(
+    viewer: &Viewer,
+    round_id: Option<i32>,
+    status: Option<ApplicationStatus>,
+) -> Select<application::Entity> {
+    let mut select =
+        scoped(application::Entity::find(), policy::applications(viewer, application::Column::LibrarianId));
     if let Some(round_id) = round_id {
         select = select.filter(application::Column::RoundId.eq(round_id));
     }

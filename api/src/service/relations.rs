@@ -9,9 +9,11 @@ use entities::{
     ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
     pairing_member,
 };
-use sea_orm::{DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
+use crate::auth::{Viewer, policy};
 use crate::error::ApiResult;
+use crate::service::filters::scoped;
 use crate::service::keys::any_of;
 
 /// `(key, value)` pairs grouped by key, in their original order.
@@ -28,9 +30,11 @@ fn group_shared<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap
     group(rows.into_iter().map(|row| (key(&row), Arc::new(row))))
 }
 
-/// Rows of `E` by integer key: one statement for any number of ids.
+/// Rows of `E` by integer key that the policy `scope` lets through: one statement for any
+/// number of ids.
 pub async fn by_ids<E>(
     db: DatabaseConnection,
+    scope: Option<Condition>,
     column: E::Column,
     ids: Vec<i32>,
     key: fn(&E::Model) -> i32,
@@ -38,15 +42,16 @@ pub async fn by_ids<E>(
 where
     E: EntityTrait,
 {
-    let rows = E::find().filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
+    let rows = scoped(E::find(), scope).filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
     Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
 pub async fn memberships_of_librarians(
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<membership::Model>>>> {
-    let rows = membership::Entity::find()
+    let rows = scoped(membership::Entity::find(), policy::memberships(&viewer))
         .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
         .order_by_asc(membership::Column::Id)
         .all(&db)
@@ -56,9 +61,11 @@ pub async fn memberships_of_librarians(
 
 pub async fn applications_of_librarians(
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<application::Model>>>> {
-    let rows = application::Entity::find()
+    let scope = policy::applications(&viewer, application::Column::LibrarianId);
+    let rows = scoped(application::Entity::find(), scope)
         .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
         .order_by_asc(application::Column::Id)
         .all(&db)
@@ -69,11 +76,13 @@ pub async fn applications_of_librarians(
 /// Pairings of each librarian: one statement joining `pairing_members` to `pairings`.
 pub async fn pairings_of_librarians(
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<pairing::Model>>>> {
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
         .find_also_related(pairing::Entity)
+        .filter(policy::pairings(&viewer).unwrap_or_else(Condition::all))
         .order_by_asc(pairing_member::Column::PairingId)
         .all(&db)
         .await?;
@@ -84,11 +93,13 @@ pub async fn pairings_of_librarians(
 /// Members of each pairing: one statement joining `pairing_members` to `librarians`.
 pub async fn members_of_pairings(
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<librarian::Model>>>> {
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
         .find_also_related(librarian::Entity)
+        .filter(policy::librarians(&viewer).unwrap_or_else(Condition::all))
         .order_by_asc(pairing_member::Column::LibrarianId)
         .all(&db)
         .await?;

@@ -4,8 +4,9 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::ambassador;
 
-use super::{Country, Librarian, country_of, gid, required};
+use super::{Country, Librarian, country_of, gid};
 use crate::domain::NodeKind;
+use crate::graphql::context::loaders;
 
 /// A librarian appointed to promote the programme in a country, for a term.
 pub struct Ambassador(pub Arc<ambassador::Model>);
@@ -22,8 +23,9 @@ impl Ambassador {
         gid(NodeKind::Ambassador, self.0.id)
     }
 
-    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
-        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+    /// The appointed librarian; `null` for a viewer who may not see them.
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
+        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
     }
 
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {

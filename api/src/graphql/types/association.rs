@@ -7,7 +7,7 @@ use entities::association;
 use super::{Country, Membership, country_of, gid};
 use crate::domain::{MembershipStatus, NodeKind};
 use crate::graphql::connection::{Conn, connection};
-use crate::graphql::context::loaders;
+use crate::graphql::context::{loaders, viewer};
 use crate::graphql::nested;
 use crate::graphql::prefetch;
 use crate::service::{filters, page::PageArgs};
@@ -58,7 +58,7 @@ impl Association {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Membership>> {
         let loader = &loaders(ctx)?.members_of_association;
-        let count = filters::memberships(Some(self.0.id), status);
+        let count = filters::memberships(viewer(ctx)?, Some(self.0.id), status);
         let args = PageArgs { first, after, last, before };
         let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
         if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {

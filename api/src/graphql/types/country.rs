@@ -5,7 +5,7 @@ use super::{Ambassador, Librarian, LibrarianFilterInput, LibrarianOrder, gid};
 use crate::domain::{CountryCode, LibrarianOrderField, NodeKind, OrderDirection, Region};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Conn, connection};
-use crate::graphql::context::loaders;
+use crate::graphql::context::{loaders, viewer};
 use crate::graphql::loaders::ParticipantsSpec;
 use crate::graphql::{nested, prefetch};
 use crate::service::filters;
@@ -72,7 +72,7 @@ impl Country {
         let spec = participants_spec(filter, order_by)?;
         let mut count = spec.0.clone();
         count.country = Some(CountryCode::parse("code", &self.0.code)?);
-        let count = filters::librarians(&count);
+        let count = filters::librarians(viewer(ctx)?, &count);
         let loader = &loaders(ctx)?.participants_of_country;
         let args = PageArgs { first, after, last, before };
         let (page, totals) = nested::page_of(ctx, loader, self.0.code.clone(), spec, args, count).await?;

@@ -5,9 +5,11 @@ use chrono::{DateTime, Utc};
 use entities::librarian;
 
 use super::{Application, Country, LibrarianOrder, Membership, Pairing, country_of, gid, many, stored};
+use crate::auth::policy::{self, LibrarianAccess};
 use crate::domain::{LibrarianOrderField, NodeKind, OrderDirection, Sector};
+use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
-use crate::graphql::context::api;
+use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
@@ -20,6 +22,33 @@ impl From<Arc<librarian::Model>> for Librarian {
     }
 }
 
+/// What a field of a librarian is denied with: the field is `null` with this error, and
+/// the rest of the answer stands.
+fn denied(field: &str) -> async_graphql::Error {
+    ApiError::Forbidden(format!("you may not read `{field}` of this librarian")).into()
+}
+
+impl Librarian {
+    fn access(&self, ctx: &Context<'_>) -> async_graphql::Result<LibrarianAccess> {
+        Ok(policy::librarian_access(viewer(ctx)?, &self.0))
+    }
+
+    /// `value` if the viewer may read the contact group.
+    fn contact<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
+        if self.access(ctx)?.contact { Ok(Some(value)) } else { Err(denied(field)) }
+    }
+
+    fn profile<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
+        if self.access(ctx)?.profile { Ok(Some(value)) } else { Err(denied(field)) }
+    }
+
+    fn record<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
+        if self.access(ctx)?.record { Ok(Some(value)) } else { Err(denied(field)) }
+    }
+}
+
+/// Fields other than `id`, `fullName` and `country` may be denied to the viewer (see the
+/// policy): a denied field is `null` with a `FORBIDDEN` error for that field alone.
 #[Object]
 impl Librarian {
     pub async fn id(&self) -> ID {
@@ -30,78 +59,91 @@ impl Librarian {
         &self.0.full_name
     }
 
-    async fn email(&self) -> &str {
-        &self.0.email
+    /// Contact email: for the librarian, their partners, their associations, admins, and
+    /// their country's ambassadors if they consented to be listed.
+    async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        self.contact(ctx, "email", self.0.email.as_str())
     }
 
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
         country_of(ctx, &self.0.country_code)
     }
 
-    async fn institution(&self) -> Option<&str> {
-        self.0.institution.as_deref()
+    async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.profile(ctx, "institution", self.0.institution.as_deref())?.flatten())
     }
 
-    async fn sector(&self) -> async_graphql::Result<Sector> {
-        stored(Sector::parse(&self.0.sector), "sector")
+    async fn sector(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sector>> {
+        self.profile(ctx, "sector", ())?;
+        stored(Sector::parse(&self.0.sector), "sector").map(Some)
     }
 
-    async fn job_title(&self) -> Option<&str> {
-        self.0.job_title.as_deref()
+    async fn job_title(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.profile(ctx, "jobTitle", self.0.job_title.as_deref())?.flatten())
     }
 
-    async fn years_experience(&self) -> i32 {
-        self.0.years_experience
+    async fn years_experience(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        self.profile(ctx, "yearsExperience", self.0.years_experience)
     }
 
     /// Working languages (ISO 639-1 codes).
-    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        many(ctx, self.0.id, |l| &l.languages_of_librarian).await
+    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+        self.profile(ctx, "languages", ())?;
+        many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(Some)
     }
 
     /// Interest tags.
-    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<String>> {
-        many(ctx, self.0.id, |l| &l.interests_of_librarian).await
+    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+        self.profile(ctx, "interests", ())?;
+        many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(Some)
     }
 
-    async fn bio(&self) -> Option<&str> {
-        self.0.bio.as_deref()
+    async fn bio(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        Ok(self.profile(ctx, "bio", self.0.bio.as_deref())?.flatten())
     }
 
     /// Whether the librarian consented to appear in the network's directory.
-    async fn listed_in_directory(&self) -> bool {
-        self.0.listed_in_directory
+    async fn listed_in_directory(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
+        self.profile(ctx, "listedInDirectory", self.0.listed_in_directory)
+    }
+
+    /// When the librarian was erased (their personal data anonymised), if they were.
+    async fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.0.erased_at
     }
 
     /// Version for optimistic concurrency: it changes on every update.
-    async fn version(&self) -> i32 {
-        self.0.version
+    async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
+        self.record(ctx, "version", self.0.version)
     }
 
-    async fn created_at(&self) -> DateTime<Utc> {
-        self.0.created_at
+    async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        self.record(ctx, "createdAt", self.0.created_at)
     }
 
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
+    async fn updated_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
+        self.record(ctx, "updatedAt", self.0.updated_at)
     }
 
-    /// Association memberships, active and deactivated.
-    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Membership>> {
+    /// Association memberships, active and deactivated (those the viewer may see).
+    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Membership>>> {
+        self.record(ctx, "memberships", ())?;
         let rows = many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?;
-        Ok(rows.into_iter().map(Membership).collect())
+        Ok(Some(rows.into_iter().map(Membership).collect()))
     }
 
     /// Applications to rounds, oldest first.
-    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Application>> {
+    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Application>>> {
+        self.record(ctx, "applications", ())?;
         let rows = many(ctx, self.0.id, |l| &l.applications_of_librarian).await?;
-        Ok(rows.into_iter().map(Application).collect())
+        Ok(Some(rows.into_iter().map(Application).collect()))
     }
 
     /// Pairings in all rounds, oldest first.
-    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Pairing>> {
+    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Pairing>>> {
+        self.record(ctx, "pairings", ())?;
         let rows = many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?;
-        Ok(rows.into_iter().map(Pairing).collect())
+        Ok(Some(rows.into_iter().map(Pairing).collect()))
     }
 }
 
@@ -117,7 +159,7 @@ pub async fn librarian_connection(
 ) -> async_graphql::Result<Conn<Librarian>> {
     let api = api(ctx)?;
     let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
-    let select = filters::librarians(&filter);
+    let select = filters::librarians(viewer(ctx)?, &filter);
     let ordering = orderings::librarians(order.field, order.direction);
     let page = page::paginate(&api.db, select.clone(), &ordering, &args, api.page_limits).await?;
     if let Some(sel) = prefetch::items(ctx) {

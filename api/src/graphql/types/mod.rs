@@ -12,6 +12,7 @@ mod membership;
 mod pairing;
 mod round;
 mod topic;
+mod viewer;
 
 pub use ambassador::Ambassador;
 pub use application::Application;
@@ -24,6 +25,7 @@ pub use membership::Membership;
 pub use pairing::Pairing;
 pub use round::Round;
 pub use topic::DiscussionTopic;
+pub use viewer::ViewerInfo;
 
 use async_graphql::{Context, ID, dataloader::HashMapCache};
 

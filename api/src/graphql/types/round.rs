@@ -7,7 +7,7 @@ use entities::round;
 use super::{Application, DiscussionTopic, Pairing, gid, many, stored};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
 use crate::graphql::connection::{Conn, connection};
-use crate::graphql::context::loaders;
+use crate::graphql::context::{loaders, viewer};
 use crate::graphql::nested;
 use crate::graphql::prefetch;
 use crate::service::{filters, filters::PairingFilter, page::PageArgs};
@@ -67,7 +67,7 @@ impl Round {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Application>> {
         let loader = &loaders(ctx)?.applications_of_round;
-        let count = filters::applications(Some(self.0.id), status);
+        let count = filters::applications(viewer(ctx)?, Some(self.0.id), status);
         let args = PageArgs { first, after, last, before };
         let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
         if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
@@ -87,7 +87,10 @@ impl Round {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Pairing>> {
         let loader = &loaders(ctx)?.pairings_of_round;
-        let count = filters::pairings(&PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() });
+        let count = filters::pairings(
+            viewer(ctx)?,
+            &PairingFilter { round_id: Some(self.0.id), status, ..PairingFilter::default() },
+        );
         let args = PageArgs { first, after, last, before };
         let (page, totals) = nested::page_of(ctx, loader, self.0.id, status, args, count).await?;
         if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {

@@ -1,0 +1,162 @@
+//! The one place that says who may see what.
+//!
+//! Rows: each function below gives the SQL condition that restricts a table to what the
+//! viewer may see (`None`: everything). Every statement that returns these rows, whether a
+//! list, a `totalCount`, `node`, a nested relation or a batch loader, applies it, so hidden
+//! rows are simply absent and counts never reveal them.
+//!
+//! Fields: a visible librarian may still have fields the viewer may not read
+//! ([`LibrarianAccess`]); those answer a `FORBIDDEN` error on that field only.
+//!
+//! | viewer | librarians | memberships | applications, pairings |
+//! |---|---|---|---|
+//! | admin | all | all | all |
+//! | ambassador | of their countries | of those librarians | of those librarians |
+//! | association | its members | its own | of its members |
+//! | librarian | self, partners, the directory | own | own |
+//! | anonymous | none | none | none |
+//!
+//! Countries, rounds, topics, associations (as organisations), ambassador appointments and
+//! certificates are public programme facts.
+
+use entities::{librarian, membership, pairing, pairing_member};
+use sea_orm::{
+    ColumnTrait, Condition,
+    sea_query::{Expr, Query, SelectStatement},
+};
+
+use super::Viewer;
+
+fn nothing() -> Option<Condition> {
+    Some(Condition::all().add(Expr::cust("1 = 0")))
+}
+
+/// `SELECT id FROM librarians WHERE country_code IN (..)`
+fn librarians_of(countries: &[String]) -> SelectStatement {
+    Query::select()
+        .column(librarian::Column::Id)
+        .from(librarian::Entity)
+        .and_where(librarian::Column::CountryCode.is_in(countries.to_vec()))
+        .to_owned()
+}
+
+/// `SELECT librarian_id FROM memberships WHERE association_id = ..`
+fn members_of(association_id: i32) -> SelectStatement {
+    Query::select()
+        .column(membership::Column::LibrarianId)
+        .from(membership::Entity)
+        .and_where(membership::Column::AssociationId.eq(association_id))
+        .to_owned()
+}
+
+/// `SELECT pairing_id FROM pairing_members WHERE librarian_id IN (subquery)`
+fn pairings_of(librarians: SelectStatement) -> SelectStatement {
+    Query::select()
+        .column(pairing_member::Column::PairingId)
+        .from(pairing_member::Entity)
+        .and_where(pairing_member::Column::LibrarianId.in_subquery(librarians))
+        .to_owned()
+}
+
+/// The librarians the viewer may see.
+pub fn librarians(viewer: &Viewer) -> Option<Condition> {
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Ambassador { countries, .. } => {
+            Some(Condition::all().add(librarian::Column::CountryCode.is_in(countries.clone())))
+        }
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::all().add(librarian::Column::Id.in_subquery(members_of(*association_id))))
+        }
+        Viewer::Librarian { librarian_id, partners, .. } => {
+            let mut ids: Vec<i32> = partners.iter().copied().collect();
+            ids.push(*librarian_id);
+            Some(
+                Condition::any()
+                    .add(librarian::Column::Id.is_in(ids))
+                    .add(librarian::Column::ListedInDirectory.eq(true)),
+            )
+        }
+        Viewer::Anonymous => nothing(),
+    }
+}
+
+/// The memberships the viewer may see.
+pub fn memberships(viewer: &Viewer) -> Option<Condition> {
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Ambassador { countries, .. } => {
+            Some(Condition::all().add(membership::Column::LibrarianId.in_subquery(librarians_of(countries))))
+        }
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::all().add(membership::Column::AssociationId.eq(*association_id)))
+        }
+        Viewer::Librarian { librarian_id, .. } => {
+            Some(Condition::all().add(membership::Column::LibrarianId.eq(*librarian_id)))
+        }
+        Viewer::Anonymous => nothing(),
+    }
+}
+
+/// The applications the viewer may see (`librarian_id` is the applicant column).
+pub fn applications<C: ColumnTrait>(viewer: &Viewer, librarian_id: C) -> Option<Condition> {
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Ambassador { countries, .. } => {
+            Some(Condition::all().add(librarian_id.in_subquery(librarians_of(countries))))
+        }
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::all().add(librarian_id.in_subquery(members_of(*association_id))))
+        }
+        Viewer::Librarian { librarian_id: me, .. } => Some(Condition::all().add(librarian_id.eq(*me))),
+        Viewer::Anonymous => nothing(),
+    }
+}
+
+/// The pairings the viewer may see: those with a member the viewer looks after.
+pub fn pairings(viewer: &Viewer) -> Option<Condition> {
+    let members = match viewer {
+        Viewer::Admin { .. } => return None,
+        Viewer::Anonymous => return nothing(),
+        Viewer::Ambassador { countries, .. } => librarians_of(countries),
+        Viewer::Association { association_id, .. } => members_of(*association_id),
+        Viewer::Librarian { librarian_id, .. } => Query::select().expr(Expr::val(*librarian_id)).to_owned(),
+    };
+    Some(Condition::all().add(pairing::Column::Id.in_subquery(pairings_of(members))))
+}
+
+/// Which groups of a visible librarian's fields the viewer may read. The name, country
+/// and id of a visible librarian are always readable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LibrarianAccess {
+    /// `email`.
+    pub contact: bool,
+    /// Institution, sector, job title, experience, languages, interests, bio, consent.
+    pub profile: bool,
+    /// Version, timestamps, memberships, applications and pairings.
+    pub record: bool,
+}
+
+impl LibrarianAccess {
+    const ALL: Self = Self { contact: true, profile: true, record: true };
+    const NONE: Self = Self { contact: false, profile: false, record: false };
+}
+
+/// What `viewer` may read of the librarian `row`.
+pub fn librarian_access(viewer: &Viewer, row: &librarian::Model) -> LibrarianAccess {
+    let listed = row.listed_in_directory;
+    match viewer {
+        Viewer::Admin { .. } => LibrarianAccess::ALL,
+        Viewer::Ambassador { countries, .. } if countries.contains(&row.country_code) => {
+            LibrarianAccess { contact: listed, profile: true, record: true }
+        }
+        // Only members reach an association (the row condition), and it sees all of them.
+        Viewer::Association { .. } => LibrarianAccess::ALL,
+        Viewer::Librarian { librarian_id, .. } if *librarian_id == row.id => LibrarianAccess::ALL,
+        Viewer::Librarian { partners, .. } if partners.contains(&row.id) => {
+            LibrarianAccess { contact: true, profile: listed, record: false }
+        }
+        Viewer::Librarian { .. } => LibrarianAccess { contact: false, profile: listed, record: false },
+        Viewer::Ambassador { .. } | Viewer::Anonymous => LibrarianAccess::NONE,
+    }
+}
