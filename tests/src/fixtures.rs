@@ -5,7 +5,10 @@ use entities::{
     ambassador, application, association, certificate, discussion_topic, librarian, librarian_interest,
     librarian_language, membership, pairing, pairing_member, round,
 };
-use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, DatabaseConnection};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    sea_query::Expr,
+};
 use serde_json::json;
 
 /// A day in 2026, for fixture timestamps.
@@ -24,6 +27,10 @@ pub struct Network {
     pub grace: i32,
     pub lisa: i32,
     pub alia: i32,
+    /// Library and Information Association of South Africa: Bongani, Grace (deactivated), Ada.
+    pub liasa: i32,
+    /// Australian Library and Information Association: Emma.
+    pub alia_assoc: i32,
     pub round1: i32,
     pub round2: i32,
     pub pairing_ada_carmen: i32,
@@ -269,6 +276,14 @@ pub async fn network(db: &DatabaseConnection) -> Network {
         add_librarian(db, l("Lisa 100% Pure_Test", "ZA", "OTHER", "Cape Town Makerspace", &["en"], &[], 8)).await;
     let alia = add_librarian(db, l("Alia Khan", "NG", "PUBLIC", "Abuja Public Library", &["en"], &[], 9)).await;
 
+    // Carmen, Grace and Lisa did not consent to the directory; everyone else did.
+    librarian::Entity::update_many()
+        .col_expr(librarian::Column::ListedInDirectory, Expr::value(false))
+        .filter(librarian::Column::Id.is_in([carmen, grace, lisa]))
+        .exec(db)
+        .await
+        .expect("directory consent");
+
     let liasa = add_association(db, "Library and Information Association of South Africa", "ZA").await;
     let alia_assoc = add_association(db, "Australian Library and Information Association", "AU").await;
     add_membership(db, liasa, bongani, "ZA-1", true).await;
@@ -337,6 +352,8 @@ pub async fn network(db: &DatabaseConnection) -> Network {
         grace,
         lisa,
         alia,
+        liasa,
+        alia_assoc,
         round1,
         round2,
         pairing_ada_carmen,

@@ -7,14 +7,14 @@ use crate::error::{ApiError, ApiResult};
 pub struct CountryCode(String);
 
 impl CountryCode {
-    /// Parses a code given in the argument `field`. Whether the country exists is the
-    /// database's business; this only checks the shape.
+    /// Parses a code given in the argument `field`: an assigned ISO 3166-1 code (the
+    /// `keshvar` crate's list, the same one the countries table is seeded from).
     ///
     /// # Errors
-    /// `BAD_USER_INPUT` unless it is two ASCII letters.
+    /// `BAD_USER_INPUT` unless it is an assigned alpha-2 code.
     pub fn parse(field: &str, code: &str) -> ApiResult<Self> {
         let code = code.trim();
-        if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+        if code.len() == 2 && keshvar::Alpha2::try_from(code.to_ascii_uppercase().as_str()).is_ok() {
             Ok(Self(code.to_ascii_uppercase()))
         } else {
             Err(ApiError::bad_input(
