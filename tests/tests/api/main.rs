@@ -3,6 +3,7 @@
 //! `INTERLIB_TEST_POSTGRES` is set (see the README).
 
 mod auth;
+mod authorization;
 mod errors;
 mod filters;
 mod http;

@@ -1,0 +1,283 @@
+//! The authorization matrix: for each role, what each query, nested field and count
+//! answers, through the real server. Hidden rows are absent (and not counted); denied
+//! fields of visible rows are `null` with a `FORBIDDEN` error on that field alone.
+
+use interlib::auth::Role;
+use interlib::domain::NodeKind;
+use interlib_tests::{TestApp, error_codes, fixtures, fixtures::Network};
+use serde_json::{Value, json};
+
+use crate::{gid, pluck};
+
+const LIST: &str = "{ librarians(orderBy: { field: NAME }, first: 100) { totalCount nodes { fullName } } }";
+
+struct Callers {
+    anonymous: Option<String>,
+    ada: Option<String>,
+    carmen: Option<String>,
+    ambassador_za: Option<String>,
+    ambassador_au: Option<String>,
+    liasa: Option<String>,
+    alia: Option<String>,
+    admin: Option<String>,
+}
+
+fn callers(app: &TestApp, net: &Network) -> Callers {
+    Callers {
+        anonymous: None,
+        ada: Some(app.token(Role::Librarian, &[], None, Some(net.ada))),
+        carmen: Some(app.token(Role::Librarian, &[], None, Some(net.carmen))),
+        ambassador_za: Some(app.token(Role::Ambassador, &["ZA"], None, None)),
+        ambassador_au: Some(app.token(Role::Ambassador, &["AU"], None, None)),
+        liasa: Some(app.token(Role::Association, &[], Some(net.liasa), None)),
+        alia: Some(app.token(Role::Association, &[], Some(net.alia_assoc), None)),
+        admin: Some(app.admin.clone()),
+    }
+}
+
+async fn names(app: &TestApp, token: &Option<String>) -> (Vec<String>, i64) {
+    let body = app.graphql_as(token.as_deref(), LIST, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let list = &body["data"]["librarians"];
+    (pluck(list, "fullName"), list["totalCount"].as_i64().unwrap_or(-1))
+}
+
+/// `field` of the librarian `id` as `token` sees it: the value, or the error code.
+async fn field(app: &TestApp, token: &Option<String>, id: i32, selection: &str) -> Value {
+    let query = format!("query($id: ID!) {{ librarian(id: $id) {{ fullName {selection} }} }}");
+    let field = selection.split_whitespace().next().unwrap_or_default();
+    let body = app.graphql_as(token.as_deref(), &query, json!({ "id": gid(NodeKind::Librarian, id) })).await;
+    if body["data"]["librarian"].is_null() {
+        return json!("HIDDEN");
+    }
+    match error_codes(&body).as_slice() {
+        [] => body["data"]["librarian"][field].clone(),
+        [code] => {
+            assert!(body["data"]["librarian"][field].is_null());
+            assert_eq!(body["errors"][0]["path"], json!(["librarian", field]), "{body}");
+            json!(code)
+        }
+        more => panic!("{more:?}"),
+    }
+}
+
+#[tokio::test]
+async fn each_role_lists_only_the_librarians_it_may_see_and_counts_only_those() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let c = callers(&app, &net);
+    let all = [
+        "Ada Okafor",
+        "Alia Khan",
+        "Bongani Ndlovu",
+        "Carmen García",
+        "Emma Wilson",
+        "Farida Haddad",
+        "Grace Mensah",
+        "Lisa 100% Pure_Test",
+    ];
+    assert_eq!(names(&app, &c.admin).await, (all.map(String::from).to_vec(), 8));
+    assert_eq!(names(&app, &c.anonymous).await, (vec![], 0));
+    // Ada: herself, her partners (Carmen, Farida, Grace), and the directory; not Lisa.
+    let ada = names(&app, &c.ada).await;
+    assert_eq!(ada.0, all[..7].iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    assert_eq!(ada.1, 7);
+    assert_eq!(
+        names(&app, &c.ambassador_za).await,
+        (vec!["Bongani Ndlovu".into(), "Grace Mensah".into(), "Lisa 100% Pure_Test".into()], 3)
+    );
+    assert_eq!(names(&app, &c.ambassador_au).await, (vec!["Emma Wilson".into()], 1));
+    assert_eq!(
+        names(&app, &c.liasa).await,
+        (vec!["Ada Okafor".into(), "Bongani Ndlovu".into(), "Grace Mensah".into()], 3)
+    );
+    assert_eq!(names(&app, &c.alia).await, (vec!["Emma Wilson".into()], 1));
+
+    // The same rules hold for a country's participants and their count.
+    let query = "{ country(code: \"ZA\") { participants { totalCount nodes { fullName } } } }";
+    for (token, expected) in
+        [(&c.anonymous, 0), (&c.ambassador_za, 3), (&c.ambassador_au, 0), (&c.alia, 0), (&c.liasa, 2)]
+    {
+        let body = app.graphql_as(token.as_deref(), query, json!({})).await;
+        assert_eq!(body["data"]["country"]["participants"]["totalCount"], expected, "{body}");
+        assert_eq!(body["data"]["country"]["participants"]["nodes"].as_array().map(Vec::len), Some(expected));
+    }
+}
+
+#[tokio::test]
+async fn fields_of_visible_librarians_follow_the_policy() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let c = callers(&app, &net);
+    let email = |name: &str| json!(format!("{name}@example.org"));
+    // email: self, partners, associations (their members), admins, and the country's
+    // ambassadors only for those who consented to the directory.
+    let cases = [
+        (&c.ada, net.ada, "email", email("ada.okafor")),
+        (&c.ada, net.carmen, "email", email("carmen.garcía")),
+        (&c.ada, net.carmen, "institution", json!("FORBIDDEN")), // unlisted partner
+        (&c.ada, net.bongani, "email", json!("FORBIDDEN")),      // directory only
+        (&c.ada, net.bongani, "institution", json!("Johannesburg City Library")),
+        (&c.ada, net.bongani, "memberships { externalId }", json!("FORBIDDEN")),
+        (&c.ada, net.ada, "memberships { externalId }", json!([{ "externalId": "ZA-3" }])),
+        (&c.ada, net.lisa, "email", json!("HIDDEN")),
+        (&c.carmen, net.ada, "email", email("ada.okafor")),
+        (&c.carmen, net.ada, "version", json!("FORBIDDEN")),
+        (&c.ambassador_za, net.bongani, "email", email("bongani.ndlovu")),
+        (&c.ambassador_za, net.grace, "email", json!("FORBIDDEN")), // did not consent
+        (&c.ambassador_za, net.grace, "institution", json!("National Archives of South Africa")),
+        (&c.ambassador_za, net.ada, "email", json!("HIDDEN")),
+        (&c.ambassador_au, net.bongani, "fullName", json!("HIDDEN")),
+        (&c.liasa, net.grace, "email", email("grace.mensah")),
+        (&c.liasa, net.emma, "email", json!("HIDDEN")),
+        (&c.alia, net.emma, "email", email("emma.wilson")),
+        (&c.alia, net.ada, "fullName", json!("HIDDEN")),
+        (&c.anonymous, net.ada, "fullName", json!("HIDDEN")),
+        (&c.admin, net.lisa, "email", email("lisa.100%.pure_test")),
+    ];
+    for (token, id, name, expected) in cases {
+        let got = field(&app, token, id, name).await;
+        assert_eq!(got, expected, "{name} of librarian {id}");
+    }
+    // A denied field fails alone: the rest of the same answer is there.
+    let body = app
+        .graphql_as(
+            c.ada.as_deref(),
+            "query($id: ID!) { librarian(id: $id) { fullName email institution country { code } } rounds { totalCount } }",
+            json!({ "id": gid(NodeKind::Librarian, net.bongani) }),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"]);
+    assert_eq!(body["data"]["librarian"]["fullName"], "Bongani Ndlovu");
+    assert_eq!(body["data"]["librarian"]["country"]["code"], "ZA");
+    assert_eq!(body["data"]["rounds"]["totalCount"], 2);
+}
+
+#[tokio::test]
+async fn pairings_memberships_and_applications_are_scoped_everywhere() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let c = callers(&app, &net);
+    let query = "{ pairings { totalCount nodes { id members { fullName } } }
+                   associations { nodes { name members { totalCount nodes { externalId } } } }
+                   rounds { nodes { applications { totalCount } pairings { totalCount } } } }";
+    let run = |token: &Option<String>| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            let body = app.graphql_as(token.as_deref(), query, json!({})).await;
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let members = |data: &Value| -> Vec<Vec<String>> {
+        data["pairings"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| pluck(&p["members"], "fullName"))
+            .collect()
+    };
+    let external_ids = |data: &Value| -> Vec<Vec<String>> {
+        data["associations"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| pluck(&a["members"], "externalId"))
+            .collect()
+    };
+    let round_counts = |data: &Value| -> Vec<(i64, i64)> {
+        data["rounds"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                (
+                    r["applications"]["totalCount"].as_i64().unwrap_or(-1),
+                    r["pairings"]["totalCount"].as_i64().unwrap_or(-1),
+                )
+            })
+            .collect()
+    };
+
+    let admin = run(&c.admin).await;
+    assert_eq!(admin["pairings"]["totalCount"], 3);
+    assert_eq!(round_counts(&admin), [(4, 2), (3, 1)]);
+
+    let anonymous = run(&c.anonymous).await;
+    assert_eq!(anonymous["pairings"]["totalCount"], 0);
+    assert_eq!(external_ids(&anonymous), [Vec::<String>::new(), vec![]]);
+    assert_eq!(round_counts(&anonymous), [(0, 0), (0, 0)]);
+
+    // Ada sees her two pairings with every partner; nobody's memberships but her own.
+    let ada = run(&c.ada).await;
+    assert_eq!(
+        members(&ada),
+        [vec!["Ada Okafor", "Carmen García"], vec!["Ada Okafor", "Farida Haddad", "Grace Mensah"]]
+    );
+    assert_eq!(external_ids(&ada), [vec!["ZA-3"], vec![]]);
+    assert_eq!(round_counts(&ada), [(1, 1), (1, 1)]);
+
+    // The ZA ambassador: pairings with a South African, whose foreign partners stay hidden.
+    let za = run(&c.ambassador_za).await;
+    assert_eq!(members(&za), [vec!["Bongani Ndlovu"], vec!["Grace Mensah"]]);
+    assert_eq!(external_ids(&za), [vec!["ZA-1", "ZA-2"], vec![]]);
+    assert_eq!(round_counts(&za), [(1, 1), (1, 1)]);
+
+    // LIASA: its members' pairings (partners from elsewhere hidden), its own memberships only.
+    let liasa = run(&c.liasa).await;
+    assert_eq!(members(&liasa), [vec!["Ada Okafor"], vec!["Bongani Ndlovu"], vec!["Ada Okafor", "Grace Mensah"]]);
+    assert_eq!(external_ids(&liasa), [vec!["ZA-1", "ZA-2", "ZA-3"], vec![]]);
+    let alia = run(&c.alia).await;
+    assert_eq!(external_ids(&alia), [vec![], vec!["AU-1".to_owned()]]);
+    assert_eq!(members(&alia), [vec!["Emma Wilson"]]);
+
+    // node / nodes answer null for what the caller may not see.
+    let ids = json!([
+        gid(NodeKind::Pairing, net.pairing_bongani_emma),
+        gid(NodeKind::Librarian, net.emma),
+        gid(NodeKind::Round, net.round1),
+        gid(NodeKind::Certificate, net.certificate_ada),
+    ]);
+    let query = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }";
+    let body = app.graphql_as(c.ada.as_deref(), query, json!({ "ids": ids })).await;
+    let kinds: Vec<Value> =
+        body["data"]["nodes"].as_array().cloned().unwrap_or_default().iter().map(|n| n["__typename"].clone()).collect();
+    assert_eq!(kinds, [json!(null), json!("Librarian"), json!("Round"), json!("Certificate")]);
+    let body = app.graphql_as(None, query, json!({ "ids": ids })).await;
+    let kinds: Vec<Value> =
+        body["data"]["nodes"].as_array().cloned().unwrap_or_default().iter().map(|n| n["__typename"].clone()).collect();
+    assert_eq!(kinds, [json!(null), json!(null), json!("Round"), json!("Certificate")]);
+}
+
+#[tokio::test]
+async fn anonymous_callers_see_public_programme_facts_only() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let body = app
+        .graphql_as(
+            None,
+            "query($cert: ID!) {
+               countries(first: 1) { totalCount }
+               rounds { nodes { name status topics { title } } }
+               associations { nodes { name country { code } } }
+               country(code: \"ZA\") { ambassadors { active librarian { fullName } } }
+               certificate: node(id: $cert) { ... on Certificate { recipientName round { name } } }
+               viewer { role subject }
+             }",
+            json!({ "cert": gid(NodeKind::Certificate, net.certificate_ada) }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let data = &body["data"];
+    assert!(data["countries"]["totalCount"].as_i64().unwrap_or(0) >= 249);
+    assert_eq!(pluck(&data["rounds"], "name"), ["2026 Round 1", "2026 Round 2"]);
+    assert_eq!(data["rounds"]["nodes"][1]["topics"].as_array().map(Vec::len), Some(2));
+    assert_eq!(data["associations"]["nodes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(data["country"]["ambassadors"], json!([{ "active": true, "librarian": null }]));
+    assert_eq!(data["certificate"]["recipientName"], "Ada Okafor");
+    assert_eq!(data["viewer"], json!({ "role": "ANONYMOUS", "subject": null }));
+}
