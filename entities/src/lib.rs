@@ -5,6 +5,7 @@
 pub mod ambassador;
 pub mod application;
 pub mod association;
+pub mod audit_log;
 pub mod certificate;
 pub mod change_log;
 pub mod country;

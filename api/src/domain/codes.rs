@@ -35,10 +35,10 @@ pub struct LanguageCode(String);
 
 impl LanguageCode {
     /// # Errors
-    /// `BAD_USER_INPUT` unless it is two ASCII letters.
+    /// `BAD_USER_INPUT` unless it is an ISO 639-1 code (the `isolang` crate's list).
     pub fn parse(field: &str, code: &str) -> ApiResult<Self> {
         let code = code.trim();
-        if code.len() == 2 && code.chars().all(|c| c.is_ascii_alphabetic()) {
+        if code.len() == 2 && isolang::Language::from_639_1(&code.to_ascii_lowercase()).is_some() {
             Ok(Self(code.to_ascii_lowercase()))
         } else {
             Err(ApiError::bad_input(

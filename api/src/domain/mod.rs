@@ -4,6 +4,7 @@
 mod codes;
 mod enums;
 mod global_id;
+pub mod input;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{

@@ -3,6 +3,7 @@
 pub mod connection;
 pub mod context;
 pub mod loaders;
+pub mod mutation;
 pub mod nested;
 pub mod node;
 pub mod prefetch;

@@ -1,20 +1,23 @@
 //! The root `Query` type.
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Json, Object};
+use entities::audit_log;
 use futures::future::try_join_all;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
 use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders, viewer};
+use crate::graphql::mutation::{require_admin, require_librarian};
 use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
 use crate::graphql::types::{
-    Association, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput, Round,
-    ViewerInfo, librarian_connection, participants_spec,
+    Association, AuditEntry, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput,
+    Round, ViewerInfo, librarian_connection, participants_spec,
 };
-use crate::service::{filters, orderings, page, page::PageArgs};
+use crate::service::{filters, orderings, page, page::PageArgs, people};
 
 /// Most ids `nodes(ids:)` takes at once.
 pub const MAX_NODES: usize = 100;
@@ -26,6 +29,36 @@ impl QueryRoot {
     /// Who is asking: the role and scope of the caller's token.
     async fn viewer(&self) -> ViewerInfo {
         ViewerInfo
+    }
+
+    /// Everything the network stores about the calling librarian, as one JSON document
+    /// (profile, memberships, applications, pairings, certificates, ambassador terms).
+    async fn export_my_data(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
+        let me = require_librarian(viewer(ctx)?)?;
+        let document = people::export(&api(ctx)?.db, me).await?;
+        document.map(Json).ok_or_else(|| ApiError::NotFound("no such librarian".into()).into())
+    }
+
+    /// Admin: the audit log, newest first, optionally of one object.
+    async fn audit_log(
+        &self,
+        ctx: &Context<'_>,
+        object_id: Option<ID>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<AuditEntry>> {
+        require_admin(viewer(ctx)?)?;
+        let api = api(ctx)?;
+        let mut select = audit_log::Entity::find();
+        if let Some(id) = object_id {
+            let id = GlobalId::decode("objectId", &id)?;
+            select = select.filter(audit_log::Column::ObjectId.eq(GlobalId::encode(id.kind, &id.key)));
+        }
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::audit_entries(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
     /// Any object by its global id; `null` if there is none.

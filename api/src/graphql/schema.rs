@@ -2,21 +2,22 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptyMutation, EmptySubscription, Schema};
+use async_graphql::{EmptySubscription, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::graphql::context::ApiContext;
+use crate::graphql::mutation::MutationRoot;
 use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
 
-pub type AppSchema = Schema<QueryRoot, EmptyMutation, EmptySubscription>;
+pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema with its process-wide data. Per-request data (DataLoaders) is added by the
 /// HTTP handler.
 pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits, countries: Arc<CountryTable>) -> AppSchema {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription)
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .register_output_type::<Node>()
         .data(ApiContext { db, page_limits, countries })
         .finish()
@@ -24,5 +25,5 @@ pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits, countries: 
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(QueryRoot, EmptyMutation, EmptySubscription).register_output_type::<Node>().finish().sdl()
+    Schema::build(QueryRoot, MutationRoot, EmptySubscription).register_output_type::<Node>().finish().sdl()
 }

@@ -127,6 +127,22 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     respond(&execute(&state, viewer, batch).await)
 }
 
+/// Whether the operation a GET request would run is a mutation (GET must not write: a link
+/// or an image tag could trigger it). A document that does not parse is left to the
+/// executor, which reports the syntax error.
+fn is_mutation(request: &Request) -> bool {
+    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false;
+    };
+    let mutation = |ty: OperationType| ty == OperationType::Mutation;
+    match (&document.operations, request.operation_name.as_deref()) {
+        (DocumentOperations::Single(op), _) => mutation(op.node.ty),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).is_some_and(|op| mutation(op.node.ty)),
+        (DocumentOperations::Multiple(ops), None) => ops.values().any(|op| mutation(op.node.ty)),
+    }
+}
+
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
 pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
     let wants_html = req
@@ -143,6 +159,15 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         Err(res) => return res,
     };
     match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) if is_mutation(&request) => {
+            let mut res = error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "METHOD_NOT_ALLOWED",
+                "mutations must be sent with POST",
+            );
+            res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+            res
+        }
         Ok(request) => respond(&execute(&state, viewer, BatchRequest::Single(request)).await),
         Err(err) => {
             error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"))

@@ -3,9 +3,12 @@
 
 pub mod countries;
 pub mod filters;
+pub mod journal;
 pub mod keys;
 pub mod orderings;
 pub mod page;
+pub mod partners;
+pub mod people;
 pub mod relations;
 
 use chrono::{DateTime, SubsecRound, Utc};

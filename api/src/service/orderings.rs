@@ -59,3 +59,13 @@ pub fn countries() -> Ordering<country::Entity> {
         keys: |m| vec![json!(m.code)],
     }
 }
+
+/// Audit entries, newest first.
+pub fn audit_entries() -> Ordering<entities::audit_log::Entity> {
+    Ordering {
+        name: "ID_DESC".to_owned(),
+        columns: vec![(entities::audit_log::Column::Id, KeyKind::Int)],
+        descending: true,
+        keys: |m| vec![json!(m.id)],
+    }
+}

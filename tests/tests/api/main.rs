@@ -10,6 +10,7 @@ mod http;
 mod migrations;
 mod n_plus_one;
 mod pagination;
+mod privacy;
 mod queries;
 mod schema;
 mod seed;

@@ -5,7 +5,7 @@ use interlib_tests::TestDatabase;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 
-const TABLES: [&str; 14] = [
+const TABLES: [&str; 15] = [
     "countries",
     "librarians",
     "librarian_languages",
@@ -20,6 +20,7 @@ const TABLES: [&str; 14] = [
     "discussion_topics",
     "certificates",
     "change_log",
+    "audit_log",
 ];
 
 #[tokio::test]
@@ -36,8 +37,8 @@ async fn migrations_apply_roll_back_and_reapply() {
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
     Migrator::down(&db, Some(1)).await.expect("one step down");
-    assert!(!manager.has_table("change_log").await.expect("checked"));
-    assert!(manager.has_table("certificates").await.expect("checked"));
+    assert!(!manager.has_table("audit_log").await.expect("checked"));
+    assert!(manager.has_table("change_log").await.expect("checked"));
 
     Migrator::reset(&db).await.expect("all the way down");
     for table in TABLES {

@@ -4,6 +4,7 @@
 mod ambassador;
 mod application;
 mod association;
+mod audit;
 mod certificate;
 mod country;
 mod inputs;
@@ -17,6 +18,7 @@ mod viewer;
 pub use ambassador::Ambassador;
 pub use application::Application;
 pub use association::Association;
+pub use audit::AuditEntry;
 pub use certificate::Certificate;
 pub use country::{Country, participants_spec};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};

@@ -1,0 +1,501 @@
+//! Writes to librarians: creation (admins), profile and consent (the librarian), erasure
+//! (the librarian or an admin), and the export of everything about a person.
+
+use entities::{
+    ambassador, application, association, certificate, librarian, librarian_interest, librarian_language, membership,
+    pairing, pairing_member, round,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
+};
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use crate::auth::Viewer;
+use crate::domain::input::{Checks, MAX_BIO, MAX_NAME, MAX_TEXT, UserError, UserErrorCode};
+use crate::domain::{MembershipStatus, NodeKind, Sector};
+use crate::error::ApiResult;
+use crate::service::journal::{self, Operation};
+use crate::service::now;
+
+/// What an erased librarian is called from then on, everywhere.
+pub const ERASED_NAME: &str = "Erased librarian";
+
+/// A write that either happened or was refused for reasons the caller can fix.
+pub type Outcome<T> = ApiResult<Result<T, Vec<UserError>>>;
+
+fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<String>) -> Outcome<T> {
+    Ok(Err(vec![UserError { field: field.to_owned(), code, message: message.into() }]))
+}
+
+/// Profile fields to set; `None` leaves a field as it is. For optional text, an empty
+/// string clears it.
+#[derive(Debug, Default, Clone)]
+pub struct ProfileInput {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    pub sector: Option<Sector>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    pub bio: Option<String>,
+    pub listed_in_directory: Option<bool>,
+}
+
+/// A validated [`ProfileInput`].
+#[derive(Debug, Default)]
+struct Profile {
+    full_name: Option<String>,
+    email: Option<String>,
+    country_code: Option<String>,
+    institution: Option<Option<String>>,
+    sector: Option<Sector>,
+    job_title: Option<Option<String>>,
+    years_experience: Option<i32>,
+    languages: Option<Vec<String>>,
+    interests: Option<Vec<String>>,
+    bio: Option<Option<String>>,
+    listed_in_directory: Option<bool>,
+}
+
+fn parse(input: &ProfileInput) -> Result<Profile, Vec<UserError>> {
+    let mut c = Checks::default();
+    let profile = Profile {
+        full_name: input.full_name.as_deref().and_then(|v| c.required("fullName", v, MAX_NAME)),
+        email: input.email.as_deref().and_then(|v| c.email("email", v)),
+        country_code: input.country_code.as_deref().and_then(|v| c.country("countryCode", v)),
+        institution: input.institution.as_deref().map(|v| c.text("institution", v, MAX_TEXT)),
+        sector: input.sector,
+        job_title: input.job_title.as_deref().map(|v| c.text("jobTitle", v, MAX_TEXT)),
+        years_experience: input.years_experience.and_then(|v| c.years("yearsExperience", v)),
+        languages: input.languages.as_deref().and_then(|v| c.languages("languages", v)),
+        interests: input.interests.as_deref().and_then(|v| c.interests("interests", v)),
+        bio: input.bio.as_deref().map(|v| c.text("bio", v, MAX_BIO)),
+        listed_in_directory: input.listed_in_directory,
+    };
+    if c.ok() { Ok(profile) } else { Err(c.errors) }
+}
+
+async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except: Option<i32>) -> ApiResult<bool> {
+    let mut query = librarian::Entity::find().filter(librarian::Column::Email.eq(email));
+    if let Some(id) = except {
+        query = query.filter(librarian::Column::Id.ne(id));
+    }
+    Ok(query.one(db).await?.is_some())
+}
+
+fn taken_email<T>() -> Outcome<T> {
+    refused("email", UserErrorCode::Taken, "another librarian has this email")
+}
+
+async fn replace_tags<C: ConnectionTrait>(db: &C, id: i32, profile: &Profile) -> ApiResult<()> {
+    if let Some(languages) = &profile.languages {
+        librarian_language::Entity::delete_many()
+            .filter(librarian_language::Column::LibrarianId.eq(id))
+            .exec(db)
+            .await?;
+        let rows = languages
+            .iter()
+            .map(|l| librarian_language::ActiveModel { librarian_id: Set(id), language: Set(l.clone()) });
+        librarian_language::Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
+    if let Some(interests) = &profile.interests {
+        librarian_interest::Entity::delete_many()
+            .filter(librarian_interest::Column::LibrarianId.eq(id))
+            .exec(db)
+            .await?;
+        if !interests.is_empty() {
+            let rows = interests
+                .iter()
+                .map(|t| librarian_interest::ActiveModel { librarian_id: Set(id), interest: Set(t.clone()) });
+            librarian_interest::Entity::insert_many(rows).exec_without_returning(db).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A unique-constraint race (two writers with the same email) is a user error too.
+fn on_unique<T>(result: Result<T, sea_orm::DbErr>) -> ApiResult<Result<T, Vec<UserError>>> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
+            Ok(Err(vec![UserError {
+                field: "email".to_owned(),
+                code: UserErrorCode::Taken,
+                message: "another librarian has this email".to_owned(),
+            }]))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+/// Creates a librarian (an admin write: audited).
+///
+/// # Errors
+/// Database errors; invalid input is returned as user errors.
+pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: ProfileInput) -> Outcome<librarian::Model> {
+    let mut missing = Checks::default();
+    for (field, present) in [
+        ("fullName", input.full_name.is_some()),
+        ("email", input.email.is_some()),
+        ("countryCode", input.country_code.is_some()),
+        ("sector", input.sector.is_some()),
+        ("languages", input.languages.is_some()),
+    ] {
+        if !present {
+            missing.fail(field, UserErrorCode::Blank, format!("`{field}` is required"));
+        }
+    }
+    let profile = match parse(&input) {
+        Ok(profile) if missing.ok() => profile,
+        Ok(_) => return Ok(Err(missing.errors)),
+        Err(mut errors) => {
+            missing.errors.append(&mut errors);
+            return Ok(Err(missing.errors));
+        }
+    };
+    let txn = db.begin().await?;
+    let email = profile.email.clone().unwrap_or_default();
+    if email_taken(&txn, &email, None).await? {
+        return taken_email();
+    }
+    let at = now();
+    let model = librarian::ActiveModel {
+        id: NotSet,
+        full_name: Set(profile.full_name.clone().unwrap_or_default()),
+        email: Set(email),
+        country_code: Set(profile.country_code.clone().unwrap_or_default()),
+        institution: Set(profile.institution.clone().flatten()),
+        sector: Set(profile.sector.unwrap_or(Sector::Other).as_str().to_owned()),
+        job_title: Set(profile.job_title.clone().flatten()),
+        years_experience: Set(profile.years_experience.unwrap_or(0)),
+        bio: Set(profile.bio.clone().flatten()),
+        listed_in_directory: Set(profile.listed_in_directory.unwrap_or(false)),
+        erased_at: Set(None),
+        version: Set(1),
+        created_at: Set(at),
+        updated_at: Set(at),
+    };
+    let model = match on_unique(model.insert(&txn).await)? {
+        Ok(model) => model,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    replace_tags(&txn, model.id, &profile).await?;
+    journal::change(&txn, viewer, NodeKind::Librarian, model.id, Operation::Upsert).await?;
+    journal::audit(
+        &txn,
+        viewer,
+        "createLibrarian",
+        NodeKind::Librarian,
+        model.id,
+        json!({ "countryCode": model.country_code }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(model))
+}
+
+/// Applies `input` to the librarian `id`, if `expected_version` (when given) is current.
+///
+/// # Errors
+/// Database errors; invalid input, a taken email, a stale version or an erased librarian
+/// are user errors.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    input: ProfileInput,
+    expected_version: Option<i32>,
+) -> Outcome<librarian::Model> {
+    let profile = match parse(&input) {
+        Ok(profile) => profile,
+        Err(errors) => return Ok(Err(errors)),
+    };
+    let txn = db.begin().await?;
+    let Some(current) = librarian::Entity::find_by_id(id).one(&txn).await? else {
+        return refused("id", UserErrorCode::NotFound, "no such librarian");
+    };
+    if current.erased_at.is_some() {
+        return refused("id", UserErrorCode::NotAllowed, "this librarian was erased");
+    }
+    if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+        return refused(
+            "expectedVersion",
+            UserErrorCode::Stale,
+            format!("expected version {expected}, but the current version is {}", current.version),
+        );
+    }
+    if let Some(email) = &profile.email
+        && email_taken(&txn, email, Some(id)).await?
+    {
+        return taken_email();
+    }
+    let version = current.version;
+    let mut model = current.into_active_model();
+    if let Some(v) = profile.full_name.clone() {
+        model.full_name = Set(v);
+    }
+    if let Some(v) = profile.email.clone() {
+        model.email = Set(v);
+    }
+    if let Some(v) = profile.country_code.clone() {
+        model.country_code = Set(v);
+    }
+    if let Some(v) = profile.institution.clone() {
+        model.institution = Set(v);
+    }
+    if let Some(v) = profile.sector {
+        model.sector = Set(v.as_str().to_owned());
+    }
+    if let Some(v) = profile.job_title.clone() {
+        model.job_title = Set(v);
+    }
+    if let Some(v) = profile.years_experience {
+        model.years_experience = Set(v);
+    }
+    if let Some(v) = profile.bio.clone() {
+        model.bio = Set(v);
+    }
+    if let Some(v) = profile.listed_in_directory {
+        model.listed_in_directory = Set(v);
+    }
+    model.version = Set(version + 1);
+    model.updated_at = Set(now());
+    // The version in the WHERE clause makes a concurrent update lose cleanly.
+    let updated = librarian::Entity::update_many()
+        .set(model)
+        .filter(librarian::Column::Id.eq(id))
+        .filter(librarian::Column::Version.eq(version))
+        .exec(&txn)
+        .await;
+    match on_unique(updated)? {
+        Ok(result) if result.rows_affected == 1 => {}
+        Ok(_) => return refused("expectedVersion", UserErrorCode::Stale, "the librarian changed meanwhile; retry"),
+        Err(errors) => return Ok(Err(errors)),
+    }
+    replace_tags(&txn, id, &profile).await?;
+    journal::change(&txn, viewer, NodeKind::Librarian, id, Operation::Upsert).await?;
+    if viewer.is_admin() {
+        journal::audit(&txn, viewer, "updateLibrarian", NodeKind::Librarian, id, json!({ "fields": changed(&input) }))
+            .await?;
+    }
+    let model = librarian::Entity::find_by_id(id).one(&txn).await?;
+    txn.commit().await?;
+    match model {
+        Some(model) => Ok(Ok(model)),
+        None => refused("id", UserErrorCode::NotFound, "no such librarian"),
+    }
+}
+
+/// The names of the fields an input sets (for the audit log: no values, no personal data).
+fn changed(input: &ProfileInput) -> Vec<&'static str> {
+    [
+        ("fullName", input.full_name.is_some()),
+        ("email", input.email.is_some()),
+        ("countryCode", input.country_code.is_some()),
+        ("institution", input.institution.is_some()),
+        ("sector", input.sector.is_some()),
+        ("jobTitle", input.job_title.is_some()),
+        ("yearsExperience", input.years_experience.is_some()),
+        ("languages", input.languages.is_some()),
+        ("interests", input.interests.is_some()),
+        ("bio", input.bio.is_some()),
+        ("listedInDirectory", input.listed_in_directory.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, set)| set.then_some(name))
+    .collect()
+}
+
+/// Erases the librarian `id`: personal fields anonymised, languages and interests removed,
+/// memberships deactivated, application goals and certificate names cleared, open
+/// ambassador terms ended; pairings stay for statistics. Idempotent: erasing again changes
+/// nothing and logs nothing.
+///
+/// # Errors
+/// Database errors; an unknown librarian is a user error.
+pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome<librarian::Model> {
+    let txn = db.begin().await?;
+    let Some(current) = librarian::Entity::find_by_id(id).one(&txn).await? else {
+        return refused("librarianId", UserErrorCode::NotFound, "no such librarian");
+    };
+    if current.erased_at.is_some() {
+        return Ok(Ok(current));
+    }
+    let at = now();
+    let version = current.version;
+    let mut model = current.into_active_model();
+    model.full_name = Set(ERASED_NAME.to_owned());
+    model.email = Set(format!("erased-{id}@erased.invalid"));
+    model.institution = Set(None);
+    model.job_title = Set(None);
+    model.years_experience = Set(0);
+    model.bio = Set(None);
+    model.listed_in_directory = Set(false);
+    model.erased_at = Set(Some(at));
+    model.version = Set(version + 1);
+    model.updated_at = Set(at);
+    let model = model.update(&txn).await?;
+    librarian_language::Entity::delete_many().filter(librarian_language::Column::LibrarianId.eq(id)).exec(&txn).await?;
+    librarian_interest::Entity::delete_many().filter(librarian_interest::Column::LibrarianId.eq(id)).exec(&txn).await?;
+
+    let active = membership::Entity::find()
+        .filter(membership::Column::LibrarianId.eq(id))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+        .all(&txn)
+        .await?;
+    for m in &active {
+        membership::Entity::update_many()
+            .col_expr(membership::Column::Status, Expr::value(MembershipStatus::Deactivated.as_str()))
+            .col_expr(membership::Column::DeactivatedAt, Expr::value(at))
+            .col_expr(membership::Column::Version, Expr::value(m.version + 1))
+            .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+            .filter(membership::Column::Id.eq(m.id))
+            .exec(&txn)
+            .await?;
+    }
+    application::Entity::update_many()
+        .col_expr(application::Column::Goal, Expr::value(Option::<String>::None))
+        .col_expr(
+            application::Column::Preferences,
+            Expr::value(json!({ "languages": [], "preferredSectors": [], "interests": [] })),
+        )
+        .filter(application::Column::LibrarianId.eq(id))
+        .exec(&txn)
+        .await?;
+    certificate::Entity::update_many()
+        .col_expr(certificate::Column::RecipientName, Expr::value(ERASED_NAME))
+        .filter(certificate::Column::LibrarianId.eq(id))
+        .exec(&txn)
+        .await?;
+    ambassador::Entity::update_many()
+        .col_expr(ambassador::Column::TermUntil, Expr::value(at))
+        .filter(ambassador::Column::LibrarianId.eq(id))
+        .filter(Condition::any().add(ambassador::Column::TermUntil.is_null()).add(ambassador::Column::TermUntil.gt(at)))
+        .exec(&txn)
+        .await?;
+
+    journal::change(&txn, viewer, NodeKind::Librarian, id, Operation::Erase).await?;
+    for m in &active {
+        journal::change(&txn, viewer, NodeKind::Membership, m.id, Operation::Deactivate).await?;
+    }
+    journal::audit(
+        &txn,
+        viewer,
+        "eraseLibrarian",
+        NodeKind::Librarian,
+        id,
+        json!({ "deactivatedMemberships": active.len() }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(Ok(model))
+}
+
+/// Everything stored about the librarian `id`, as one JSON document (GDPR access).
+///
+/// # Errors
+/// Database errors; `None` if there is no such librarian.
+pub async fn export(db: &DatabaseConnection, id: i32) -> ApiResult<Option<Value>> {
+    let Some(me) = librarian::Entity::find_by_id(id).one(db).await? else {
+        return Ok(None);
+    };
+    let languages: Vec<String> = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.eq(id))
+        .order_by_asc(librarian_language::Column::Language)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.language)
+        .collect();
+    let interests: Vec<String> = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.eq(id))
+        .order_by_asc(librarian_interest::Column::Interest)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.interest)
+        .collect();
+    let associations: HashMap<i32, String> =
+        association::Entity::find().all(db).await?.into_iter().map(|a| (a.id, a.name)).collect();
+    let rounds: HashMap<i32, String> =
+        round::Entity::find().all(db).await?.into_iter().map(|r| (r.id, r.name)).collect();
+    let memberships = membership::Entity::find()
+        .filter(membership::Column::LibrarianId.eq(id))
+        .order_by_asc(membership::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|m| {
+            json!({ "association": associations.get(&m.association_id), "externalId": m.external_id,
+                    "status": m.status, "deactivatedAt": m.deactivated_at, "createdAt": m.created_at })
+        })
+        .collect::<Vec<_>>();
+    let applications = application::Entity::find()
+        .filter(application::Column::LibrarianId.eq(id))
+        .order_by_asc(application::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| {
+            json!({ "round": rounds.get(&a.round_id), "status": a.status, "matchPreference": a.match_preference,
+                    "preferences": a.preferences, "goal": a.goal, "createdAt": a.created_at })
+        })
+        .collect::<Vec<_>>();
+    let mut pairings = Vec::new();
+    let mine = pairing_member::Entity::find()
+        .filter(pairing_member::Column::LibrarianId.eq(id))
+        .find_also_related(pairing::Entity)
+        .order_by_asc(pairing_member::Column::PairingId)
+        .all(db)
+        .await?;
+    for (_, p) in mine {
+        let Some(p) = p else { continue };
+        let partners = pairing_member::Entity::find()
+            .filter(pairing_member::Column::PairingId.eq(p.id))
+            .filter(pairing_member::Column::LibrarianId.ne(id))
+            .find_also_related(librarian::Entity)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(_, l)| l.map(|l| json!({ "fullName": l.full_name, "countryCode": l.country_code })))
+            .collect::<Vec<_>>();
+        let round = rounds.get(&p.round_id);
+        pairings.push(json!({ "round": round, "status": p.status, "partners": partners, "createdAt": p.created_at }));
+    }
+    let certificates = certificate::Entity::find()
+        .filter(certificate::Column::LibrarianId.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| json!({ "code": c.code, "recipientName": c.recipient_name, "issuedAt": c.issued_at }))
+        .collect::<Vec<_>>();
+    let ambassador_terms = ambassador::Entity::find()
+        .filter(ambassador::Column::LibrarianId.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| json!({ "countryCode": a.country_code, "termFrom": a.term_from, "termUntil": a.term_until }))
+        .collect::<Vec<_>>();
+    Ok(Some(json!({
+        "exportedAt": now(),
+        "librarian": {
+            "id": crate::domain::GlobalId::encode(NodeKind::Librarian, me.id),
+            "fullName": me.full_name, "email": me.email, "countryCode": me.country_code,
+            "institution": me.institution, "sector": me.sector, "jobTitle": me.job_title,
+            "yearsExperience": me.years_experience, "bio": me.bio, "listedInDirectory": me.listed_in_directory,
+            "erasedAt": me.erased_at, "version": me.version, "createdAt": me.created_at, "updatedAt": me.updated_at,
+            "languages": languages, "interests": interests,
+        },
+        "memberships": memberships,
+        "applications": applications,
+        "pairings": pairings,
+        "certificates": certificates,
+        "ambassadorTerms": ambassador_terms,
+    })))
+}
