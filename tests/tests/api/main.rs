@@ -2,6 +2,7 @@
 //! against its own fresh database: SQLite by default, PostgreSQL when
 //! `INTERLIB_TEST_POSTGRES` is set (see the README).
 
+mod admin;
 mod auth;
 mod authorization;
 mod errors;
