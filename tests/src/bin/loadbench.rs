@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
+use interlib::auth::{Claims, KeyRing, Role, TokenScope};
 use interlib::settings::Settings;
 use interlib::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
@@ -29,6 +30,13 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 enum Backend {
     Sqlite,
     Postgres,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Caller {
+    Ambassador,
+    Admin,
+    Anonymous,
 }
 
 #[derive(Debug, Parser)]
@@ -54,6 +62,10 @@ struct Args {
     /// Another GraphQL document to measure (variables: `code`), from a file.
     #[arg(long)]
     query_file: Option<std::path::PathBuf>,
+    /// Who asks: an ambassador of the measured countries (the real case, with the policy's
+    /// row and field rules), an admin (no row rules), or anonymous.
+    #[arg(long, value_enum, default_value = "ambassador")]
+    caller: Caller,
     /// Reuse the database of the previous run of this backend instead of seeding anew.
     #[arg(long)]
     reuse: bool,
@@ -97,16 +109,17 @@ async fn main() -> anyhow::Result<()> {
     let port: u16 = lines.next_line().await?.context("server printed no port")?.trim().parse()?;
     let endpoint = format!("http://127.0.0.1:{port}/graphql");
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    let token: Option<&'static str> = token(args.caller)?.map(|t| &*Box::leak(t.into_boxed_str()));
 
     // Warm-up: fills caches and connection pools on both sides.
-    run(&client, &endpoint, query, 8, Duration::from_secs(2)).await?;
-    println!("| backend | clients | requests/s | p50 ms | p99 ms | errors |");
-    println!("|---|---|---|---|---|---|");
+    run(&client, &endpoint, query, token, 8, Duration::from_secs(2)).await?;
+    println!("| backend | caller | clients | requests/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---|---|---|---|");
     for &clients in &args.clients {
-        let r = run(&client, &endpoint, query, clients, Duration::from_secs(args.seconds)).await?;
+        let r = run(&client, &endpoint, query, token, clients, Duration::from_secs(args.seconds)).await?;
         println!(
-            "| {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} |",
-            args.backend, r.rps, r.p50_ms, r.p99_ms, r.errors
+            "| {:?} | {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} |",
+            args.backend, args.caller, r.rps, r.p50_ms, r.p99_ms, r.errors
         );
     }
     println!("server peak memory (VmHWM): {:.1} MB", peak_rss_mb(pid)?);
@@ -122,6 +135,20 @@ async fn serve(url: &str) -> anyhow::Result<()> {
     println!("{}", app.port());
     app.run_until_stopped().await?;
     Ok(())
+}
+
+/// A token for `caller`, signed like `interlib token mint` with the server's settings.
+fn token(caller: Caller) -> anyhow::Result<Option<String>> {
+    let settings = Settings::for_database("sqlite::memory:");
+    let keys = KeyRing::from_settings(&settings)?;
+    let (role, countries) = match caller {
+        Caller::Anonymous => return Ok(None),
+        Caller::Admin => (Role::Admin, Vec::new()),
+        Caller::Ambassador => (Role::Ambassador, COUNTRIES.iter().map(|c| (*c).to_owned()).collect()),
+    };
+    let scope = TokenScope { countries, ..TokenScope::default() };
+    let claims = Claims::for_role(role, &scope, None, Duration::from_secs(24 * 3600), keys.issuer(), keys.audience())?;
+    Ok(Some(keys.mint(&claims)?))
 }
 
 async fn prepare_database(args: &Args) -> anyhow::Result<String> {
@@ -179,6 +206,7 @@ async fn run(
     client: &reqwest::Client,
     endpoint: &str,
     query: &'static str,
+    token: Option<&'static str>,
     clients: usize,
     length: Duration,
 ) -> anyhow::Result<RunResult> {
@@ -196,16 +224,15 @@ async fn run(
                     let code = COUNTRIES[i % COUNTRIES.len()];
                     i += 1;
                     let sent = Instant::now();
-                    let ok = match client
-                        .post(&endpoint)
-                        .json(&json!({ "query": query, "variables": { "code": code } }))
-                        .send()
-                        .await
-                    {
-                        Ok(res) if res.status().is_success() => res
-                            .json::<Value>()
-                            .await
-                            .is_ok_and(|body| body.get("errors").is_none() && !body["data"]["country"].is_null()),
+                    let mut request =
+                        client.post(&endpoint).json(&json!({ "query": query, "variables": { "code": code } }));
+                    if let Some(token) = token {
+                        request = request.bearer_auth(token);
+                    }
+                    let ok = match request.send().await {
+                        Ok(res) if res.status().is_success() => {
+                            res.json::<Value>().await.is_ok_and(|body| only_denied_fields(&body))
+                        }
                         _ => false,
                     };
                     latencies.push(sent.elapsed());
@@ -231,6 +258,13 @@ async fn run(
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
     Ok(RunResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors })
+}
+
+/// An answer with data, whose errors (if any) are only fields the policy denies (an
+/// ambassador does not read the email of a participant who did not consent).
+fn only_denied_fields(body: &Value) -> bool {
+    let denied = |e: &Value| e["extensions"]["code"] == "FORBIDDEN" && e["path"].is_array();
+    !body["data"]["country"].is_null() && body["errors"].as_array().is_none_or(|errors| errors.iter().all(denied))
 }
 
 fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {

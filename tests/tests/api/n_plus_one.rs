@@ -80,3 +80,26 @@ async fn nested_connections_under_a_list_are_batched_across_parents() {
         assert_eq!(alone["country"]["participants"], country["participants"], "{}", country["code"]);
     }
 }
+
+#[tokio::test]
+async fn the_policy_adds_no_statements_for_ambassadors_and_associations() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let ambassador = app.token(interlib::auth::Role::Ambassador, &["AU", "US", "GB", "ZA"], None, None);
+    let association = app.token(interlib::auth::Role::Association, &[], Some(1), None);
+    // An association token costs one lookup (the association must still exist).
+    for (token, check) in [(ambassador, 0), (association, 1)] {
+        let mut counts = Vec::new();
+        for first in [5, 50] {
+            let before = app.statements.get();
+            let body = app.graphql_as(Some(&token), NESTED, json!({ "first": first })).await;
+            assert!(body.get("errors").is_none(), "{body}");
+            assert!(body["data"]["librarians"]["nodes"].as_array().is_some_and(|n| !n.is_empty()));
+            counts.push(app.statements.get() - before);
+        }
+        // The rules are conditions inside the same statements, so the count is the admin's
+        // plus the token check.
+        let expected = MAX_STATEMENTS + check;
+        assert_eq!(counts, [expected, expected], "statements with the policy applied");
+    }
+}
