@@ -5,6 +5,11 @@
 //! list, a `totalCount`, `node`, a nested relation or a batch loader, applies it, so hidden
 //! rows are simply absent and counts never reveal them.
 //!
+//! Children of a visible librarian (`Librarian.memberships`, `.applications`,
+//! `.pairings`) need less: their parent's visibility and the viewer's right to read its
+//! record imply theirs for every role (see [`memberships_of_visible`] for the one
+//! exception), so those loaders skip the subqueries that lists need.
+//!
 //! Fields: a visible librarian may still have fields the viewer may not read
 //! ([`LibrarianAccess`]); those answer a `FORBIDDEN` error on that field only.
 //!
@@ -95,6 +100,21 @@ pub fn memberships(viewer: &Viewer) -> Option<Condition> {
             Some(Condition::all().add(membership::Column::LibrarianId.eq(*librarian_id)))
         }
         Viewer::Anonymous => nothing(),
+    }
+}
+
+/// The memberships of librarians the viewer can already see (`Librarian.memberships`).
+///
+/// Visibility of the librarian implies it for their memberships, except that an
+/// association sees only its own: this is the only condition left, and it needs no
+/// subquery. (The loaders of a librarian's children are only reached through a visible
+/// `Librarian` whose record fields the viewer may read.)
+pub fn memberships_of_visible(viewer: &Viewer) -> Option<Condition> {
+    match viewer {
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::all().add(membership::Column::AssociationId.eq(*association_id)))
+        }
+        _ => None,
     }
 }
 

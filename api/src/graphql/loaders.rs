@@ -142,10 +142,8 @@ impl Loaders {
             topic: loader(db, v, by_id!(discussion_topic)),
             certificate: loader(db, v, by_id!(certificate)),
             memberships_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::memberships_of_librarians(db, v, ids))),
-            applications_of_librarian: loader(db, v, |db, v, ids| {
-                Box::pin(rel::applications_of_librarians(db, v, ids))
-            }),
-            pairings_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::pairings_of_librarians(db, v, ids))),
+            applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
+            pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
             members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
             topics_of_round: loader(db, v, |db, _, ids| Box::pin(rel::topics_of_rounds(db, ids))),
             languages_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::languages_of_librarians(db, ids))),

@@ -51,7 +51,7 @@ pub async fn memberships_of_librarians(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<membership::Model>>>> {
-    let rows = scoped(membership::Entity::find(), policy::memberships(&viewer))
+    let rows = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
         .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
         .order_by_asc(membership::Column::Id)
         .all(&db)
@@ -59,13 +59,12 @@ pub async fn memberships_of_librarians(
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
+/// Applications of each (visible) librarian: their visibility is implied (see `policy`).
 pub async fn applications_of_librarians(
     db: DatabaseConnection,
-    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<application::Model>>>> {
-    let scope = policy::applications(&viewer, application::Column::LibrarianId);
-    let rows = scoped(application::Entity::find(), scope)
+    let rows = application::Entity::find()
         .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
         .order_by_asc(application::Column::Id)
         .all(&db)
@@ -73,16 +72,15 @@ pub async fn applications_of_librarians(
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
-/// Pairings of each librarian: one statement joining `pairing_members` to `pairings`.
+/// Pairings of each (visible) librarian: one statement joining `pairing_members` to
+/// `pairings`; their visibility is implied (see `policy`).
 pub async fn pairings_of_librarians(
     db: DatabaseConnection,
-    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<pairing::Model>>>> {
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
         .find_also_related(pairing::Entity)
-        .filter(policy::pairings(&viewer).unwrap_or_else(Condition::all))
         .order_by_asc(pairing_member::Column::PairingId)
         .all(&db)
         .await?;
