@@ -62,7 +62,11 @@ pub fn scoped<E: sea_orm::EntityTrait>(select: Select<E>, condition: Option<Cond
 /// The librarians matching `filter` that `viewer` may see, unordered.
 pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter) -> Select<librarian::Entity> {
     use librarian::Column as L;
-    let mut select = scoped(librarian::Entity::find(), policy::librarians(viewer));
+    let scope = match &filter.country {
+        Some(country) => policy::librarians_of_country(viewer, country.as_str()),
+        None => policy::librarians(viewer),
+    };
+    let mut select = scoped(librarian::Entity::find(), scope);
     if let Some(country) = &filter.country {
         select = select.filter(L::CountryCode.eq(country.as_str()));
     }
