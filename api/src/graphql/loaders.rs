@@ -109,6 +109,9 @@ pub struct Loaders {
     pub applications_of_round: Nested<application::Entity, i32, Option<ApplicationStatus>>,
     pub pairings_of_round: Nested<pairing::Entity, i32, Option<PairingStatus>>,
     pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<Arc<ambassador::Model>>>, HashMapCache>,
+    pub participant_count: DataLoader<BatchLoader<String, i64>, HashMapCache>,
+    pub application_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
+    pub pairing_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
 }
 
 macro_rules! by_id {
@@ -183,6 +186,9 @@ impl Loaders {
                 ordering: |_| orderings::pairings(),
             }),
             ambassadors_of_country: loader(db, v, |db, _, codes| Box::pin(rel::ambassadors_of_countries(db, codes))),
+            participant_count: loader(db, v, |db, _, codes| Box::pin(rel::participant_counts(db, codes))),
+            application_count: loader(db, v, |db, _, ids| Box::pin(rel::application_counts(db, ids))),
+            pairing_count: loader(db, v, |db, _, ids| Box::pin(rel::pairing_counts(db, ids))),
         }
     }
 }

@@ -9,7 +9,10 @@ use entities::{
     ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
     pairing_member,
 };
-use sea_orm::{Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
 
 use crate::auth::{Viewer, policy};
 use crate::error::ApiResult;
@@ -146,4 +149,54 @@ pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
         .all(&db)
         .await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.interest))))
+}
+
+/// Rows of `E` per value of `column` among `keys`: one grouped statement. Public
+/// aggregates (no rows are revealed, only how many there are).
+async fn counts<E: EntityTrait>(
+    db: DatabaseConnection,
+    column: E::Column,
+    keys: Vec<i32>,
+) -> ApiResult<HashMap<i32, i64>> {
+    let backend = db.get_database_backend();
+    let rows: Vec<(i32, i64)> = E::find()
+        .select_only()
+        .column(column)
+        .column_as(Expr::col(column).count(), "n")
+        .filter(any_of(backend, column, keys.clone()))
+        .group_by(column)
+        .into_tuple()
+        .all(&db)
+        .await?;
+    let mut out: HashMap<i32, i64> = keys.into_iter().map(|k| (k, 0)).collect();
+    out.extend(rows);
+    Ok(out)
+}
+
+/// Participants per country (erased librarians excluded).
+pub async fn participant_counts(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, i64>> {
+    let backend = db.get_database_backend();
+    let rows: Vec<(String, i64)> = librarian::Entity::find()
+        .select_only()
+        .column(librarian::Column::CountryCode)
+        .column_as(Expr::col(librarian::Column::Id).count(), "n")
+        .filter(any_of(backend, librarian::Column::CountryCode, codes.clone()))
+        .filter(librarian::Column::ErasedAt.is_null())
+        .group_by(librarian::Column::CountryCode)
+        .into_tuple()
+        .all(&db)
+        .await?;
+    let mut out: HashMap<String, i64> = codes.into_iter().map(|k| (k, 0)).collect();
+    out.extend(rows);
+    Ok(out)
+}
+
+/// Applications per round, whatever their status.
+pub async fn application_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+    counts::<application::Entity>(db, application::Column::RoundId, ids).await
+}
+
+/// Pairings per round, whatever their status.
+pub async fn pairing_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+    counts::<pairing::Entity>(db, pairing::Column::RoundId, ids).await
 }

@@ -281,3 +281,31 @@ async fn anonymous_callers_see_public_programme_facts_only() {
     assert_eq!(data["certificate"]["recipientName"], "Ada Okafor");
     assert_eq!(data["viewer"], json!({ "role": "ANONYMOUS", "subject": null }));
 }
+
+#[tokio::test]
+async fn aggregate_counts_are_public_and_batched() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    let query =
+        "{ countries(first: 100, region: AFRICA) { nodes { code participantCount participants { totalCount } } }
+                   rounds { nodes { name applicationCount pairingCount applications { totalCount } } } }";
+    let before = app.statements.get();
+    let body = app.graphql_as(None, query, json!({})).await;
+    let statements = app.statements.get() - before;
+    assert!(body.get("errors").is_none(), "{body}");
+    let countries = body["data"]["countries"]["nodes"].as_array().cloned().unwrap_or_default();
+    let count_of = |code: &str| countries.iter().find(|c| c["code"] == code).map(|c| c["participantCount"].clone());
+    // Anonymous sees how many, never who: the connection of the same country is empty.
+    assert_eq!(count_of("NG"), Some(json!(2)));
+    assert_eq!(count_of("ZA"), Some(json!(3)));
+    assert_eq!(count_of("KE"), Some(json!(0)));
+    assert!(countries.iter().all(|c| c["participants"]["totalCount"] == 0));
+    let rounds = &body["data"]["rounds"]["nodes"];
+    assert_eq!(rounds[0]["applicationCount"], 4);
+    assert_eq!(rounds[0]["pairingCount"], 2);
+    assert_eq!(rounds[0]["applications"]["totalCount"], 0);
+    assert_eq!(rounds[1]["applicationCount"], 3);
+    assert!(countries.len() > 50);
+    // One grouped statement per aggregate for the whole list, not one per country.
+    assert!(statements <= 10, "{statements} statements for 100 countries and their counts");
+}

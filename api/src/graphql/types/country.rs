@@ -57,6 +57,12 @@ impl Country {
         self.0.subregion.as_deref()
     }
 
+    /// How many librarians of this country take part: a public aggregate (the list
+    /// itself, `participants`, shows only whom the caller may see).
+    async fn participant_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(loaders(ctx)?.participant_count.load_one(self.0.code.clone()).await?.unwrap_or(0))
+    }
+
     /// Participants from this country.
     #[allow(clippy::too_many_arguments)]
     async fn participants(

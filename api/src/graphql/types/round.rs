@@ -100,6 +100,16 @@ impl Round {
     }
 
     /// Discussion topics of the round, by publish time.
+    /// How many applications the round received: a public aggregate.
+    async fn application_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(loaders(ctx)?.application_count.load_one(self.0.id).await?.unwrap_or(0))
+    }
+
+    /// How many pairings the round has: a public aggregate.
+    async fn pairing_count(&self, ctx: &Context<'_>) -> async_graphql::Result<i64> {
+        Ok(loaders(ctx)?.pairing_count.load_one(self.0.id).await?.unwrap_or(0))
+    }
+
     async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DiscussionTopic>> {
         let rows = many(ctx, self.0.id, |l| &l.topics_of_round).await?;
         Ok(rows.into_iter().map(DiscussionTopic).collect())
