@@ -86,6 +86,34 @@ pub fn librarians(viewer: &Viewer) -> Option<Condition> {
     }
 }
 
+/// Whether `viewer` may see the librarian `row`, where the row alone decides it (the same
+/// rule as [`librarians`]); `None` where it takes a lookup (an association's members).
+///
+/// Batch loads by key (`Pairing.members`, librarians by id) filter with this after the
+/// fetch instead of adding the condition to the statement: the planners (SQLite's in
+/// particular) may otherwise drive the join from the condition's index and read every
+/// librarian of the viewer's countries.
+pub fn sees_librarian(viewer: &Viewer, row: &librarian::Model) -> Option<bool> {
+    match viewer {
+        Viewer::Admin { .. } => Some(true),
+        Viewer::Ambassador { countries, .. } => Some(countries.contains(&row.country_code)),
+        Viewer::Librarian { librarian_id, partners, .. } => {
+            Some(row.id == *librarian_id || partners.contains(&row.id) || row.listed_in_directory)
+        }
+        Viewer::Association { .. } => None,
+        Viewer::Anonymous => Some(false),
+    }
+}
+
+/// The SQL condition a batch load by key still needs after [`sees_librarian`]: only where
+/// the row cannot decide.
+pub fn librarians_beyond_row(viewer: &Viewer) -> Option<Condition> {
+    match viewer {
+        Viewer::Association { .. } => librarians(viewer),
+        _ => None,
+    }
+}
+
 /// The librarians of `country` the viewer may see. For an ambassador the country alone
 /// decides (all of them or none), so the statement keeps the plan it has without the
 /// policy: PostgreSQL misjudges `country_code = $1 AND country_code IN (..)` as far more

@@ -131,7 +131,7 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
         let v = viewer;
         Self {
-            librarian: loader(db, v, by_id!(librarian, policy::librarians)),
+            librarian: loader(db, v, |db, v, ids| Box::pin(rel::librarians_by_ids(db, v, ids))),
             association: loader(db, v, by_id!(association)),
             membership: loader(db, v, by_id!(membership, policy::memberships)),
             ambassador: loader(db, v, by_id!(ambassador)),

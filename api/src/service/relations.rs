@@ -49,6 +49,18 @@ where
     Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
+/// Librarians by id that `viewer` may see (see `policy::sees_librarian`).
+pub async fn librarians_by_ids(
+    db: DatabaseConnection,
+    viewer: Arc<Viewer>,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Arc<librarian::Model>>> {
+    let scope = policy::librarians_beyond_row(&viewer);
+    let mut rows = by_ids::<librarian::Entity>(db, scope, librarian::Column::Id, ids, |m| m.id).await?;
+    rows.retain(|_, l| policy::sees_librarian(&viewer, l) != Some(false));
+    Ok(rows)
+}
+
 pub async fn memberships_of_librarians(
     db: DatabaseConnection,
     viewer: Arc<Viewer>,
@@ -100,11 +112,15 @@ pub async fn members_of_pairings(
     let rows = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
         .find_also_related(librarian::Entity)
-        .filter(policy::librarians(&viewer).unwrap_or_else(Condition::all))
+        .filter(policy::librarians_beyond_row(&viewer).unwrap_or_else(Condition::all))
         .order_by_asc(pairing_member::Column::LibrarianId)
         .all(&db)
         .await?;
-    let members = rows.into_iter().filter_map(|(link, l)| l.map(|l| (link.pairing_id, Arc::new(l))));
+    let members = rows
+        .into_iter()
+        .filter_map(|(link, l)| l.map(|l| (link.pairing_id, l)))
+        .filter(|(_, l)| policy::sees_librarian(&viewer, l) != Some(false))
+        .map(|(pairing, l)| (pairing, Arc::new(l)));
     Ok(group(members))
 }
 

@@ -309,3 +309,36 @@ async fn aggregate_counts_are_public_and_batched() {
     // One grouped statement per aggregate for the whole list, not one per country.
     assert!(statements <= 10, "{statements} statements for 100 countries and their counts");
 }
+
+#[tokio::test]
+async fn lists_and_lookups_by_id_agree_on_who_is_visible() {
+    // Lists filter in SQL, lookups by id after the fetch (policy::sees_librarian): the
+    // two must give the same answer for every caller.
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let c = callers(&app, &net);
+    let all = [net.ada, net.bongani, net.carmen, net.emma, net.farida, net.grace, net.lisa, net.alia];
+    let ids: Vec<String> = all.iter().map(|id| gid(NodeKind::Librarian, *id)).collect();
+    let query = "query($ids: [ID!]!) { librarians(first: 100) { nodes { id } } nodes(ids: $ids) { id }
+                   pairings(first: 100) { nodes { members { id } } } }";
+    for token in [&c.anonymous, &c.ada, &c.carmen, &c.ambassador_za, &c.ambassador_au, &c.liasa, &c.alia, &c.admin] {
+        let body = app.graphql_as(token.as_deref(), query, json!({ "ids": ids })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let mut listed = pluck(&body["data"]["librarians"], "id");
+        listed.sort();
+        let mut by_id: Vec<String> = body["data"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n["id"].as_str().map(str::to_owned))
+            .collect();
+        by_id.sort();
+        assert_eq!(listed, by_id, "list and nodes disagree");
+        for pairing in body["data"]["pairings"]["nodes"].as_array().cloned().unwrap_or_default() {
+            for member in pluck(&pairing["members"], "id") {
+                assert!(listed.contains(&member), "a pairing shows {member}, whom the list hides");
+            }
+        }
+    }
+}
