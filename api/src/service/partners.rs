@@ -11,15 +11,11 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::domain::NodeKind;
-use crate::domain::input::{Checks, MAX_NAME, UserError, UserErrorCode};
+use crate::domain::input::{Checks, MAX_NAME, UserErrorCode};
 use crate::error::ApiResult;
 use crate::service::journal::{self, Operation};
 use crate::service::now;
-use crate::service::people::Outcome;
-
-fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<String>) -> Outcome<T> {
-    Ok(Err(vec![UserError { field: field.to_owned(), code, message: message.into() }]))
-}
+use crate::service::people::{Outcome, refused};
 
 /// Association fields to set; `None` leaves a field as it is (an empty website clears it).
 #[derive(Debug, Default, Clone)]

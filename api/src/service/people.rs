@@ -26,7 +26,8 @@ pub const ERASED_NAME: &str = "Erased librarian";
 /// A write that either happened or was refused for reasons the caller can fix.
 pub type Outcome<T> = ApiResult<Result<T, Vec<UserError>>>;
 
-fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<String>) -> Outcome<T> {
+/// A refusal for one field.
+pub(crate) fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<String>) -> Outcome<T> {
     Ok(Err(vec![UserError { field: field.to_owned(), code, message: message.into() }]))
 }
 
