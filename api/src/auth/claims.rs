@@ -31,6 +31,14 @@ impl Role {
     }
 }
 
+/// `aud`: one audience or several (RFC 7519 allows both).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
 /// The payload of a token. `association_id` and `librarian_id` are global ids.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -44,7 +52,7 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub librarian_id: Option<String>,
     pub iss: String,
-    pub aud: String,
+    pub aud: Audience,
     pub iat: u64,
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -112,7 +120,7 @@ impl Claims {
             association_id,
             librarian_id,
             iss: issuer.to_owned(),
-            aud: audience.to_owned(),
+            aud: Audience::One(audience.to_owned()),
             iat: now,
             exp: now + ttl.as_secs(),
             nbf: Some(now),

@@ -6,6 +6,6 @@ mod keys;
 pub mod policy;
 mod viewer;
 
-pub use claims::{Claims, Role, TokenScope};
+pub use claims::{Audience, Claims, Role, TokenScope};
 pub use keys::{KeyRing, TokenError};
 pub use viewer::{Viewer, authenticate};

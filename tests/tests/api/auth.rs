@@ -162,6 +162,11 @@ async fn a_small_leeway_absorbs_clock_skew() {
     let now = get_current_timestamp();
     let skewed = with(claims(&app), json!({ "exp": now - 10, "nbf": now + 10 }));
     assert_eq!(role_of(&app, Some(&hs(secret, &skewed))).await, "ADMIN");
+    // `aud` may also be a list that names this API among others.
+    let audiences = with(claims(&app), json!({ "aud": ["another-api", app.keys.audience()] }));
+    assert_eq!(role_of(&app, Some(&hs(secret, &audiences))).await, "ADMIN");
+    let elsewhere = with(claims(&app), json!({ "aud": ["another-api"] }));
+    refused(&app, &hs(secret, &elsewhere), "an audience list without this API").await;
 }
 
 #[tokio::test]
