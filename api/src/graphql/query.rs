@@ -17,7 +17,7 @@ use crate::graphql::types::{
     Association, AuditEntry, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput,
     Round, ViewerInfo, librarian_connection, participants_spec,
 };
-use crate::service::{filters, orderings, page, page::PageArgs, people};
+use crate::service::{export, filters, orderings, page, page::PageArgs};
 
 /// Most ids `nodes(ids:)` takes at once.
 pub const MAX_NODES: usize = 100;
@@ -35,7 +35,7 @@ impl QueryRoot {
     /// (profile, memberships, applications, pairings, certificates, ambassador terms).
     async fn export_my_data(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
         let me = require_librarian(viewer(ctx)?)?;
-        let document = people::export(&api(ctx)?.db, me).await?;
+        let document = export::export(&api(ctx)?.db, me).await?;
         document.map(Json).ok_or_else(|| ApiError::NotFound("no such librarian".into()).into())
     }
 

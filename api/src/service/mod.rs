@@ -2,6 +2,7 @@
 //! domain enums; every function takes a database connection and returns `ApiResult`.
 
 pub mod countries;
+pub mod export;
 pub mod filters;
 pub mod journal;
 pub mod keys;
