@@ -7,7 +7,10 @@ use actix_web::{
     http::{StatusCode, header},
     web,
 };
-use async_graphql::{BatchRequest, BatchResponse, ErrorExtensionValues, Request, Response, http::GraphiQLSource};
+use async_graphql::{
+    BatchRequest, BatchResponse, ErrorExtensionValues, Name, PathSegment, Request, Response, Value as ConstValue,
+    http::GraphiQLSource,
+};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -24,9 +27,34 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse
     }))
 }
 
+/// Puts `null` where a field on an error's `path` is missing: async-graphql leaves a field
+/// whose resolution failed (by its own error, or a non-null child's) out of its object,
+/// where the GraphQL specification wants it present as `null` (clients' normalised caches
+/// rely on it). A key on an error path is missing only because that field failed.
+fn null_at(value: &mut ConstValue, path: &[PathSegment]) {
+    match (path, value) {
+        ([PathSegment::Field(name), rest @ ..], ConstValue::Object(map)) => match map.get_mut(name.as_str()) {
+            Some(next) => null_at(next, rest),
+            None => {
+                map.insert(Name::new(name), ConstValue::Null);
+            }
+        },
+        ([PathSegment::Index(index), rest @ ..], ConstValue::List(items)) if !rest.is_empty() => {
+            if let Some(next) = items.get_mut(*index) {
+                null_at(next, rest);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Gives every error a code: errors raised by resolvers carry one already; the rest come
-/// from parsing, validating or coercing the client's document and variables.
+/// from parsing, validating or coercing the client's document and variables. Restores the
+/// `null` of each failed field (see [`null_at`]).
 fn with_codes(mut response: Response) -> Response {
+    for error in &response.errors {
+        null_at(&mut response.data, &error.path);
+    }
     for error in &mut response.errors {
         let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
         if !has_code {

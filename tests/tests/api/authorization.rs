@@ -148,6 +148,10 @@ async fn fields_of_visible_librarians_follow_the_policy() {
         )
         .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
+    assert_eq!(body["errors"][0]["path"], json!(["librarian", "email"]));
+    // The denied field is there, as null (not left out of the object).
+    assert!(body["data"]["librarian"].as_object().is_some_and(|o| o.contains_key("email")), "{body}");
+    assert_eq!(body["data"]["librarian"]["email"], Value::Null);
     assert_eq!(body["data"]["librarian"]["fullName"], "Bongani Ndlovu");
     assert_eq!(body["data"]["librarian"]["country"]["code"], "ZA");
     assert_eq!(body["data"]["rounds"]["totalCount"], 2);

@@ -22,10 +22,15 @@ impl From<Arc<librarian::Model>> for Librarian {
     }
 }
 
-/// What a field of a librarian is denied with: the field is `null` with this error, and
-/// the rest of the answer stands.
-fn denied(field: &str) -> async_graphql::Error {
-    ApiError::Forbidden(format!("you may not read `{field}` of this librarian")).into()
+/// Denies `field`: reports a `FORBIDDEN` error at the field's path and answers `null`.
+///
+/// Returning the error instead would make async-graphql leave the key out of its object,
+/// where the GraphQL specification (and clients' normalised caches) expect `"field": null`.
+fn denied<T>(ctx: &Context<'_>, field: &str) -> Option<T> {
+    let error: async_graphql::Error =
+        ApiError::Forbidden(format!("you may not read `{field}` of this librarian")).into();
+    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+    None
 }
 
 impl Librarian {
@@ -35,15 +40,15 @@ impl Librarian {
 
     /// `value` if the viewer may read the contact group.
     fn contact<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
-        if self.access(ctx)?.contact { Ok(Some(value)) } else { Err(denied(field)) }
+        Ok(if self.access(ctx)?.contact { Some(value) } else { denied(ctx, field) })
     }
 
     fn profile<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
-        if self.access(ctx)?.profile { Ok(Some(value)) } else { Err(denied(field)) }
+        Ok(if self.access(ctx)?.profile { Some(value) } else { denied(ctx, field) })
     }
 
     fn record<T>(&self, ctx: &Context<'_>, field: &str, value: T) -> async_graphql::Result<Option<T>> {
-        if self.access(ctx)?.record { Ok(Some(value)) } else { Err(denied(field)) }
+        Ok(if self.access(ctx)?.record { Some(value) } else { denied(ctx, field) })
     }
 }
 
@@ -74,7 +79,9 @@ impl Librarian {
     }
 
     async fn sector(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sector>> {
-        self.profile(ctx, "sector", ())?;
+        if self.profile(ctx, "sector", ())?.is_none() {
+            return Ok(None);
+        }
         stored(Sector::parse(&self.0.sector), "sector").map(Some)
     }
 
@@ -88,13 +95,17 @@ impl Librarian {
 
     /// Working languages (ISO 639-1 codes).
     async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
-        self.profile(ctx, "languages", ())?;
+        if self.profile(ctx, "languages", ())?.is_none() {
+            return Ok(None);
+        }
         many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(Some)
     }
 
     /// Interest tags.
     async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
-        self.profile(ctx, "interests", ())?;
+        if self.profile(ctx, "interests", ())?.is_none() {
+            return Ok(None);
+        }
         many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(Some)
     }
 
@@ -127,21 +138,27 @@ impl Librarian {
 
     /// Association memberships, active and deactivated (those the viewer may see).
     async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Membership>>> {
-        self.record(ctx, "memberships", ())?;
+        if self.record(ctx, "memberships", ())?.is_none() {
+            return Ok(None);
+        }
         let rows = many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?;
         Ok(Some(rows.into_iter().map(Membership).collect()))
     }
 
     /// Applications to rounds, oldest first.
     async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Application>>> {
-        self.record(ctx, "applications", ())?;
+        if self.record(ctx, "applications", ())?.is_none() {
+            return Ok(None);
+        }
         let rows = many(ctx, self.0.id, |l| &l.applications_of_librarian).await?;
         Ok(Some(rows.into_iter().map(Application).collect()))
     }
 
     /// Pairings in all rounds, oldest first.
     async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Pairing>>> {
-        self.record(ctx, "pairings", ())?;
+        if self.record(ctx, "pairings", ())?.is_none() {
+            return Ok(None);
+        }
         let rows = many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?;
         Ok(Some(rows.into_iter().map(Pairing).collect()))
     }
