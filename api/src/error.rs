@@ -17,6 +17,8 @@ pub enum ApiError {
     Forbidden(String),
     /// `CONFLICT`: the request contradicts the current state.
     Conflict(String),
+    /// `CONFLICT` with `extensions.currentVersion`: an `expectedVersion` that is not current.
+    Stale { message: String, current_version: i32 },
     /// `SERVICE_UNAVAILABLE`: the database cannot be reached right now; retry later.
     ServiceUnavailable,
     /// `INTERNAL`: a bug or an unexpected database error; details are logged, never shown.
@@ -36,7 +38,7 @@ impl ApiError {
             Self::NotFound(_) => "NOT_FOUND",
             Self::Unauthenticated(_) => "UNAUTHENTICATED",
             Self::Forbidden(_) => "FORBIDDEN",
-            Self::Conflict(_) => "CONFLICT",
+            Self::Conflict(_) | Self::Stale { .. } => "CONFLICT",
             Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -44,7 +46,7 @@ impl ApiError {
 
     fn message(&self) -> String {
         match self {
-            Self::BadUserInput { message, .. } => message.clone(),
+            Self::BadUserInput { message, .. } | Self::Stale { message, .. } => message.clone(),
             Self::NotFound(m) | Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
             Self::ServiceUnavailable => "the database is unavailable; retry later".to_owned(),
             Self::Internal(_) => "internal error".to_owned(),
@@ -75,12 +77,29 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::BadUserInput { field, .. } => field.clone(),
             _ => None,
         };
+        let current_version = match &err {
+            ApiError::Stale { current_version, .. } => Some(*current_version),
+            _ => None,
+        };
         async_graphql::Error::new(err.message()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(field) = field {
                 ext.set("field", field);
             }
+            if let Some(version) = current_version {
+                ext.set("currentVersion", version);
+            }
         })
+    }
+}
+
+impl ApiError {
+    /// For callers outside GraphQL (the CLI, seeds): the error with its cause.
+    pub fn into_anyhow(self) -> anyhow::Error {
+        match self {
+            Self::Internal(cause) => cause,
+            other => anyhow::anyhow!("{}: {}", other.code(), other.message()),
+        }
     }
 }
 

@@ -12,6 +12,17 @@ pub struct Model {
     pub operation: String,
     pub actor: Option<String>,
     pub at: DateTimeUtc,
+    /// The entity's primary key (`entity_id` is its global id).
+    pub entity_key: i32,
+    /// The scope the feed filters on: the librarian the entity belongs to (none for public
+    /// programme facts), the association of a membership, the librarian's country at the
+    /// write and, when the write moved them, before it, and whether they were listed in the
+    /// directory before or after the write.
+    pub librarian_id: Option<i32>,
+    pub association_id: Option<i32>,
+    pub country_code: Option<String>,
+    pub previous_country_code: Option<String>,
+    pub listed: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -17,3 +17,6 @@ pub mod membership;
 pub mod pairing;
 pub mod pairing_member;
 pub mod round;
+pub mod sync_run;
+pub mod webhook;
+pub mod webhook_delivery;

@@ -13,6 +13,9 @@ pub struct Model {
     pub status: String,
     pub deactivated_at: Option<DateTimeUtc>,
     pub version: i32,
+    /// Whether this membership created its librarian (the association's sync then keeps
+    /// their profile; a librarian who joined otherwise keeps their own).
+    pub provisioned: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,8 +16,8 @@ pub enum UserErrorCode {
     Taken,
     /// A referenced object does not exist (or is not visible to the caller).
     NotFound,
-    /// `expectedVersion` is not the current version.
-    Stale,
+    /// Given twice in one request (an external id, an email).
+    Duplicate,
     /// The object is not in a state that allows this change.
     NotAllowed,
 }

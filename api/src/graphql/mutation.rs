@@ -86,7 +86,7 @@ pub struct UpdateMyProfileInput {
     pub languages: Option<Vec<String>>,
     pub interests: Option<Vec<String>>,
     pub bio: Option<String>,
-    /// The version the client last read; a stale one is refused (`STALE`).
+    /// The version the client last read; a stale one is a `CONFLICT` error with `extensions.currentVersion`.
     pub expected_version: Option<i32>,
 }
 

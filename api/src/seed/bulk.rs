@@ -13,7 +13,9 @@ use sea_orm::{
 };
 
 use super::generator::{self, Person, Place};
-use crate::domain::Region;
+use crate::domain::{NodeKind, Region};
+use crate::error::ApiError;
+use crate::service::journal::{self, Entry, Operation, Scope};
 
 /// Bind parameters one statement may use on either database, with a margin.
 const MAX_PARAMS: usize = 30_000;
@@ -120,7 +122,21 @@ pub async fn librarians(db: &DatabaseConnection, count: usize, seed: u64) -> any
         })
         .collect();
     let txn = db.begin().await?;
-    insert_people(&txn, &people).await?;
+    let ids = insert_people(&txn, &people).await?;
+    let entries = people
+        .iter()
+        .zip(ids)
+        .map(|(p, id)| {
+            let scope = Scope {
+                librarian_id: Some(id),
+                country_code: Some(p.country_code.clone()),
+                listed: p.listed_in_directory,
+                ..Scope::default()
+            };
+            Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope)
+        })
+        .collect();
+    journal::record(&txn, &super::seeder(), entries).await.map_err(ApiError::into_anyhow)?;
     txn.commit().await?;
     Ok(count)
 }

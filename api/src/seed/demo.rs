@@ -92,6 +92,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     seed_associations(&txn, &mut rng, &chosen, &roster).await.context("inserting associations")?;
     seed_ambassadors(&txn, &mut rng, &chosen, &roster).await.context("inserting ambassadors")?;
     seed_rounds(&txn, &mut rng, &roster).await.context("inserting rounds")?;
+    super::log_everything(&txn).await.context("writing the change log")?;
     txn.commit().await?;
     Ok(())
 }
@@ -135,6 +136,7 @@ async fn seed_associations<C: ConnectionTrait>(
                     .to_owned()),
                 deactivated_at: Set(deactivated.then(|| joined + Duration::days(200))),
                 version: Set(1),
+                provisioned: Set(false),
                 created_at: Set(joined),
                 updated_at: Set(if deactivated { joined + Duration::days(200) } else { joined }),
             });

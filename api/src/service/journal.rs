@@ -1,8 +1,10 @@
 //! What every write leaves behind, in the write's own transaction: an entry in the change
 //! log (which partners follow) and, for admin writes and erasures, an audit entry.
 
-use entities::{audit_log, change_log};
-use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, EntityTrait};
+use entities::{audit_log, change_log, librarian, membership};
+use sea_orm::{
+    ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseBackend, EntityTrait, Statement,
+};
 
 use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind};
@@ -10,7 +12,7 @@ use crate::error::ApiResult;
 use crate::service::now;
 
 /// The operation a change-log entry records.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Upsert,
     Deactivate,
@@ -18,7 +20,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Upsert => "UPSERT",
             Self::Deactivate => "DEACTIVATE",
@@ -31,7 +33,131 @@ fn actor(viewer: &Viewer) -> String {
     viewer.subject().unwrap_or("anonymous").chars().take(128).collect()
 }
 
-/// Appends `operation` on the object to the change log.
+/// Who may see a change-log entry: the feed filters on this in SQL (`auth::policy::changes`).
+/// An entry is shown to a caller who may see the entity now or could see it at the write,
+/// so a follower also learns when something leaves its view.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// The librarian the entity belongs to; `None` for public programme facts
+    /// (associations, ambassador appointments).
+    pub librarian_id: Option<i32>,
+    /// The association of a membership.
+    pub association_id: Option<i32>,
+    /// The librarian's country after the write, and before it when the write moved them.
+    pub country_code: Option<String>,
+    pub previous_country_code: Option<String>,
+    /// Whether the librarian was in the directory before or after the write.
+    pub listed: bool,
+}
+
+impl Scope {
+    /// A public programme fact.
+    pub fn public() -> Self {
+        Self::default()
+    }
+
+    /// A librarian as they are.
+    pub fn librarian(row: &librarian::Model) -> Self {
+        Self {
+            librarian_id: Some(row.id),
+            country_code: Some(row.country_code.clone()),
+            listed: row.listed_in_directory,
+            ..Self::default()
+        }
+    }
+
+    /// A librarian changed from `before` to `after`.
+    pub fn changed(before: &librarian::Model, after: &librarian::Model) -> Self {
+        Self {
+            previous_country_code: (before.country_code != after.country_code).then(|| before.country_code.clone()),
+            listed: before.listed_in_directory || after.listed_in_directory,
+            ..Self::librarian(after)
+        }
+    }
+
+    /// A membership of a librarian with this scope.
+    pub fn membership(row: &membership::Model, librarian: &Scope) -> Self {
+        Self {
+            librarian_id: Some(row.librarian_id),
+            association_id: Some(row.association_id),
+            country_code: librarian.country_code.clone(),
+            previous_country_code: librarian.previous_country_code.clone(),
+            listed: false,
+        }
+    }
+}
+
+/// One change to record.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub kind: NodeKind,
+    pub key: i32,
+    pub operation: Operation,
+    pub scope: Scope,
+}
+
+impl Entry {
+    pub fn new(kind: NodeKind, key: i32, operation: Operation, scope: Scope) -> Self {
+        Self { kind, key, operation, scope }
+    }
+}
+
+/// An arbitrary constant naming the change log's advisory lock on PostgreSQL.
+const FEED_LOCK: i64 = 0x1A7E_4C0D;
+
+/// Serialises the writers of the change log until their transactions end, so entries
+/// become visible in the order of their ids and a reader never sees entry `n + 1` while
+/// `n` is still uncommitted (a follower would skip it for good). PostgreSQL only: SQLite
+/// has one writer at a time already. Write transactions therefore record their changes
+/// last, after their other writes, which keeps the lock short and deadlock-free.
+async fn lock_feed<C: ConnectionTrait>(db: &C) -> ApiResult<()> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [FEED_LOCK.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rows per INSERT into the change log (10 columns, under either database's parameter limit).
+const CHUNK: usize = 2_500;
+
+/// Appends the entries to the change log, in order. Call it inside the write's transaction,
+/// after its other writes.
+///
+/// # Errors
+/// Database errors.
+pub async fn record<C: ConnectionTrait>(db: &C, viewer: &Viewer, entries: Vec<Entry>) -> ApiResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    lock_feed(db).await?;
+    let actor = actor(viewer);
+    let at = now();
+    for chunk in entries.chunks(CHUNK) {
+        let rows = chunk.iter().map(|e| change_log::ActiveModel {
+            id: NotSet,
+            entity_type: Set(e.kind.name().to_owned()),
+            entity_id: Set(GlobalId::encode(e.kind, e.key)),
+            operation: Set(e.operation.as_str().to_owned()),
+            actor: Set(Some(actor.clone())),
+            at: Set(at),
+            entity_key: Set(e.key),
+            librarian_id: Set(e.scope.librarian_id),
+            association_id: Set(e.scope.association_id),
+            country_code: Set(e.scope.country_code.clone()),
+            previous_country_code: Set(e.scope.previous_country_code.clone()),
+            listed: Set(e.scope.listed),
+        });
+        change_log::Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
+    Ok(())
+}
+
+/// Appends one entry to the change log (see [`record`]).
 ///
 /// # Errors
 /// Database errors.
@@ -41,18 +167,9 @@ pub async fn change<C: ConnectionTrait>(
     kind: NodeKind,
     key: i32,
     operation: Operation,
+    scope: Scope,
 ) -> ApiResult<()> {
-    change_log::Entity::insert(change_log::ActiveModel {
-        id: NotSet,
-        entity_type: Set(kind.name().to_owned()),
-        entity_id: Set(GlobalId::encode(kind, key)),
-        operation: Set(operation.as_str().to_owned()),
-        actor: Set(Some(actor(viewer))),
-        at: Set(now()),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    record(db, viewer, vec![Entry::new(kind, key, operation, scope)]).await
 }
 
 /// Records who did `action` to the object, with `details` (the applied input).

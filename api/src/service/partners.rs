@@ -13,7 +13,7 @@ use crate::auth::Viewer;
 use crate::domain::NodeKind;
 use crate::domain::input::{Checks, MAX_NAME, UserErrorCode};
 use crate::error::ApiResult;
-use crate::service::journal::{self, Operation};
+use crate::service::journal::{self, Operation, Scope};
 use crate::service::now;
 use crate::service::people::{Outcome, refused};
 
@@ -94,7 +94,7 @@ pub async fn save_association(
             ("updateAssociation", model.update(&txn).await?)
         }
     };
-    journal::change(&txn, viewer, NodeKind::Association, model.id, Operation::Upsert).await?;
+    journal::change(&txn, viewer, NodeKind::Association, model.id, Operation::Upsert, Scope::public()).await?;
     let details = json!({ "name": model.name, "countryCode": model.country_code, "website": model.website });
     journal::audit(&txn, viewer, action, NodeKind::Association, model.id, details).await?;
     txn.commit().await?;
@@ -155,7 +155,7 @@ pub async fn appoint_ambassador(
     }
     .insert(&txn)
     .await?;
-    journal::change(&txn, viewer, NodeKind::Ambassador, model.id, Operation::Upsert).await?;
+    journal::change(&txn, viewer, NodeKind::Ambassador, model.id, Operation::Upsert, Scope::public()).await?;
     let details =
         json!({ "countryCode": model.country_code, "termFrom": model.term_from, "termUntil": model.term_until });
     journal::audit(&txn, viewer, "appointAmbassador", NodeKind::Ambassador, model.id, details).await?;
@@ -187,7 +187,7 @@ pub async fn end_ambassador(
     let mut model = current.into_active_model();
     model.term_until = Set(Some(at));
     let model = model.update(&txn).await?;
-    journal::change(&txn, viewer, NodeKind::Ambassador, id, Operation::Deactivate).await?;
+    journal::change(&txn, viewer, NodeKind::Ambassador, id, Operation::Deactivate, Scope::public()).await?;
     journal::audit(&txn, viewer, "endAmbassador", NodeKind::Ambassador, id, json!({ "termUntil": at })).await?;
     txn.commit().await?;
     Ok(Ok(model))

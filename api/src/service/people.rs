@@ -11,8 +11,8 @@ use serde_json::json;
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, MAX_BIO, MAX_NAME, MAX_TEXT, UserError, UserErrorCode};
 use crate::domain::{MembershipStatus, NodeKind, Sector};
-use crate::error::ApiResult;
-use crate::service::journal::{self, Operation};
+use crate::error::{ApiError, ApiResult};
+use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
 
 /// What an erased librarian is called from then on, everywhere.
@@ -20,6 +20,14 @@ pub const ERASED_NAME: &str = "Erased librarian";
 
 /// A write that either happened or was refused for reasons the caller can fix.
 pub type Outcome<T> = ApiResult<Result<T, Vec<UserError>>>;
+
+/// The `CONFLICT` of an `expectedVersion` that is not current.
+pub(crate) fn stale(what: &str, expected: i32, current: i32) -> ApiError {
+    ApiError::Stale {
+        message: format!("the {what} is at version {current}, not the expected version {expected}; reload and retry"),
+        current_version: current,
+    }
+}
 
 /// A refusal for one field.
 pub(crate) fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<String>) -> Outcome<T> {
@@ -182,7 +190,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: ProfileInpu
         Err(errors) => return Ok(Err(errors)),
     };
     replace_tags(&txn, model.id, &profile).await?;
-    journal::change(&txn, viewer, NodeKind::Librarian, model.id, Operation::Upsert).await?;
+    journal::change(&txn, viewer, NodeKind::Librarian, model.id, Operation::Upsert, Scope::librarian(&model)).await?;
     journal::audit(
         &txn,
         viewer,
@@ -220,11 +228,7 @@ pub async fn update(
         return refused("id", UserErrorCode::NotAllowed, "this librarian was erased");
     }
     if let Some(expected) = expected_version.filter(|v| *v != current.version) {
-        return refused(
-            "expectedVersion",
-            UserErrorCode::Stale,
-            format!("expected version {expected}, but the current version is {}", current.version),
-        );
+        return Err(stale("librarian", expected, current.version));
     }
     if let Some(email) = &profile.email
         && email_taken(&txn, email, Some(id)).await?
@@ -232,6 +236,7 @@ pub async fn update(
         return taken_email();
     }
     let version = current.version;
+    let before = current.clone();
     let mut model = current.into_active_model();
     if let Some(v) = profile.full_name.clone() {
         model.full_name = Set(v);
@@ -271,21 +276,34 @@ pub async fn update(
         .await;
     match on_unique(updated)? {
         Ok(result) if result.rows_affected == 1 => {}
-        Ok(_) => return refused("expectedVersion", UserErrorCode::Stale, "the librarian changed meanwhile; retry"),
+        Ok(_) => {
+            // Another writer got in between the read and the update.
+            let current = librarian::Entity::find_by_id(id).one(&txn).await?.map_or(version, |l| l.version);
+            return Err(stale("librarian", expected_version.unwrap_or(version), current));
+        }
         Err(errors) => return Ok(Err(errors)),
     }
     replace_tags(&txn, id, &profile).await?;
-    journal::change(&txn, viewer, NodeKind::Librarian, id, Operation::Upsert).await?;
+    let Some(model) = librarian::Entity::find_by_id(id).one(&txn).await? else {
+        return refused("id", UserErrorCode::NotFound, "no such librarian");
+    };
+    let scope = Scope::changed(&before, &model);
+    let mut entries = Vec::new();
+    if scope.previous_country_code.is_some() {
+        // A move changes which ambassadors see the librarian's memberships too.
+        let memberships = membership::Entity::find().filter(membership::Column::LibrarianId.eq(id)).all(&txn).await?;
+        entries.extend(memberships.iter().map(|m| {
+            Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))
+        }));
+    }
+    entries.insert(0, Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope));
     if viewer.is_admin() {
         journal::audit(&txn, viewer, "updateLibrarian", NodeKind::Librarian, id, json!({ "fields": changed(&input) }))
             .await?;
     }
-    let model = librarian::Entity::find_by_id(id).one(&txn).await?;
+    journal::record(&txn, viewer, entries).await?;
     txn.commit().await?;
-    match model {
-        Some(model) => Ok(Ok(model)),
-        None => refused("id", UserErrorCode::NotFound, "no such librarian"),
-    }
+    Ok(Ok(model))
 }
 
 /// The names of the fields an input sets (for the audit log: no values, no personal data).
@@ -325,6 +343,7 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
     }
     let at = now();
     let version = current.version;
+    let before = current.clone();
     let mut model = current.into_active_model();
     model.full_name = Set(ERASED_NAME.to_owned());
     model.email = Set(format!("erased-{id}@erased.invalid"));
@@ -369,17 +388,29 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
         .filter(certificate::Column::LibrarianId.eq(id))
         .exec(&txn)
         .await?;
-    ambassador::Entity::update_many()
-        .col_expr(ambassador::Column::TermUntil, Expr::value(at))
+    let open_terms: Vec<i32> = ambassador::Entity::find()
         .filter(ambassador::Column::LibrarianId.eq(id))
         .filter(Condition::any().add(ambassador::Column::TermUntil.is_null()).add(ambassador::Column::TermUntil.gt(at)))
-        .exec(&txn)
-        .await?;
-
-    journal::change(&txn, viewer, NodeKind::Librarian, id, Operation::Erase).await?;
-    for m in &active {
-        journal::change(&txn, viewer, NodeKind::Membership, m.id, Operation::Deactivate).await?;
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    if !open_terms.is_empty() {
+        ambassador::Entity::update_many()
+            .col_expr(ambassador::Column::TermUntil, Expr::value(at))
+            .filter(ambassador::Column::Id.is_in(open_terms.clone()))
+            .exec(&txn)
+            .await?;
     }
+
+    let scope = Scope::changed(&before, &model);
+    let mut entries = vec![Entry::new(NodeKind::Librarian, id, Operation::Erase, scope.clone())];
+    entries.extend(
+        active.iter().map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Deactivate, Scope::membership(m, &scope))),
+    );
+    entries.extend(open_terms.iter().map(|a| Entry::new(NodeKind::Ambassador, *a, Operation::Deactivate, Scope::public())));
+    journal::record(&txn, viewer, entries).await?;
     journal::audit(
         &txn,
         viewer,

@@ -89,11 +89,12 @@ async fn profile_updates_are_validated_versioned_and_logged() {
         json!({ "fullName": "Ada Okafor", "email": "ada@lagos.example", "languages": ["en", "yo"],
                 "interests": ["maps", "open access"], "bio": "Research data librarian.", "version": 2 })
     );
-    // A stale version is refused with the current one in the message.
+    // A stale version is a CONFLICT that names the current version; nothing changes.
     let body = app.graphql_as(Some(&ada), UPDATE, json!({ "input": { "bio": "", "expectedVersion": 1 } })).await;
-    let error = &body["data"]["updateMyProfile"]["userErrors"][0];
-    assert_eq!(error["code"], "STALE");
-    assert!(error["message"].as_str().unwrap_or("").contains("current version is 2"), "{error}");
+    let error = &body["errors"][0];
+    assert_eq!(error["extensions"]["code"], "CONFLICT", "{body}");
+    assert_eq!(error["extensions"]["currentVersion"], 2, "{body}");
+    assert!(body["data"].is_null(), "{body}");
     let logged = change_log::Entity::find()
         .filter(change_log::Column::EntityId.eq(gid(NodeKind::Librarian, net.ada)))
         .filter(change_log::Column::Operation.eq("UPSERT"))
