@@ -148,3 +148,46 @@ mod tests {
         assert_eq!(Sector::parse("nope"), None);
     }
 }
+
+string_enum!(
+    /// How a membership sync treats members missing from the list.
+    SyncMode {
+        /// Create, update or reactivate the listed members; leave the others alone.
+        Upsert => "UPSERT",
+        /// The list is the whole membership: also deactivate members missing from it.
+        FullReplace => "FULL_REPLACE",
+    }
+);
+
+string_enum!(
+    /// Where a membership sync came from.
+    SyncSource {
+        Graphql => "GRAPHQL",
+        Bulk => "BULK",
+        Cli => "CLI",
+    }
+);
+
+string_enum!(
+    /// What a change-log entry did to its entity.
+    ChangeOperation {
+        /// Created or changed.
+        Upsert => "UPSERT",
+        /// Deactivated or ended (kept as a tombstone).
+        Deactivate => "DEACTIVATE",
+        /// A librarian's personal data was erased.
+        Erase => "ERASE",
+    }
+);
+
+string_enum!(
+    /// The state of a webhook delivery.
+    DeliveryStatus {
+        /// Waiting for its (next) attempt.
+        Pending => "PENDING",
+        /// The receiver answered 2xx.
+        Succeeded => "SUCCEEDED",
+        /// Every attempt failed; the events stay readable through `changes`.
+        Failed => "FAILED",
+    }
+);

@@ -4,7 +4,8 @@
 use super::{CountryCode, LanguageCode};
 
 /// Why a value of the input was refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, async_graphql::Enum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum UserErrorCode {
     /// Malformed: not an email, not an ISO code, out of range...
     Invalid,

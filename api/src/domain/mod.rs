@@ -8,7 +8,7 @@ pub mod input;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{
-    ApplicationStatus, LibrarianOrderField, MatchPreference, MembershipStatus, OrderDirection, PairingOrigin,
+    ApplicationStatus, ChangeOperation, DeliveryStatus, LibrarianOrderField, MatchPreference, MembershipStatus, OrderDirection, PairingOrigin, SyncMode, SyncSource,
     PairingStatus, Region, RoundStatus, Sector,
 };
 pub use global_id::{GlobalId, NodeKind};

@@ -11,6 +11,7 @@ pub mod page;
 pub mod partners;
 pub mod people;
 pub mod relations;
+pub mod sync;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

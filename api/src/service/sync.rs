@@ -1,0 +1,869 @@
+//! Association membership sync: upserts by the association's own member ids, full replaces
+//! with tombstones, dry runs and idempotent retries. The GraphQL mutation, the bulk HTTP
+//! endpoint and the CLI import all come here.
+//!
+//! One call is one transaction: rows that fail validation are skipped and reported by
+//! index, every valid row is applied, and a database failure leaves nothing behind. Syncs
+//! of one association are serialised by a row lock on the association taken first (on
+//! SQLite that first write takes the database's write lock), so two at once cannot both
+//! create the same member. Statements are batched: a sync of 100,000 members costs a few
+//! hundred statements, not one per member.
+//!
+//! Who owns a profile: a librarian the association's sync created (`provisioned`) takes
+//! their profile from its list from then on; a librarian who was already in the network
+//! (who applied directly, or came through another association) is linked by email and keeps
+//! their own profile.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+
+use chrono::Duration;
+use entities::{association, librarian, librarian_interest, librarian_language, membership, sync_run};
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
+    sea_query::{Expr, ExprTrait},
+};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::auth::Viewer;
+use crate::domain::input::{Checks, MAX_NAME, MAX_TEXT, UserErrorCode};
+use crate::domain::{MembershipStatus, NodeKind, Sector, SyncMode, SyncSource};
+use crate::error::{ApiError, ApiResult};
+use crate::service::journal::{self, Entry, Operation, Scope};
+use crate::service::now;
+
+/// Members one GraphQL `syncMembers` call may carry; larger lists go through the bulk path.
+pub const MAX_GRAPHQL_MEMBERS: usize = 10_000;
+/// The longest external id and idempotency key.
+pub const MAX_EXTERNAL_ID: usize = 128;
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Bind parameters per statement, under both databases' limits (PostgreSQL 65,535;
+/// SQLite 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+fn chunk(columns: usize) -> usize {
+    (MAX_PARAMS / columns).max(1)
+}
+
+/// One member as the association sends it: nothing is trusted yet. Text fields left out
+/// keep their current value; a new member needs `email`, `fullName` and `countryCode`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberRecord {
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    /// A sector name (`ACADEMIC`, `PUBLIC`, ...).
+    pub sector: Option<String>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    /// `false` deactivates the member; default `true`.
+    pub active: Option<bool>,
+}
+
+/// A row the sync skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowError {
+    /// The row's position in the list, from 0.
+    pub index: usize,
+    pub external_id: Option<String>,
+    pub field: String,
+    pub code: UserErrorCode,
+    pub message: String,
+}
+
+/// What a sync did (or, for a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub received: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deactivated: usize,
+    pub reactivated: usize,
+    pub failed: usize,
+}
+
+/// A sync to run.
+#[derive(Debug)]
+pub struct SyncRequest {
+    pub association_id: i32,
+    pub mode: SyncMode,
+    pub dry_run: bool,
+    pub members: Vec<MemberRecord>,
+    /// Rows that could not even be read (bulk files), reported as they are.
+    pub unreadable: Vec<RowError>,
+    pub idempotency_key: Option<String>,
+    pub source: SyncSource,
+}
+
+/// The outcome of a sync.
+#[derive(Debug)]
+pub struct SyncReport {
+    pub counts: Counts,
+    pub user_errors: Vec<RowError>,
+    /// The stored run; `None` for a dry run.
+    pub run: Option<sync_run::Model>,
+    pub dry_run: bool,
+    /// Whether this is the stored result of an earlier call with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// How long an idempotency key is remembered.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    pub idempotency_ttl: std::time::Duration,
+}
+
+/// A validated row.
+#[derive(Debug)]
+struct Member {
+    index: usize,
+    external_id: String,
+    email: Option<String>,
+    full_name: Option<String>,
+    country_code: Option<String>,
+    institution: Option<Option<String>>,
+    sector: Option<Sector>,
+    job_title: Option<Option<String>>,
+    years_experience: Option<i32>,
+    languages: Option<Vec<String>>,
+    interests: Option<Vec<String>>,
+    active: bool,
+}
+
+/// The caller may sync `association_id`: an admin, or that association.
+fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
+    match viewer {
+        Viewer::Admin { .. } => Ok(()),
+        Viewer::Association { association_id: own, .. } if *own == association_id => Ok(()),
+        Viewer::Anonymous => Err(ApiError::Unauthenticated("syncing members needs a token".into())),
+        _ => Err(ApiError::Forbidden("only the association itself or an admin may sync its members".into())),
+    }
+}
+
+/// Writes into a SHA-256 digest, so the input is hashed without a second copy of it.
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The SHA-256 of what the request asks for, to tell a retry from a different request.
+fn request_hash(req: &SyncRequest) -> ApiResult<String> {
+    let mut writer = HashWriter(Sha256::new());
+    let head = (req.association_id, req.mode.as_str(), req.dry_run, &req.unreadable);
+    serde_json::to_writer(&mut writer, &head).map_err(|e| ApiError::Internal(e.into()))?;
+    serde_json::to_writer(&mut writer, &req.members).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(hex::encode(writer.0.finalize()))
+}
+
+fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -> Vec<Member> {
+    let mut valid = Vec::with_capacity(members.len());
+    let mut seen_ids: HashSet<String> = HashSet::with_capacity(members.len());
+    let mut seen_emails: HashSet<String> = HashSet::with_capacity(members.len());
+    for (index, record) in members.into_iter().enumerate() {
+        let mut c = Checks::default();
+        let external_id = record.external_id.as_deref().and_then(|v| c.required("externalId", v, MAX_EXTERNAL_ID));
+        if record.external_id.is_none() {
+            c.fail("externalId", UserErrorCode::Blank, "`externalId` is required");
+        }
+        let sector = match record.sector.as_deref().map(|s| s.trim().to_uppercase()) {
+            None => None,
+            Some(name) => match Sector::parse(&name) {
+                Some(sector) => Some(sector),
+                None => {
+                    c.fail("sector", UserErrorCode::Invalid, format!("{name:?} is not a sector"));
+                    None
+                }
+            },
+        };
+        let member = Member {
+            index,
+            external_id: external_id.clone().unwrap_or_default(),
+            email: record.email.as_deref().and_then(|v| c.email("email", v)),
+            full_name: record.full_name.as_deref().and_then(|v| c.required("fullName", v, MAX_NAME)),
+            country_code: record.country_code.as_deref().and_then(|v| c.country("countryCode", v)),
+            institution: record.institution.as_deref().map(|v| c.text("institution", v, MAX_TEXT)),
+            sector,
+            job_title: record.job_title.as_deref().map(|v| c.text("jobTitle", v, MAX_TEXT)),
+            years_experience: record.years_experience.and_then(|v| c.years("yearsExperience", v)),
+            languages: record.languages.as_deref().and_then(|v| c.languages("languages", v)),
+            interests: record.interests.as_deref().and_then(|v| c.interests("interests", v)),
+            active: record.active.unwrap_or(true),
+        };
+        if let Some(id) = &external_id
+            && !seen_ids.insert(id.clone())
+        {
+            c.fail("externalId", UserErrorCode::Duplicate, "this externalId is already in the list");
+        }
+        if let Some(email) = &member.email
+            && !seen_emails.insert(email.clone())
+        {
+            c.fail("email", UserErrorCode::Duplicate, "this email is already in the list, under another externalId");
+        }
+        if c.ok() {
+            valid.push(member);
+        } else {
+            errors.extend(c.errors.into_iter().map(|e| RowError {
+                index,
+                external_id: record.external_id.clone(),
+                field: e.field,
+                code: e.code,
+                message: e.message,
+            }));
+        }
+    }
+    valid
+}
+
+fn row_error(member: &Member, field: &str, code: UserErrorCode, message: &str) -> RowError {
+    RowError {
+        index: member.index,
+        external_id: Some(member.external_id.clone()),
+        field: field.to_owned(),
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// A provisioned librarian as the sync compares them.
+struct Current {
+    row: librarian::Model,
+    languages: Vec<String>,
+    interests: Vec<String>,
+}
+
+/// The changes a member row asks of a provisioned librarian; `None` when there are none.
+fn profile_changes(member: &Member, current: &Current) -> Option<librarian::Model> {
+    let mut next = current.row.clone();
+    if let Some(v) = &member.email {
+        next.email.clone_from(v);
+    }
+    if let Some(v) = &member.full_name {
+        next.full_name.clone_from(v);
+    }
+    if let Some(v) = &member.country_code {
+        next.country_code.clone_from(v);
+    }
+    if let Some(v) = &member.institution {
+        next.institution.clone_from(v);
+    }
+    if let Some(v) = member.sector {
+        next.sector = v.as_str().to_owned();
+    }
+    if let Some(v) = &member.job_title {
+        next.job_title.clone_from(v);
+    }
+    if let Some(v) = member.years_experience {
+        next.years_experience = v;
+    }
+    let tags_differ = |new: &Option<Vec<String>>, old: &[String]| {
+        new.as_ref().is_some_and(|new| {
+            let mut a = new.clone();
+            let mut b = old.to_vec();
+            a.sort();
+            b.sort();
+            a != b
+        })
+    };
+    let changed = next != current.row
+        || tags_differ(&member.languages, &current.languages)
+        || tags_differ(&member.interests, &current.interests);
+    changed.then_some(next)
+}
+
+/// What the sync will write.
+#[derive(Default)]
+struct Plan {
+    /// New librarians (and their provisioned memberships).
+    create: Vec<usize>,
+    /// Existing librarians to link by a new membership: (member, librarian id, scope).
+    link: Vec<(usize, i32, Scope)>,
+    /// Provisioned librarians to update: (member, before, after).
+    update: Vec<(usize, librarian::Model, librarian::Model)>,
+    reactivate: Vec<membership::Model>,
+    deactivate: Vec<membership::Model>,
+}
+
+/// Runs a sync.
+///
+/// # Errors
+/// `UNAUTHENTICATED`/`FORBIDDEN` for a caller who may not sync this association,
+/// `NOT_FOUND` for an unknown association, `BAD_USER_INPUT` for a bad idempotency key,
+/// `CONFLICT` for a key already used with a different input, and database errors (then
+/// nothing is written).
+pub async fn sync(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    options: SyncOptions,
+    mut req: SyncRequest,
+) -> ApiResult<SyncReport> {
+    authorize(viewer, req.association_id)?;
+    if let Some(key) = &req.idempotency_key
+        && (key.trim().is_empty() || key.len() > MAX_IDEMPOTENCY_KEY)
+    {
+        return Err(ApiError::bad_input(
+            "idempotencyKey",
+            format!("`idempotencyKey` takes 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+        ));
+    }
+    let hash = request_hash(&req)?;
+    let started_at = now();
+    let mut errors = std::mem::take(&mut req.unreadable);
+    let received = req.members.len() + errors.len();
+    let members = validate(std::mem::take(&mut req.members), &mut errors);
+
+    let txn = db.begin().await?;
+    // Serialise syncs of this association (and check that it exists) before reading.
+    let locked = if req.dry_run {
+        association::Entity::find_by_id(req.association_id).one(&txn).await?.is_some()
+    } else {
+        association::Entity::update_many()
+            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt).into())
+            .filter(association::Column::Id.eq(req.association_id))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1
+    };
+    if !locked {
+        return Err(ApiError::NotFound("no such association".into()));
+    }
+    if let Some(key) = &req.idempotency_key
+        && let Some(report) = replay(&txn, &req, key, &hash, options, started_at).await?
+    {
+        return Ok(report);
+    }
+
+    let existing = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(req.association_id))
+        .all(&txn)
+        .await?;
+    let by_external: HashMap<&str, &membership::Model> =
+        existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
+    let member_of: HashSet<i32> = existing.iter().map(|m| m.librarian_id).collect();
+    let erased: HashSet<i32> = librarian::Entity::find()
+        .select_only()
+        .column(librarian::Column::Id)
+        .filter(librarian::Column::ErasedAt.is_not_null())
+        .filter(librarian::Column::Id.in_subquery(members_of(req.association_id, false)))
+        .into_tuple::<i32>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let provisioned = load_provisioned(&txn, req.association_id).await?;
+
+    // Emails to look up: new members, and provisioned members whose email changes.
+    let lookup: Vec<String> = members
+        .iter()
+        .filter_map(|m| {
+            let email = m.email.as_ref()?;
+            match by_external.get(m.external_id.as_str()) {
+                None => Some(email.clone()),
+                Some(ms) => provisioned
+                    .get(&ms.librarian_id)
+                    .filter(|cur| cur.row.email != *email)
+                    .map(|_| email.clone()),
+            }
+        })
+        .collect();
+    let by_email = librarians_by_email(&txn, &lookup).await?;
+
+    let mut plan = Plan::default();
+    let mut counts = Counts { received, ..Counts::default() };
+    let mut present: HashSet<&str> = HashSet::new();
+    for (i, m) in members.iter().enumerate() {
+        present.insert(m.external_id.as_str());
+        match by_external.get(m.external_id.as_str()) {
+            Some(ms) => {
+                let active = ms.status == MembershipStatus::Active.as_str();
+                if !m.active {
+                    if active {
+                        plan.deactivate.push((*ms).clone());
+                    } else {
+                        counts.unchanged += 1;
+                    }
+                    continue;
+                }
+                if erased.contains(&ms.librarian_id) {
+                    errors.push(row_error(m, "externalId", UserErrorCode::NotAllowed, "this member's librarian erased their data; they cannot be re-activated under this externalId"));
+                    continue;
+                }
+                let mut changed = false;
+                if ms.provisioned
+                    && let Some(current) = provisioned.get(&ms.librarian_id)
+                    && let Some(next) = profile_changes(m, current)
+                {
+                    if next.email != current.row.email && by_email.contains_key(&next.email) {
+                        errors.push(row_error(m, "email", UserErrorCode::Taken, "another librarian has this email"));
+                        continue;
+                    }
+                    plan.update.push((i, current.row.clone(), next));
+                    changed = true;
+                }
+                if !active {
+                    plan.reactivate.push((*ms).clone());
+                } else if changed {
+                    counts.updated += 1;
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+            None if !m.active => {
+                errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
+            }
+            None => match m.email.as_ref().and_then(|e| by_email.get(e)) {
+                Some((id, _)) if member_of.contains(id) => {
+                    errors.push(row_error(
+                        m,
+                        "email",
+                        UserErrorCode::Taken,
+                        "this librarian is already a member of the association under another externalId",
+                    ));
+                }
+                Some((id, scope)) => plan.link.push((i, *id, scope.clone())),
+                None => {
+                    let mut c = Checks::default();
+                    for (field, missing) in [
+                        ("email", m.email.is_none()),
+                        ("fullName", m.full_name.is_none()),
+                        ("countryCode", m.country_code.is_none()),
+                    ] {
+                        if missing {
+                            c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
+                        }
+                    }
+                    if c.ok() {
+                        plan.create.push(i);
+                    } else {
+                        errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
+                    }
+                }
+            },
+        }
+    }
+    if req.mode == SyncMode::FullReplace {
+        // Rows skipped for errors still name members that exist: they are not missing.
+        for e in &errors {
+            if let Some(id) = &e.external_id {
+                present.insert(id.trim());
+            }
+        }
+        plan.deactivate.extend(
+            existing
+                .iter()
+                .filter(|m| m.status == MembershipStatus::Active.as_str() && !present.contains(m.external_id.as_str()))
+                .cloned(),
+        );
+    }
+    counts.created = plan.create.len() + plan.link.len();
+    counts.deactivated = plan.deactivate.len();
+    counts.reactivated = plan.reactivate.len();
+    errors.sort_by_key(|e| e.index);
+    let mut failed: Vec<usize> = errors.iter().map(|e| e.index).collect();
+    failed.dedup();
+    counts.failed = failed.len();
+
+    if req.dry_run {
+        txn.rollback().await?;
+        return Ok(SyncReport { counts, user_errors: errors, run: None, dry_run: true, replayed: false });
+    }
+    let entries = apply(&txn, req.association_id, &members, &plan).await?;
+    let run = sync_run::ActiveModel {
+        id: NotSet,
+        association_id: Set(req.association_id),
+        actor: Set(viewer.subject().unwrap_or("anonymous").chars().take(128).collect()),
+        mode: Set(req.mode.as_str().to_owned()),
+        source: Set(req.source.as_str().to_owned()),
+        received: Set(count(counts.received)),
+        created: Set(count(counts.created)),
+        updated: Set(count(counts.updated)),
+        unchanged: Set(count(counts.unchanged)),
+        deactivated: Set(count(counts.deactivated)),
+        reactivated: Set(count(counts.reactivated)),
+        failed: Set(count(counts.failed)),
+        user_errors: Set(serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.into()))?),
+        idempotency_key: Set(req.idempotency_key.clone()),
+        request_hash: Set(Some(hash)),
+        started_at: Set(started_at),
+        finished_at: Set(now()),
+    }
+    .insert(&txn)
+    .await?;
+    journal::record(&txn, viewer, entries).await?;
+    txn.commit().await?;
+    Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The stored result of an earlier sync with this idempotency key, if any; `CONFLICT` when
+/// that sync had a different input. Expired keys are forgotten first.
+async fn replay(
+    txn: &DatabaseTransaction,
+    req: &SyncRequest,
+    key: &str,
+    hash: &str,
+    options: SyncOptions,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Option<SyncReport>> {
+    let ttl = Duration::from_std(options.idempotency_ttl).unwrap_or(Duration::days(1));
+    if !req.dry_run {
+        sync_run::Entity::update_many()
+            .col_expr(sync_run::Column::IdempotencyKey, Expr::value(Option::<String>::None))
+            .filter(sync_run::Column::AssociationId.eq(req.association_id))
+            .filter(sync_run::Column::IdempotencyKey.eq(key))
+            .filter(sync_run::Column::StartedAt.lt(at - ttl))
+            .exec(txn)
+            .await?;
+    }
+    let Some(run) = sync_run::Entity::find()
+        .filter(sync_run::Column::AssociationId.eq(req.association_id))
+        .filter(sync_run::Column::IdempotencyKey.eq(key))
+        .filter(sync_run::Column::StartedAt.gte(at - ttl))
+        .one(txn)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if run.request_hash.as_deref() != Some(hash) {
+        return Err(ApiError::Conflict(
+            "this idempotency key was already used with a different input; use a new key for a new request".into(),
+        ));
+    }
+    Ok(Some(report_of(run, true)))
+}
+
+/// The report a stored run gives.
+pub fn report_of(run: sync_run::Model, replayed: bool) -> SyncReport {
+    let n = |v: i32| usize::try_from(v).unwrap_or(0);
+    SyncReport {
+        counts: Counts {
+            received: n(run.received),
+            created: n(run.created),
+            updated: n(run.updated),
+            unchanged: n(run.unchanged),
+            deactivated: n(run.deactivated),
+            reactivated: n(run.reactivated),
+            failed: n(run.failed),
+        },
+        user_errors: serde_json::from_str(&run.user_errors).unwrap_or_default(),
+        run: Some(run),
+        dry_run: false,
+        replayed,
+    }
+}
+
+/// `SELECT librarian_id FROM memberships WHERE association_id = ..` (provisioned only).
+fn members_of(association_id: i32, provisioned_only: bool) -> sea_orm::sea_query::SelectStatement {
+    let mut q = sea_orm::sea_query::Query::select();
+    q.column(membership::Column::LibrarianId)
+        .from(membership::Entity)
+        .and_where(membership::Column::AssociationId.eq(association_id));
+    if provisioned_only {
+        q.and_where(membership::Column::Provisioned.eq(true));
+    }
+    q.to_owned()
+}
+
+/// The librarians this association provisioned, with their languages and interests.
+async fn load_provisioned(txn: &DatabaseTransaction, association_id: i32) -> ApiResult<HashMap<i32, Current>> {
+    let mut current: HashMap<i32, Current> = librarian::Entity::find()
+        .filter(librarian::Column::Id.in_subquery(members_of(association_id, true)))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, Current { row, languages: Vec::new(), interests: Vec::new() }))
+        .collect();
+    let languages = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .into_tuple::<(i32, String)>()
+        .all(txn)
+        .await?;
+    for (id, language) in languages {
+        if let Some(c) = current.get_mut(&id) {
+            c.languages.push(language);
+        }
+    }
+    let interests = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .into_tuple::<(i32, String)>()
+        .all(txn)
+        .await?;
+    for (id, interest) in interests {
+        if let Some(c) = current.get_mut(&id) {
+            c.interests.push(interest);
+        }
+    }
+    Ok(current)
+}
+
+/// Librarians by email: their id and feed scope.
+async fn librarians_by_email(txn: &DatabaseTransaction, emails: &[String]) -> ApiResult<HashMap<String, (i32, Scope)>> {
+    let mut found = HashMap::new();
+    for chunk in emails.chunks(chunk(1)) {
+        let rows = librarian::Entity::find()
+            .select_only()
+            .columns([
+                librarian::Column::Email,
+                librarian::Column::Id,
+                librarian::Column::CountryCode,
+                librarian::Column::ListedInDirectory,
+            ])
+            .filter(librarian::Column::Email.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple::<(String, i32, String, bool)>()
+            .all(txn)
+            .await?;
+        for (email, id, country, listed) in rows {
+            let scope = Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() };
+            found.insert(email, (id, scope));
+        }
+    }
+    Ok(found)
+}
+
+/// Writes the plan; returns the change-log entries to record.
+async fn apply(
+    txn: &DatabaseTransaction,
+    association_id: i32,
+    members: &[Member],
+    plan: &Plan,
+) -> ApiResult<Vec<Entry>> {
+    let at = now();
+    let mut entries = Vec::new();
+
+    // New librarians, then their languages and interests.
+    let mut created: Vec<(usize, i32, Scope)> = Vec::with_capacity(plan.create.len());
+    for batch in plan.create.chunks(chunk(14)) {
+        let rows = batch.iter().map(|&i| {
+            let m = &members[i];
+            librarian::ActiveModel {
+                id: NotSet,
+                full_name: Set(m.full_name.clone().unwrap_or_default()),
+                email: Set(m.email.clone().unwrap_or_default()),
+                country_code: Set(m.country_code.clone().unwrap_or_default()),
+                institution: Set(m.institution.clone().flatten()),
+                sector: Set(m.sector.unwrap_or(Sector::Other).as_str().to_owned()),
+                job_title: Set(m.job_title.clone().flatten()),
+                years_experience: Set(m.years_experience.unwrap_or(0)),
+                bio: Set(None),
+                listed_in_directory: Set(false),
+                erased_at: Set(None),
+                version: Set(1),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+        });
+        librarian::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let emails: Vec<String> = batch.iter().filter_map(|&i| members[i].email.clone()).collect();
+        let ids = librarians_by_email(txn, &emails).await?;
+        for &i in batch {
+            let email = members[i].email.as_deref().unwrap_or_default();
+            let (id, scope) =
+                ids.get(email).cloned().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted librarian not found")))?;
+            created.push((i, id, scope));
+        }
+    }
+    let mut tags: Vec<(i32, &Member)> = created.iter().map(|(i, id, _)| (*id, &members[*i])).collect();
+    let updated_tags: Vec<(i32, &Member)> = plan.update.iter().map(|(i, before, _)| (before.id, &members[*i])).collect();
+    replace_tags(txn, &updated_tags).await?;
+    tags.retain(|(_, m)| m.languages.is_some() || m.interests.is_some());
+    insert_tags(txn, &tags).await?;
+
+    // Updated profiles, one statement each (a sync changes few of them).
+    for (_, before, after) in &plan.update {
+        let mut model: librarian::ActiveModel = after.clone().into();
+        model.version = Set(before.version + 1);
+        model.updated_at = Set(at);
+        librarian::Entity::update_many()
+            .set(model)
+            .filter(librarian::Column::Id.eq(before.id))
+            .exec(txn)
+            .await?;
+    }
+
+    // New memberships: provisioned for created librarians, plain for linked ones.
+    let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
+        .iter()
+        .map(|(i, id, scope)| (*i, *id, true, scope))
+        .chain(plan.link.iter().map(|(i, id, scope)| (*i, *id, false, scope)))
+        .collect();
+    for batch in new_memberships.chunks(chunk(10)) {
+        let rows = batch.iter().map(|(i, id, provisioned, _)| membership::ActiveModel {
+            id: NotSet,
+            association_id: Set(association_id),
+            librarian_id: Set(*id),
+            external_id: Set(members[*i].external_id.clone()),
+            status: Set(MembershipStatus::Active.as_str().to_owned()),
+            deactivated_at: Set(None),
+            version: Set(1),
+            provisioned: Set(*provisioned),
+            created_at: Set(at),
+            updated_at: Set(at),
+        });
+        membership::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let external: Vec<&str> = batch.iter().map(|(i, ..)| members[*i].external_id.as_str()).collect();
+        let ids: HashMap<String, i32> = membership::Entity::find()
+            .select_only()
+            .columns([membership::Column::ExternalId, membership::Column::Id])
+            .filter(membership::Column::AssociationId.eq(association_id))
+            .filter(membership::Column::ExternalId.is_in(external))
+            .into_tuple::<(String, i32)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+        for (i, librarian_id, provisioned, scope) in batch {
+            let id = ids
+                .get(&members[*i].external_id)
+                .copied()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted membership not found")))?;
+            // A created librarian, or one who just came into the association's view.
+            let operation = Operation::Upsert;
+            entries.push(Entry::new(NodeKind::Librarian, *librarian_id, operation, (*scope).clone()));
+            let row = membership::Model {
+                id,
+                association_id,
+                librarian_id: *librarian_id,
+                external_id: String::new(),
+                status: String::new(),
+                deactivated_at: None,
+                version: 1,
+                provisioned: *provisioned,
+                created_at: at,
+                updated_at: at,
+            };
+            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, scope)));
+        }
+    }
+
+    // Status changes, in batches.
+    for (rows, status, deactivated_at, operation) in [
+        (&plan.reactivate, MembershipStatus::Active, None, Operation::Upsert),
+        (&plan.deactivate, MembershipStatus::Deactivated, Some(at), Operation::Deactivate),
+    ] {
+        for batch in rows.chunks(chunk(1)) {
+            membership::Entity::update_many()
+                .col_expr(membership::Column::Status, Expr::value(status.as_str()))
+                .col_expr(membership::Column::DeactivatedAt, Expr::value(deactivated_at))
+                .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
+                .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+                .filter(membership::Column::Id.is_in(batch.iter().map(|m| m.id)))
+                .exec(txn)
+                .await?;
+        }
+        let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
+        for m in rows {
+            let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
+            entries.push(Entry::new(NodeKind::Membership, m.id, operation, Scope::membership(m, &scope)));
+        }
+    }
+
+    // Updated librarians; a move between countries also moves their memberships' scope.
+    let mut moved: HashMap<i32, Scope> = HashMap::new();
+    for (_, before, after) in &plan.update {
+        let scope = Scope::changed(before, after);
+        if scope.previous_country_code.is_some() {
+            moved.insert(before.id, scope.clone());
+        }
+        entries.push(Entry::new(NodeKind::Librarian, before.id, Operation::Upsert, scope));
+    }
+    if !moved.is_empty() {
+        let ids: Vec<i32> = moved.keys().copied().collect();
+        for batch in ids.chunks(chunk(1)) {
+            let rows =
+                membership::Entity::find().filter(membership::Column::LibrarianId.is_in(batch.to_vec())).all(txn).await?;
+            for m in rows {
+                entries.push(Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(&m, &moved[&m.librarian_id])));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// The feed scope of librarians by id.
+async fn scopes_of(txn: &DatabaseTransaction, ids: impl Iterator<Item = i32>) -> ApiResult<HashMap<i32, Scope>> {
+    let ids: Vec<i32> = ids.collect::<HashSet<_>>().into_iter().collect();
+    let mut scopes = HashMap::with_capacity(ids.len());
+    for batch in ids.chunks(chunk(1)) {
+        let rows = librarian::Entity::find()
+            .select_only()
+            .columns([librarian::Column::Id, librarian::Column::CountryCode, librarian::Column::ListedInDirectory])
+            .filter(librarian::Column::Id.is_in(batch.to_vec()))
+            .into_tuple::<(i32, String, bool)>()
+            .all(txn)
+            .await?;
+        for (id, country, listed) in rows {
+            scopes.insert(id, Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() });
+        }
+    }
+    Ok(scopes)
+}
+
+/// Replaces the languages and interests a member row gives (the ones it leaves out stay).
+async fn replace_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiResult<()> {
+    let languages: Vec<i32> = rows.iter().filter(|(_, m)| m.languages.is_some()).map(|(id, _)| *id).collect();
+    let interests: Vec<i32> = rows.iter().filter(|(_, m)| m.interests.is_some()).map(|(id, _)| *id).collect();
+    for batch in languages.chunks(chunk(1)) {
+        librarian_language::Entity::delete_many()
+            .filter(librarian_language::Column::LibrarianId.is_in(batch.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    for batch in interests.chunks(chunk(1)) {
+        librarian_interest::Entity::delete_many()
+            .filter(librarian_interest::Column::LibrarianId.is_in(batch.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    insert_tags(txn, rows).await
+}
+
+async fn insert_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiResult<()> {
+    let languages: Vec<librarian_language::ActiveModel> = rows
+        .iter()
+        .flat_map(|(id, m)| {
+            m.languages.iter().flatten().map(|l| librarian_language::ActiveModel {
+                librarian_id: Set(*id),
+                language: Set(l.clone()),
+            })
+        })
+        .collect();
+    for batch in languages.chunks(chunk(2)) {
+        librarian_language::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
+    }
+    let interests: Vec<librarian_interest::ActiveModel> = rows
+        .iter()
+        .flat_map(|(id, m)| {
+            m.interests.iter().flatten().map(|t| librarian_interest::ActiveModel {
+                librarian_id: Set(*id),
+                interest: Set(t.clone()),
+            })
+        })
+        .collect();
+    for batch in interests.chunks(chunk(2)) {
+        librarian_interest::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
