@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `schema`, `seed`.
+//! The command line: `serve`, `migrate`, `schema`, `seed`, `token`, `import`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -9,7 +9,11 @@ use entities::librarian;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-use crate::auth::{Claims, KeyRing, Role, TokenScope};
+use crate::auth::{Claims, KeyRing, Role, TokenScope, Viewer};
+use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
+use crate::error::ApiError;
+use crate::service::member_files::{self, Format};
+use crate::service::sync::{self, SyncOptions, SyncRequest};
 use crate::settings::Settings;
 use crate::startup::Application;
 use crate::{db, graphql, seed, telemetry};
@@ -57,6 +61,49 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        action: ImportAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportAction {
+    /// Sync an association's members from a JSON Lines (`.jsonl`) or CSV (`.csv`) file, as
+    /// `POST /bulk/members` does, straight into the configured database. Prints the result
+    /// as JSON; exits non-zero if the sync itself fails (invalid rows are reported, not fatal).
+    Members {
+        /// The association (global id or number).
+        #[arg(long, value_name = "ID")]
+        association: String,
+        /// `upsert` or `full-replace`.
+        #[arg(long, default_value = "upsert", value_parser = parse_mode)]
+        mode: SyncMode,
+        /// Compute the result, write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Makes a retry of the same import safe (see `syncMembers`).
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// `jsonl` or `csv`; by default from the file's extension.
+        #[arg(long, value_parser = parse_format)]
+        format: Option<Format>,
+        /// The member list.
+        file: PathBuf,
+    },
+}
+
+fn parse_mode(s: &str) -> Result<SyncMode, String> {
+    SyncMode::parse(&s.to_ascii_uppercase().replace('-', "_")).ok_or_else(|| "upsert or full-replace".to_owned())
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "jsonl" | "ndjson" => Ok(Format::JsonLines),
+        "csv" => Ok(Format::Csv),
+        _ => Err("jsonl or csv".to_owned()),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -151,6 +198,37 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     }
                 }
             }
+            Ok(())
+        }
+        Command::Import {
+            action: ImportAction::Members { association, mode, dry_run, idempotency_key, format, file },
+        } => {
+            let format = format
+                .or_else(|| Format::from_path(&file))
+                .context("say --format jsonl or csv (the file's extension does not tell)")?;
+            let association_id = match association.parse::<i32>() {
+                Ok(id) => id,
+                Err(_) => GlobalId::decode_int("association", &association, NodeKind::Association)
+                    .map_err(ApiError::into_anyhow)?,
+            };
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let list = member_files::parse(&bytes, format).map_err(ApiError::into_anyhow)?;
+            drop(bytes);
+            let (db, _) = db::connect(&settings).await?;
+            let request = SyncRequest {
+                association_id,
+                mode,
+                dry_run,
+                members: list.members,
+                unreadable: list.unreadable,
+                idempotency_key,
+                source: SyncSource::Cli,
+            };
+            let options =
+                SyncOptions { idempotency_ttl: std::time::Duration::from_secs(settings.idempotency_ttl_secs) };
+            let viewer = Viewer::Admin { subject: "cli".to_owned() };
+            let report = sync::sync(&db, &viewer, options, request).await.map_err(ApiError::into_anyhow)?;
+            println!("{}", serde_json::to_string_pretty(&crate::http::bulk::report_json(&report))?);
             Ok(())
         }
         Command::Seed { demo, librarians, seed: rng_seed } => {

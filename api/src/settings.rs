@@ -56,6 +56,22 @@ pub struct Settings {
     pub auth_public_keys: String,
     /// A JWKS file of public keys (RS256 or EdDSA, each with `kid` and `alg`).
     pub auth_jwks_file: Option<String>,
+    /// Seconds an idempotency key of `syncMembers` (and the bulk path) is remembered.
+    pub idempotency_ttl_secs: u64,
+    /// Largest body of `POST /bulk/members`, in bytes.
+    pub bulk_max_bytes: usize,
+    /// Run the webhook deliverer in this process.
+    pub webhooks_enabled: bool,
+    /// Milliseconds between the deliverer's looks for new events and due retries.
+    pub webhook_poll_ms: u64,
+    /// Delay before the first retry in milliseconds; each retry doubles it (capped at an hour).
+    pub webhook_retry_base_ms: u64,
+    /// Attempts before a delivery is marked `FAILED`.
+    pub webhook_max_attempts: u32,
+    /// Seconds a receiver has to answer.
+    pub webhook_timeout_secs: u64,
+    /// Most events in one delivery.
+    pub webhook_batch_size: u64,
 }
 
 /// The development secret used when none is configured.
@@ -79,13 +95,21 @@ impl Settings {
             .set_default("log_level", "info")?
             .set_default("max_page_size", 100)?
             .set_default("default_page_size", 20)?
-            .set_default("max_body_bytes", 1_048_576)?
+            .set_default("max_body_bytes", 8_388_608)?
             .set_default("shutdown_timeout_secs", 30)?
             .set_default("auth_secret", DEVELOPMENT_SECRET)?
             .set_default("auth_issuer", "interlib")?
             .set_default("auth_audience", "interlib-api")?
             .set_default("auth_leeway_secs", 30)?
-            .set_default("auth_public_keys", "")?;
+            .set_default("auth_public_keys", "")?
+            .set_default("idempotency_ttl_secs", 86_400)?
+            .set_default("bulk_max_bytes", 268_435_456)?
+            .set_default("webhooks_enabled", true)?
+            .set_default("webhook_poll_ms", 1_000)?
+            .set_default("webhook_retry_base_ms", 1_000)?
+            .set_default("webhook_max_attempts", 8)?
+            .set_default("webhook_timeout_secs", 10)?
+            .set_default("webhook_batch_size", 100)?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("interlib").required(false)),
@@ -109,7 +133,7 @@ impl Settings {
             log_level: "warn".to_owned(),
             max_page_size: 100,
             default_page_size: 20,
-            max_body_bytes: 1_048_576,
+            max_body_bytes: 8_388_608,
             shutdown_timeout_secs: 5,
             auth_secret: SecretString::from(DEVELOPMENT_SECRET.to_owned()),
             auth_issuer: "interlib".to_owned(),
@@ -117,6 +141,14 @@ impl Settings {
             auth_leeway_secs: 30,
             auth_public_keys: String::new(),
             auth_jwks_file: None,
+            idempotency_ttl_secs: 86_400,
+            bulk_max_bytes: 268_435_456,
+            webhooks_enabled: true,
+            webhook_poll_ms: 1_000,
+            webhook_retry_base_ms: 1_000,
+            webhook_max_attempts: 8,
+            webhook_timeout_secs: 10,
+            webhook_batch_size: 100,
         }
     }
 

@@ -18,6 +18,8 @@ use crate::graphql::build_schema;
 use crate::http::{self, HttpState};
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
+use crate::service::sync::SyncOptions;
+use crate::service::webhooks::{self, DelivererConfig};
 use crate::settings::{DEVELOPMENT_SECRET, Settings};
 
 /// A built, not yet running, server.
@@ -26,6 +28,7 @@ pub struct Application {
     server: Server,
     db: DatabaseConnection,
     statements: StatementCounter,
+    deliverer: Option<DelivererConfig>,
 }
 
 impl Application {
@@ -58,8 +61,11 @@ impl Application {
             tracing::warn!("auth_secret is the built-in development secret: set INTERLIB_AUTH_SECRET in production");
         }
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
+        let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
         let state = web::Data::new(HttpState {
-            schema: build_schema(db.clone(), page_limits, countries),
+            schema: build_schema(db.clone(), page_limits, countries, sync),
+            sync,
+            bulk_max_bytes: settings.bulk_max_bytes,
             db: db.clone(),
             max_body_bytes: settings.max_body_bytes,
             page_limits,
@@ -77,7 +83,14 @@ impl Application {
         .client_request_timeout(Duration::from_secs(10))
         .run();
         tracing::info!(port, "listening");
-        Ok(Self { port, server, db, statements })
+        let deliverer = settings.webhooks_enabled.then(|| DelivererConfig {
+            poll: Duration::from_millis(settings.webhook_poll_ms),
+            retry_base: Duration::from_millis(settings.webhook_retry_base_ms),
+            max_attempts: settings.webhook_max_attempts.max(1),
+            timeout: Duration::from_secs(settings.webhook_timeout_secs),
+            batch_size: settings.webhook_batch_size.clamp(1, crate::service::feed::MAX_EVENTS),
+        });
+        Ok(Self { port, server, db, statements, deliverer })
     }
 
     /// The bound port.
@@ -100,6 +113,13 @@ impl Application {
     /// # Errors
     /// The server fails at run time.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        // The webhook deliverer keeps its state in the database: stopping it at any point
+        // loses nothing (a claimed attempt is retried when its lease ends).
+        let deliverer = self.deliverer.map(|config| tokio::spawn(webhooks::run(self.db.clone(), config)));
+        let result = self.server.await;
+        if let Some(task) = deliverer {
+            task.abort();
+        }
+        result
     }
 }

@@ -135,7 +135,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         drop_tables(manager, &["webhook_deliveries", "webhooks", "sync_runs"]).await?;
-        for name in ["idx_change_log_librarian_id_id", "idx_change_log_association_id_id", "idx_change_log_country_code_id"]
+        for name in
+            ["idx_change_log_librarian_id_id", "idx_change_log_association_id_id", "idx_change_log_country_code_id"]
         {
             manager.drop_index(Index::drop().name(name).table("change_log").to_owned()).await?;
         }
@@ -152,9 +153,8 @@ impl MigrationTrait for Migration {
 async fn backfill_change_log(manager: &SchemaManager<'_>) -> Result<(), DbErr> {
     let db = manager.get_connection();
     let backend = manager.get_database_backend();
-    let rows = db
-        .query_all_raw(Statement::from_string(backend, "SELECT id, entity_id FROM change_log".to_owned()))
-        .await?;
+    let rows =
+        db.query_all_raw(Statement::from_string(backend, "SELECT id, entity_id FROM change_log".to_owned())).await?;
     for row in rows {
         let id: i64 = row.try_get("", "id")?;
         let entity_id: String = row.try_get("", "entity_id")?;

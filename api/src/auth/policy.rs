@@ -220,3 +220,69 @@ pub fn librarian_access(viewer: &Viewer, row: &librarian::Model) -> LibrarianAcc
         Viewer::Ambassador { .. } | Viewer::Anonymous => LibrarianAccess::NONE,
     }
 }
+
+/// The sync runs and webhooks the viewer may see: an association's own, all for admins.
+pub fn association_records<C: ColumnTrait>(viewer: &Viewer, association_column: C) -> Option<Condition> {
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::all().add(association_column.eq(*association_id)))
+        }
+        _ => nothing(),
+    }
+}
+
+/// The change-log entries the viewer may follow: those about an entity the viewer may see
+/// now or could see when the entry was written (the scope columns record that moment), so
+/// a follower also hears of what leaves its view. Public programme facts (associations,
+/// ambassador appointments) have no librarian and are in every feed.
+pub fn changes(viewer: &Viewer) -> Option<Condition> {
+    use entities::change_log::Column as C;
+    let public = C::LibrarianId.is_null();
+    let librarian_entity = C::EntityType.eq(crate::domain::NodeKind::Librarian.name());
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Ambassador { countries, .. } => Some(
+            Condition::any()
+                .add(public)
+                .add(C::CountryCode.is_in(countries.clone()))
+                .add(C::PreviousCountryCode.is_in(countries.clone())),
+        ),
+        Viewer::Association { association_id, .. } => {
+            Some(Condition::any().add(public).add(C::AssociationId.eq(*association_id)).add(
+                Condition::all().add(librarian_entity).add(C::LibrarianId.in_subquery(members_of(*association_id))),
+            ))
+        }
+        Viewer::Librarian { librarian_id, partners, .. } => {
+            let partners: Vec<i32> = partners.iter().copied().collect();
+            Some(
+                Condition::any().add(public).add(C::LibrarianId.eq(*librarian_id)).add(
+                    Condition::all()
+                        .add(librarian_entity)
+                        .add(Condition::any().add(C::LibrarianId.is_in(partners)).add(C::Listed.eq(true))),
+                ),
+            )
+        }
+        Viewer::Anonymous => nothing(),
+    }
+}
+
+/// The webhook deliveries the viewer may see: of its own webhooks (all for admins).
+pub fn webhook_deliveries(viewer: &Viewer) -> Option<Condition> {
+    use entities::{webhook, webhook_delivery};
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Association { association_id, .. } => Some(
+            Condition::all().add(
+                webhook_delivery::Column::WebhookId.in_subquery(
+                    Query::select()
+                        .column(webhook::Column::Id)
+                        .from(webhook::Entity)
+                        .and_where(webhook::Column::AssociationId.eq(*association_id))
+                        .to_owned(),
+                ),
+            ),
+        ),
+        _ => nothing(),
+    }
+}

@@ -17,10 +17,13 @@ pub enum NodeKind {
     Pairing,
     DiscussionTopic,
     Certificate,
+    SyncRun,
+    Webhook,
+    WebhookDelivery,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 10] = [
+    const ALL: [NodeKind; 13] = [
         Self::Country,
         Self::Librarian,
         Self::Association,
@@ -31,7 +34,15 @@ impl NodeKind {
         Self::Pairing,
         Self::DiscussionTopic,
         Self::Certificate,
+        Self::SyncRun,
+        Self::Webhook,
+        Self::WebhookDelivery,
     ];
+
+    /// The kind whose GraphQL type name is `name`.
+    pub fn from_name(name: &str) -> Option<NodeKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
 
     /// The GraphQL type name, which is also the prefix inside the id.
     pub fn name(self) -> &'static str {
@@ -46,6 +57,9 @@ impl NodeKind {
             Self::Pairing => "Pairing",
             Self::DiscussionTopic => "DiscussionTopic",
             Self::Certificate => "Certificate",
+            Self::SyncRun => "SyncRun",
+            Self::Webhook => "Webhook",
+            Self::WebhookDelivery => "WebhookDelivery",
         }
     }
 }

@@ -8,7 +8,7 @@ pub mod input;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{
-    ApplicationStatus, ChangeOperation, DeliveryStatus, LibrarianOrderField, MatchPreference, MembershipStatus, OrderDirection, PairingOrigin, SyncMode, SyncSource,
-    PairingStatus, Region, RoundStatus, Sector,
+    ApplicationStatus, ChangeOperation, DeliveryStatus, LibrarianOrderField, MatchPreference, MembershipStatus,
+    OrderDirection, PairingOrigin, PairingStatus, Region, RoundStatus, Sector, SyncMode, SyncSource,
 };
 pub use global_id::{GlobalId, NodeKind};

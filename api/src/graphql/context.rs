@@ -16,6 +16,7 @@ pub struct ApiContext {
     pub db: DatabaseConnection,
     pub page_limits: PageLimits,
     pub countries: Arc<CountryTable>,
+    pub sync: crate::service::sync::SyncOptions,
 }
 
 /// The process-wide API context.

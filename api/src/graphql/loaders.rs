@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
     ambassador, application, association, certificate, discussion_topic, librarian, membership, pairing, round,
+    sync_run, webhook, webhook_delivery,
 };
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -97,6 +98,10 @@ pub struct Loaders {
     pub pairing: ById<pairing::Model>,
     pub topic: ById<discussion_topic::Model>,
     pub certificate: ById<certificate::Model>,
+    pub sync_run: ById<sync_run::Model>,
+    pub webhook: ById<webhook::Model>,
+    pub webhook_delivery: DataLoader<BatchLoader<i64, Arc<webhook_delivery::Model>>, HashMapCache>,
+    pub webhooks_of_association: ManyById<webhook::Model>,
     pub memberships_of_librarian: ManyById<membership::Model>,
     pub applications_of_librarian: ManyById<application::Model>,
     pub pairings_of_librarian: ManyById<pairing::Model>,
@@ -144,6 +149,14 @@ impl Loaders {
             pairing: loader(db, v, by_id!(pairing, policy::pairings)),
             topic: loader(db, v, by_id!(discussion_topic)),
             certificate: loader(db, v, by_id!(certificate)),
+            sync_run: loader(
+                db,
+                v,
+                by_id!(sync_run, |v| policy::association_records(v, sync_run::Column::AssociationId)),
+            ),
+            webhook: loader(db, v, by_id!(webhook, |v| policy::association_records(v, webhook::Column::AssociationId))),
+            webhook_delivery: loader(db, v, |db, v, ids| Box::pin(rel::webhook_deliveries_by_ids(db, v, ids))),
+            webhooks_of_association: loader(db, v, |db, v, ids| Box::pin(rel::webhooks_of_associations(db, v, ids))),
             memberships_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::memberships_of_librarians(db, v, ids))),
             applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
             pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),

@@ -8,13 +8,20 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::auth::Viewer;
+use crate::domain::SyncMode;
+use crate::domain::SyncSource;
 use crate::domain::input::UserError;
 use crate::domain::{GlobalId, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
-use crate::graphql::types::{Ambassador, Association, Librarian};
+use crate::graphql::types::{
+    Ambassador, Association, ChangeEntityType, Librarian, Membership, SyncMembersPayload, Webhook,
+};
+use crate::service::memberships::{self, MembershipChanges};
 use crate::service::partners::{self, AssociationInput};
 use crate::service::people::{self, ProfileInput};
+use crate::service::sync::{self, MAX_GRAPHQL_MEMBERS, MemberRecord, SyncRequest};
+use crate::service::{feed, webhooks};
 
 /// The caller must be an admin.
 pub fn require_admin(viewer: &Viewer) -> async_graphql::Result<()> {
@@ -63,6 +70,81 @@ payload!(CreateAssociationPayload, association: Association, "The new associatio
 payload!(UpdateAssociationPayload, association: Association, "The updated association.");
 payload!(AppointAmbassadorPayload, ambassador: Ambassador, "The new appointment.");
 payload!(EndAmbassadorPayload, ambassador: Ambassador, "The ended appointment.");
+payload!(UpdateMembershipPayload, membership: Membership, "The membership as it is now.");
+payload!(DeleteWebhookPayload, deleted_webhook_id: ID, "The id of the deleted webhook.");
+
+/// The new webhook and its signing secret, shown this once.
+#[derive(SimpleObject)]
+pub struct RegisterWebhookPayload {
+    pub webhook: Option<Webhook>,
+    /// The HMAC-SHA256 key of the `Interlib-Signature` header. Store it now: it is not
+    /// shown again.
+    pub secret: Option<String>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// One member of an association's list. `externalId` is the association's own member id
+/// (the key). A new member needs `email`, `fullName` and `countryCode`; for an existing
+/// one, fields left out keep their value. `active: false` deactivates the member.
+/// Limits as in `UpdateMyProfileInput`; `externalId` at most 128 characters.
+#[derive(InputObject)]
+pub struct SyncMemberInput {
+    pub external_id: String,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    pub sector: Option<Sector>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    /// ISO 639-1 codes.
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    #[graphql(default = true)]
+    pub active: bool,
+}
+
+/// A membership sync. At most 10,000 members per call; larger lists go through
+/// `POST /bulk/members` (JSON Lines or CSV).
+#[derive(InputObject)]
+pub struct SyncMembersInput {
+    pub association_id: ID,
+    #[graphql(default_with = "SyncMode::Upsert")]
+    pub mode: SyncMode,
+    /// Compute the result without writing anything.
+    #[graphql(default = false)]
+    pub dry_run: bool,
+    pub members: Vec<SyncMemberInput>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateMembershipInput {
+    pub membership_id: ID,
+    /// A new external id (unique within the association).
+    pub external_id: Option<String>,
+    /// `false` deactivates the membership (a tombstone), `true` reactivates it.
+    pub active: Option<bool>,
+    /// The version the client last read; a stale one is a `CONFLICT` error with `extensions.currentVersion`.
+    pub expected_version: Option<i32>,
+}
+
+#[derive(InputObject)]
+pub struct RegisterWebhookInput {
+    pub association_id: ID,
+    /// An http or https URL that accepts POSTed JSON.
+    pub url: String,
+    /// The kinds of event to deliver; all when left out.
+    pub entity_types: Option<Vec<ChangeEntityType>>,
+    /// Start after this feed cursor (replaying what came after it); by default only events
+    /// from now on are delivered.
+    pub after: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct DeleteWebhookInput {
+    pub webhook_id: ID,
+}
 
 #[derive(InputObject)]
 pub struct SetDirectoryConsentInput {
@@ -295,5 +377,112 @@ impl MutationRoot {
         let id = GlobalId::decode_int("ambassadorId", &input.ambassador_id, NodeKind::Ambassador)?;
         let outcome = partners::end_ambassador(&api(ctx)?.db, viewer, id, input.term_until).await?;
         Ok(EndAmbassadorPayload::from_outcome(outcome, Ambassador))
+    }
+
+    /// Syncs an association's membership (the association itself or an admin): members
+    /// are matched by `externalId`; someone already in the network is linked by email, not
+    /// duplicated. `UPSERT` creates, updates or reactivates the listed members;
+    /// `FULL_REPLACE` also deactivates members missing from the list. Invalid rows are
+    /// skipped and reported by index; the others are applied in one transaction.
+    ///
+    /// `idempotencyKey`: a retry with the same key and input returns the first result
+    /// without applying anything again; the same key with another input is `CONFLICT`.
+    /// Keys are remembered for 24 hours (`idempotency_ttl_secs`).
+    async fn sync_members(
+        &self,
+        ctx: &Context<'_>,
+        input: SyncMembersInput,
+        idempotency_key: Option<String>,
+    ) -> async_graphql::Result<SyncMembersPayload> {
+        let viewer = viewer(ctx)?;
+        let association_id = GlobalId::decode_int("associationId", &input.association_id, NodeKind::Association)?;
+        if input.members.len() > MAX_GRAPHQL_MEMBERS {
+            return Err(ApiError::bad_input(
+                "members",
+                format!(
+                    "`members` takes at most {MAX_GRAPHQL_MEMBERS} members per call (got {}); send larger lists to POST /bulk/members",
+                    input.members.len()
+                ),
+            )
+            .into());
+        }
+        let members = input
+            .members
+            .into_iter()
+            .map(|m| MemberRecord {
+                external_id: Some(m.external_id),
+                email: m.email,
+                full_name: m.full_name,
+                country_code: m.country_code,
+                institution: m.institution,
+                sector: m.sector.map(|s| s.as_str().to_owned()),
+                job_title: m.job_title,
+                years_experience: m.years_experience,
+                languages: m.languages,
+                interests: m.interests,
+                active: Some(m.active),
+            })
+            .collect();
+        let api = api(ctx)?;
+        let request = SyncRequest {
+            association_id,
+            mode: input.mode,
+            dry_run: input.dry_run,
+            members,
+            unreadable: Vec::new(),
+            idempotency_key,
+            source: SyncSource::Graphql,
+        };
+        Ok(SyncMembersPayload(sync::sync(&api.db, viewer, api.sync, request).await?))
+    }
+
+    /// Changes one membership's external id or status (the association or an admin).
+    async fn update_membership(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateMembershipInput,
+    ) -> async_graphql::Result<UpdateMembershipPayload> {
+        let viewer = viewer(ctx)?;
+        let id = GlobalId::decode_int("membershipId", &input.membership_id, NodeKind::Membership)?;
+        let changes = MembershipChanges { external_id: input.external_id, active: input.active };
+        let outcome = memberships::update(&api(ctx)?.db, viewer, id, changes, input.expected_version).await?;
+        Ok(UpdateMembershipPayload::from_outcome(outcome, Membership))
+    }
+
+    /// Registers a URL that receives the association's change events (the association or
+    /// an admin): batches of events POSTed as JSON, signed in `Interlib-Signature`
+    /// (`t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>">`), retried with exponential
+    /// back-off. The delivery state is in `Webhook.deliveries`.
+    async fn register_webhook(
+        &self,
+        ctx: &Context<'_>,
+        input: RegisterWebhookInput,
+    ) -> async_graphql::Result<RegisterWebhookPayload> {
+        let viewer = viewer(ctx)?;
+        let association_id = GlobalId::decode_int("associationId", &input.association_id, NodeKind::Association)?;
+        let after = input.after.as_deref().map(|c| feed::decode_cursor("after", c)).transpose()?;
+        let kinds: Vec<NodeKind> =
+            input.entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();
+        let outcome = webhooks::register(&api(ctx)?.db, viewer, association_id, &input.url, &kinds, after).await?;
+        Ok(match outcome {
+            Ok(model) => RegisterWebhookPayload {
+                secret: Some(model.secret.clone()),
+                webhook: Some(Webhook(Arc::new(model))),
+                user_errors: Vec::new(),
+            },
+            Err(user_errors) => RegisterWebhookPayload { webhook: None, secret: None, user_errors },
+        })
+    }
+
+    /// Deletes a webhook and its delivery history (the association or an admin).
+    async fn delete_webhook(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteWebhookInput,
+    ) -> async_graphql::Result<DeleteWebhookPayload> {
+        let viewer = viewer(ctx)?;
+        let id = GlobalId::decode_int("webhookId", &input.webhook_id, NodeKind::Webhook)?;
+        let outcome = webhooks::delete(&api(ctx)?.db, viewer, id).await?;
+        Ok(DeleteWebhookPayload::from_outcome(outcome, |id| ID(GlobalId::encode(NodeKind::Webhook, *id))))
     }
 }

@@ -6,6 +6,7 @@ use crate::domain::{GlobalId, NodeKind};
 use crate::graphql::context::{api, loaders};
 use crate::graphql::types::{
     Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing, Round,
+    SyncRun, Webhook, WebhookDelivery,
 };
 
 /// An object with a global id, fetchable with `node(id:)`.
@@ -22,6 +23,9 @@ pub enum Node {
     Pairing(Pairing),
     DiscussionTopic(DiscussionTopic),
     Certificate(Certificate),
+    SyncRun(SyncRun),
+    Webhook(Webhook),
+    WebhookDelivery(WebhookDelivery),
 }
 
 /// Fetches the object behind `id` through the request's DataLoaders, so that `nodes(ids:)`
@@ -36,6 +40,12 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
     if gid.kind == NodeKind::Country {
         return Ok(api(ctx)?.countries.get(&gid.key).cloned().map(|m| Node::Country(Country(m))));
     }
+    if gid.kind == NodeKind::WebhookDelivery {
+        let key = gid.key.parse::<i64>().ok().filter(|k| *k > 0);
+        let key =
+            key.ok_or_else(|| crate::error::ApiError::bad_input(field, format!("`{field}` is not a valid ID")))?;
+        return Ok(l.webhook_delivery.load_one(key).await?.map(|m| Node::WebhookDelivery(WebhookDelivery(m))));
+    }
     let key = gid.int_key(field)?;
     Ok(match gid.kind {
         NodeKind::Country => None,
@@ -48,5 +58,8 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
         NodeKind::Pairing => l.pairing.load_one(key).await?.map(|m| Node::Pairing(Pairing(m))),
         NodeKind::DiscussionTopic => l.topic.load_one(key).await?.map(|m| Node::DiscussionTopic(DiscussionTopic(m))),
         NodeKind::Certificate => l.certificate.load_one(key).await?.map(|m| Node::Certificate(Certificate(m))),
+        NodeKind::SyncRun => l.sync_run.load_one(key).await?.map(|m| Node::SyncRun(SyncRun(m))),
+        NodeKind::Webhook => l.webhook.load_one(key).await?.map(|m| Node::Webhook(Webhook(m))),
+        NodeKind::WebhookDelivery => None,
     })
 }

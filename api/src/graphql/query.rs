@@ -1,5 +1,7 @@
 //! The root `Query` type.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ID, Json, Object};
 use entities::audit_log;
 use futures::future::try_join_all;
@@ -14,10 +16,10 @@ use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
 use crate::graphql::types::{
-    Association, AuditEntry, Country, Librarian, LibrarianFilterInput, LibrarianOrder, Pairing, PairingFilterInput,
-    Round, ViewerInfo, librarian_connection, participants_spec,
+    Association, AuditEntry, ChangeEntityType, ChangeFeed, Country, Librarian, LibrarianFilterInput, LibrarianOrder,
+    Pairing, PairingFilterInput, Round, ViewerInfo, librarian_connection, participants_spec,
 };
-use crate::service::{export, filters, orderings, page, page::PageArgs};
+use crate::service::{export, feed, filters, orderings, page, page::PageArgs};
 
 /// Most ids `nodes(ids:)` takes at once.
 pub const MAX_NODES: usize = 100;
@@ -37,6 +39,28 @@ impl QueryRoot {
         let me = require_librarian(viewer(ctx)?)?;
         let document = export::export(&api(ctx)?.db, me).await?;
         document.map(Json).ok_or_else(|| ApiError::NotFound("no such librarian".into()).into())
+    }
+
+    /// The change feed: every write, in order, that the caller may follow (see the README,
+    /// "Change feed"). Start without `after`, then pass each page's `endCursor`; a
+    /// follower that applies every event (`node`, or dropping its copy when `node` is
+    /// `null`) holds exactly what it may see, and never misses or repeats an event.
+    async fn changes(
+        &self,
+        ctx: &Context<'_>,
+        after: Option<String>,
+        #[graphql(desc = "At most 1,000; default 100.")] first: Option<i32>,
+        entity_types: Option<Vec<ChangeEntityType>>,
+    ) -> async_graphql::Result<ChangeFeed> {
+        let viewer = viewer(ctx)?;
+        if matches!(viewer, crate::auth::Viewer::Anonymous) {
+            return Err(ApiError::Unauthenticated("the change feed needs a token".into()).into());
+        }
+        let after_id = after.as_deref().map(|c| feed::decode_cursor("after", c)).transpose()?;
+        let kinds: Vec<NodeKind> = entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();
+        let page = feed::read(&api(ctx)?.db, viewer, after_id, first, &kinds).await?;
+        let end_cursor = page.events.last().map(|e| feed::cursor(e.id)).or(after);
+        Ok(ChangeFeed { events: page.events.into_iter().map(Arc::new).collect(), has_more: page.has_more, end_cursor })
     }
 
     /// Admin: the audit log, newest first, optionally of one object.

@@ -11,15 +11,21 @@ use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
+use crate::service::sync::SyncOptions;
 
 pub type AppSchema = Schema<QueryRoot, MutationRoot, EmptySubscription>;
 
 /// The schema with its process-wide data. Per-request data (DataLoaders) is added by the
 /// HTTP handler.
-pub fn build_schema(db: DatabaseConnection, page_limits: PageLimits, countries: Arc<CountryTable>) -> AppSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    page_limits: PageLimits,
+    countries: Arc<CountryTable>,
+    sync: SyncOptions,
+) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .register_output_type::<Node>()
-        .data(ApiContext { db, page_limits, countries })
+        .data(ApiContext { db, page_limits, countries, sync })
         .finish()
 }
 

@@ -21,7 +21,7 @@ use crate::auth::{Viewer, authenticate};
 use crate::error::ApiError;
 use crate::graphql::loaders::Loaders;
 
-fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
+pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
     HttpResponse::build(status).json(json!({
         "errors": [{ "message": message, "extensions": { "code": code } }]
     }))
@@ -66,7 +66,7 @@ fn with_codes(mut response: Response) -> Response {
 
 /// The caller named by the `Authorization` header; a refusal is a 401 with
 /// `UNAUTHENTICATED`, never a fall-back to anonymous.
-async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<Viewer>, HttpResponse> {
+pub(super) async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<Viewer>, HttpResponse> {
     let header = match req.headers().get(header::AUTHORIZATION).map(|v| v.to_str()) {
         None => None,
         Some(Ok(value)) => Some(value),

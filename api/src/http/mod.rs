@@ -1,5 +1,6 @@
 //! HTTP endpoints: GraphQL over POST and GET, GraphiQL, the SDL, health and readiness.
 
+pub mod bulk;
 mod graphql;
 mod probes;
 
@@ -17,6 +18,7 @@ use tracing_actix_web::RequestId;
 use crate::auth::KeyRing;
 use crate::graphql::AppSchema;
 use crate::service::page::PageLimits;
+use crate::service::sync::SyncOptions;
 
 /// What the handlers share.
 pub struct HttpState {
@@ -25,6 +27,8 @@ pub struct HttpState {
     pub max_body_bytes: usize,
     pub page_limits: PageLimits,
     pub keys: std::sync::Arc<KeyRing>,
+    pub sync: SyncOptions,
+    pub bulk_max_bytes: usize,
 }
 
 /// All routes of the server.
@@ -32,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql::post))
         .route("/graphql", web::get().to(graphql::get))
         .route("/schema.graphql", web::get().to(graphql::sdl))
+        .route("/bulk/members", web::post().to(bulk::members))
         .route("/healthz", web::get().to(probes::healthz))
         .route("/readyz", web::get().to(probes::readyz));
 }

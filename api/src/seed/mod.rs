@@ -43,12 +43,15 @@ async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut ids: Vec<&i32> = librarians.keys().collect();
     ids.sort_unstable();
-    entries.extend(ids.into_iter().map(|id| Entry::new(NodeKind::Librarian, *id, Operation::Upsert, librarians[id].clone())));
+    entries.extend(
+        ids.into_iter().map(|id| Entry::new(NodeKind::Librarian, *id, Operation::Upsert, librarians[id].clone())),
+    );
     for a in association::Entity::find().all(db).await? {
         entries.push(Entry::new(NodeKind::Association, a.id, Operation::Upsert, Scope::public()));
     }
     for m in membership::Entity::find().all(db).await? {
-        let operation = if m.status == MembershipStatus::Active.as_str() { Operation::Upsert } else { Operation::Deactivate };
+        let operation =
+            if m.status == MembershipStatus::Active.as_str() { Operation::Upsert } else { Operation::Deactivate };
         let scope = Scope::membership(&m, &librarians[&m.librarian_id]);
         entries.push(Entry::new(NodeKind::Membership, m.id, operation, scope));
     }

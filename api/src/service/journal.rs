@@ -2,9 +2,7 @@
 //! log (which partners follow) and, for admin writes and erasures, an audit entry.
 
 use entities::{audit_log, change_log, librarian, membership};
-use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseBackend, EntityTrait, Statement,
-};
+use sea_orm::{ActiveValue::NotSet, ActiveValue::Set, ConnectionTrait, DatabaseBackend, EntityTrait, Statement};
 
 use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind};

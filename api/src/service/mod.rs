@@ -3,15 +3,19 @@
 
 pub mod countries;
 pub mod export;
+pub mod feed;
 pub mod filters;
 pub mod journal;
 pub mod keys;
+pub mod member_files;
+pub mod memberships;
 pub mod orderings;
 pub mod page;
 pub mod partners;
 pub mod people;
 pub mod relations;
 pub mod sync;
+pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};
 

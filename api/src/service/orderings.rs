@@ -1,6 +1,6 @@
 //! The sort orders each list supports, as keyset [`Ordering`]s.
 
-use entities::{application, association, country, librarian, membership, pairing, round};
+use entities::{application, association, country, librarian, membership, pairing, round, sync_run, webhook_delivery};
 use serde_json::json;
 
 use crate::domain::{LibrarianOrderField, OrderDirection};
@@ -65,6 +65,26 @@ pub fn audit_entries() -> Ordering<entities::audit_log::Entity> {
     Ordering {
         name: "ID_DESC".to_owned(),
         columns: vec![(entities::audit_log::Column::Id, KeyKind::Int)],
+        descending: true,
+        keys: |m| vec![json!(m.id)],
+    }
+}
+
+/// Sync runs, newest first.
+pub fn sync_runs() -> Ordering<sync_run::Entity> {
+    Ordering {
+        name: "ID_DESC".to_owned(),
+        columns: vec![(sync_run::Column::Id, KeyKind::Int)],
+        descending: true,
+        keys: |m| vec![json!(m.id)],
+    }
+}
+
+/// Webhook deliveries, newest first.
+pub fn webhook_deliveries() -> Ordering<webhook_delivery::Entity> {
+    Ordering {
+        name: "ID_DESC".to_owned(),
+        columns: vec![(webhook_delivery::Column::Id, KeyKind::Int)],
         descending: true,
         keys: |m| vec![json!(m.id)],
     }

@@ -292,9 +292,11 @@ pub async fn update(
     if scope.previous_country_code.is_some() {
         // A move changes which ambassadors see the librarian's memberships too.
         let memberships = membership::Entity::find().filter(membership::Column::LibrarianId.eq(id)).all(&txn).await?;
-        entries.extend(memberships.iter().map(|m| {
-            Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))
-        }));
+        entries.extend(
+            memberships
+                .iter()
+                .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))),
+        );
     }
     entries.insert(0, Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope));
     if viewer.is_admin() {
@@ -407,9 +409,13 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
     let scope = Scope::changed(&before, &model);
     let mut entries = vec![Entry::new(NodeKind::Librarian, id, Operation::Erase, scope.clone())];
     entries.extend(
-        active.iter().map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Deactivate, Scope::membership(m, &scope))),
+        active
+            .iter()
+            .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Deactivate, Scope::membership(m, &scope))),
     );
-    entries.extend(open_terms.iter().map(|a| Entry::new(NodeKind::Ambassador, *a, Operation::Deactivate, Scope::public())));
+    entries.extend(
+        open_terms.iter().map(|a| Entry::new(NodeKind::Ambassador, *a, Operation::Deactivate, Scope::public())),
+    );
     journal::record(&txn, viewer, entries).await?;
     journal::audit(
         &txn,

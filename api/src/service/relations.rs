@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use entities::{
     ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
-    pairing_member,
+    pairing_member, webhook, webhook_delivery,
 };
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -215,4 +215,31 @@ pub async fn application_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiRes
 /// Pairings per round, whatever their status.
 pub async fn pairing_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
     counts::<pairing::Entity>(db, pairing::Column::RoundId, ids).await
+}
+
+/// Webhook deliveries by id that `viewer` may see.
+pub async fn webhook_deliveries_by_ids(
+    db: DatabaseConnection,
+    viewer: Arc<Viewer>,
+    ids: Vec<i64>,
+) -> ApiResult<HashMap<i64, Arc<webhook_delivery::Model>>> {
+    let rows = scoped(webhook_delivery::Entity::find(), policy::webhook_deliveries(&viewer))
+        .filter(any_of(db.get_database_backend(), webhook_delivery::Column::Id, ids))
+        .all(&db)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.id, Arc::new(m))).collect())
+}
+
+/// The webhooks of associations that `viewer` may see, oldest first.
+pub async fn webhooks_of_associations(
+    db: DatabaseConnection,
+    viewer: Arc<Viewer>,
+    ids: Vec<i32>,
+) -> ApiResult<HashMap<i32, Vec<Arc<webhook::Model>>>> {
+    let rows = scoped(webhook::Entity::find(), policy::association_records(&viewer, webhook::Column::AssociationId))
+        .filter(any_of(db.get_database_backend(), webhook::Column::AssociationId, ids))
+        .order_by_asc(webhook::Column::Id)
+        .all(&db)
+        .await?;
+    Ok(group_shared(rows, |w| w.association_id))
 }

@@ -22,8 +22,7 @@ use entities::{association, librarian, librarian_interest, librarian_language, m
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde::{Deserialize, Serialize};
@@ -101,7 +100,8 @@ pub struct SyncRequest {
     pub mode: SyncMode,
     pub dry_run: bool,
     pub members: Vec<MemberRecord>,
-    /// Rows that could not even be read (bulk files), reported as they are.
+    /// Rows of `members` that could not even be read (bulk files; their records are
+    /// empty), reported as they are.
     pub unreadable: Vec<RowError>,
     pub idempotency_key: Option<String>,
     pub source: SyncSource,
@@ -175,11 +175,16 @@ fn request_hash(req: &SyncRequest) -> ApiResult<String> {
     Ok(hex::encode(writer.0.finalize()))
 }
 
+/// Validates the rows; rows already in `errors` (unreadable in a file) are skipped.
 fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -> Vec<Member> {
+    let unreadable: HashSet<usize> = errors.iter().map(|e| e.index).collect();
     let mut valid = Vec::with_capacity(members.len());
     let mut seen_ids: HashSet<String> = HashSet::with_capacity(members.len());
     let mut seen_emails: HashSet<String> = HashSet::with_capacity(members.len());
     for (index, record) in members.into_iter().enumerate() {
+        if unreadable.contains(&index) {
+            continue;
+        }
         let mut c = Checks::default();
         let external_id = record.external_id.as_deref().and_then(|v| c.required("externalId", v, MAX_EXTERNAL_ID));
         if record.external_id.is_none() {
@@ -328,7 +333,7 @@ pub async fn sync(
     let hash = request_hash(&req)?;
     let started_at = now();
     let mut errors = std::mem::take(&mut req.unreadable);
-    let received = req.members.len() + errors.len();
+    let received = req.members.len();
     let members = validate(std::mem::take(&mut req.members), &mut errors);
 
     let txn = db.begin().await?;
@@ -353,12 +358,9 @@ pub async fn sync(
         return Ok(report);
     }
 
-    let existing = membership::Entity::find()
-        .filter(membership::Column::AssociationId.eq(req.association_id))
-        .all(&txn)
-        .await?;
-    let by_external: HashMap<&str, &membership::Model> =
-        existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
+    let existing =
+        membership::Entity::find().filter(membership::Column::AssociationId.eq(req.association_id)).all(&txn).await?;
+    let by_external: HashMap<&str, &membership::Model> = existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
     let member_of: HashSet<i32> = existing.iter().map(|m| m.librarian_id).collect();
     let erased: HashSet<i32> = librarian::Entity::find()
         .select_only()
@@ -379,10 +381,9 @@ pub async fn sync(
             let email = m.email.as_ref()?;
             match by_external.get(m.external_id.as_str()) {
                 None => Some(email.clone()),
-                Some(ms) => provisioned
-                    .get(&ms.librarian_id)
-                    .filter(|cur| cur.row.email != *email)
-                    .map(|_| email.clone()),
+                Some(ms) => {
+                    provisioned.get(&ms.librarian_id).filter(|cur| cur.row.email != *email).map(|_| email.clone())
+                }
             }
         })
         .collect();
@@ -405,7 +406,12 @@ pub async fn sync(
                     continue;
                 }
                 if erased.contains(&ms.librarian_id) {
-                    errors.push(row_error(m, "externalId", UserErrorCode::NotAllowed, "this member's librarian erased their data; they cannot be re-activated under this externalId"));
+                    errors.push(row_error(
+                        m,
+                        "externalId",
+                        UserErrorCode::NotAllowed,
+                        "this member's librarian erased their data; they cannot be re-activated under this externalId",
+                    ));
                     continue;
                 }
                 let mut changed = false;
@@ -680,13 +686,16 @@ async fn apply(
         let ids = librarians_by_email(txn, &emails).await?;
         for &i in batch {
             let email = members[i].email.as_deref().unwrap_or_default();
-            let (id, scope) =
-                ids.get(email).cloned().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted librarian not found")))?;
+            let (id, scope) = ids
+                .get(email)
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted librarian not found")))?;
             created.push((i, id, scope));
         }
     }
     let mut tags: Vec<(i32, &Member)> = created.iter().map(|(i, id, _)| (*id, &members[*i])).collect();
-    let updated_tags: Vec<(i32, &Member)> = plan.update.iter().map(|(i, before, _)| (before.id, &members[*i])).collect();
+    let updated_tags: Vec<(i32, &Member)> =
+        plan.update.iter().map(|(i, before, _)| (before.id, &members[*i])).collect();
     replace_tags(txn, &updated_tags).await?;
     tags.retain(|(_, m)| m.languages.is_some() || m.interests.is_some());
     insert_tags(txn, &tags).await?;
@@ -696,11 +705,7 @@ async fn apply(
         let mut model: librarian::ActiveModel = after.clone().into();
         model.version = Set(before.version + 1);
         model.updated_at = Set(at);
-        librarian::Entity::update_many()
-            .set(model)
-            .filter(librarian::Column::Id.eq(before.id))
-            .exec(txn)
-            .await?;
+        librarian::Entity::update_many().set(model).filter(librarian::Column::Id.eq(before.id)).exec(txn).await?;
     }
 
     // New memberships: provisioned for created librarians, plain for linked ones.
@@ -792,10 +797,17 @@ async fn apply(
     if !moved.is_empty() {
         let ids: Vec<i32> = moved.keys().copied().collect();
         for batch in ids.chunks(chunk(1)) {
-            let rows =
-                membership::Entity::find().filter(membership::Column::LibrarianId.is_in(batch.to_vec())).all(txn).await?;
+            let rows = membership::Entity::find()
+                .filter(membership::Column::LibrarianId.is_in(batch.to_vec()))
+                .all(txn)
+                .await?;
             for m in rows {
-                entries.push(Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(&m, &moved[&m.librarian_id])));
+                entries.push(Entry::new(
+                    NodeKind::Membership,
+                    m.id,
+                    Operation::Upsert,
+                    Scope::membership(&m, &moved[&m.librarian_id]),
+                ));
             }
         }
     }
@@ -815,7 +827,8 @@ async fn scopes_of(txn: &DatabaseTransaction, ids: impl Iterator<Item = i32>) ->
             .all(txn)
             .await?;
         for (id, country, listed) in rows {
-            scopes.insert(id, Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() });
+            scopes
+                .insert(id, Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() });
         }
     }
     Ok(scopes)
@@ -844,10 +857,10 @@ async fn insert_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiR
     let languages: Vec<librarian_language::ActiveModel> = rows
         .iter()
         .flat_map(|(id, m)| {
-            m.languages.iter().flatten().map(|l| librarian_language::ActiveModel {
-                librarian_id: Set(*id),
-                language: Set(l.clone()),
-            })
+            m.languages
+                .iter()
+                .flatten()
+                .map(|l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
         })
         .collect();
     for batch in languages.chunks(chunk(2)) {
@@ -856,10 +869,10 @@ async fn insert_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiR
     let interests: Vec<librarian_interest::ActiveModel> = rows
         .iter()
         .flat_map(|(id, m)| {
-            m.interests.iter().flatten().map(|t| librarian_interest::ActiveModel {
-                librarian_id: Set(*id),
-                interest: Set(t.clone()),
-            })
+            m.interests
+                .iter()
+                .flatten()
+                .map(|t| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(t.clone()) })
         })
         .collect();
     for batch in interests.chunks(chunk(2)) {

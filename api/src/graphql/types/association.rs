@@ -4,13 +4,17 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::association;
 
-use super::{Country, Membership, country_of, gid};
+use entities::sync_run;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::{Country, Membership, SyncRun, Webhook, country_of, gid, many};
+use crate::auth::policy;
 use crate::domain::{MembershipStatus, NodeKind};
-use crate::graphql::connection::{Conn, connection};
-use crate::graphql::context::{loaders, viewer};
+use crate::graphql::connection::{Conn, ConnectionTotals, connection};
+use crate::graphql::context::{api, loaders, viewer};
 use crate::graphql::nested;
 use crate::graphql::prefetch;
-use crate::service::{filters, page::PageArgs};
+use crate::service::{filters, filters::scoped, orderings, page, page::PageArgs};
 
 /// A library association: a partner that brings its members into the network.
 pub struct Association(pub Arc<association::Model>);
@@ -65,5 +69,27 @@ impl Association {
             prefetch::memberships(ctx, sel, page.models()).await?;
         }
         Ok(connection(page, totals))
+    }
+
+    /// Its membership syncs, newest first (the association itself and admins).
+    async fn sync_runs(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> async_graphql::Result<Conn<SyncRun>> {
+        let api = api(ctx)?;
+        let scope = policy::association_records(viewer(ctx)?, sync_run::Column::AssociationId);
+        let select = scoped(sync_run::Entity::find(), scope).filter(sync_run::Column::AssociationId.eq(self.0.id));
+        let args = PageArgs { first, after, last, before };
+        let page = page::paginate(&api.db, select.clone(), &orderings::sync_runs(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    }
+
+    /// Its webhooks (the association itself and admins; empty for others).
+    async fn webhooks(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Webhook>> {
+        Ok(many(ctx, self.0.id, |l| &l.webhooks_of_association).await?.into_iter().map(Webhook).collect())
     }
 }

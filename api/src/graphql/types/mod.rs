@@ -7,13 +7,16 @@ mod association;
 mod audit;
 mod certificate;
 mod country;
+mod feed;
 mod inputs;
 mod librarian;
 mod membership;
 mod pairing;
 mod round;
+mod sync;
 mod topic;
 mod viewer;
+mod webhook;
 
 pub use ambassador::Ambassador;
 pub use application::Application;
@@ -21,13 +24,16 @@ pub use association::Association;
 pub use audit::AuditEntry;
 pub use certificate::Certificate;
 pub use country::{Country, participants_spec};
+pub use feed::{ChangeEntityType, ChangeEvent, ChangeFeed};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
 pub use librarian::{Librarian, librarian_connection};
 pub use membership::Membership;
 pub use pairing::Pairing;
 pub use round::Round;
+pub use sync::{SyncMembersPayload, SyncRun, SyncUserError};
 pub use topic::DiscussionTopic;
 pub use viewer::ViewerInfo;
+pub use webhook::{Webhook, WebhookDelivery};
 
 use async_graphql::{Context, ID, dataloader::HashMapCache};
 

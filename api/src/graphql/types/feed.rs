@@ -1,0 +1,94 @@
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, Object};
+use chrono::{DateTime, Utc};
+use entities::change_log;
+
+use crate::domain::{ChangeOperation, NodeKind};
+use crate::graphql::node::{self, Node};
+use crate::graphql::types::stored;
+use crate::service::feed;
+
+/// The kinds of object the change feed reports.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeEntityType {
+    Librarian,
+    Membership,
+    Association,
+    Ambassador,
+}
+
+impl ChangeEntityType {
+    pub fn kind(self) -> NodeKind {
+        match self {
+            Self::Librarian => NodeKind::Librarian,
+            Self::Membership => NodeKind::Membership,
+            Self::Association => NodeKind::Association,
+            Self::Ambassador => NodeKind::Ambassador,
+        }
+    }
+
+    fn of(kind: NodeKind) -> Option<Self> {
+        [Self::Librarian, Self::Membership, Self::Association, Self::Ambassador].into_iter().find(|t| t.kind() == kind)
+    }
+}
+
+/// One write, as the change feed reports it.
+pub struct ChangeEvent(pub Arc<change_log::Model>);
+
+#[Object]
+impl ChangeEvent {
+    /// Where this event is in the feed: pass it as `after` to read on from here.
+    async fn cursor(&self) -> String {
+        feed::cursor(self.0.id)
+    }
+
+    async fn entity_type(&self) -> async_graphql::Result<ChangeEntityType> {
+        stored(NodeKind::from_name(&self.0.entity_type).and_then(ChangeEntityType::of), "entity_type")
+    }
+
+    /// The global id of the object written.
+    async fn entity(&self) -> ID {
+        ID(self.0.entity_id.clone())
+    }
+
+    async fn operation(&self) -> async_graphql::Result<ChangeOperation> {
+        stored(ChangeOperation::parse(&self.0.operation), "operation")
+    }
+
+    async fn at(&self) -> DateTime<Utc> {
+        self.0.at
+    }
+
+    /// The object as it is now, if the caller may see it now (`null` when it has left the
+    /// caller's view: a follower then drops its copy).
+    async fn node(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Node>> {
+        node::fetch(ctx, "entity", &self.0.entity_id).await
+    }
+}
+
+/// A page of the change feed.
+pub struct ChangeFeed {
+    pub events: Vec<Arc<change_log::Model>>,
+    pub has_more: bool,
+    /// The cursor to read on from: the last event's, or the one given when there were none.
+    pub end_cursor: Option<String>,
+}
+
+#[Object]
+impl ChangeFeed {
+    /// The events after the cursor, oldest first.
+    async fn events(&self) -> Vec<ChangeEvent> {
+        self.events.iter().cloned().map(ChangeEvent).collect()
+    }
+
+    /// Pass this as `after` for the next read (`null` only when the feed is empty).
+    async fn end_cursor(&self) -> Option<&str> {
+        self.end_cursor.as_deref()
+    }
+
+    /// Whether more events are waiting (read again at once) or the caller is up to date.
+    async fn has_more(&self) -> bool {
+        self.has_more
+    }
+}

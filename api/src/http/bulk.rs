@@ -1,0 +1,144 @@
+//! `POST /bulk/members`: a membership sync of any size, as JSON Lines or CSV, through the
+//! same code as `syncMembers`.
+//!
+//! Query parameters: `associationId` (global id), `mode` (`UPSERT` or `FULL_REPLACE`,
+//! default `UPSERT`), `dryRun` (`true`/`false`). Headers: `Authorization: Bearer`,
+//! `Content-Type: application/x-ndjson` or `text/csv`, optionally `Idempotency-Key`.
+//! The answer is the sync's result as JSON (the fields of `SyncMembersPayload`); errors
+//! are `{"errors": [{"message", "extensions": {"code"}}]}` with a matching HTTP status.
+
+use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::HttpState;
+use super::graphql::{error_response, viewer};
+use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
+use crate::error::ApiError;
+use crate::service::member_files::{self, Format};
+use crate::service::sync::{self, SyncReport, SyncRequest};
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkParams {
+    association_id: Option<String>,
+    mode: Option<String>,
+    dry_run: Option<bool>,
+}
+
+fn status_of(err: &ApiError) -> StatusCode {
+    match err.code() {
+        "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
+        "NOT_FOUND" => StatusCode::NOT_FOUND,
+        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
+        "FORBIDDEN" => StatusCode::FORBIDDEN,
+        "CONFLICT" => StatusCode::CONFLICT,
+        "SERVICE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn refuse(err: ApiError) -> HttpResponse {
+    let status = status_of(&err);
+    let code = err.code();
+    let error: async_graphql::Error = err.into();
+    error_response(status, code, &error.message)
+}
+
+/// The JSON answer of a sync (shared with the CLI, which prints it).
+pub fn report_json(report: &SyncReport) -> serde_json::Value {
+    let c = &report.counts;
+    json!({
+        "syncRun": report.run.as_ref().map(|run| json!({
+            "id": GlobalId::encode(NodeKind::SyncRun, run.id),
+            "startedAt": run.started_at,
+            "finishedAt": run.finished_at,
+        })),
+        "dryRun": report.dry_run,
+        "replayed": report.replayed,
+        "received": c.received,
+        "created": c.created,
+        "updated": c.updated,
+        "unchanged": c.unchanged,
+        "deactivated": c.deactivated,
+        "reactivated": c.reactivated,
+        "failed": c.failed,
+        "userErrors": report.user_errors,
+    })
+}
+
+/// `POST /bulk/members`.
+pub async fn members(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    params: Result<web::Query<BulkParams>, actix_web::Error>,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let viewer = match viewer(&state, &req).await {
+        Ok(viewer) => viewer,
+        Err(res) => return res,
+    };
+    let Ok(web::Query(params)) = params else {
+        return refuse(ApiError::bad_input("query", "query parameters: associationId, mode, dryRun (true or false)"));
+    };
+    let Some(association) = params.association_id.as_deref() else {
+        return refuse(ApiError::bad_input("associationId", "`associationId` is required"));
+    };
+    let association_id = match GlobalId::decode_int("associationId", association, NodeKind::Association) {
+        Ok(id) => id,
+        Err(err) => return refuse(err),
+    };
+    let mode = match params.mode.as_deref().map(|m| SyncMode::parse(&m.to_ascii_uppercase())) {
+        None => SyncMode::Upsert,
+        Some(Some(mode)) => mode,
+        Some(None) => return refuse(ApiError::bad_input("mode", "`mode` is UPSERT or FULL_REPLACE")),
+    };
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let Some(format) = Format::from_content_type(content_type) else {
+        return error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the members as application/x-ndjson (JSON Lines) or text/csv",
+        );
+    };
+    let idempotency_key = match req.headers().get("idempotency-key").map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(key)) => Some(key.to_owned()),
+        Some(Err(_)) => {
+            return refuse(ApiError::bad_input("Idempotency-Key", "the Idempotency-Key header is not text"));
+        }
+    };
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let Ok(chunk) = chunk else {
+            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+        };
+        if body.len() + chunk.len() > state.bulk_max_bytes {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "PAYLOAD_TOO_LARGE",
+                &format!("the member list exceeds the limit of {} bytes (bulk_max_bytes)", state.bulk_max_bytes),
+            );
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let list = match member_files::parse(&body, format) {
+        Ok(list) => list,
+        Err(err) => return refuse(err),
+    };
+    drop(body);
+    let request = SyncRequest {
+        association_id,
+        mode,
+        dry_run: params.dry_run.unwrap_or(false),
+        members: list.members,
+        unreadable: list.unreadable,
+        idempotency_key,
+        source: SyncSource::Bulk,
+    };
+    match sync::sync(&state.db, &viewer, state.sync, request).await {
+        Ok(report) => HttpResponse::Ok().json(report_json(&report)),
+        Err(err) => refuse(err),
+    }
+}

@@ -1,0 +1,136 @@
+//! Changes to one membership outside a sync: its external id or its status.
+
+use entities::{librarian, membership};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+};
+use serde_json::json;
+
+use crate::auth::Viewer;
+use crate::domain::input::{Checks, UserErrorCode};
+use crate::domain::{MembershipStatus, NodeKind};
+use crate::error::ApiError;
+use crate::service::journal::{self, Operation, Scope};
+use crate::service::now;
+use crate::service::people::{Outcome, refused, stale};
+use crate::service::sync::MAX_EXTERNAL_ID;
+
+/// What to change; `None` leaves it as it is.
+#[derive(Debug, Default)]
+pub struct MembershipChanges {
+    pub external_id: Option<String>,
+    pub active: Option<bool>,
+}
+
+/// Changes the membership `id`, if `expected_version` (when given) is current.
+///
+/// # Errors
+/// A stale version is `CONFLICT` with the current version; database errors. A membership
+/// the caller may not change is `NOT_FOUND` (as if it did not exist); a taken external id or
+/// an erased librarian are user errors.
+pub async fn update(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    changes: MembershipChanges,
+    expected_version: Option<i32>,
+) -> Outcome<membership::Model> {
+    let mut c = Checks::default();
+    let external_id = changes.external_id.as_deref().and_then(|v| c.required("externalId", v, MAX_EXTERNAL_ID));
+    if !c.ok() {
+        return Ok(Err(c.errors));
+    }
+    let txn = db.begin().await?;
+    let current = membership::Entity::find_by_id(id).one(&txn).await?.filter(|m| match viewer {
+        Viewer::Admin { .. } => true,
+        Viewer::Association { association_id, .. } => *association_id == m.association_id,
+        _ => false,
+    });
+    let Some(current) = current else {
+        return match viewer {
+            Viewer::Admin { .. } | Viewer::Association { .. } => {
+                refused("membershipId", UserErrorCode::NotFound, "no such membership")
+            }
+            Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a token".into())),
+            _ => Err(ApiError::Forbidden("only the association or an admin may change a membership".into())),
+        };
+    };
+    if let Some(expected) = expected_version.filter(|v| *v != current.version) {
+        return Err(stale("membership", expected, current.version));
+    }
+    let Some(person) = librarian::Entity::find_by_id(current.librarian_id).one(&txn).await? else {
+        return Err(ApiError::Internal(anyhow::anyhow!("membership without librarian")));
+    };
+    let reactivate = changes.active == Some(true) && current.status != MembershipStatus::Active.as_str();
+    if reactivate && person.erased_at.is_some() {
+        return refused("active", UserErrorCode::NotAllowed, "this member's librarian erased their data");
+    }
+    if let Some(ext) = &external_id
+        && *ext != current.external_id
+    {
+        let taken = membership::Entity::find()
+            .filter(membership::Column::AssociationId.eq(current.association_id))
+            .filter(membership::Column::ExternalId.eq(ext.as_str()))
+            .one(&txn)
+            .await?;
+        if taken.is_some() {
+            return refused(
+                "externalId",
+                UserErrorCode::Taken,
+                "another member of the association has this externalId",
+            );
+        }
+    }
+    let status = match changes.active {
+        Some(true) => MembershipStatus::Active,
+        Some(false) => MembershipStatus::Deactivated,
+        None => MembershipStatus::parse(&current.status).unwrap_or(MembershipStatus::Active),
+    };
+    let unchanged = external_id.as_ref().is_none_or(|e| *e == current.external_id) && status.as_str() == current.status;
+    if unchanged {
+        return Ok(Ok(current));
+    }
+    let at = now();
+    let version = current.version;
+    let was_active = current.status == MembershipStatus::Active.as_str();
+    let mut model = current.into_active_model();
+    if let Some(ext) = external_id {
+        model.external_id = Set(ext);
+    }
+    if status.as_str() != model.status.as_ref() {
+        model.deactivated_at = Set((status == MembershipStatus::Deactivated).then_some(at));
+        model.status = Set(status.as_str().to_owned());
+    }
+    model.version = Set(version + 1);
+    model.updated_at = Set(at);
+    let updated = membership::Entity::update_many()
+        .set(model)
+        .filter(membership::Column::Id.eq(id))
+        .filter(membership::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        let current = membership::Entity::find_by_id(id).one(&txn).await?.map_or(version, |m| m.version);
+        return Err(stale("membership", expected_version.unwrap_or(version), current));
+    }
+    let Some(model) = membership::Entity::find_by_id(id).one(&txn).await? else {
+        return refused("membershipId", UserErrorCode::NotFound, "no such membership");
+    };
+    let operation =
+        if was_active && status == MembershipStatus::Deactivated { Operation::Deactivate } else { Operation::Upsert };
+    journal::change(
+        &txn,
+        viewer,
+        NodeKind::Membership,
+        id,
+        operation,
+        Scope::membership(&model, &Scope::librarian(&person)),
+    )
+    .await?;
+    if viewer.is_admin() {
+        journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, json!({ "status": model.status }))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(Ok(model))
+}
