@@ -14,3 +14,10 @@ pub mod service;
 pub mod settings;
 pub mod startup;
 pub mod telemetry;
+
+/// Makes rustls use the `ring` provider (the one the database driver already links) for
+/// every HTTPS client in the process: webhook deliveries, and the test and bench clients.
+/// Idempotent; call it before building a `reqwest::Client`.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

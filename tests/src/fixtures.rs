@@ -115,6 +115,7 @@ async fn add_membership(
         status: Set(if active { "ACTIVE" } else { "DEACTIVATED" }.to_owned()),
         deactivated_at: Set((!active).then(|| day(5))),
         version: Set(1),
+        provisioned: Set(false),
         created_at: Set(day(2)),
         updated_at: Set(day(2)),
     }

@@ -128,7 +128,10 @@ impl TestApp {
         Self {
             address: format!("http://127.0.0.1:{port}"),
             port,
-            client: reqwest::Client::new(),
+            client: {
+                interlib::install_tls_provider();
+                reqwest::Client::new()
+            },
             db,
             statements,
             database,

@@ -168,7 +168,7 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 /// Runs the deliverer until the process ends: cut batches, send what is due, sleep.
 pub async fn run(db: DatabaseConnection, config: DelivererConfig) {
     // Webhook URLs may be https: use the ring provider that the database driver already uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::install_tls_provider();
     let client = match reqwest::Client::builder().timeout(config.timeout).build() {
         Ok(client) => client,
         Err(err) => {

@@ -108,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
     let mut lines = BufReader::new(stdout).lines();
     let port: u16 = lines.next_line().await?.context("server printed no port")?.trim().parse()?;
     let endpoint = format!("http://127.0.0.1:{port}/graphql");
+    interlib::install_tls_provider();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let token: Option<&'static str> = token(args.caller)?.map(|t| &*Box::leak(t.into_boxed_str()));
 

@@ -107,7 +107,7 @@ async fn malformed_documents_and_bodies_get_coded_errors_not_500s() {
         let body: serde_json::Value = res.json().await.expect("JSON error body");
         assert!(!error_codes(&body).is_empty() || body.is_array(), "{raw}: {body}");
     }
-    let huge = format!("{{\"query\": \"{{ __typename }}\", \"pad\": \"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let huge = format!("{{\"query\": \"{{ __typename }}\", \"pad\": \"{}\"}}", "x".repeat(9 * 1024 * 1024));
     let res = app.client.post(&url).header("content-type", "application/json").body(huge).send().await.expect("sent");
     assert_eq!(res.status(), 413);
     let body: serde_json::Value = res.json().await.expect("JSON error body");

@@ -5,7 +5,7 @@ use interlib_tests::TestDatabase;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 18] = [
     "countries",
     "librarians",
     "librarian_languages",
@@ -21,6 +21,9 @@ const TABLES: [&str; 15] = [
     "certificates",
     "change_log",
     "audit_log",
+    "sync_runs",
+    "webhooks",
+    "webhook_deliveries",
 ];
 
 #[tokio::test]
@@ -37,6 +40,10 @@ async fn migrations_apply_roll_back_and_reapply() {
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
     Migrator::down(&db, Some(1)).await.expect("one step down");
+    assert!(!manager.has_table("sync_runs").await.expect("checked"));
+    assert!(!manager.has_column("change_log", "entity_key").await.expect("checked"));
+    assert!(manager.has_table("audit_log").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("two steps down");
     assert!(!manager.has_table("audit_log").await.expect("checked"));
     assert!(manager.has_table("change_log").await.expect("checked"));
 
