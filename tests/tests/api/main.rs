@@ -15,6 +15,7 @@ mod privacy;
 mod queries;
 mod schema;
 mod seed;
+mod sync;
 
 use interlib::domain::{GlobalId, NodeKind};
 
