@@ -64,3 +64,20 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection,
     }
     Ok((db, counter))
 }
+
+/// Starts a transaction that will write. On SQLite it takes the write lock at once
+/// (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another writer: a deferred
+/// transaction that reads first and then writes cannot wait (SQLite would deadlock) and
+/// fails at once with "database is locked" when another writer got in between. On
+/// PostgreSQL this is a plain `BEGIN`.
+///
+/// # Errors
+/// Database errors.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..TransactionOptions::default()
+    })
+    .await
+}

@@ -1,9 +1,7 @@
 //! Changes to one membership outside a sync: its external id or its status.
 
 use entities::{librarian, membership};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter};
 use serde_json::json;
 
 use crate::auth::Viewer;
@@ -40,7 +38,7 @@ pub async fn update(
     if !c.ok() {
         return Ok(Err(c.errors));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let current = membership::Entity::find_by_id(id).one(&txn).await?.filter(|m| match viewer {
         Viewer::Admin { .. } => true,
         Viewer::Association { association_id, .. } => *association_id == m.association_id,

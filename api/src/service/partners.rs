@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entities::{ambassador, association, librarian};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
 };
 use serde_json::json;
 
@@ -57,7 +57,7 @@ pub async fn save_association(
     if !c.ok() {
         return Ok(Err(c.errors));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if let Some(name) = &name
         && name_taken(&txn, name, id).await?
     {
@@ -124,7 +124,7 @@ pub async fn appoint_ambassador(
     let Some(country) = country.filter(|_| c.ok()) else {
         return Ok(Err(c.errors));
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     match librarian::Entity::find_by_id(librarian_id).one(&txn).await? {
         Some(l) if l.erased_at.is_none() => {}
         Some(_) => return refused("librarianId", UserErrorCode::NotAllowed, "this librarian was erased"),
@@ -174,7 +174,7 @@ pub async fn end_ambassador(
     at: Option<DateTime<Utc>>,
 ) -> Outcome<ambassador::Model> {
     let at = at.unwrap_or_else(now);
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = ambassador::Entity::find_by_id(id).one(&txn).await? else {
         return refused("ambassadorId", UserErrorCode::NotFound, "no such ambassador appointment");
     };

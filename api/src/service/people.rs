@@ -4,7 +4,7 @@
 use entities::{ambassador, application, certificate, librarian, librarian_interest, librarian_language, membership};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait, sea_query::Expr,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -163,7 +163,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: ProfileInpu
             return Ok(Err(missing.errors));
         }
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let email = profile.email.clone().unwrap_or_default();
     if email_taken(&txn, &email, None).await? {
         return taken_email();
@@ -220,7 +220,7 @@ pub async fn update(
         Ok(profile) => profile,
         Err(errors) => return Ok(Err(errors)),
     };
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = librarian::Entity::find_by_id(id).one(&txn).await? else {
         return refused("id", UserErrorCode::NotFound, "no such librarian");
     };
@@ -336,7 +336,7 @@ fn changed(input: &ProfileInput) -> Vec<&'static str> {
 /// # Errors
 /// Database errors; an unknown librarian is a user error.
 pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome<librarian::Model> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(current) = librarian::Entity::find_by_id(id).one(&txn).await? else {
         return refused("librarianId", UserErrorCode::NotFound, "no such librarian");
     };

@@ -336,7 +336,7 @@ pub async fn sync(
     let received = req.members.len();
     let members = validate(std::mem::take(&mut req.members), &mut errors);
 
-    let txn = db.begin().await?;
+    let txn = if req.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
     // Serialise syncs of this association (and check that it exists) before reading.
     let locked = if req.dry_run {
         association::Entity::find_by_id(req.association_id).one(&txn).await?.is_some()

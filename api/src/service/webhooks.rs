@@ -22,7 +22,6 @@ use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
     ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait,
     sea_query::Expr,
 };
 use serde_json::json;
@@ -89,7 +88,7 @@ pub async fn register(
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
         _ => return refused("url", UserErrorCode::Invalid, "`url` must be an http or https URL"),
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     if association::Entity::find_by_id(association_id).one(&txn).await?.is_none() {
         return Err(ApiError::NotFound("no such association".into()));
     }
@@ -134,7 +133,7 @@ pub async fn register(
 /// # Errors
 /// `FORBIDDEN` for callers who may not manage it; an unknown id is a user error.
 pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome<i32> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(hook) = webhook::Entity::find_by_id(id).one(&txn).await? else {
         return refused("webhookId", UserErrorCode::NotFound, "no such webhook");
     };
@@ -232,7 +231,7 @@ async fn enqueue(db: &DatabaseConnection, config: &DelivererConfig) -> ApiResult
         let first = i32::try_from(config.batch_size).unwrap_or(100);
         let page = feed::read(db, &viewer, Some(hook.cursor), Some(first), &kinds).await?;
         let (Some(first), Some(last)) = (page.events.first(), page.events.last()) else { continue };
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         // Compare-and-set: another process may have cut this batch already.
         let moved = webhook::Entity::update_many()
             .col_expr(webhook::Column::Cursor, Expr::value(last.id))

@@ -1,0 +1,260 @@
+//! The change feed: ordered, filtered by the caller's rights, complete under concurrency.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use entities::librarian;
+use interlib::auth::Role;
+use interlib::domain::NodeKind;
+use interlib_tests::{TestApp, error_codes};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::gid;
+use crate::sync::synced;
+
+const FEED: &str = "query($after: String, $first: Int, $types: [ChangeEntityType!]) {
+  changes(after: $after, first: $first, entityTypes: $types) {
+    endCursor hasMore
+    events { cursor entityType entity operation at
+      node {
+        __typename id
+        ... on Librarian { fullName email country { code } }
+        ... on Membership { externalId status association { id } }
+        ... on Association { name }
+      }
+    }
+  }
+}";
+
+async fn create_association(app: &TestApp, name: &str, country: &str) -> i32 {
+    let q = "mutation($input: CreateAssociationInput!) { createAssociation(input: $input) { association { id } } }";
+    let data = app.data(q, json!({ "input": { "name": name, "countryCode": country } })).await;
+    let id = data["createAssociation"]["association"]["id"].as_str().unwrap_or_default();
+    interlib::domain::GlobalId::decode("id", id).expect("id").int_key("id").expect("key")
+}
+
+fn member(external_id: &str, n: usize, name: &str, country: &str) -> Value {
+    json!({ "externalId": external_id, "email": format!("person{n}@example.net"), "fullName": name,
+            "countryCode": country, "languages": ["en"] })
+}
+
+/// A follower's copy of what it may see: global id -> node.
+#[derive(Default)]
+struct Follower {
+    after: Option<String>,
+    state: BTreeMap<String, Value>,
+    seen: HashSet<String>,
+    events: usize,
+}
+
+impl Follower {
+    /// Reads one page and applies it; whether the follower is up to date.
+    async fn step(&mut self, app: &TestApp, token: &str) -> bool {
+        let body = app.graphql_as(Some(token), FEED, json!({ "after": self.after, "first": 7 })).await;
+        assert!(body.get("errors").is_none(), "{body:#}");
+        let page = &body["data"]["changes"];
+        for event in page["events"].as_array().expect("events") {
+            let cursor = event["cursor"].as_str().expect("cursor").to_owned();
+            assert!(self.seen.insert(cursor), "an event came twice: {event}");
+            self.events += 1;
+            let entity = event["entity"].as_str().expect("entity").to_owned();
+            if event["node"].is_null() {
+                self.state.remove(&entity);
+            } else {
+                self.state.insert(entity, event["node"].clone());
+            }
+        }
+        if let Some(cursor) = page["endCursor"].as_str() {
+            self.after = Some(cursor.to_owned());
+        }
+        !page["hasMore"].as_bool().expect("hasMore")
+    }
+}
+
+/// What the association may see now, read directly: its association, its memberships and
+/// their librarians, and the other associations (public).
+async fn server_state(app: &TestApp, token: &str, association: i32) -> BTreeMap<String, Value> {
+    let q = "query($id: ID!) {
+      associations(first: 100) { nodes { __typename id name } }
+      node(id: $id) { ... on Association { members(first: 100) { nodes {
+        __typename id externalId status association { id }
+        librarian { __typename id fullName email country { code } } } } } }
+    }";
+    let body = app.graphql_as(Some(token), q, json!({ "id": gid(NodeKind::Association, association) })).await;
+    assert!(body.get("errors").is_none(), "{body:#}");
+    let mut state = BTreeMap::new();
+    for a in body["data"]["associations"]["nodes"].as_array().expect("associations") {
+        state.insert(a["id"].as_str().expect("id").to_owned(), a.clone());
+    }
+    for m in body["data"]["node"]["members"]["nodes"].as_array().expect("members") {
+        let mut m = m.clone();
+        let librarian = m["librarian"].take();
+        m.as_object_mut().expect("object").remove("librarian");
+        state.insert(m["id"].as_str().expect("id").to_owned(), m);
+        state.insert(librarian["id"].as_str().expect("id").to_owned(), librarian);
+    }
+    state
+}
+
+#[tokio::test]
+async fn the_feed_lists_writes_in_order_and_only_what_the_caller_may_see() {
+    let app = TestApp::spawn().await;
+    let a = create_association(&app, "Association A", "ZA").await;
+    let b = create_association(&app, "Association B", "AU").await;
+    let token_a = app.token(Role::Association, &[], Some(a), None);
+    let token_b = app.token(Role::Association, &[], Some(b), None);
+    synced(&app, &token_a, a, "UPSERT", json!([member("A1", 1, "Ama", "ZA"), member("A2", 2, "Abe", "NG")])).await;
+    synced(&app, &token_b, b, "UPSERT", json!([member("B1", 3, "Bea", "AU")])).await;
+
+    // The admin sees every write, in order.
+    let body = app.graphql(FEED, json!({})).await;
+    let events = body["data"]["changes"]["events"].as_array().expect("events").clone();
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["entityType"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["ASSOCIATION", "ASSOCIATION", "LIBRARIAN", "MEMBERSHIP", "LIBRARIAN", "MEMBERSHIP", "LIBRARIAN", "MEMBERSHIP"]
+    );
+    assert!(events.iter().all(|e| e["operation"] == "UPSERT"));
+    assert_eq!(body["data"]["changes"]["hasMore"], false);
+
+    // Association A: the public association records and its own members, nothing of B's.
+    let body = app.graphql_as(Some(&token_a), FEED, json!({})).await;
+    let names: Vec<String> = body["data"]["changes"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| {
+            e["node"]["fullName"]
+                .as_str()
+                .or(e["node"]["externalId"].as_str())
+                .or(e["node"]["name"].as_str())
+                .unwrap_or("?")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names, ["Association A", "Association B", "Ama", "A1", "Abe", "A2"]);
+    // An ambassador of NG: public records and the NG librarian with their membership.
+    let ng = app.token(Role::Ambassador, &["NG"], None, None);
+    let body = app.graphql_as(Some(&ng), FEED, json!({ "types": ["LIBRARIAN", "MEMBERSHIP"] })).await;
+    let entities: Vec<&str> = body["data"]["changes"]["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["node"]["__typename"].as_str())
+        .collect();
+    assert_eq!(entities, ["Librarian", "Membership"]);
+
+    // Paging by cursor reaches the end, each event once.
+    let mut after: Option<String> = None;
+    let mut seen = Vec::new();
+    loop {
+        let body = app.graphql(FEED, json!({ "after": after, "first": 3 })).await;
+        let page = &body["data"]["changes"];
+        seen.extend(page["events"].as_array().expect("events").iter().map(|e| e["cursor"].clone()));
+        after = page["endCursor"].as_str().map(str::to_owned);
+        if page["hasMore"] == false {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    // Up to date: the same cursor comes back with no events.
+    let body = app.graphql(FEED, json!({ "after": after })).await;
+    assert_eq!(body["data"]["changes"]["events"], json!([]));
+    assert_eq!(body["data"]["changes"]["endCursor"].as_str(), after.as_deref());
+
+    // Refusals.
+    let body = app.graphql_as(None, FEED, json!({})).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+    for (vars, field) in
+        [(json!({ "after": "bogus" }), "after"), (json!({ "first": 0 }), "first"), (json!({ "first": 1001 }), "first")]
+    {
+        let body = app.graphql(FEED, vars).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], field);
+    }
+}
+
+#[tokio::test]
+async fn a_follower_running_alongside_writes_ends_with_exactly_what_it_may_see() {
+    let app = Arc::new(TestApp::spawn().await);
+    let a = create_association(&app, "Association A", "ZA").await;
+    let b = create_association(&app, "Association B", "AU").await;
+    let token_a = app.token(Role::Association, &[], Some(a), None);
+    let token_b = app.token(Role::Association, &[], Some(b), None);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let follower = {
+        let (app, token, done) = (app.clone(), token_a.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut follower = Follower::default();
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let up_to_date = follower.step(&app, &token).await;
+                if finished && up_to_date {
+                    return follower;
+                }
+            }
+        })
+    };
+
+    // Writers, concurrently: A's syncs (creates, renames, moves, full replaces, returns),
+    // B's syncs that link some of A's members, an erasure and an association rename.
+    let writer_a = {
+        let (app, token) = (app.clone(), token_a.clone());
+        async move {
+            for round in 0..6 {
+                let list: Vec<Value> = (0..12)
+                    .filter(|i| (i + round) % 4 != 0)
+                    .map(|i| {
+                        let country = if (i + round) % 5 == 0 { "KE" } else { "ZA" };
+                        member(&format!("A{i}"), i, &format!("Member {i} r{round}"), country)
+                    })
+                    .collect();
+                let mode = if round % 2 == 0 { "FULL_REPLACE" } else { "UPSERT" };
+                synced(&app, &token, a, mode, Value::Array(list)).await;
+            }
+        }
+    };
+    let writer_b = {
+        let (app, token) = (app.clone(), token_b.clone());
+        async move {
+            for round in 0..4 {
+                let list: Vec<Value> =
+                    (0..6).map(|i| member(&format!("B{i}"), i * 2, "Ignored For Linked", "ZA")).collect();
+                let list = if round % 2 == 0 { list } else { list[..3].to_vec() };
+                let body = sync_b(&app, &token, b, list).await;
+                assert!(body.get("errors").is_none(), "{body:#}");
+            }
+        }
+    };
+    let admin_writes = {
+        let app = app.clone();
+        async move {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            let q = "mutation($input: UpdateAssociationInput!) { updateAssociation(input: $input) { association { name } } }";
+            app.data(q, json!({ "input": { "associationId": gid(NodeKind::Association, b), "name": "Association B (renamed)" } })).await;
+            let erased = librarian::Entity::find()
+                .filter(librarian::Column::Email.eq("person3@example.net"))
+                .one(&app.db)
+                .await
+                .expect("query");
+            if let Some(l) = erased {
+                let q = "mutation($input: EraseLibrarianInput!) { eraseLibrarian(input: $input) { librarian { id } } }";
+                app.data(q, json!({ "input": { "librarianId": gid(NodeKind::Librarian, l.id) } })).await;
+            }
+        }
+    };
+    futures::join!(writer_a, writer_b, admin_writes);
+    done.store(true, Ordering::SeqCst);
+    let follower = follower.await.expect("follower");
+    let expected = server_state(&app, &token_a, a).await;
+    assert_eq!(follower.state, expected, "after {} events", follower.events);
+    assert!(follower.events > 40, "the follower read {} events", follower.events);
+}
+
+/// `syncMembers` UPSERT as `token` (B's writer: its rows link A's members by email).
+async fn sync_b(app: &TestApp, token: &str, association: i32, list: Vec<Value>) -> Value {
+    crate::sync::sync(app, token, association, "FULL_REPLACE", false, Value::Array(list), None).await
+}
