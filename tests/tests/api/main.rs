@@ -17,6 +17,7 @@ mod queries;
 mod schema;
 mod seed;
 mod sync;
+mod webhooks;
 
 use interlib::domain::{GlobalId, NodeKind};
 
