@@ -2,6 +2,7 @@
 //! (a temporary SQLite file, or a new PostgreSQL database when `INTERLIB_TEST_POSTGRES` is
 //! set, e.g. `postgres://postgres@127.0.0.1:5432`), and talks to it over HTTP.
 
+pub mod bench;
 pub mod fixtures;
 
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -19,6 +19,7 @@ use std::io::Write;
 
 use chrono::Duration;
 use entities::{association, librarian, librarian_interest, librarian_language, membership, sync_run};
+use futures::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
@@ -358,8 +359,13 @@ pub async fn sync(
         return Ok(report);
     }
 
-    let existing =
-        membership::Entity::find().filter(membership::Column::AssociationId.eq(req.association_id)).all(&txn).await?;
+    // Large reads stream: `all()` would hold every raw row and every model at once.
+    let existing: Vec<membership::Model> = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(req.association_id))
+        .stream(&txn)
+        .await?
+        .try_collect()
+        .await?;
     let by_external: HashMap<&str, &membership::Model> = existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
     let member_of: HashSet<i32> = existing.iter().map(|m| m.librarian_id).collect();
     let erased: HashSet<i32> = librarian::Entity::find()
@@ -595,33 +601,37 @@ fn members_of(association_id: i32, provisioned_only: bool) -> sea_orm::sea_query
 
 /// The librarians this association provisioned, with their languages and interests.
 async fn load_provisioned(txn: &DatabaseTransaction, association_id: i32) -> ApiResult<HashMap<i32, Current>> {
-    let mut current: HashMap<i32, Current> = librarian::Entity::find()
+    let mut current: HashMap<i32, Current> = HashMap::new();
+    let mut rows = librarian::Entity::find()
         .filter(librarian::Column::Id.in_subquery(members_of(association_id, true)))
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, Current { row, languages: Vec::new(), interests: Vec::new() }))
-        .collect();
-    let languages = librarian_language::Entity::find()
+        .stream(txn)
+        .await?;
+    while let Some(row) = rows.try_next().await? {
+        current.insert(row.id, Current { row, languages: Vec::new(), interests: Vec::new() });
+    }
+    drop(rows);
+    let mut languages = librarian_language::Entity::find()
         .filter(librarian_language::Column::LibrarianId.in_subquery(members_of(association_id, true)))
         .into_tuple::<(i32, String)>()
-        .all(txn)
+        .stream(txn)
         .await?;
-    for (id, language) in languages {
+    while let Some((id, language)) = languages.try_next().await? {
         if let Some(c) = current.get_mut(&id) {
             c.languages.push(language);
         }
     }
-    let interests = librarian_interest::Entity::find()
+    drop(languages);
+    let mut interests = librarian_interest::Entity::find()
         .filter(librarian_interest::Column::LibrarianId.in_subquery(members_of(association_id, true)))
         .into_tuple::<(i32, String)>()
-        .all(txn)
+        .stream(txn)
         .await?;
-    for (id, interest) in interests {
+    while let Some((id, interest)) = interests.try_next().await? {
         if let Some(c) = current.get_mut(&id) {
             c.interests.push(interest);
         }
     }
+    drop(interests);
     Ok(current)
 }
 

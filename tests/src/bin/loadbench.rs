@@ -13,14 +13,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use clap::{Parser, ValueEnum};
-use interlib::auth::{Claims, KeyRing, Role, TokenScope};
+use interlib::auth::{Role, TokenScope};
 use interlib::settings::Settings;
-use interlib::startup::Application;
-use sea_orm::{ConnectionTrait, Database};
+use interlib_tests::bench::{self, ServerProcess};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The same allocator as the `interlib` binary, so the server measured here is the one shipped.
 #[global_allocator]
@@ -88,25 +87,15 @@ const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(url) = &args.serve {
-        return serve(url).await;
+        return bench::serve(url, |_| {}).await;
     }
     let query: &'static str = match &args.query_file {
         Some(path) => Box::leak(std::fs::read_to_string(path)?.into_boxed_str()),
         None => QUERY,
     };
     let url = prepare_database(&args).await?;
-    let exe = std::env::current_exe()?;
-    let mut child = tokio::process::Command::new(exe)
-        .arg("--serve")
-        .arg(&url)
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting the server")?;
-    let pid = child.id().context("server pid")?;
-    let stdout = child.stdout.take().context("server stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let port: u16 = lines.next_line().await?.context("server printed no port")?.trim().parse()?;
+    let server = ServerProcess::start(&url).await?;
+    let port = server.port;
     let endpoint = format!("http://127.0.0.1:{port}/graphql");
     interlib::install_tls_provider();
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
@@ -123,33 +112,18 @@ async fn main() -> anyhow::Result<()> {
             args.backend, args.caller, r.rps, r.p50_ms, r.p99_ms, r.errors
         );
     }
-    println!("server peak memory (VmHWM): {:.1} MB", peak_rss_mb(pid)?);
-    child.kill().await.ok();
-    Ok(())
-}
-
-async fn serve(url: &str) -> anyhow::Result<()> {
-    let mut settings = Settings::for_database(url);
-    settings.migrate_on_start = false;
-    settings.database_max_connections = 16;
-    let app = Application::build(&settings).await?;
-    println!("{}", app.port());
-    app.run_until_stopped().await?;
+    println!("server peak memory (VmHWM): {:.1} MB", server.peak_rss_mb()?);
     Ok(())
 }
 
 /// A token for `caller`, signed like `interlib token mint` with the server's settings.
 fn token(caller: Caller) -> anyhow::Result<Option<String>> {
-    let settings = Settings::for_database("sqlite::memory:");
-    let keys = KeyRing::from_settings(&settings)?;
     let (role, countries) = match caller {
         Caller::Anonymous => return Ok(None),
         Caller::Admin => (Role::Admin, Vec::new()),
         Caller::Ambassador => (Role::Ambassador, COUNTRIES.iter().map(|c| (*c).to_owned()).collect()),
     };
-    let scope = TokenScope { countries, ..TokenScope::default() };
-    let claims = Claims::for_role(role, &scope, None, Duration::from_secs(24 * 3600), keys.issuer(), keys.audience())?;
-    Ok(Some(keys.mint(&claims)?))
+    Ok(Some(bench::token(role, &TokenScope { countries, ..TokenScope::default() })?))
 }
 
 async fn prepare_database(args: &Args) -> anyhow::Result<String> {
@@ -163,21 +137,8 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
             }
         });
     }
-    let url = match args.backend {
-        Backend::Sqlite => {
-            let dir = std::env::temp_dir().join("interlib-bench");
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir)?;
-            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display())
-        }
-        Backend::Postgres => {
-            let base = args.postgres.trim_end_matches('/');
-            let admin = Database::connect(format!("{base}/postgres")).await?;
-            admin.execute_unprepared("DROP DATABASE IF EXISTS interlib_bench WITH (FORCE)").await?;
-            admin.execute_unprepared("CREATE DATABASE interlib_bench").await?;
-            format!("{base}/interlib_bench?sslmode={}", args.sslmode)
-        }
-    };
+    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
+    let url = bench::fresh_database(postgres, "interlib_bench", &args.sslmode).await?;
     let settings = Settings::for_database(&url);
     let (db, _) = interlib::db::connect(&settings).await?;
     interlib::seed::demo(&db).await?;
@@ -266,14 +227,4 @@ async fn run(
 fn only_denied_fields(body: &Value) -> bool {
     let denied = |e: &Value| e["extensions"]["code"] == "FORBIDDEN" && e["path"].is_array();
     !body["data"]["country"].is_null() && body["errors"].as_array().is_none_or(|errors| errors.iter().all(denied))
-}
-
-fn peak_rss_mb(pid: u32) -> anyhow::Result<f64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("VmHWM not found")?;
-    Ok(kb / 1024.0)
 }

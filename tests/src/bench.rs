@@ -1,0 +1,106 @@
+//! What the benchmark binaries share: fresh databases, the server as a child process (so
+//! its peak memory is measured alone), and tokens signed like `interlib token mint`.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use interlib::auth::{Claims, KeyRing, Role, TokenScope};
+use interlib::settings::Settings;
+use interlib::startup::Application;
+use sea_orm::{ConnectionTrait, Database};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// A fresh, empty database: a new SQLite file in the temp dir, or a PostgreSQL database
+/// `name` dropped and created anew on `postgres` (a server URL without a database).
+///
+/// # Errors
+/// The database server cannot be reached.
+pub async fn fresh_database(postgres: Option<&str>, name: &str, sslmode: &str) -> anyhow::Result<String> {
+    Ok(match postgres {
+        None => {
+            let dir = std::env::temp_dir().join(name);
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir)?;
+            format!("sqlite://{}?mode=rwc", dir.join("bench.db").display())
+        }
+        Some(base) => {
+            let base = base.trim_end_matches('/');
+            let admin = Database::connect(format!("{base}/postgres")).await?;
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await?;
+            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+            admin.close().await?;
+            format!("{base}/{name}?sslmode={sslmode}")
+        }
+    })
+}
+
+/// The server running in a child process (the benchmark binary itself, started with
+/// `--serve URL`, which calls [`serve`]).
+pub struct ServerProcess {
+    pub child: tokio::process::Child,
+    pub pid: u32,
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Starts the server on `url` and waits until it listens.
+    ///
+    /// # Errors
+    /// The process cannot start or prints no port.
+    pub async fn start(url: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?;
+        let mut child = tokio::process::Command::new(exe)
+            .arg("--serve")
+            .arg(url)
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the server")?;
+        let pid = child.id().context("server pid")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let port: u16 = lines.next_line().await?.context("server printed no port")?.trim().parse()?;
+        Ok(Self { child, pid, port })
+    }
+
+    /// The server's peak resident memory so far (`VmHWM`), in MB.
+    ///
+    /// # Errors
+    /// The process is gone.
+    pub fn peak_rss_mb(&self) -> anyhow::Result<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("VmHWM not found")?;
+        Ok(kb / 1024.0)
+    }
+}
+
+/// The `--serve` mode of a benchmark binary: the server on an already migrated database;
+/// prints its port, then serves until killed.
+///
+/// # Errors
+/// The server cannot start.
+pub async fn serve(url: &str, adjust: impl FnOnce(&mut Settings)) -> anyhow::Result<()> {
+    let mut settings = Settings::for_database(url);
+    settings.migrate_on_start = false;
+    settings.database_max_connections = 16;
+    adjust(&mut settings);
+    let app = Application::build(&settings).await?;
+    println!("{}", app.port());
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// A day-long token for `role` and `scope`, signed with the default settings' keys.
+///
+/// # Errors
+/// A scope that does not fit the role.
+pub fn token(role: Role, scope: &TokenScope) -> anyhow::Result<String> {
+    let settings = Settings::for_database("sqlite::memory:");
+    let keys = KeyRing::from_settings(&settings)?;
+    let claims = Claims::for_role(role, scope, None, Duration::from_secs(24 * 3600), keys.issuer(), keys.audience())?;
+    Ok(keys.mint(&claims)?)
+}
