@@ -343,7 +343,7 @@ pub async fn sync(
         association::Entity::find_by_id(req.association_id).one(&txn).await?.is_some()
     } else {
         association::Entity::update_many()
-            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt).into())
+            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt))
             .filter(association::Column::Id.eq(req.association_id))
             .exec(&txn)
             .await?
