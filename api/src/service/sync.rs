@@ -336,7 +336,53 @@ pub async fn sync(
     let mut errors = std::mem::take(&mut req.unreadable);
     let received = req.members.len();
     let members = validate(std::mem::take(&mut req.members), &mut errors);
+    let prepared = Prepared { received, members, errors, hash, started_at };
+    // Syncs of different associations run concurrently; two of them may create the same
+    // new person at once. The second then hits the unique email and retries: it finds the
+    // person the first created and links them.
+    let mut attempt = 1;
+    loop {
+        match apply_once(db, viewer, options, &req, &prepared).await {
+            Err(err) if attempt < 3 && is_retryable(&err) => attempt += 1,
+            result => return result,
+        }
+    }
+}
 
+/// A validated request, ready to apply (again, after a conflict).
+struct Prepared {
+    received: usize,
+    members: Vec<Member>,
+    errors: Vec<RowError>,
+    hash: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a sync gives up after its retries.
+const CHANGED_MEANWHILE: &str = "members changed while the sync ran, three times over; retry the sync";
+
+/// A conflict with a concurrent writer, which a fresh attempt resolves.
+fn is_retryable(err: &ApiError) -> bool {
+    match err {
+        ApiError::Conflict(message) => message == CHANGED_MEANWHILE,
+        ApiError::Internal(cause) => cause
+            .downcast_ref::<sea_orm::DbErr>()
+            .is_some_and(|e| matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))),
+        _ => false,
+    }
+}
+
+/// One transaction of a sync.
+async fn apply_once(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    options: SyncOptions,
+    req: &SyncRequest,
+    prepared: &Prepared,
+) -> ApiResult<SyncReport> {
+    let Prepared { received, members, hash, started_at, .. } = prepared;
+    let (received, started_at) = (*received, *started_at);
+    let mut errors = prepared.errors.clone();
     let txn = if req.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
     // Serialise syncs of this association (and check that it exists) before reading.
     let locked = if req.dry_run {
@@ -354,7 +400,7 @@ pub async fn sync(
         return Err(ApiError::NotFound("no such association".into()));
     }
     if let Some(key) = &req.idempotency_key
-        && let Some(report) = replay(&txn, &req, key, &hash, options, started_at).await?
+        && let Some(report) = replay(&txn, req, key, hash, options, started_at).await?
     {
         return Ok(report);
     }
@@ -499,7 +545,7 @@ pub async fn sync(
         txn.rollback().await?;
         return Ok(SyncReport { counts, user_errors: errors, run: None, dry_run: true, replayed: false });
     }
-    let entries = apply(&txn, req.association_id, &members, &plan).await?;
+    let entries = apply(&txn, req.association_id, members, &plan).await?;
     let run = sync_run::ActiveModel {
         id: NotSet,
         association_id: Set(req.association_id),
@@ -515,7 +561,7 @@ pub async fn sync(
         failed: Set(count(counts.failed)),
         user_errors: Set(serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.into()))?),
         idempotency_key: Set(req.idempotency_key.clone()),
-        request_hash: Set(Some(hash)),
+        request_hash: Set(Some(hash.clone())),
         started_at: Set(started_at),
         finished_at: Set(now()),
     }
@@ -703,20 +749,31 @@ async fn apply(
             created.push((i, id, scope));
         }
     }
+    // Updated profiles, one statement each (a sync changes few of them). The librarian row
+    // is locked before its languages and interests, as every other writer does, so two
+    // writers of one librarian cannot deadlock.
+    for (_, before, after) in &plan.update {
+        let mut model: librarian::ActiveModel = after.clone().into();
+        model.version = Set(before.version + 1);
+        model.updated_at = Set(at);
+        let updated = librarian::Entity::update_many()
+            .set(model)
+            .filter(librarian::Column::Id.eq(before.id))
+            .filter(librarian::Column::Version.eq(before.version))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            // The librarian changed after this sync read them: start over from fresh reads.
+            return Err(ApiError::Conflict(CHANGED_MEANWHILE.into()));
+        }
+    }
+
     let mut tags: Vec<(i32, &Member)> = created.iter().map(|(i, id, _)| (*id, &members[*i])).collect();
     let updated_tags: Vec<(i32, &Member)> =
         plan.update.iter().map(|(i, before, _)| (before.id, &members[*i])).collect();
     replace_tags(txn, &updated_tags).await?;
     tags.retain(|(_, m)| m.languages.is_some() || m.interests.is_some());
     insert_tags(txn, &tags).await?;
-
-    // Updated profiles, one statement each (a sync changes few of them).
-    for (_, before, after) in &plan.update {
-        let mut model: librarian::ActiveModel = after.clone().into();
-        model.version = Set(before.version + 1);
-        model.updated_at = Set(at);
-        librarian::Entity::update_many().set(model).filter(librarian::Column::Id.eq(before.id)).exec(txn).await?;
-    }
 
     // New memberships: provisioned for created librarians, plain for linked ones.
     let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
