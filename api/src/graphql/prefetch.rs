@@ -19,6 +19,7 @@ use async_graphql::{
 use entities::{application, librarian, membership, pairing};
 use futures::future::{BoxFuture, try_join_all};
 
+use crate::domain::NodeKind;
 use crate::graphql::context::loaders;
 use crate::graphql::loaders::{BatchLoader, Loaders};
 
@@ -192,6 +193,37 @@ pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<pair
                 let members = prime_many(&l.members_of_pairing, ids).await?;
                 librarians(ctx, next, members).await
             }));
+        }
+        all(tasks).await
+    })
+}
+
+/// Prefetches the current object of each change-feed event (`(kind, key)`), one statement
+/// per kind, then what the `events { node }` selection (fragments included) asks of them.
+pub fn feed_nodes<'a>(ctx: &'a Context<'a>, entities: Vec<(NodeKind, i32)>) -> Prefetch<'a> {
+    Box::pin(async move {
+        let l = loaders(ctx)?;
+        let sel = || ctx.look_ahead().field("events").field("node");
+        let keys =
+            |kind: NodeKind| -> Vec<i32> { entities.iter().filter(|(k, _)| *k == kind).map(|(_, key)| *key).collect() };
+        let (librarian_ids, membership_ids) = (keys(NodeKind::Librarian), keys(NodeKind::Membership));
+        let (association_ids, ambassador_ids) = (keys(NodeKind::Association), keys(NodeKind::Ambassador));
+        let mut tasks: Vec<Prefetch<'a>> = Vec::new();
+        if !librarian_ids.is_empty() {
+            tasks.push(librarians_by_id(ctx, l, sel(), librarian_ids));
+        }
+        if !membership_ids.is_empty() {
+            let sel = sel();
+            tasks.push(Box::pin(async move {
+                let rows = prime(&l.membership, membership_ids).await?;
+                memberships(ctx, sel, rows.into_values().collect()).await
+            }));
+        }
+        if !association_ids.is_empty() {
+            tasks.push(Box::pin(async move { prime(&l.association, association_ids).await.map(|_| ()) }));
+        }
+        if !ambassador_ids.is_empty() {
+            tasks.push(Box::pin(async move { prime(&l.ambassador, ambassador_ids).await.map(|_| ()) }));
         }
         all(tasks).await
     })

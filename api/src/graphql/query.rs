@@ -59,6 +59,11 @@ impl QueryRoot {
         let after_id = after.as_deref().map(|c| feed::decode_cursor("after", c)).transpose()?;
         let kinds: Vec<NodeKind> = entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();
         let page = feed::read(&api(ctx)?.db, viewer, after_id, first, &kinds).await?;
+        if ctx.look_ahead().field("events").field("node").exists() {
+            let entities =
+                page.events.iter().filter_map(|e| Some((NodeKind::from_name(&e.entity_type)?, e.entity_key)));
+            prefetch::feed_nodes(ctx, entities.collect()).await?;
+        }
         let end_cursor = page.events.last().map(|e| feed::cursor(e.id)).or(after);
         Ok(ChangeFeed { events: page.events.into_iter().map(Arc::new).collect(), has_more: page.has_more, end_cursor })
     }

@@ -103,3 +103,28 @@ async fn the_policy_adds_no_statements_for_ambassadors_and_associations() {
         assert_eq!(counts, [expected, expected], "statements with the policy applied");
     }
 }
+
+const FEED: &str = "query($n: Int) { changes(first: $n, entityTypes: [ASSOCIATION, MEMBERSHIP]) { events {
+  cursor entityType operation
+  node { id
+    ... on Association { name country { code } }
+    ... on Membership { externalId status librarian { fullName } association { name } }
+  } } } }";
+
+#[tokio::test]
+async fn the_change_feed_loads_its_nodes_in_batches() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let mut counts = Vec::new();
+    for n in [50, 500] {
+        let before = app.statements.get();
+        let data = app.data(FEED, json!({ "n": n })).await;
+        let events = data["changes"]["events"].as_array().map(Vec::len).unwrap_or(0);
+        assert_eq!(events, n, "the seeded network is in the feed");
+        counts.push(app.statements.get() - before);
+    }
+    // The page of events, then one statement per kind of node and per relation of the
+    // nodes (associations, memberships, their librarians), not one per event.
+    assert_eq!(counts[0], counts[1], "50 events took {} statements, 500 took {}: an N+1", counts[0], counts[1]);
+    assert!(counts[1] <= 5, "{} statements for a page of the feed", counts[1]);
+}
