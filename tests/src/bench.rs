@@ -10,6 +10,13 @@ use interlib::startup::Application;
 use sea_orm::{ConnectionTrait, Database};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+/// The database a benchmark runs on.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// A fresh, empty database: a new SQLite file in the temp dir, or a PostgreSQL database
 /// `name` dropped and created anew on `postgres` (a server URL without a database).
 ///

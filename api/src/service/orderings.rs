@@ -1,6 +1,8 @@
 //! The sort orders each list supports, as keyset [`Ordering`]s.
 
-use entities::{application, association, country, librarian, membership, pairing, round, sync_run, webhook_delivery};
+use entities::{
+    application, association, audit_log, country, librarian, membership, pairing, round, sync_run, webhook_delivery,
+};
 use serde_json::json;
 
 use crate::domain::{LibrarianOrderField, OrderDirection};
@@ -60,32 +62,20 @@ pub fn countries() -> Ordering<country::Entity> {
     }
 }
 
-/// Audit entries, newest first.
-pub fn audit_entries() -> Ordering<entities::audit_log::Entity> {
-    Ordering {
-        name: "ID_DESC".to_owned(),
-        columns: vec![(entities::audit_log::Column::Id, KeyKind::Int)],
-        descending: true,
-        keys: |m| vec![json!(m.id)],
-    }
+macro_rules! newest_first {
+    ($fn_name:ident, $entity:ident) => {
+        #[doc = concat!("`", stringify!($entity), "` rows newest first (by id).")]
+        pub fn $fn_name() -> Ordering<$entity::Entity> {
+            Ordering {
+                name: "ID_DESC".to_owned(),
+                columns: vec![($entity::Column::Id, KeyKind::Int)],
+                descending: true,
+                keys: |m| vec![json!(m.id)],
+            }
+        }
+    };
 }
 
-/// Sync runs, newest first.
-pub fn sync_runs() -> Ordering<sync_run::Entity> {
-    Ordering {
-        name: "ID_DESC".to_owned(),
-        columns: vec![(sync_run::Column::Id, KeyKind::Int)],
-        descending: true,
-        keys: |m| vec![json!(m.id)],
-    }
-}
-
-/// Webhook deliveries, newest first.
-pub fn webhook_deliveries() -> Ordering<webhook_delivery::Entity> {
-    Ordering {
-        name: "ID_DESC".to_owned(),
-        columns: vec![(webhook_delivery::Column::Id, KeyKind::Int)],
-        descending: true,
-        keys: |m| vec![json!(m.id)],
-    }
-}
+newest_first!(audit_entries, audit_log);
+newest_first!(sync_runs, sync_run);
+newest_first!(webhook_deliveries, webhook_delivery);

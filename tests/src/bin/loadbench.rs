@@ -17,19 +17,13 @@ use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use interlib::auth::{Role, TokenScope};
 use interlib::settings::Settings;
-use interlib_tests::bench::{self, ServerProcess};
+use interlib_tests::bench::{self, Backend, ServerProcess};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 /// The same allocator as the `interlib` binary, so the server measured here is the one shipped.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 enum Caller {

@@ -16,22 +16,16 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use interlib::auth::{Role, TokenScope};
 use interlib::domain::{GlobalId, NodeKind};
 use interlib::settings::Settings;
-use interlib_tests::bench::{self, ServerProcess};
+use interlib_tests::bench::{self, Backend, ServerProcess};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 #[derive(Debug, Parser)]
 struct Args {
