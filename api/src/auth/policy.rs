@@ -235,7 +235,8 @@ pub fn association_records<C: ColumnTrait>(viewer: &Viewer, association_column: 
 /// The change-log entries the viewer may follow: those about an entity the viewer may see
 /// now or could see when the entry was written (the scope columns record that moment), so
 /// a follower also hears of what leaves its view. Public programme facts (associations,
-/// ambassador appointments) have no librarian and are in every feed.
+/// ambassador appointments) have no librarian and are in every feed but an association's,
+/// which follows its own record, memberships and members only.
 pub fn changes(viewer: &Viewer) -> Option<Condition> {
     use entities::change_log::Column as C;
     let public = C::LibrarianId.is_null();
@@ -248,11 +249,19 @@ pub fn changes(viewer: &Viewer) -> Option<Condition> {
                 .add(C::CountryCode.is_in(countries.clone()))
                 .add(C::PreviousCountryCode.is_in(countries.clone())),
         ),
-        Viewer::Association { association_id, .. } => {
-            Some(Condition::any().add(public).add(C::AssociationId.eq(*association_id)).add(
-                Condition::all().add(librarian_entity).add(C::LibrarianId.in_subquery(members_of(*association_id))),
-            ))
-        }
+        // An association follows its own record, memberships and members only.
+        Viewer::Association { association_id, .. } => Some(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(C::EntityType.eq(crate::domain::NodeKind::Association.name()))
+                        .add(C::EntityKey.eq(*association_id)),
+                )
+                .add(C::AssociationId.eq(*association_id))
+                .add(
+                    Condition::all().add(librarian_entity).add(C::LibrarianId.in_subquery(members_of(*association_id))),
+                ),
+        ),
         Viewer::Librarian { librarian_id, partners, .. } => {
             let partners: Vec<i32> = partners.iter().copied().collect();
             Some(
