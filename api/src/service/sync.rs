@@ -258,7 +258,7 @@ struct Current {
 }
 
 /// The changes a member row asks of a provisioned librarian; `None` when there are none.
-fn profile_changes(member: &Member, current: &Current) -> Option<librarian::Model> {
+fn profile_changes(member: &Member, current: &Current) -> Option<(librarian::Model, Tags)> {
     let mut next = current.row.clone();
     if let Some(v) = &member.email {
         next.email.clone_from(v);
@@ -290,10 +290,26 @@ fn profile_changes(member: &Member, current: &Current) -> Option<librarian::Mode
             a != b
         })
     };
-    let changed = next != current.row
-        || tags_differ(&member.languages, &current.languages)
-        || tags_differ(&member.interests, &current.interests);
-    changed.then_some(next)
+    let tags = Tags {
+        languages: tags_differ(&member.languages, &current.languages),
+        interests: tags_differ(&member.interests, &current.interests),
+    };
+    (next != current.row || tags.languages || tags.interests).then_some((next, tags))
+}
+
+/// Which of a librarian's tag lists a row changes.
+#[derive(Debug, Clone, Copy)]
+struct Tags {
+    languages: bool,
+    interests: bool,
+}
+
+/// A provisioned librarian to update.
+struct Update {
+    member: usize,
+    before: librarian::Model,
+    after: librarian::Model,
+    tags: Tags,
 }
 
 /// What the sync will write.
@@ -303,8 +319,8 @@ struct Plan {
     create: Vec<usize>,
     /// Existing librarians to link by a new membership: (member, librarian id, scope).
     link: Vec<(usize, i32, Scope)>,
-    /// Provisioned librarians to update: (member, before, after).
-    update: Vec<(usize, librarian::Model, librarian::Model)>,
+    /// Provisioned librarians to update.
+    update: Vec<Update>,
     reactivate: Vec<membership::Model>,
     deactivate: Vec<membership::Model>,
 }
@@ -469,13 +485,13 @@ async fn apply_once(
                 let mut changed = false;
                 if ms.provisioned
                     && let Some(current) = provisioned.get(&ms.librarian_id)
-                    && let Some(next) = profile_changes(m, current)
+                    && let Some((next, tags)) = profile_changes(m, current)
                 {
                     if next.email != current.row.email && by_email.contains_key(&next.email) {
                         errors.push(row_error(m, "email", UserErrorCode::Taken, "another librarian has this email"));
                         continue;
                     }
-                    plan.update.push((i, current.row.clone(), next));
+                    plan.update.push(Update { member: i, before: current.row.clone(), after: next, tags });
                     changed = true;
                 }
                 if !active {
@@ -752,7 +768,7 @@ async fn apply(
     // Updated profiles, one statement each (a sync changes few of them). The librarian row
     // is locked before its languages and interests, as every other writer does, so two
     // writers of one librarian cannot deadlock.
-    for (_, before, after) in &plan.update {
+    for Update { before, after, .. } in &plan.update {
         let mut model: librarian::ActiveModel = after.clone().into();
         model.version = Set(before.version + 1);
         model.updated_at = Set(at);
@@ -768,12 +784,22 @@ async fn apply(
         }
     }
 
-    let mut tags: Vec<(i32, &Member)> = created.iter().map(|(i, id, _)| (*id, &members[*i])).collect();
-    let updated_tags: Vec<(i32, &Member)> =
-        plan.update.iter().map(|(i, before, _)| (before.id, &members[*i])).collect();
+    // Tags: all of a new librarian's, and of an updated one only the lists that changed.
+    let updated_tags: Vec<TagRow> = plan
+        .update
+        .iter()
+        .map(|u| {
+            let m = &members[u.member];
+            let languages = m.languages.as_deref().filter(|_| u.tags.languages);
+            (u.before.id, languages, m.interests.as_deref().filter(|_| u.tags.interests))
+        })
+        .collect();
     replace_tags(txn, &updated_tags).await?;
-    tags.retain(|(_, m)| m.languages.is_some() || m.interests.is_some());
-    insert_tags(txn, &tags).await?;
+    let new_tags: Vec<TagRow> = created
+        .iter()
+        .map(|(i, id, _)| (*id, members[*i].languages.as_deref(), members[*i].interests.as_deref()))
+        .collect();
+    insert_tags(txn, &new_tags).await?;
 
     // New memberships: provisioned for created librarians, plain for linked ones.
     let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
@@ -854,7 +880,7 @@ async fn apply(
 
     // Updated librarians; a move between countries also moves their memberships' scope.
     let mut moved: HashMap<i32, Scope> = HashMap::new();
-    for (_, before, after) in &plan.update {
+    for Update { before, after, .. } in &plan.update {
         let scope = Scope::changed(before, after);
         if scope.previous_country_code.is_some() {
             moved.insert(before.id, scope.clone());
@@ -902,9 +928,12 @@ async fn scopes_of(txn: &DatabaseTransaction, ids: impl Iterator<Item = i32>) ->
 }
 
 /// Replaces the languages and interests a member row gives (the ones it leaves out stay).
-async fn replace_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiResult<()> {
-    let languages: Vec<i32> = rows.iter().filter(|(_, m)| m.languages.is_some()).map(|(id, _)| *id).collect();
-    let interests: Vec<i32> = rows.iter().filter(|(_, m)| m.interests.is_some()).map(|(id, _)| *id).collect();
+/// A librarian's id and the tag lists to write (`None`: leave that list alone).
+type TagRow<'a> = (i32, Option<&'a [String]>, Option<&'a [String]>);
+
+async fn replace_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) -> ApiResult<()> {
+    let languages: Vec<i32> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
+    let interests: Vec<i32> = rows.iter().filter(|r| r.2.is_some()).map(|r| r.0).collect();
     for batch in languages.chunks(chunk(1)) {
         librarian_language::Entity::delete_many()
             .filter(librarian_language::Column::LibrarianId.is_in(batch.to_vec()))
@@ -920,13 +949,13 @@ async fn replace_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> Api
     insert_tags(txn, rows).await
 }
 
-async fn insert_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiResult<()> {
+async fn insert_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) -> ApiResult<()> {
     let languages: Vec<librarian_language::ActiveModel> = rows
         .iter()
-        .flat_map(|(id, m)| {
-            m.languages
+        .flat_map(|(id, languages, _)| {
+            languages
                 .iter()
-                .flatten()
+                .flat_map(|l| l.iter())
                 .map(|l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
         })
         .collect();
@@ -935,10 +964,10 @@ async fn insert_tags(txn: &DatabaseTransaction, rows: &[(i32, &Member)]) -> ApiR
     }
     let interests: Vec<librarian_interest::ActiveModel> = rows
         .iter()
-        .flat_map(|(id, m)| {
-            m.interests
+        .flat_map(|(id, _, interests)| {
+            interests
                 .iter()
-                .flatten()
+                .flat_map(|t| t.iter())
                 .map(|t| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(t.clone()) })
         })
         .collect();

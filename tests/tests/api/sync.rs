@@ -147,6 +147,22 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", Value::Array(changed)).await;
     assert_eq!(counts(&payload), [0, 1, 2, 0, 0, 4], "{payload:#}");
     assert_eq!(changes(&app).await, logged + 1);
+
+    // Languages alone are a change too; the list is replaced, the other one left alone.
+    let retagged = json!([{ "externalId": "AU-10", "languages": ["FR", "en"] }]);
+    let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", retagged.clone()).await;
+    assert_eq!(counts(&payload), [0, 1, 0, 0, 0, 0], "{payload:#}");
+    let person = librarian::Entity::find()
+        .filter(librarian::Column::Email.eq("new.person@alia.example"))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("row");
+    let q = "query($id: ID!) { node(id: $id) { ... on Librarian { languages interests version } } }";
+    let data = app.data(q, json!({ "id": gid(NodeKind::Librarian, person.id) })).await;
+    assert_eq!(data["node"], json!({ "languages": ["en", "fr"], "interests": ["outreach"], "version": 3 }));
+    let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", retagged).await;
+    assert_eq!(counts(&payload), [0, 0, 1, 0, 0, 0], "the same languages in another order change nothing");
 }
 
 #[tokio::test]
