@@ -72,6 +72,10 @@ pub struct Settings {
     pub webhook_timeout_secs: u64,
     /// Most events in one delivery.
     pub webhook_batch_size: u64,
+    /// Allow webhook URLs on loopback, private and link-local addresses. Off by default:
+    /// a partner's URL must not reach the network behind the API (the database, cloud
+    /// metadata). Tests and single-host setups turn it on.
+    pub webhook_allow_private_networks: bool,
 }
 
 /// The development secret used when none is configured.
@@ -109,7 +113,8 @@ impl Settings {
             .set_default("webhook_retry_base_ms", 1_000)?
             .set_default("webhook_max_attempts", 8)?
             .set_default("webhook_timeout_secs", 10)?
-            .set_default("webhook_batch_size", 100)?;
+            .set_default("webhook_batch_size", 100)?
+            .set_default("webhook_allow_private_networks", false)?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("interlib").required(false)),
@@ -149,6 +154,7 @@ impl Settings {
             webhook_max_attempts: 8,
             webhook_timeout_secs: 10,
             webhook_batch_size: 100,
+            webhook_allow_private_networks: false,
         }
     }
 

@@ -63,7 +63,7 @@ impl Application {
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
         let state = web::Data::new(HttpState {
-            schema: build_schema(db.clone(), page_limits, countries, sync),
+            schema: build_schema(db.clone(), page_limits, countries, sync, settings.webhook_allow_private_networks),
             sync,
             bulk_max_bytes: settings.bulk_max_bytes,
             db: db.clone(),
@@ -89,6 +89,7 @@ impl Application {
             max_attempts: settings.webhook_max_attempts.max(1),
             timeout: Duration::from_secs(settings.webhook_timeout_secs),
             batch_size: settings.webhook_batch_size.clamp(1, crate::service::feed::MAX_EVENTS),
+            allow_private_networks: settings.webhook_allow_private_networks,
         });
         Ok(Self { port, server, db, statements, deliverer })
     }

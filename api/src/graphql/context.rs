@@ -17,6 +17,8 @@ pub struct ApiContext {
     pub page_limits: PageLimits,
     pub countries: Arc<CountryTable>,
     pub sync: crate::service::sync::SyncOptions,
+    /// Whether webhook URLs may point at private networks (`webhook_allow_private_networks`).
+    pub webhook_private_networks: bool,
 }
 
 /// The process-wide API context.

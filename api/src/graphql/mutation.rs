@@ -463,7 +463,9 @@ impl MutationRoot {
         let after = input.after.as_deref().map(|c| feed::decode_cursor("after", c)).transpose()?;
         let kinds: Vec<NodeKind> =
             input.entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();
-        let outcome = webhooks::register(&api(ctx)?.db, viewer, association_id, &input.url, &kinds, after).await?;
+        let api = api(ctx)?;
+        let target = webhooks::Target { url: &input.url, allow_private_networks: api.webhook_private_networks };
+        let outcome = webhooks::register(&api.db, viewer, association_id, target, &kinds, after).await?;
         Ok(match outcome {
             Ok(model) => RegisterWebhookPayload {
                 secret: Some(model.secret.clone()),

@@ -22,10 +22,11 @@ pub fn build_schema(
     page_limits: PageLimits,
     countries: Arc<CountryTable>,
     sync: SyncOptions,
+    webhook_private_networks: bool,
 ) -> AppSchema {
     Schema::build(QueryRoot, MutationRoot, EmptySubscription)
         .register_output_type::<Node>()
-        .data(ApiContext { db, page_limits, countries, sync })
+        .data(ApiContext { db, page_limits, countries, sync, webhook_private_networks })
         .finish()
 }
 

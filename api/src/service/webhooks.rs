@@ -13,6 +13,7 @@
 //! Receivers check the signature and that `t` is recent, and deduplicate by delivery id
 //! (a delivery is retried with the same body and id).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -65,28 +66,76 @@ fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
     }
 }
 
-/// Registers `url` for the events of `association_id` (of `kinds`, all when empty), from
-/// the entry after `after` (default: from now on). Returns the webhook, whose `secret`
-/// is shown this once.
+/// An address a webhook must not reach unless private networks are allowed: loopback,
+/// private, link-local (cloud metadata lives at 169.254.169.254), carrier-grade NAT,
+/// unspecified, broadcast, and their IPv6 counterparts.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || (a == 100 && (64..128).contains(&b))
+                || a == 0
+        }
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => is_private(IpAddr::V4(v4)),
+            None => v6.is_loopback() || v6.is_unspecified() || v6.is_unique_local() || v6.is_unicast_link_local(),
+        },
+    }
+}
+
+/// Why `url` may not receive webhooks, if it may not: not http(s), or (unless private
+/// networks are allowed) a private address or `localhost`. Host names are checked again
+/// when they are resolved, at every delivery.
+fn refuse_url(url: &str, allow_private_networks: bool) -> Option<&'static str> {
+    let Ok(parsed) = reqwest::Url::parse(url) else { return Some("`url` must be an http or https URL") };
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Some("`url` must be an http or https URL");
+    }
+    let private = match parsed.host() {
+        None => return Some("`url` must be an http or https URL"),
+        Some(url::Host::Ipv4(ip)) => is_private(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_private(IpAddr::V6(ip)),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            name == "localhost" || name.ends_with(".localhost")
+        }
+    };
+    (private && !allow_private_networks).then_some("`url` must not point at a private or loopback address")
+}
+
+/// Where a webhook goes, and whether private networks are allowed (a setting).
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub url: &'a str,
+    pub allow_private_networks: bool,
+}
+
+/// Registers the target URL for the events of `association_id` (of `kinds`, all when
+/// empty), from the entry after `after` (default: from now on). Returns the webhook, whose
+/// `secret` is shown this once.
 ///
 /// # Errors
-/// `FORBIDDEN` for other callers, `NOT_FOUND` for an unknown association; a bad URL or too
-/// many webhooks are user errors.
+/// `FORBIDDEN` for other callers, `NOT_FOUND` for an unknown association; a bad or private
+/// URL, or too many webhooks, are user errors.
 pub async fn register(
     db: &DatabaseConnection,
     viewer: &Viewer,
     association_id: i32,
-    url: &str,
+    target: Target<'_>,
     kinds: &[NodeKind],
     after: Option<i64>,
 ) -> Outcome<webhook::Model> {
     authorize(viewer, association_id)?;
     let mut c = Checks::default();
-    let url = c.required("url", url, MAX_URL);
+    let url = c.required("url", target.url, MAX_URL);
     let Some(url) = url.filter(|_| c.ok()) else { return Ok(Err(c.errors)) };
-    match reqwest::Url::parse(&url) {
-        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.host().is_some() => {}
-        _ => return refused("url", UserErrorCode::Invalid, "`url` must be an http or https URL"),
+    if let Some(problem) = refuse_url(&url, target.allow_private_networks) {
+        return refused("url", UserErrorCode::Invalid, problem);
     }
     let txn = crate::db::begin_write(db).await?;
     if association::Entity::find_by_id(association_id).one(&txn).await?.is_none() {
@@ -154,6 +203,25 @@ pub struct DelivererConfig {
     pub max_attempts: u32,
     pub timeout: Duration,
     pub batch_size: u64,
+    pub allow_private_networks: bool,
+}
+
+/// Resolves host names for deliveries, keeping public addresses only: a name that a
+/// partner (or an attacker who controls its DNS) points at a private address later does
+/// not reach the private network.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|a| !is_private(a.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{} resolves to private addresses only", name.as_str()).into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
 
 /// The delay before attempt `attempts + 1`: the base doubled per failed attempt, capped at
@@ -168,7 +236,11 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 pub async fn run(db: DatabaseConnection, config: DelivererConfig) {
     // Webhook URLs may be https: use the ring provider that the database driver already uses.
     crate::install_tls_provider();
-    let client = match reqwest::Client::builder().timeout(config.timeout).build() {
+    let mut builder = reqwest::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none());
+    if !config.allow_private_networks {
+        builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+    }
+    let client = match builder.build() {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "webhook deliverer cannot start");
@@ -313,6 +385,11 @@ async fn attempt(
         return Ok(());
     }
     let Some(hook) = webhook::Entity::find_by_id(delivery.webhook_id).one(db).await? else { return Ok(()) };
+    if let Some(problem) = refuse_url(&hook.url, config.allow_private_networks) {
+        // The URL was accepted under other settings: record why it is not sent to.
+        let message = problem.replace("`url` must", "the URL must");
+        return finish(db, config, &delivery, None, Some(message)).await;
+    }
     let result = client
         .post(&hook.url)
         .header("content-type", "application/json")
@@ -327,6 +404,18 @@ async fn attempt(
         Ok(res) => (Some(res.status().as_u16()), Some(format!("the receiver answered {}", res.status()))),
         Err(err) => (None, Some(describe(&err))),
     };
+    finish(db, config, &delivery, code, error).await
+}
+
+/// Records the outcome of an attempt: delivered, to be retried after a back-off, or
+/// failed for good.
+async fn finish(
+    db: &DatabaseConnection,
+    config: &DelivererConfig,
+    delivery: &webhook_delivery::Model,
+    code: Option<u16>,
+    error: Option<String>,
+) -> ApiResult<()> {
     let attempts = delivery.attempts + 1;
     let done = now();
     let (status, next, delivered): (DeliveryStatus, DateTime<Utc>, Option<DateTime<Utc>>) = match &error {
@@ -381,6 +470,39 @@ mod tests {
             signature("secret", 1_700_000_000, "{}"),
             "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
         );
+    }
+
+    #[test]
+    fn private_and_loopback_addresses_are_refused_unless_allowed() {
+        for url in [
+            "http://127.0.0.1/",
+            "http://10.1.2.3/",
+            "http://172.16.0.1/",
+            "http://192.168.0.1/",
+            "http://169.254.169.254/",
+            "http://100.64.0.1/",
+            "http://0.0.0.0/",
+            "http://[::1]/",
+            "http://[fd00::1]/",
+            "http://[fe80::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://localhost/",
+            "http://api.localhost./",
+        ] {
+            assert!(refuse_url(url, false).is_some(), "{url}");
+            assert!(refuse_url(url, true).is_none(), "{url}");
+        }
+        for url in ["https://partner.example.org/hook", "http://8.8.8.8/", "http://[2001:db8::1]/"] {
+            assert!(refuse_url(url, false).is_none(), "{url}");
+        }
+    }
+
+    #[tokio::test]
+    async fn delivery_lookups_drop_private_addresses() {
+        use reqwest::dns::Resolve;
+        // `localhost` resolves (from /etc/hosts) to loopback addresses only.
+        let name: reqwest::dns::Name = "localhost".parse().expect("a name");
+        assert!(PublicOnly.resolve(name).await.is_err());
     }
 
     #[test]

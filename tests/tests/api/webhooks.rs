@@ -114,6 +114,8 @@ async fn events_are_delivered_signed_and_retried_until_the_receiver_accepts() {
         s.webhook_poll_ms = 50;
         s.webhook_retry_base_ms = 50;
         s.webhook_max_attempts = 3;
+        // The receiver is on 127.0.0.1.
+        s.webhook_allow_private_networks = true;
     })
     .await;
     let net = fixtures::network(&app.db).await;
@@ -206,6 +208,7 @@ async fn a_receiver_that_keeps_failing_ends_in_failed_and_the_next_batch_follows
         s.webhook_poll_ms = 50;
         s.webhook_retry_base_ms = 20;
         s.webhook_max_attempts = 2;
+        s.webhook_allow_private_networks = true;
     })
     .await;
     let net = fixtures::network(&app.db).await;
@@ -253,7 +256,18 @@ async fn webhooks_belong_to_their_association() {
         let body = app.graphql_as(Some(token), REGISTER, input("https://example.org/hook")).await;
         assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body:#}");
     }
-    for bad in ["ftp://example.org/x", "not a url", ""] {
+    // Not http(s), and (by default) nothing that reaches the network behind the API.
+    for bad in [
+        "ftp://example.org/x",
+        "not a url",
+        "",
+        "http://127.0.0.1:5432/",
+        "http://localhost:6379/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.7/hook",
+        "http://[::1]/hook",
+        "http://[::ffff:192.168.1.1]/hook",
+    ] {
         let body = app.graphql_as(Some(&liasa), REGISTER, input(bad)).await;
         let code = &body["data"]["registerWebhook"]["userErrors"][0]["code"];
         assert!(code == "INVALID" || code == "BLANK", "{bad}: {body:#}");
