@@ -536,18 +536,40 @@ async fn apply_once(
         }
     }
     if req.mode == SyncMode::FullReplace {
-        // Rows skipped for errors still name members that exist: they are not missing.
+        // Rows skipped for errors still name members that exist: they are not missing. A
+        // row without a readable externalId could be anyone, so then nobody is deactivated.
+        let unidentified: Vec<usize> = errors
+            .iter()
+            .filter(|e| e.external_id.as_deref().is_none_or(|id| id.trim().is_empty()))
+            .map(|e| e.index)
+            .collect();
         for e in &errors {
             if let Some(id) = &e.external_id {
                 present.insert(id.trim());
             }
         }
-        plan.deactivate.extend(
-            existing
-                .iter()
-                .filter(|m| m.status == MembershipStatus::Active.as_str() && !present.contains(m.external_id.as_str()))
-                .cloned(),
-        );
+        if let Some(&first) = unidentified.first() {
+            errors.push(RowError {
+                index: first,
+                external_id: None,
+                field: "externalId".to_owned(),
+                code: UserErrorCode::NotAllowed,
+                message: format!(
+                    "{} row(s) have no readable externalId, so this full replace cannot tell who is missing \
+                     and deactivated no one; fix those rows and send the list again",
+                    unidentified.len()
+                ),
+            });
+        } else {
+            plan.deactivate.extend(
+                existing
+                    .iter()
+                    .filter(|m| {
+                        m.status == MembershipStatus::Active.as_str() && !present.contains(m.external_id.as_str())
+                    })
+                    .cloned(),
+            );
+        }
     }
     counts.created = plan.create.len() + plan.link.len();
     counts.deactivated = plan.deactivate.len();

@@ -517,6 +517,7 @@ async fn the_bulk_path_takes_json_lines_and_csv() {
     assert_eq!((body["dryRun"].as_bool(), body["created"].as_i64()), (Some(true), Some(1)), "{body:#}");
     let (status, body) = post(url("&mode=FULL_REPLACE"), Some(liasa.clone()), "application/x-ndjson", jsonl).await;
     assert_eq!(status, 200);
+    // The unreadable line could be any member: a full replace then deactivates no one.
     assert_eq!(
         [
             &body["received"],
@@ -526,11 +527,18 @@ async fn the_bulk_path_takes_json_lines_and_csv() {
             &body["deactivated"],
             &body["failed"]
         ],
-        [&json!(4), &json!(1), &json!(1), &json!(1), &json!(1), &json!(1)],
+        [&json!(4), &json!(1), &json!(1), &json!(1), &json!(0), &json!(1)],
         "{body:#}"
     );
     assert_eq!(body["userErrors"][0]["index"], 1);
     assert!(body["userErrors"][0]["message"].as_str().unwrap_or_default().starts_with("line 2:"));
+    assert_eq!((&body["userErrors"][1]["index"], &body["userErrors"][1]["code"]), (&json!(1), &json!("NOT_ALLOWED")));
+    // Without it, the member missing from the list (ZA-1) is deactivated.
+    let fixed = [json!({ "externalId": "ZA-2" }), json!({ "externalId": "ZA-3" }), json!({ "externalId": "ZA-6" })]
+        .map(|v| v.to_string())
+        .join("\n");
+    let (_, body) = post(url("&mode=FULL_REPLACE"), Some(liasa.clone()), "application/x-ndjson", fixed).await;
+    assert_eq!((&body["deactivated"], &body["unchanged"]), (&json!(1), &json!(3)), "{body:#}");
     let run = body["syncRun"]["id"].as_str().unwrap_or_default().to_owned();
     let q = "query($id: ID!) { node(id: $id) { ... on SyncRun { source mode } } }";
     let data = app.graphql_as(Some(&liasa), q, json!({ "id": run })).await;
