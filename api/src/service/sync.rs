@@ -791,7 +791,11 @@ async fn apply(
     // is locked before its languages and interests, as every other writer does, so two
     // writers of one librarian cannot deadlock.
     for Update { before, after, .. } in &plan.update {
-        let mut model: librarian::ActiveModel = after.clone().into();
+        // Every field of `after` is written (`reset_all` marks them set; a converted model
+        // alone would only mark them unchanged), except the key and the creation time.
+        let mut model = librarian::ActiveModel::from(after.clone()).reset_all();
+        model.id = NotSet;
+        model.created_at = NotSet;
         model.version = Set(before.version + 1);
         model.updated_at = Set(at);
         let updated = librarian::Entity::update_many()

@@ -53,7 +53,8 @@ impl Follower {
     /// Reads one page and applies it; whether the follower is up to date.
     async fn step(&mut self, app: &TestApp, token: &str) -> bool {
         let body = app.graphql_as(Some(token), FEED, json!({ "after": self.after, "first": 7 })).await;
-        assert!(body.get("errors").is_none(), "{body:#}");
+        // Fields the caller may not read (an unlisted person's email) are denied on their own.
+        assert!(error_codes(&body).iter().all(|c| c == "FORBIDDEN"), "{body:#}");
         let page = &body["data"]["changes"];
         for event in page["events"].as_array().expect("events") {
             let cursor = event["cursor"].as_str().expect("cursor").to_owned();
@@ -316,4 +317,67 @@ async fn a_follower_never_skips_an_entry_committed_late() {
         .collect();
     assert_eq!(all.len(), 4 + 4 * 40);
     assert_eq!(seen, all, "the follower saw every entry, once, in order");
+}
+
+/// Reads the whole feed as `token` and applies it.
+async fn follow(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
+    let mut follower = Follower::default();
+    while !follower.step(app, token).await {}
+    follower.state
+}
+
+#[tokio::test]
+async fn ambassadors_and_librarians_follow_people_into_and_out_of_their_view() {
+    let app = TestApp::spawn().await;
+    let a = create_association(&app, "Association A", "ZA").await;
+    let token_a = app.token(Role::Association, &[], Some(a), None);
+    synced(&app, &token_a, a, "UPSERT", json!([member("A1", 1, "Ama", "ZA"), member("A2", 2, "Abe", "ZA")])).await;
+    let za = app.token(Role::Ambassador, &["ZA"], None, None);
+    let ke = app.token(Role::Ambassador, &["KE"], None, None);
+    let ids = |state: &BTreeMap<String, Value>| -> Vec<String> {
+        state.values().filter_map(|n| n["fullName"].as_str().or(n["externalId"].as_str()).map(str::to_owned)).collect()
+    };
+    let mut za_view = ids(&follow(&app, &za).await);
+    za_view.sort();
+    assert_eq!(za_view, ["A1", "A2", "Abe", "Ama"]);
+    assert!(ids(&follow(&app, &ke).await).is_empty());
+    // Abe moves to Kenya: the ZA ambassador's copy loses him and his membership, the KE
+    // ambassador's gains both.
+    let moved = synced(&app, &token_a, a, "UPSERT", json!([member("A2", 2, "Abe", "KE")])).await;
+    assert_eq!(moved["updated"], 1, "{moved:#}");
+    let mut za_view = ids(&follow(&app, &za).await);
+    za_view.sort();
+    assert_eq!(za_view, ["A1", "Ama"], "Abe and his membership left the ZA view");
+    let mut ke_view = ids(&follow(&app, &ke).await);
+    ke_view.sort();
+    assert_eq!(ke_view, ["A2", "Abe"]);
+
+    // A librarian follows themself and the directory: consent in and out.
+    let ama = librarian::Entity::find()
+        .filter(librarian::Column::Email.eq("person1@example.net"))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("row");
+    let abe = librarian::Entity::find()
+        .filter(librarian::Column::Email.eq("person2@example.net"))
+        .one(&app.db)
+        .await
+        .expect("query")
+        .expect("row");
+    let ama_token = app.token(Role::Librarian, &[], None, Some(ama.id));
+    let abe_token = app.token(Role::Librarian, &[], None, Some(abe.id));
+    let consent =
+        "mutation($listed: Boolean!) { setDirectoryConsent(input: { listed: $listed }) { librarian { id } } }";
+    let mut view = ids(&follow(&app, &ama_token).await);
+    view.sort();
+    assert_eq!(view, ["A1", "Ama"], "herself and her own membership");
+    app.graphql_as(Some(&abe_token), consent, json!({ "listed": true })).await;
+    let mut view = ids(&follow(&app, &ama_token).await);
+    view.sort();
+    assert_eq!(view, ["A1", "Abe", "Ama"], "Abe joined the directory");
+    app.graphql_as(Some(&abe_token), consent, json!({ "listed": false })).await;
+    let mut view = ids(&follow(&app, &ama_token).await);
+    view.sort();
+    assert_eq!(view, ["A1", "Ama"], "Abe left the directory");
 }

@@ -147,6 +147,16 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", Value::Array(changed)).await;
     assert_eq!(counts(&payload), [0, 1, 2, 0, 0, 4], "{payload:#}");
     assert_eq!(changes(&app).await, logged + 1);
+    let names: Vec<String> = librarian::Entity::find()
+        .filter(librarian::Column::Email.is_in(["new.person@alia.example", carmen.email.as_str()]))
+        .order_by_asc(librarian::Column::Id)
+        .all(&app.db)
+        .await
+        .expect("query")
+        .into_iter()
+        .map(|l| l.full_name)
+        .collect();
+    assert_eq!(names, [carmen.full_name.clone(), "New Person-Renamed".to_owned()]);
 
     // Languages alone are a change too; the list is replaced, the other one left alone.
     let retagged = json!([{ "externalId": "AU-10", "languages": ["FR", "en"] }]);
