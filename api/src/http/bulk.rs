@@ -89,6 +89,10 @@ pub async fn members(
         Ok(id) => id,
         Err(err) => return refuse(err),
     };
+    // Refuse callers who may not sync this association before reading a large body.
+    if let Err(err) = sync::authorize(&viewer, association_id) {
+        return refuse(err);
+    }
     let mode = match params.mode.as_deref().map(|m| SyncMode::parse(&m.to_ascii_uppercase())) {
         None => SyncMode::Upsert,
         Some(Some(mode)) => mode,

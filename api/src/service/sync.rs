@@ -144,7 +144,10 @@ struct Member {
 }
 
 /// The caller may sync `association_id`: an admin, or that association.
-fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
+///
+/// # Errors
+/// `UNAUTHENTICATED` for anonymous callers, `FORBIDDEN` for everyone else.
+pub fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
     match viewer {
         Viewer::Admin { .. } => Ok(()),
         Viewer::Association { association_id: own, .. } if *own == association_id => Ok(()),
