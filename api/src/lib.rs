@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod matching;
 pub mod seed;
 pub mod service;
 pub mod settings;

@@ -1,0 +1,4 @@
+//! The peer-matching engine: pure code, no database and no async (issue 5 builds the
+//! scoring and the round on top of it).
+
+pub mod blossom;
