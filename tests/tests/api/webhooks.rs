@@ -111,6 +111,7 @@ async fn wait_for<F: Fn() -> bool>(what: &str, done: F) {
 #[tokio::test]
 async fn events_are_delivered_signed_and_retried_until_the_receiver_accepts() {
     let app = TestApp::spawn_with(|s| {
+        s.webhooks_enabled = true;
         s.webhook_poll_ms = 50;
         s.webhook_retry_base_ms = 50;
         s.webhook_max_attempts = 3;
@@ -205,6 +206,7 @@ async fn events_are_delivered_signed_and_retried_until_the_receiver_accepts() {
 #[tokio::test]
 async fn a_receiver_that_keeps_failing_ends_in_failed_and_the_next_batch_follows() {
     let app = TestApp::spawn_with(|s| {
+        s.webhooks_enabled = true;
         s.webhook_poll_ms = 50;
         s.webhook_retry_base_ms = 20;
         s.webhook_max_attempts = 2;
