@@ -28,7 +28,8 @@ impl ChangeEntityType {
         }
     }
 
-    fn of(kind: NodeKind) -> Option<Self> {
+    /// The feed's name for a kind of node, if the feed reports that kind.
+    pub fn of(kind: NodeKind) -> Option<Self> {
         [Self::Librarian, Self::Membership, Self::Association, Self::Ambassador].into_iter().find(|t| t.kind() == kind)
     }
 }

@@ -43,16 +43,7 @@ impl Webhook {
             .unwrap_or_default()
             .split(',')
             .filter_map(NodeKind::from_name)
-            .filter_map(|k| {
-                [
-                    ChangeEntityType::Librarian,
-                    ChangeEntityType::Membership,
-                    ChangeEntityType::Association,
-                    ChangeEntityType::Ambassador,
-                ]
-                .into_iter()
-                .find(|t| t.kind() == k)
-            })
+            .filter_map(ChangeEntityType::of)
             .collect()
     }
 
