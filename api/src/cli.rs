@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `schema`, `seed`, `token`, `import`.
+//! The command line: `serve`, `migrate`, `schema`, `seed`, `token`, `import`, `match`.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -60,6 +60,12 @@ pub enum Command {
     Token {
         #[command(subcommand)]
         action: TokenAction,
+    },
+    /// Run the matching engine on a graph file, `{"vertices": N, "edges": [[u, v, weight], ...]}`
+    /// with integer weights; prints `{"pairs": [[u, v], ...], "weight": TOTAL}`.
+    Match {
+        #[arg(long, value_name = "FILE")]
+        graph: PathBuf,
     },
     /// Import data from files.
     Import {
@@ -159,6 +165,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", graphql::schema::sdl());
         return Ok(());
     }
+    if let Command::Match { graph } = &cli.command {
+        // Pure computation: no settings, no database, nothing but the answer on stdout.
+        let text = std::fs::read_to_string(graph).with_context(|| format!("cannot read {}", graph.display()))?;
+        let matching = crate::matching::graph_file::solve(&text).map_err(anyhow::Error::msg)?;
+        println!("{}", serde_json::to_string(&matching)?);
+        return Ok(());
+    }
     let mut settings = Settings::load(cli.config)?;
     if let Command::Token { action: TokenAction::Mint { role, countries, association, librarian, subject, ttl } } =
         &cli.command
@@ -173,7 +186,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     telemetry::init(settings.log_format, &settings.log_level);
     match cli.command {
-        Command::Schema | Command::Token { .. } => Ok(()),
+        Command::Schema | Command::Token { .. } | Command::Match { .. } => Ok(()),
         Command::Serve { demo } => {
             let (db, statements) = db::connect(&settings).await?;
             if demo && librarian::Entity::find().count(&db).await? == 0 {

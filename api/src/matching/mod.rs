@@ -2,3 +2,4 @@
 //! scoring and the round on top of it).
 
 pub mod blossom;
+pub mod graph_file;
