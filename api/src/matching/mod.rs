@@ -2,4 +2,5 @@
 //! scoring and the round on top of it).
 
 pub mod blossom;
+pub mod engine;
 pub mod graph_file;

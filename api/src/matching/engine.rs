@@ -1,0 +1,601 @@
+//! The peer-matching engine: applicants in, groups of two (or three) out, each with its
+//! score and an explanation. Pure code: no database, no async, no clock, no randomness,
+//! so the same input always gives the same result.
+//!
+//! # How a round is matched
+//! 1. **Hard rules** decide who *may* be paired: different countries, at least one shared
+//!    language, never partners in an earlier round, and not a pair an admin forbade.
+//! 2. **Soft score** says how good an allowed pair is ([`Scoring`], every number
+//!    configurable under `[matching]` in the settings):
+//!    - `pair` points for every pair, so that pairing one more person always beats
+//!      polishing the scores of the others;
+//!    - `shared_interest` per shared interest, counting at most `max_shared_interests`
+//!      (shared interests mattered most in the real programme);
+//!    - `sector_preference` for each side whose preferred sectors include the other's sector;
+//!    - `same_career_stage` when both are at the same stage (early: under 5 years, mid: 5 to
+//!      14, senior: 15 and more);
+//!    - `regional_diversity` when the countries are in different regions;
+//!    - `preference_met` for each side that asked to be matched by interests, sector or
+//!      career stage and got it.
+//! 3. **Sparse candidate graph.** Each applicant keeps only their `candidates` best-scoring
+//!    allowed partners (ties by id); an edge stays when it is among the best of either end.
+//!    A maximum-weight matching pairs almost everyone with one of their best few
+//!    candidates, so the optimum on this graph equals the optimum on the complete graph in
+//!    practice: the bench (`matchbench`) measures both and reports any gap (none at the
+//!    default, 24, on the demo generator's rounds). Scoring all pairs is the quadratic
+//!    part, kept cheap with bit sets; the blossom algorithm then runs on `n × candidates`
+//!    edges instead of `n²`. `candidates = 0` keeps every allowed edge (exact for the graph
+//!    of all allowed pairs).
+//! 4. **Maximum-weight matching** on that graph ([`super::blossom`]): exact.
+//! 5. **Groups of three.** Everyone left over who has an allowed partner joins the pair
+//!    where they fit best (the largest sum of their scores with both members, both pairs
+//!    allowed), one extra member per pair. With an odd number of applicants who can all be
+//!    paired, exactly one group of three results.
+//! 6. Applicants still left over are reported with the reason ([`UnmatchedReason`]).
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::blossom;
+
+/// The points of the soft score. See the module documentation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Scoring {
+    pub pair: i64,
+    pub shared_interest: i64,
+    pub max_shared_interests: i64,
+    pub sector_preference: i64,
+    pub same_career_stage: i64,
+    pub regional_diversity: i64,
+    pub preference_met: i64,
+    /// How many best candidates each applicant keeps (0: all).
+    pub candidates: usize,
+}
+
+impl Default for Scoring {
+    fn default() -> Self {
+        Self {
+            pair: 100,
+            shared_interest: 30,
+            max_shared_interests: 3,
+            sector_preference: 20,
+            same_career_stage: 10,
+            regional_diversity: 15,
+            preference_met: 25,
+            candidates: 24,
+        }
+    }
+}
+
+impl Scoring {
+    /// Checks the numbers: none negative, and small enough that no total can overflow.
+    ///
+    /// # Errors
+    /// A message naming the bad setting.
+    pub fn validate(&self) -> Result<(), String> {
+        let points = [
+            ("pair", self.pair),
+            ("shared_interest", self.shared_interest),
+            ("max_shared_interests", self.max_shared_interests),
+            ("sector_preference", self.sector_preference),
+            ("same_career_stage", self.same_career_stage),
+            ("regional_diversity", self.regional_diversity),
+            ("preference_met", self.preference_met),
+        ];
+        for (name, value) in points {
+            if !(0..=1_000_000).contains(&value) {
+                return Err(format!("matching.{name} must be between 0 and 1000000 (got {value})"));
+            }
+        }
+        if self.pair == 0 {
+            return Err("matching.pair must be positive: a pair worth nothing is never made".into());
+        }
+        Ok(())
+    }
+}
+
+/// What an applicant asked to be matched by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Preference {
+    #[default]
+    Any,
+    Interests,
+    Sector,
+    CareerStage,
+}
+
+/// One applicant, as the engine sees them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Applicant {
+    /// A stable key (the librarian's id); results refer to applicants by it.
+    pub id: i64,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    /// The country's region, for regional diversity.
+    pub region: Option<String>,
+    /// ISO 639-1 working languages.
+    pub languages: Vec<String>,
+    pub interests: Vec<String>,
+    pub sector: Option<String>,
+    pub preferred_sectors: Vec<String>,
+    pub years_experience: Option<i32>,
+    pub preference: Preference,
+}
+
+/// A round to match.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Problem {
+    pub applicants: Vec<Applicant>,
+    /// Pairs of applicant ids who were partners in an earlier round.
+    pub past_partners: Vec<(i64, i64)>,
+    /// Pairs of applicant ids that must not be paired (e.g. a pairing an admin dissolved).
+    pub forbidden: Vec<(i64, i64)>,
+}
+
+/// Why an applicant has no group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum UnmatchedReason {
+    /// Every other applicant is from the same country.
+    OnlyOwnCountry,
+    /// No applicant from another country shares a language with them.
+    NoSharedLanguage,
+    /// Everyone they could be paired with was a past partner or a forbidden pair.
+    OnlyPastOrForbiddenPartners,
+    /// Their possible partners are all taken, and no pair can take them as a third member.
+    NoGroupToJoin,
+    /// They listed an applicant id twice (the second is left out).
+    DuplicateApplicant,
+}
+
+impl UnmatchedReason {
+    /// In words, for explanations and the CLI.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::OnlyOwnCountry => "every other applicant is from the same country",
+            Self::NoSharedLanguage => "no applicant from another country shares a language with them",
+            Self::OnlyPastOrForbiddenPartners => {
+                "everyone they could be paired with was a past partner or is forbidden"
+            }
+            Self::NoGroupToJoin => "their possible partners are all taken and no pair can take a third member",
+            Self::DuplicateApplicant => "the applicant appears twice",
+        }
+    }
+}
+
+/// A group of two or three applicants (ids, ascending) with its score and explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub members: Vec<i64>,
+    /// The sum of the scores of its allowed pairs (one for a pair, two for a group of three:
+    /// the third member's scores with both others).
+    pub score: i64,
+    pub explanation: String,
+}
+
+/// An applicant without a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unmatched {
+    pub id: i64,
+    pub reason: UnmatchedReason,
+}
+
+/// The engine's answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    /// Groups, by their smallest member id.
+    pub groups: Vec<Group>,
+    /// By id.
+    pub unmatched: Vec<Unmatched>,
+    /// The total weight of the maximum-weight matching (the pairs, before groups of three).
+    pub matching_weight: i64,
+    /// Edges of the candidate graph the matching ran on.
+    pub candidate_edges: usize,
+}
+
+/// Career stage by years of experience.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Early,
+    Mid,
+    Senior,
+}
+
+impl Stage {
+    fn of(years: Option<i32>) -> Option<Self> {
+        years.map(|y| match y {
+            ..5 => Self::Early,
+            5..15 => Self::Mid,
+            _ => Self::Senior,
+        })
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Early => "early career (under 5 years)",
+            Self::Mid => "mid career (5 to 14 years)",
+            Self::Senior => "senior (15 years or more)",
+        }
+    }
+}
+
+/// Interns strings to small integers, in first-seen order.
+#[derive(Default)]
+struct Interner(HashMap<String, usize>);
+
+impl Interner {
+    fn id(&mut self, s: &str) -> usize {
+        let next = self.0.len();
+        *self.0.entry(s.to_owned()).or_insert(next)
+    }
+}
+
+/// Applicants compiled to bit sets and small integers, so that scoring a pair is a few
+/// word operations.
+struct Compiled<'a> {
+    people: Vec<&'a Applicant>,
+    scoring: &'a Scoring,
+    country: Vec<u32>,
+    region: Vec<Option<u32>>,
+    sector: Vec<Option<u32>>,
+    stage: Vec<Option<Stage>>,
+    /// Bit sets, `lang_words` / `interest_words` words per applicant.
+    languages: Vec<u64>,
+    lang_words: usize,
+    interests: Vec<u64>,
+    interest_words: usize,
+    /// Bit set of preferred sector ids (sectors are few; more than 64 ids fall back to none).
+    preferred: Vec<u64>,
+    blocked: HashSet<(u32, u32)>,
+}
+
+fn bitset(ids: impl Iterator<Item = usize>, words: usize) -> Vec<u64> {
+    let mut set = vec![0u64; words];
+    for id in ids {
+        set[id / 64] |= 1 << (id % 64);
+    }
+    set
+}
+
+fn intersect_count(a: &[u64], b: &[u64]) -> u32 {
+    a.iter().zip(b).map(|(x, y)| (x & y).count_ones()).sum()
+}
+
+impl<'a> Compiled<'a> {
+    fn new(people: Vec<&'a Applicant>, problem: &Problem, scoring: &'a Scoring) -> Self {
+        let (mut countries, mut regions, mut sectors) = (Interner::default(), Interner::default(), Interner::default());
+        let (mut langs, mut tags) = (Interner::default(), Interner::default());
+        let country = people.iter().map(|p| countries.id(&p.country) as u32).collect();
+        let region = people.iter().map(|p| p.region.as_deref().map(|r| regions.id(r) as u32)).collect();
+        let sector = people.iter().map(|p| p.sector.as_deref().map(|s| sectors.id(s) as u32)).collect();
+        let lang_ids: Vec<Vec<usize>> =
+            people.iter().map(|p| p.languages.iter().map(|l| langs.id(&l.to_ascii_lowercase())).collect()).collect();
+        let tag_ids: Vec<Vec<usize>> =
+            people.iter().map(|p| p.interests.iter().map(|t| tags.id(&t.to_lowercase())).collect()).collect();
+        let pref_ids: Vec<Vec<usize>> =
+            people.iter().map(|p| p.preferred_sectors.iter().map(|s| sectors.id(s)).collect()).collect();
+        let lang_words = langs.0.len().div_ceil(64).max(1);
+        let interest_words = tags.0.len().div_ceil(64).max(1);
+        let languages = lang_ids.iter().flat_map(|ids| bitset(ids.iter().copied(), lang_words)).collect();
+        let interests = tag_ids.iter().flat_map(|ids| bitset(ids.iter().copied(), interest_words)).collect();
+        let preferred = pref_ids
+            .iter()
+            .map(|ids| if sectors.0.len() > 64 { 0 } else { bitset(ids.iter().copied(), 1)[0] })
+            .collect();
+        let index: HashMap<i64, u32> = people.iter().enumerate().map(|(i, p)| (p.id, i as u32)).collect();
+        let blocked = problem
+            .past_partners
+            .iter()
+            .chain(&problem.forbidden)
+            .filter_map(|(a, b)| Some(ordered(*index.get(a)?, *index.get(b)?)))
+            .collect();
+        Self {
+            stage: people.iter().map(|p| Stage::of(p.years_experience)).collect(),
+            people,
+            scoring,
+            country,
+            region,
+            sector,
+            languages,
+            lang_words,
+            interests,
+            interest_words,
+            preferred,
+            blocked,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.people.len()
+    }
+
+    fn langs(&self, i: usize) -> &[u64] {
+        &self.languages[i * self.lang_words..(i + 1) * self.lang_words]
+    }
+
+    fn tags(&self, i: usize) -> &[u64] {
+        &self.interests[i * self.interest_words..(i + 1) * self.interest_words]
+    }
+
+    fn shares_language(&self, a: usize, b: usize) -> bool {
+        self.langs(a).iter().zip(self.langs(b)).any(|(x, y)| x & y != 0)
+    }
+
+    /// Whether the hard rules allow pairing `a` and `b`.
+    fn allowed(&self, a: usize, b: usize) -> bool {
+        a != b
+            && self.country[a] != self.country[b]
+            && self.shares_language(a, b)
+            && (self.blocked.is_empty() || !self.blocked.contains(&ordered(a as u32, b as u32)))
+    }
+
+    fn wants(&self, who: usize, other: usize) -> bool {
+        self.sector[other].is_some_and(|s| s < 64 && self.preferred[who] & (1 << s) != 0)
+    }
+
+    /// The score of an allowed pair.
+    fn score(&self, a: usize, b: usize) -> i64 {
+        let s = self.scoring;
+        let shared = i64::from(intersect_count(self.tags(a), self.tags(b)));
+        let mut total = s.pair + s.shared_interest * shared.min(s.max_shared_interests);
+        let wants = [self.wants(a, b), self.wants(b, a)];
+        total += s.sector_preference * wants.iter().filter(|w| **w).count() as i64;
+        let same_stage = self.stage[a].is_some() && self.stage[a] == self.stage[b];
+        if same_stage {
+            total += s.same_career_stage;
+        }
+        if self.region[a].is_some() && self.region[b].is_some() && self.region[a] != self.region[b] {
+            total += s.regional_diversity;
+        }
+        for (who, got_sector) in [(a, wants[0]), (b, wants[1])] {
+            let met = match self.people[who].preference {
+                Preference::Any => false,
+                Preference::Interests => shared > 0,
+                Preference::Sector => got_sector,
+                Preference::CareerStage => same_stage,
+            };
+            if met {
+                total += s.preference_met;
+            }
+        }
+        total
+    }
+
+    /// The score of `a` and `b` in words.
+    fn explain(&self, a: usize, b: usize) -> Vec<String> {
+        let s = self.scoring;
+        let (pa, pb) = (self.people[a], self.people[b]);
+        let mut parts = vec![format!("{} and {}: different countries ({}, {})", pa.id, pb.id, pa.country, pb.country)];
+        let languages: Vec<&str> = pa
+            .languages
+            .iter()
+            .filter(|l| pb.languages.iter().any(|m| m.eq_ignore_ascii_case(l)))
+            .map(String::as_str)
+            .collect();
+        parts.push(format!("shared language: {}", languages.join(", ")));
+        parts.push(format!("a pair +{}", s.pair));
+        let shared: Vec<&str> = pa
+            .interests
+            .iter()
+            .filter(|t| pb.interests.iter().any(|u| u.to_lowercase() == t.to_lowercase()))
+            .map(String::as_str)
+            .collect();
+        if !shared.is_empty() {
+            let counted = (shared.len() as i64).min(s.max_shared_interests);
+            parts.push(format!("shared interests: {} +{}", shared.join(", "), s.shared_interest * counted));
+        }
+        for (who, other) in [(a, b), (b, a)] {
+            if self.wants(who, other) {
+                let sector = self.people[other].sector.as_deref().unwrap_or_default();
+                parts.push(format!(
+                    "{} prefers the {} sector of {} +{}",
+                    self.people[who].id, sector, self.people[other].id, s.sector_preference
+                ));
+            }
+        }
+        let same_stage = self.stage[a].is_some() && self.stage[a] == self.stage[b];
+        if let (true, Some(stage)) = (same_stage, self.stage[a]) {
+            parts.push(format!("same career stage: {} +{}", stage.describe(), s.same_career_stage));
+        }
+        if let (Some(ra), Some(rb)) = (&pa.region, &pb.region)
+            && self.region[a] != self.region[b]
+        {
+            parts.push(format!("regional diversity: {ra} and {rb} +{}", s.regional_diversity));
+        }
+        for (who, other) in [(a, b), (b, a)] {
+            let (met, what) = match self.people[who].preference {
+                Preference::Any => (false, ""),
+                Preference::Interests => (!shared.is_empty(), "shared interests"),
+                Preference::Sector => (self.wants(who, other), "a preferred sector"),
+                Preference::CareerStage => (same_stage, "the same career stage"),
+            };
+            if met {
+                parts.push(format!("{} asked for {what} and got it +{}", self.people[who].id, s.preference_met));
+            }
+        }
+        parts.push(format!("score {}", self.score(a, b)));
+        parts
+    }
+
+    /// Why `i` has no allowed partner at all, or `None` when they have one.
+    fn no_partner_reason(&self, i: usize) -> Option<UnmatchedReason> {
+        let mut abroad = false;
+        let mut speaking = false;
+        for j in 0..self.len() {
+            if j == i || self.country[j] == self.country[i] {
+                continue;
+            }
+            abroad = true;
+            if self.shares_language(i, j) {
+                speaking = true;
+                if self.allowed(i, j) {
+                    return None;
+                }
+            }
+        }
+        Some(match (abroad, speaking) {
+            (false, _) => UnmatchedReason::OnlyOwnCountry,
+            (true, false) => UnmatchedReason::NoSharedLanguage,
+            (true, true) => UnmatchedReason::OnlyPastOrForbiddenPartners,
+        })
+    }
+
+    /// The candidate graph: every allowed pair, or each applicant's `k` best (an edge is
+    /// kept when it is among the best of either end). Edges `(u, v, w)` with `u < v`, sorted.
+    fn candidate_edges(&self, k: usize) -> Vec<blossom::Edge> {
+        let n = self.len();
+        if k == 0 || k + 1 >= n {
+            let mut edges = Vec::new();
+            for a in 0..n {
+                for b in a + 1..n {
+                    if self.allowed(a, b) {
+                        edges.push((a, b, self.score(a, b)));
+                    }
+                }
+            }
+            return edges;
+        }
+        // Per applicant, a min-heap of their k best (score, preferring lower ids on ties).
+        let mut best: Vec<Best> = (0..n).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+        let offer = |heap: &mut Best, key: (i64, Reverse<usize>)| {
+            if heap.len() < k {
+                heap.push(Reverse(key));
+            } else if heap.peek().is_some_and(|Reverse(min)| key > *min) {
+                heap.pop();
+                heap.push(Reverse(key));
+            }
+        };
+        for a in 0..n {
+            for b in a + 1..n {
+                if self.allowed(a, b) {
+                    let w = self.score(a, b);
+                    offer(&mut best[a], (w, Reverse(b)));
+                    offer(&mut best[b], (w, Reverse(a)));
+                }
+            }
+        }
+        let mut edges: Vec<blossom::Edge> = best
+            .into_iter()
+            .enumerate()
+            .flat_map(|(a, heap)| heap.into_iter().map(move |Reverse((w, Reverse(b)))| (a.min(b), a.max(b), w)))
+            .collect();
+        edges.sort_unstable();
+        edges.dedup();
+        edges
+    }
+}
+
+/// An applicant's best candidates so far: a min-heap of (score, lower id first).
+type Best = BinaryHeap<Reverse<(i64, Reverse<usize>)>>;
+
+fn ordered(a: u32, b: u32) -> (u32, u32) {
+    (a.min(b), a.max(b))
+}
+
+/// Matches a round. See the module documentation for the rules and the score.
+pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
+    // Applicants by id; a repeated id keeps its first entry.
+    let mut people: Vec<&Applicant> = problem.applicants.iter().collect();
+    people.sort_by_key(|p| p.id);
+    let mut unmatched = Vec::new();
+    people.dedup_by(|later, earlier| {
+        let same = later.id == earlier.id;
+        if same {
+            unmatched.push(Unmatched { id: later.id, reason: UnmatchedReason::DuplicateApplicant });
+        }
+        same
+    });
+    let c = Compiled::new(people, problem, scoring);
+    let n = c.len();
+    let edges = c.candidate_edges(scoring.candidates);
+    let mate = blossom::max_weight_matching(n, &edges);
+
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut matching_weight = 0;
+    for (v, m) in mate.iter().enumerate() {
+        if let Some(u) = *m
+            && v < u
+        {
+            groups.push(vec![v, u]);
+            matching_weight += c.score(v, u);
+        }
+    }
+    // Groups of three: each left-over applicant who has an allowed partner joins the pair
+    // where they fit best; a pair takes one extra member.
+    let mut has_third = vec![false; groups.len()];
+    for x in (0..n).filter(|&x| mate[x].is_none()) {
+        if let Some(reason) = c.no_partner_reason(x) {
+            unmatched.push(Unmatched { id: c.people[x].id, reason });
+            continue;
+        }
+        let best = groups
+            .iter()
+            .enumerate()
+            .filter(|(g, pair)| !has_third[*g] && c.allowed(x, pair[0]) && c.allowed(x, pair[1]))
+            .map(|(g, pair)| (c.score(x, pair[0]) + c.score(x, pair[1]), Reverse(g)))
+            .max();
+        match best {
+            Some((_, Reverse(g))) => {
+                has_third[g] = true;
+                groups[g].push(x);
+            }
+            None => unmatched.push(Unmatched { id: c.people[x].id, reason: UnmatchedReason::NoGroupToJoin }),
+        }
+    }
+    let mut groups: Vec<Group> = groups
+        .into_iter()
+        .map(|members| {
+            let (a, b) = (members[0], members[1]);
+            let mut score = c.score(a, b);
+            let mut lines = vec![c.explain(a, b).join("; ")];
+            if let Some(&x) = members.get(2) {
+                score += c.score(x, a) + c.score(x, b);
+                lines.push(format!(
+                    "group of three: {} joins as the odd one out, where they fit best ({} with {}, {} with {})",
+                    c.people[x].id,
+                    c.explain(x, a).join("; "),
+                    c.people[a].id,
+                    c.explain(x, b).join("; "),
+                    c.people[b].id
+                ));
+            }
+            let mut ids: Vec<i64> = members.iter().map(|&m| c.people[m].id).collect();
+            ids.sort_unstable();
+            Group { members: ids, score, explanation: lines.join(". ") }
+        })
+        .collect();
+    groups.sort_by_key(|g| g.members[0]);
+    unmatched.sort_by_key(|u| u.id);
+    Outcome { groups, unmatched, matching_weight, candidate_edges: edges.len() }
+}
+
+/// The score of every allowed pair among `applicants` (by index into the input, `u < v`),
+/// for checks against a reference implementation: the complete candidate graph.
+pub fn allowed_pairs(problem: &Problem, scoring: &Scoring) -> Vec<(i64, i64, i64)> {
+    let mut people: Vec<&Applicant> = problem.applicants.iter().collect();
+    people.sort_by_key(|p| p.id);
+    people.dedup_by_key(|p| p.id);
+    let c = Compiled::new(people, problem, scoring);
+    c.candidate_edges(0).into_iter().map(|(u, v, w)| (c.people[u].id, c.people[v].id, w)).collect()
+}
+
+/// Whether the hard rules allow pairing `a` and `b` (different countries, a shared
+/// language; past partners and forbidden pairs are the caller's to check), and their score.
+pub fn pair_score(a: &Applicant, b: &Applicant, scoring: &Scoring) -> Option<(i64, String)> {
+    let problem = Problem { applicants: vec![a.clone(), b.clone()], ..Problem::default() };
+    let people: Vec<&Applicant> = problem.applicants.iter().collect();
+    let c = Compiled::new(people, &problem, scoring);
+    c.allowed(0, 1).then(|| (c.score(0, 1), c.explain(0, 1).join("; ")))
+}
+
+#[cfg(test)]
+mod tests;
