@@ -301,3 +301,66 @@ pub fn person(rng: &mut Rng, place: &Place, serial: usize, domain: &str) -> Pers
         created_at,
     }
 }
+
+/// Every inhabited country with its region, from the same ISO 3166 data the countries
+/// table is seeded from (no database needed).
+pub fn places() -> Vec<Place> {
+    let mut places: Vec<Place> = keshvar::CountryIterator::new()
+        .filter_map(|country| {
+            let region = country.maybe_region().and_then(|r| Region::parse(&r.to_string().to_uppercase()));
+            (region.is_some() && region != Some(Region::Antarctica)).then(|| Place {
+                code: country.alpha2().to_string().to_uppercase(),
+                name: country.iso_short_name().to_owned(),
+                region,
+            })
+        })
+        .collect();
+    places.sort_by(|a, b| a.code.cmp(&b.code));
+    places
+}
+
+/// A round of `applicants` for the matching engine, drawn as the demo network draws its
+/// people: 100 countries, ten big ones four times as likely; everyone speaks English and
+/// about half a regional language; two to four interests from the demo's list; up to two
+/// preferred sectors and a random match preference, as in the demo's applications; and one
+/// past partnership per ten applicants. Deterministic for a `seed`.
+pub fn matching_problem(applicants: usize, seed: u64) -> crate::matching::engine::Problem {
+    use crate::matching::engine::{Applicant, Preference, Problem};
+    const BIG: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA", "KE"];
+    const PREFERENCES: &[Preference] =
+        &[Preference::Any, Preference::Interests, Preference::Sector, Preference::CareerStage];
+    let mut rng = Rng::with_seed(seed);
+    let (mut chosen, mut rest): (Vec<Place>, Vec<Place>) =
+        places().into_iter().partition(|p| BIG.contains(&p.code.as_str()));
+    rng.shuffle(&mut rest);
+    chosen.extend(rest.into_iter().take(100 - chosen.len()));
+    let weighted: Vec<&Place> = chosen
+        .iter()
+        .flat_map(|p| std::iter::repeat_n(p, if BIG.contains(&p.code.as_str()) { 4 } else { 1 }))
+        .collect();
+    let people: Vec<Applicant> = (0..applicants)
+        .map(|i| {
+            let place = weighted[rng.usize(..weighted.len())];
+            let p = person(&mut rng, place, i, "example.org");
+            let preferred_sectors =
+                (0..rng.usize(..3)).map(|_| Sector::ALL[rng.usize(..Sector::ALL.len())].as_str().to_owned()).collect();
+            Applicant {
+                id: i64::try_from(i).unwrap_or(i64::MAX) + 1,
+                country: p.country_code,
+                region: place.region.map(|r| r.as_str().to_owned()),
+                languages: p.languages,
+                interests: p.interests,
+                sector: Some(p.sector.as_str().to_owned()),
+                preferred_sectors,
+                years_experience: Some(p.years_experience),
+                preference: PREFERENCES[rng.usize(..PREFERENCES.len())],
+            }
+        })
+        .collect();
+    let n = people.len().max(1);
+    let past_partners = (0..applicants / 10)
+        .map(|_| (people[rng.usize(..n)].id, people[rng.usize(..n)].id))
+        .filter(|(a, b)| a != b)
+        .collect();
+    Problem { applicants: people, past_partners, forbidden: Vec::new() }
+}

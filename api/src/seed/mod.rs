@@ -9,6 +9,7 @@ mod generator;
 
 pub use bulk::librarians;
 pub use demo::demo;
+pub use generator::matching_problem;
 
 use std::collections::HashMap;
 

@@ -62,7 +62,7 @@ fn member(i: usize, variant: &str) -> String {
         "sector": SECTORS[i % SECTORS.len()],
         "jobTitle": "Librarian",
         "yearsExperience": i % 40,
-        "languages": if i % 3 == 0 { vec!["en", "fr"] } else { vec!["en"] },
+        "languages": if i.is_multiple_of(3) { vec!["en", "fr"] } else { vec!["en"] },
         "interests": [INTERESTS[i % INTERESTS.len()], INTERESTS[(i / 7) % INTERESTS.len()]],
     })
     .to_string()

@@ -1,4 +1,5 @@
 use super::*;
+use std::collections::HashSet;
 
 const COUNTRIES: &[(&str, &str)] =
     &[("NZ", "OCEANIA"), ("AU", "OCEANIA"), ("KE", "AFRICA"), ("NG", "AFRICA"), ("BR", "AMERICAS"), ("DE", "EUROPE")];
