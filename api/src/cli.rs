@@ -61,11 +61,21 @@ pub enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
-    /// Run the matching engine on a graph file, `{"vertices": N, "edges": [[u, v, weight], ...]}`
-    /// with integer weights; prints `{"pairs": [[u, v], ...], "weight": TOTAL}`.
+    /// Run the matching engine: on a graph file (`--graph`), or on a round in the database
+    /// (`--round`).
     Match {
-        #[arg(long, value_name = "FILE")]
-        graph: PathBuf,
+        /// `{"vertices": N, "edges": [[u, v, weight], ...]}` with integer weights; prints
+        /// `{"pairs": [[u, v], ...], "weight": TOTAL}`.
+        #[arg(long, value_name = "FILE", required_unless_present = "round", conflicts_with = "round")]
+        graph: Option<PathBuf>,
+        /// A round (its global ID or number) in `MATCHING`: matches its applicants as
+        /// `runMatching` does and prints the groups, the unmatched and the figures as JSON.
+        #[arg(long, value_name = "ID")]
+        round: Option<String>,
+        /// With `--round`: compute only, store nothing. Without it the groups are stored as
+        /// `PROPOSED` pairings.
+        #[arg(long, requires = "round")]
+        dry_run: bool,
     },
     /// Import data from files.
     Import {
@@ -165,7 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", graphql::schema::sdl());
         return Ok(());
     }
-    if let Command::Match { graph } = &cli.command {
+    if let Command::Match { graph: Some(graph), .. } = &cli.command {
         // Pure computation: no settings, no database, nothing but the answer on stdout.
         let text = std::fs::read_to_string(graph).with_context(|| format!("cannot read {}", graph.display()))?;
         let matching = crate::matching::graph_file::solve(&text).map_err(anyhow::Error::msg)?;
@@ -186,7 +196,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     telemetry::init(settings.log_format, &settings.log_level);
     match cli.command {
-        Command::Schema | Command::Token { .. } | Command::Match { .. } => Ok(()),
+        Command::Schema | Command::Token { .. } | Command::Match { round: None, .. } => Ok(()),
+        Command::Match { round: Some(round), dry_run, .. } => {
+            let round_id = match round.parse::<i32>() {
+                Ok(id) => id,
+                Err(_) => GlobalId::decode_int("round", &round, NodeKind::Round).map_err(ApiError::into_anyhow)?,
+            };
+            let (db, _) = db::connect(&settings).await?;
+            let countries = crate::service::countries::CountryTable::load(&db).await.map_err(ApiError::into_anyhow)?;
+            let viewer = Viewer::Admin { subject: "cli".to_owned() };
+            let outcome =
+                crate::service::rounds::run_matching(&db, &viewer, &countries, &settings.matching, round_id, dry_run)
+                    .await
+                    .map_err(ApiError::into_anyhow)?;
+            match outcome {
+                Ok(run) => {
+                    println!("{}", serde_json::to_string_pretty(&crate::service::rounds::run_json(&run))?);
+                    Ok(())
+                }
+                Err(errors) => {
+                    let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+                    anyhow::bail!("{}", messages.join("; "))
+                }
+            }
+        }
         Command::Serve { demo } => {
             let (db, statements) = db::connect(&settings).await?;
             if demo && librarian::Entity::find().count(&db).await? == 0 {

@@ -76,6 +76,9 @@ pub struct Settings {
     /// a partner's URL must not reach the network behind the API (the database, cloud
     /// metadata). Tests and single-host setups turn it on.
     pub webhook_allow_private_networks: bool,
+    /// The matching engine's scoring (`[matching]`; see `matching::engine`).
+    #[serde(default)]
+    pub matching: crate::matching::engine::Scoring,
 }
 
 /// The development secret used when none is configured.
@@ -122,8 +125,12 @@ impl Settings {
         builder
             .add_source(config::Environment::with_prefix("INTERLIB").prefix_separator("_").try_parsing(true))
             .build()?
-            .try_deserialize()
+            .try_deserialize::<Self>()
             .context("invalid settings")
+            .and_then(|settings| {
+                settings.matching.validate().map_err(anyhow::Error::msg)?;
+                Ok(settings)
+            })
     }
 
     /// Settings for tests and tools: the defaults with another database and a free port.
@@ -155,6 +162,7 @@ impl Settings {
             webhook_timeout_secs: 10,
             webhook_batch_size: 100,
             webhook_allow_private_networks: false,
+            matching: crate::matching::engine::Scoring::default(),
         }
     }
 

@@ -63,7 +63,14 @@ impl Application {
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
         let state = web::Data::new(HttpState {
-            schema: build_schema(db.clone(), page_limits, countries, sync, settings.webhook_allow_private_networks),
+            schema: build_schema(
+                db.clone(),
+                page_limits,
+                countries,
+                sync,
+                settings.webhook_allow_private_networks,
+                settings.matching.clone(),
+            ),
             sync,
             bulk_max_bytes: settings.bulk_max_bytes,
             db: db.clone(),

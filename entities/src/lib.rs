@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod change_log;
 pub mod country;
 pub mod discussion_topic;
+pub mod engagement_report;
 pub mod librarian;
 pub mod librarian_interest;
 pub mod librarian_language;

@@ -19,6 +19,8 @@ pub struct ApiContext {
     pub sync: crate::service::sync::SyncOptions,
     /// Whether webhook URLs may point at private networks (`webhook_allow_private_networks`).
     pub webhook_private_networks: bool,
+    /// The matching engine's scoring (`[matching]` in the settings).
+    pub matching: crate::matching::engine::Scoring,
 }
 
 /// The process-wide API context.

@@ -8,6 +8,7 @@ pub mod nested;
 pub mod node;
 pub mod prefetch;
 pub mod query;
+pub mod rounds;
 pub mod schema;
 pub mod types;
 

@@ -229,6 +229,7 @@ pub struct EndAmbassadorInput {
     pub term_until: Option<DateTime<Utc>>,
 }
 
+#[derive(Default)]
 pub struct MutationRoot;
 
 #[Object(name = "Mutation")]

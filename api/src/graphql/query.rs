@@ -24,6 +24,7 @@ use crate::service::{export, feed, filters, orderings, page, page::PageArgs};
 /// Most ids `nodes(ids:)` takes at once.
 pub const MAX_NODES: usize = 100;
 
+#[derive(Default)]
 pub struct QueryRoot;
 
 #[Object(name = "Query")]

@@ -380,11 +380,14 @@ impl<'a> Compiled<'a> {
         total
     }
 
-    /// The score of `a` and `b` in words.
-    fn explain(&self, a: usize, b: usize) -> Vec<String> {
+    /// The score of `a` and `b` in words, naming them by their letters in the group (so an
+    /// explanation shows no one's identity).
+    fn explain(&self, a: usize, b: usize, labels: [char; 2]) -> Vec<String> {
         let s = self.scoring;
         let (pa, pb) = (self.people[a], self.people[b]);
-        let mut parts = vec![format!("{} and {}: different countries ({}, {})", pa.id, pb.id, pa.country, pb.country)];
+        let name = |who: usize| if who == a { labels[0] } else { labels[1] };
+        let mut parts =
+            vec![format!("{} and {}: different countries ({}, {})", labels[0], labels[1], pa.country, pb.country)];
         let languages: Vec<&str> = pa
             .languages
             .iter()
@@ -407,8 +410,10 @@ impl<'a> Compiled<'a> {
             if self.wants(who, other) {
                 let sector = self.people[other].sector.as_deref().unwrap_or_default();
                 parts.push(format!(
-                    "{} prefers the {} sector of {} +{}",
-                    self.people[who].id, sector, self.people[other].id, s.sector_preference
+                    "{} prefers the {sector} sector of {} +{}",
+                    name(who),
+                    name(other),
+                    s.sector_preference
                 ));
             }
         }
@@ -429,7 +434,7 @@ impl<'a> Compiled<'a> {
                 Preference::CareerStage => (same_stage, "the same career stage"),
             };
             if met {
-                parts.push(format!("{} asked for {what} and got it +{}", self.people[who].id, s.preference_met));
+                parts.push(format!("{} asked for {what} and got it +{}", name(who), s.preference_met));
             }
         }
         parts.push(format!("score {}", self.score(a, b)));
@@ -559,23 +564,26 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
     }
     let mut groups: Vec<Group> = groups
         .into_iter()
-        .map(|members| {
-            let (a, b) = (members[0], members[1]);
+        .map(|mut members| {
+            // Members (and their letters A, B, C) in id order; a group of three keeps its
+            // pair first.
+            let third = (members.len() == 3).then(|| members[2]);
+            members.sort_by_key(|&m| c.people[m].id);
+            let letter = |m: usize| char::from(b'A' + members.iter().position(|x| *x == m).unwrap_or(0) as u8);
+            let pair: Vec<usize> = members.iter().copied().filter(|m| Some(*m) != third).collect();
+            let (a, b) = (pair[0], pair[1]);
             let mut score = c.score(a, b);
-            let mut lines = vec![c.explain(a, b).join("; ")];
-            if let Some(&x) = members.get(2) {
+            let mut lines = vec![c.explain(a, b, [letter(a), letter(b)]).join("; ")];
+            if let Some(x) = third {
                 score += c.score(x, a) + c.score(x, b);
                 lines.push(format!(
-                    "group of three: {} joins as the odd one out, where they fit best ({} with {}, {} with {})",
-                    c.people[x].id,
-                    c.explain(x, a).join("; "),
-                    c.people[a].id,
-                    c.explain(x, b).join("; "),
-                    c.people[b].id
+                    "group of three: {} joins as the odd one out, where they fit best ({}; {})",
+                    letter(x),
+                    c.explain(x, a, [letter(x), letter(a)]).join("; "),
+                    c.explain(x, b, [letter(x), letter(b)]).join("; "),
                 ));
             }
-            let mut ids: Vec<i64> = members.iter().map(|&m| c.people[m].id).collect();
-            ids.sort_unstable();
+            let ids: Vec<i64> = members.iter().map(|&m| c.people[m].id).collect();
             Group { members: ids, score, explanation: lines.join(". ") }
         })
         .collect();
@@ -600,7 +608,7 @@ pub fn pair_score(a: &Applicant, b: &Applicant, scoring: &Scoring) -> Option<(i6
     let problem = Problem { applicants: vec![a.clone(), b.clone()], ..Problem::default() };
     let people: Vec<&Applicant> = problem.applicants.iter().collect();
     let c = Compiled::new(people, &problem, scoring);
-    c.allowed(0, 1).then(|| (c.score(0, 1), c.explain(0, 1).join("; ")))
+    c.allowed(0, 1).then(|| (c.score(0, 1), c.explain(0, 1, ['A', 'B']).join("; ")))
 }
 
 #[cfg(test)]

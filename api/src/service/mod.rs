@@ -1,6 +1,7 @@
 //! Business rules and queries. Nothing in here knows about HTTP or GraphQL types beyond the
 //! domain enums; every function takes a database connection and returns `ApiResult`.
 
+pub mod applications;
 pub mod countries;
 pub mod export;
 pub mod feed;
@@ -14,6 +15,8 @@ pub mod page;
 pub mod partners;
 pub mod people;
 pub mod relations;
+pub mod rounds;
+pub mod stats;
 pub mod sync;
 pub mod webhooks;
 

@@ -5,7 +5,7 @@ use interlib_tests::TestDatabase;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 
-const TABLES: [&str; 18] = [
+const TABLES: [&str; 19] = [
     "countries",
     "librarians",
     "librarian_languages",
@@ -24,6 +24,7 @@ const TABLES: [&str; 18] = [
     "sync_runs",
     "webhooks",
     "webhook_deliveries",
+    "engagement_reports",
 ];
 
 #[tokio::test]

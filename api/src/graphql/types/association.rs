@@ -31,6 +31,16 @@ impl Association {
         gid(NodeKind::Association, self.0.id)
     }
 
+    /// The round's figures for the association's active members (admins and the
+    /// association itself).
+    async fn round_stats(
+        &self,
+        ctx: &Context<'_>,
+        round: ID,
+    ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
+        crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Association(self.0.id)).await
+    }
+
     async fn name(&self) -> &str {
         &self.0.name
     }

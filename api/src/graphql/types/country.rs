@@ -48,6 +48,17 @@ impl Country {
         &self.0.name
     }
 
+    /// The round's figures for this country's participants (admins and the country's
+    /// ambassadors): applicants, matched, completed, engagement and partners' countries.
+    async fn round_stats(
+        &self,
+        ctx: &Context<'_>,
+        round: ID,
+    ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
+        crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Country(self.0.code.clone()))
+            .await
+    }
+
     async fn region(&self) -> Option<Region> {
         self.0.region.as_deref().and_then(Region::parse)
     }

@@ -1,0 +1,724 @@
+//! Running a round through the API: the life cycle, applications, matching, pairings fixed
+//! by hand, topics, engagement, completion and certificates, and the round reports.
+//! Admins run rounds; librarians apply (or their association or an admin for them) and
+//! report engagement; certificates are public by their verification id.
+
+use std::sync::Arc;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use entities::{certificate, engagement_report};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::auth::Viewer;
+use crate::domain::input::UserError;
+use crate::domain::{GlobalId, MatchPreference, NodeKind, Sector};
+use crate::error::ApiError;
+use crate::graphql::context::{api, viewer};
+use crate::graphql::mutation::require_admin;
+use crate::graphql::types::{
+    Application, Certificate, Country, DiscussionTopic, Librarian, Pairing, Round, country_of,
+};
+use crate::matching::engine::UnmatchedReason as EngineReason;
+use crate::service::applications::{self, Preferences};
+use crate::service::rounds::{self, MatchingRun, RoundInput};
+use crate::service::stats::{self, Scope};
+
+fn round_id(id: &ID) -> async_graphql::Result<i32> {
+    Ok(GlobalId::decode_int("roundId", id, NodeKind::Round)?)
+}
+
+fn payload<M, T>(outcome: Result<M, Vec<UserError>>, wrap: impl FnOnce(M) -> T) -> (Option<T>, Vec<UserError>) {
+    match outcome {
+        Ok(model) => (Some(wrap(model)), Vec::new()),
+        Err(errors) => (None, errors),
+    }
+}
+
+macro_rules! round_payload {
+    ($name:ident, $doc:literal) => {
+        #[doc = $doc]
+        #[derive(SimpleObject)]
+        pub struct $name {
+            pub round: Option<Round>,
+            /// What the caller can fix; empty when the mutation was applied.
+            pub user_errors: Vec<UserError>,
+        }
+
+        impl From<Result<entities::round::Model, Vec<UserError>>> for $name {
+            fn from(outcome: Result<entities::round::Model, Vec<UserError>>) -> Self {
+                let (round, user_errors) = payload(outcome, |m| Round(Arc::new(m)));
+                Self { round, user_errors }
+            }
+        }
+    };
+}
+
+round_payload!(CreateRoundPayload, "The new round, in `DRAFT`.");
+round_payload!(OpenApplicationsPayload, "The round, now `OPEN` for applications.");
+round_payload!(CloseApplicationsPayload, "The round, now `MATCHING`.");
+round_payload!(ConfirmPairingsPayload, "The round, now `ACTIVE`, with its proposals confirmed.");
+round_payload!(CancelRoundPayload, "The round, now `CANCELLED`.");
+
+/// A round to create: its name and dates (in order).
+#[derive(InputObject)]
+pub struct CreateRoundInput {
+    /// Unique, at most 100 characters, e.g. "2027 Round 1".
+    pub name: String,
+    pub applications_open_at: DateTime<Utc>,
+    pub applications_close_at: DateTime<Utc>,
+    pub starts_at: DateTime<Utc>,
+    pub ends_at: DateTime<Utc>,
+}
+
+/// The round a step applies to.
+#[derive(InputObject)]
+pub struct RoundStepInput {
+    pub round_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct RunMatchingInput {
+    pub round_id: ID,
+    /// Compute and return the proposals without storing anything.
+    #[graphql(default = false)]
+    pub dry_run: bool,
+}
+
+#[derive(InputObject)]
+pub struct PairManuallyInput {
+    pub round_id: ID,
+    /// Two or three librarians who applied to the round and are not in one of its pairings.
+    pub librarian_ids: Vec<ID>,
+    /// Pair them even if the hard rules (different countries, a shared language, never
+    /// partners before) forbid it; the explanation records it.
+    #[graphql(default = false)]
+    pub force: bool,
+}
+
+#[derive(InputObject)]
+pub struct DissolvePairingInput {
+    pub pairing_id: ID,
+}
+
+/// `firstLibrarianId` (of the first pairing) and `secondLibrarianId` (of the second)
+/// change places.
+#[derive(InputObject)]
+pub struct SwapPartnersInput {
+    pub first_pairing_id: ID,
+    pub first_librarian_id: ID,
+    pub second_pairing_id: ID,
+    pub second_librarian_id: ID,
+    #[graphql(default = false)]
+    pub force: bool,
+}
+
+/// An application. `librarianId` defaults to the calling librarian; an admin, or the
+/// librarian's association, applies on their behalf by naming them. Languages and
+/// interests default to the profile's. Limits as in `UpdateMyProfileInput`; goal 2,000.
+#[derive(InputObject)]
+pub struct ApplyToRoundInput {
+    pub round_id: ID,
+    pub librarian_id: Option<ID>,
+    /// ISO 639-1 languages the applicant can work in with a partner.
+    pub languages: Option<Vec<String>>,
+    /// Sectors they would like a partner from.
+    #[graphql(default)]
+    pub preferred_sectors: Vec<Sector>,
+    pub interests: Option<Vec<String>>,
+    /// What they hope to get from the round.
+    pub goal: Option<String>,
+    /// What they want to be matched by; default `ANY`.
+    pub match_preference: Option<MatchPreference>,
+}
+
+#[derive(InputObject)]
+pub struct WithdrawApplicationInput {
+    pub application_id: ID,
+}
+
+#[derive(InputObject)]
+pub struct AddTopicInput {
+    pub round_id: ID,
+    /// At most 200 characters.
+    pub title: String,
+    /// At most 10,000 characters.
+    pub body: String,
+    /// When the round's participants see it.
+    pub publish_at: DateTime<Utc>,
+}
+
+#[derive(InputObject)]
+pub struct ReportEngagementInput {
+    pub pairing_id: ID,
+    /// Whether the partners met (or talked) since the last report.
+    pub met: bool,
+    /// 1 (poor) to 5 (excellent).
+    pub rating: Option<i32>,
+    /// At most 2,000 characters.
+    pub comment: Option<String>,
+}
+
+#[derive(SimpleObject)]
+pub struct ApplyToRoundPayload {
+    pub application: Option<Application>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct WithdrawApplicationPayload {
+    pub application: Option<Application>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct PairManuallyPayload {
+    pub pairing: Option<Pairing>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct DissolvePairingPayload {
+    pub pairing: Option<Pairing>,
+    pub user_errors: Vec<UserError>,
+}
+
+/// The two new pairings (the old ones are dissolved).
+#[derive(SimpleObject)]
+pub struct SwapPartnersPayload {
+    pub pairings: Vec<Pairing>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct AddTopicPayload {
+    pub topic: Option<DiscussionTopic>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct ReportEngagementPayload {
+    pub report: Option<EngagementReport>,
+    pub user_errors: Vec<UserError>,
+}
+
+#[derive(SimpleObject)]
+pub struct CompleteRoundPayload {
+    pub round: Option<Round>,
+    /// Certificates issued: one per member of every pairing that was not dissolved.
+    pub certificates_issued: i32,
+    pub user_errors: Vec<UserError>,
+}
+
+/// Why the engine could not place an applicant.
+#[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnmatchedReason {
+    /// Every other applicant is from the same country.
+    OnlyOwnCountry,
+    /// No applicant from another country shares a language with them.
+    NoSharedLanguage,
+    /// Everyone they could be paired with was a past partner or is in a dissolved pairing with them.
+    OnlyPastOrForbiddenPartners,
+    /// Their possible partners are all taken, and no pair can take them as a third member.
+    NoGroupToJoin,
+    /// They appear twice.
+    DuplicateApplicant,
+}
+
+impl From<EngineReason> for UnmatchedReason {
+    fn from(reason: EngineReason) -> Self {
+        match reason {
+            EngineReason::OnlyOwnCountry => Self::OnlyOwnCountry,
+            EngineReason::NoSharedLanguage => Self::NoSharedLanguage,
+            EngineReason::OnlyPastOrForbiddenPartners => Self::OnlyPastOrForbiddenPartners,
+            EngineReason::NoGroupToJoin => Self::NoGroupToJoin,
+            EngineReason::DuplicateApplicant => Self::DuplicateApplicant,
+        }
+    }
+}
+
+/// A group the engine proposes.
+pub struct MatchProposal(rounds::Proposal);
+
+#[Object]
+impl MatchProposal {
+    /// The two or three librarians.
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Librarian>> {
+        let ids = self.0.librarian_ids.clone();
+        let loaded = crate::graphql::context::loaders(ctx)?.librarian.load_many(ids.clone()).await?;
+        Ok(ids.iter().filter_map(|id| loaded.get(id).cloned().map(Librarian)).collect())
+    }
+
+    async fn score(&self) -> i32 {
+        self.0.score
+    }
+
+    /// Which rules and scores made the group, in words.
+    async fn explanation(&self) -> &str {
+        &self.0.explanation
+    }
+
+    /// The stored `PROPOSED` pairing; null on a dry run.
+    async fn pairing(&self) -> Option<Pairing> {
+        self.0.pairing.clone().map(|p| Pairing(Arc::new(p)))
+    }
+}
+
+/// An applicant without a group, and why.
+pub struct UnmatchedApplicant(rounds::Left);
+
+#[Object]
+impl UnmatchedApplicant {
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
+        Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+    }
+
+    async fn reason(&self) -> UnmatchedReason {
+        self.0.reason.into()
+    }
+
+    /// The reason in words.
+    async fn message(&self) -> &'static str {
+        self.0.reason.describe()
+    }
+}
+
+/// Figures of a matching run.
+#[derive(SimpleObject)]
+pub struct MatchingSummary {
+    /// Applicants the engine matched (submitted, not already in a pairing made by hand).
+    pub applicants: i32,
+    /// Librarians in pairings made by hand, which the run kept.
+    pub kept: i32,
+    pub groups: i32,
+    pub groups_of_three: i32,
+    pub unmatched: i32,
+    /// The total score of the maximum-weight matching (pairs, before groups of three).
+    pub matching_weight: i64,
+    pub candidate_edges: i32,
+    /// Time the engine took.
+    pub engine_millis: i32,
+}
+
+/// The result of `runMatching`.
+pub struct RunMatchingPayload {
+    run: Option<MatchingRun>,
+    user_errors: Vec<UserError>,
+}
+
+fn clamp(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+#[Object]
+impl RunMatchingPayload {
+    async fn round(&self) -> Option<Round> {
+        self.run.as_ref().map(|r| Round(Arc::new(r.round.clone())))
+    }
+
+    async fn dry_run(&self) -> Option<bool> {
+        self.run.as_ref().map(|r| r.dry_run)
+    }
+
+    /// The groups, by their smallest member id.
+    async fn proposals(&self) -> Vec<MatchProposal> {
+        self.run.as_ref().map(|r| r.proposals.iter().cloned().map(MatchProposal).collect()).unwrap_or_default()
+    }
+
+    async fn unmatched(&self) -> Vec<UnmatchedApplicant> {
+        self.run.as_ref().map(|r| r.unmatched.iter().cloned().map(UnmatchedApplicant).collect()).unwrap_or_default()
+    }
+
+    async fn summary(&self) -> Option<MatchingSummary> {
+        self.run.as_ref().map(|r| MatchingSummary {
+            applicants: clamp(r.applicants),
+            kept: clamp(r.kept),
+            groups: clamp(r.proposals.len()),
+            groups_of_three: clamp(r.proposals.iter().filter(|p| p.librarian_ids.len() == 3).count()),
+            unmatched: clamp(r.unmatched.len()),
+            matching_weight: r.matching_weight,
+            candidate_edges: clamp(r.candidate_edges),
+            engine_millis: i32::try_from(r.engine_millis).unwrap_or(i32::MAX),
+        })
+    }
+
+    async fn user_errors(&self) -> &[UserError] {
+        &self.user_errors
+    }
+}
+
+/// A participant's report on their pairing.
+pub struct EngagementReport(pub engagement_report::Model);
+
+#[Object]
+impl EngagementReport {
+    async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Pairing>> {
+        Ok(crate::graphql::context::loaders(ctx)?.pairing.load_one(self.0.pairing_id).await?.map(Pairing))
+    }
+
+    async fn met(&self) -> bool {
+        self.0.met
+    }
+
+    async fn rating(&self) -> Option<i32> {
+        self.0.rating
+    }
+
+    async fn comment(&self) -> Option<&str> {
+        self.0.comment.as_deref()
+    }
+
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Engagement reported by a report's participants.
+#[derive(SimpleObject)]
+pub struct EngagementStats {
+    pub reports: i64,
+    /// Reports that say the partners met.
+    pub met: i64,
+    pub average_rating: Option<f64>,
+    /// Pairings with a report of a meeting.
+    pub engaged_pairings: i64,
+    /// Pairings whose reports all say they did not meet.
+    pub disengaged_pairings: i64,
+}
+
+/// How many partners came from a country.
+pub struct PartnerCountry(String, i64);
+
+#[Object]
+impl PartnerCountry {
+    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
+        country_of(ctx, &self.0)
+    }
+
+    async fn count(&self) -> i64 {
+        self.1
+    }
+}
+
+/// A round's figures for a country, an association's members or the network.
+pub struct RoundStats(stats::RoundStats);
+
+#[Object]
+impl RoundStats {
+    /// Applications (not withdrawn).
+    async fn applicants(&self) -> i64 {
+        self.0.applicants
+    }
+
+    /// Participants in a pairing that was not dissolved.
+    async fn matched(&self) -> i64 {
+        self.0.matched
+    }
+
+    /// Participants of completed pairings.
+    async fn completed(&self) -> i64 {
+        self.0.completed
+    }
+
+    async fn engagement(&self) -> EngagementStats {
+        let e = &self.0.engagement;
+        EngagementStats {
+            reports: e.reports,
+            met: e.met,
+            average_rating: e.average_rating,
+            engaged_pairings: e.engaged_pairings,
+            disengaged_pairings: e.disengaged_pairings,
+        }
+    }
+
+    /// The countries of the participants' partners, most partners first.
+    async fn partner_countries(&self) -> Vec<PartnerCountry> {
+        self.0.partner_countries.iter().map(|(c, n)| PartnerCountry(c.clone(), *n)).collect()
+    }
+}
+
+/// `roundStats` for `scope`, after checking the viewer may read it: admins everything,
+/// an ambassador their countries, an association its own members.
+pub async fn round_stats(ctx: &Context<'_>, round: &ID, scope: Scope) -> async_graphql::Result<RoundStats> {
+    let allowed = match (viewer(ctx)?, &scope) {
+        (Viewer::Admin { .. }, _) => true,
+        (Viewer::Ambassador { countries, .. }, Scope::Country(code)) => countries.contains(code),
+        (Viewer::Association { association_id, .. }, Scope::Association(id)) => association_id == id,
+        (Viewer::Anonymous, _) => return Err(ApiError::Unauthenticated("round reports need a token".into()).into()),
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::Forbidden(
+            "round reports are for admins, the country's ambassadors and the association itself".into(),
+        )
+        .into());
+    }
+    let id = round_id(round)?;
+    Ok(RoundStats(stats::round_stats(&api(ctx)?.db, id, &scope).await?))
+}
+
+/// Queries about rounds that are not fields of a round.
+#[derive(Default)]
+pub struct RoundQueries;
+
+#[Object]
+impl RoundQueries {
+    /// A certificate, by the verification id printed on it (`Certificate.code`): public,
+    /// so anyone can check it. It names the recipient, the round and the dates; no contact data.
+    async fn certificate(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Certificate>> {
+        if id.len() > 64 {
+            return Ok(None);
+        }
+        let found = certificate::Entity::find()
+            .filter(certificate::Column::Code.eq(id.trim().to_ascii_lowercase()))
+            .one(&api(ctx)?.db)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(found.map(|c| Certificate(Arc::new(c))))
+    }
+
+    /// A round's figures across the network (admins).
+    async fn round_stats(&self, ctx: &Context<'_>, round: ID) -> async_graphql::Result<RoundStats> {
+        round_stats(ctx, &round, Scope::Network).await
+    }
+}
+
+/// The mutations that run a round.
+#[derive(Default)]
+pub struct RoundMutations;
+
+#[Object]
+impl RoundMutations {
+    /// Admin: a new round, in `DRAFT`.
+    async fn create_round(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateRoundInput,
+    ) -> async_graphql::Result<CreateRoundPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let input = RoundInput {
+            name: input.name,
+            applications_open_at: input.applications_open_at,
+            applications_close_at: input.applications_close_at,
+            starts_at: input.starts_at,
+            ends_at: input.ends_at,
+        };
+        Ok(rounds::create(&api(ctx)?.db, viewer, input).await?.into())
+    }
+
+    /// Admin: `DRAFT -> OPEN`: librarians may apply.
+    async fn open_applications(
+        &self,
+        ctx: &Context<'_>,
+        input: RoundStepInput,
+    ) -> async_graphql::Result<OpenApplicationsPayload> {
+        use crate::domain::RoundStatus::{Draft, Open};
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "openApplications", &[Draft], Open).await?.into())
+    }
+
+    /// Admin: `OPEN -> MATCHING`: applications close.
+    async fn close_applications(
+        &self,
+        ctx: &Context<'_>,
+        input: RoundStepInput,
+    ) -> async_graphql::Result<CloseApplicationsPayload> {
+        use crate::domain::RoundStatus::{Matching, Open};
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "closeApplications", &[Open], Matching).await?.into())
+    }
+
+    /// Admin: matches the round's applicants (round `MATCHING`). A run stores its groups as
+    /// `PROPOSED` pairings, replacing the proposals of an earlier run; pairings made by hand
+    /// are kept, and pairs an admin dissolved are never proposed again. `dryRun` only
+    /// returns the groups.
+    async fn run_matching(
+        &self,
+        ctx: &Context<'_>,
+        input: RunMatchingInput,
+    ) -> async_graphql::Result<RunMatchingPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        let api = api(ctx)?;
+        let outcome = rounds::run_matching(&api.db, viewer, &api.countries, &api.matching, id, input.dry_run).await?;
+        let (run, user_errors) = payload(outcome, |r| r);
+        Ok(RunMatchingPayload { run, user_errors })
+    }
+
+    /// Admin: pairs two or three applicants by hand (`MANUAL`; round `MATCHING` or `ACTIVE`).
+    async fn pair_manually(
+        &self,
+        ctx: &Context<'_>,
+        input: PairManuallyInput,
+    ) -> async_graphql::Result<PairManuallyPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        let ids = input
+            .librarian_ids
+            .iter()
+            .map(|l| GlobalId::decode_int("librarianIds", l, NodeKind::Librarian))
+            .collect::<Result<Vec<i32>, _>>()?;
+        let api = api(ctx)?;
+        let outcome =
+            rounds::pair_manually(&api.db, viewer, &api.countries, &api.matching, id, ids, input.force).await?;
+        let (pairing, user_errors) = payload(outcome, |m| Pairing(Arc::new(m)));
+        Ok(PairManuallyPayload { pairing, user_errors })
+    }
+
+    /// Admin: dissolves a pairing (round `MATCHING` or `ACTIVE`). Its members may be paired
+    /// again, never with each other in this round.
+    async fn dissolve_pairing(
+        &self,
+        ctx: &Context<'_>,
+        input: DissolvePairingInput,
+    ) -> async_graphql::Result<DissolvePairingPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = GlobalId::decode_int("pairingId", &input.pairing_id, NodeKind::Pairing)?;
+        let outcome = rounds::dissolve(&api(ctx)?.db, viewer, id).await?;
+        let (pairing, user_errors) = payload(outcome, |m| Pairing(Arc::new(m)));
+        Ok(DissolvePairingPayload { pairing, user_errors })
+    }
+
+    /// Admin: two librarians of two pairings change places; the two new pairings are
+    /// `MANUAL`, validated against the hard rules unless `force`.
+    async fn swap_partners(
+        &self,
+        ctx: &Context<'_>,
+        input: SwapPartnersInput,
+    ) -> async_graphql::Result<SwapPartnersPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let first = GlobalId::decode_int("firstPairingId", &input.first_pairing_id, NodeKind::Pairing)?;
+        let second = GlobalId::decode_int("secondPairingId", &input.second_pairing_id, NodeKind::Pairing)?;
+        let a = GlobalId::decode_int("firstLibrarianId", &input.first_librarian_id, NodeKind::Librarian)?;
+        let b = GlobalId::decode_int("secondLibrarianId", &input.second_librarian_id, NodeKind::Librarian)?;
+        let api = api(ctx)?;
+        let outcome =
+            rounds::swap(&api.db, viewer, &api.countries, &api.matching, (first, a), (second, b), input.force).await?;
+        Ok(match outcome {
+            Ok((one, two)) => SwapPartnersPayload {
+                pairings: vec![Pairing(Arc::new(one)), Pairing(Arc::new(two))],
+                user_errors: Vec::new(),
+            },
+            Err(user_errors) => SwapPartnersPayload { pairings: Vec::new(), user_errors },
+        })
+    }
+
+    /// Admin: `MATCHING -> ACTIVE`: proposals become active pairings.
+    async fn confirm_pairings(
+        &self,
+        ctx: &Context<'_>,
+        input: RoundStepInput,
+    ) -> async_graphql::Result<ConfirmPairingsPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        Ok(rounds::confirm(&api(ctx)?.db, viewer, id).await?.into())
+    }
+
+    /// Admin: `ACTIVE -> COMPLETED`: active pairings complete and each of their members
+    /// gets a certificate.
+    async fn complete_round(
+        &self,
+        ctx: &Context<'_>,
+        input: RoundStepInput,
+    ) -> async_graphql::Result<CompleteRoundPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        Ok(match rounds::complete(&api(ctx)?.db, viewer, id).await? {
+            Ok((model, issued)) => CompleteRoundPayload {
+                round: Some(Round(Arc::new(model))),
+                certificates_issued: clamp(issued),
+                user_errors: Vec::new(),
+            },
+            Err(user_errors) => CompleteRoundPayload { round: None, certificates_issued: 0, user_errors },
+        })
+    }
+
+    /// Admin: cancels a round that has not completed; its pairings are dissolved.
+    async fn cancel_round(
+        &self,
+        ctx: &Context<'_>,
+        input: RoundStepInput,
+    ) -> async_graphql::Result<CancelRoundPayload> {
+        use crate::domain::RoundStatus::{Active, Cancelled, Draft, Matching, Open};
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        let from = [Draft, Open, Matching, Active];
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "cancelRound", &from, Cancelled).await?.into())
+    }
+
+    /// Applies to a round while it is `OPEN`: a librarian for themself, an admin or the
+    /// member's association on their behalf. One application per librarian per round.
+    async fn apply_to_round(
+        &self,
+        ctx: &Context<'_>,
+        input: ApplyToRoundInput,
+    ) -> async_graphql::Result<ApplyToRoundPayload> {
+        let viewer = viewer(ctx)?;
+        let id = round_id(&input.round_id)?;
+        let librarian = match (&input.librarian_id, viewer) {
+            (Some(l), _) => GlobalId::decode_int("librarianId", l, NodeKind::Librarian)?,
+            (None, Viewer::Librarian { librarian_id, .. }) => *librarian_id,
+            (None, Viewer::Anonymous) => return Err(ApiError::Unauthenticated("this needs a token".into()).into()),
+            (None, _) => return Err(ApiError::bad_input("librarianId", "name the librarian who applies").into()),
+        };
+        let prefs = Preferences {
+            languages: input.languages,
+            preferred_sectors: input.preferred_sectors,
+            interests: input.interests,
+            goal: input.goal,
+            match_preference: input.match_preference,
+        };
+        let outcome = applications::apply(&api(ctx)?.db, viewer, id, librarian, prefs).await?;
+        let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
+        Ok(ApplyToRoundPayload { application, user_errors })
+    }
+
+    /// Withdraws an application while the round is `OPEN` (whoever may apply for the librarian).
+    async fn withdraw_application(
+        &self,
+        ctx: &Context<'_>,
+        input: WithdrawApplicationInput,
+    ) -> async_graphql::Result<WithdrawApplicationPayload> {
+        let viewer = viewer(ctx)?;
+        let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
+        let outcome = applications::withdraw(&api(ctx)?.db, viewer, id).await?;
+        let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
+        Ok(WithdrawApplicationPayload { application, user_errors })
+    }
+
+    /// Admin: a discussion topic, shown to the round's participants from `publishAt`.
+    async fn add_topic(&self, ctx: &Context<'_>, input: AddTopicInput) -> async_graphql::Result<AddTopicPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        let outcome = rounds::add_topic(&api(ctx)?.db, viewer, id, &input.title, &input.body, input.publish_at).await?;
+        let (topic, user_errors) = payload(outcome, |m| DiscussionTopic(Arc::new(m)));
+        Ok(AddTopicPayload { topic, user_errors })
+    }
+
+    /// A member of an active pairing reports on it: met or not, a rating, a comment.
+    async fn report_engagement(
+        &self,
+        ctx: &Context<'_>,
+        input: ReportEngagementInput,
+    ) -> async_graphql::Result<ReportEngagementPayload> {
+        let me = crate::graphql::mutation::require_librarian(viewer(ctx)?)?;
+        let id = GlobalId::decode_int("pairingId", &input.pairing_id, NodeKind::Pairing)?;
+        let outcome =
+            rounds::report_engagement(&api(ctx)?.db, me, id, input.met, input.rating, input.comment.as_deref()).await?;
+        let (report, user_errors) = payload(outcome, EngagementReport);
+        Ok(ReportEngagementPayload { report, user_errors })
+    }
+}

@@ -1,0 +1,187 @@
+//! Applications to a round: a librarian applies for themself, or an admin or the member's
+//! association on their behalf, while the round is `OPEN`; one application per librarian
+//! per round (withdrawing and applying again reuses it).
+
+use entities::{application, librarian, librarian_interest, librarian_language, membership, round};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+};
+use serde_json::json;
+
+use crate::auth::Viewer;
+use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
+use crate::domain::{ApplicationStatus, MatchPreference, MembershipStatus, NodeKind, RoundStatus, Sector};
+use crate::error::{ApiError, ApiResult};
+use crate::service::journal;
+use crate::service::now;
+use crate::service::people::{Outcome, refused};
+
+/// Matching preferences of an application. Languages and interests default to the
+/// applicant's profile.
+#[derive(Debug, Clone, Default)]
+pub struct Preferences {
+    pub languages: Option<Vec<String>>,
+    pub preferred_sectors: Vec<Sector>,
+    pub interests: Option<Vec<String>>,
+    pub goal: Option<String>,
+    pub match_preference: Option<MatchPreference>,
+}
+
+/// Whether `viewer` may apply or withdraw for `librarian_id`: the librarian themself, an
+/// admin, or an association the librarian is an active member of.
+async fn may_act_for(db: &DatabaseConnection, viewer: &Viewer, librarian_id: i32) -> ApiResult<()> {
+    match viewer {
+        Viewer::Admin { .. } => Ok(()),
+        Viewer::Librarian { librarian_id: me, .. } if *me == librarian_id => Ok(()),
+        Viewer::Association { association_id, .. } => {
+            let member = membership::Entity::find()
+                .filter(membership::Column::AssociationId.eq(*association_id))
+                .filter(membership::Column::LibrarianId.eq(librarian_id))
+                .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+                .one(db)
+                .await?;
+            if member.is_some() {
+                Ok(())
+            } else {
+                Err(ApiError::Forbidden("an association may act only for its active members".into()))
+            }
+        }
+        Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a token".into())),
+        _ => Err(ApiError::Forbidden("only the librarian, their association or an admin may do this".into())),
+    }
+}
+
+/// `applyToRound`.
+///
+/// # Errors
+/// Database errors; `FORBIDDEN` for someone who may not apply for this librarian;
+/// `CONFLICT` unless the round is `OPEN`.
+pub async fn apply(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    round_id: i32,
+    librarian_id: i32,
+    prefs: Preferences,
+) -> Outcome<application::Model> {
+    may_act_for(db, viewer, librarian_id).await?;
+    let mut c = Checks::default();
+    let languages = prefs.languages.as_deref().and_then(|v| c.languages("languages", v));
+    let interests = prefs.interests.as_deref().and_then(|v| c.interests("interests", v));
+    let goal = prefs.goal.as_deref().and_then(|v| c.text("goal", v, MAX_BIO));
+    let mut sectors: Vec<&str> = prefs.preferred_sectors.iter().map(|s| s.as_str()).collect();
+    sectors.sort_unstable();
+    sectors.dedup();
+    if !c.ok() {
+        return Ok(Err(c.errors));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let Some(round) = round::Entity::find_by_id(round_id).one(&txn).await? else {
+        return refused("roundId", UserErrorCode::NotFound, "no such round");
+    };
+    if round.status != RoundStatus::Open.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "the round is {}; applyToRound needs a round that is OPEN",
+            round.status
+        )));
+    }
+    let Some(person) = librarian::Entity::find_by_id(librarian_id).one(&txn).await? else {
+        return refused("librarianId", UserErrorCode::NotFound, "no such librarian");
+    };
+    if person.erased_at.is_some() {
+        return refused("librarianId", UserErrorCode::NotAllowed, "this librarian was erased");
+    }
+    let languages = match languages {
+        Some(l) => l,
+        None => librarian_language::Entity::find()
+            .filter(librarian_language::Column::LibrarianId.eq(librarian_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|l| l.language)
+            .collect(),
+    };
+    let interests = match interests {
+        Some(i) => i,
+        None => librarian_interest::Entity::find()
+            .filter(librarian_interest::Column::LibrarianId.eq(librarian_id))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|t| t.interest)
+            .collect(),
+    };
+    let preferences = json!({ "languages": languages, "preferredSectors": sectors, "interests": interests });
+    let match_preference = prefs.match_preference.unwrap_or(MatchPreference::Any).as_str().to_owned();
+    let at = now();
+    let existing = application::Entity::find()
+        .filter(application::Column::RoundId.eq(round_id))
+        .filter(application::Column::LibrarianId.eq(librarian_id))
+        .one(&txn)
+        .await?;
+    let model = match existing {
+        Some(app) if app.status != ApplicationStatus::Withdrawn.as_str() => {
+            return refused("roundId", UserErrorCode::Duplicate, "this librarian has already applied to this round");
+        }
+        Some(app) => {
+            let mut active: application::ActiveModel = app.into();
+            active.status = Set(ApplicationStatus::Submitted.as_str().to_owned());
+            active.preferences = Set(preferences);
+            active.match_preference = Set(match_preference);
+            active.goal = Set(goal.filter(|g| !g.is_empty()));
+            active.updated_at = Set(at);
+            active.update(&txn).await?
+        }
+        None => {
+            application::ActiveModel {
+                id: NotSet,
+                round_id: Set(round_id),
+                librarian_id: Set(librarian_id),
+                status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
+                match_preference: Set(match_preference),
+                preferences: Set(preferences),
+                goal: Set(goal.filter(|g| !g.is_empty())),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+            .insert(&txn)
+            .await?
+        }
+    };
+    journal::audit(&txn, viewer, "applyToRound", NodeKind::Application, model.id, json!({ "roundId": round_id }))
+        .await?;
+    txn.commit().await?;
+    Ok(Ok(model))
+}
+
+/// `withdrawApplication`, while the round is `OPEN`.
+///
+/// # Errors
+/// Database errors; `FORBIDDEN` for someone who may not act for the applicant;
+/// `CONFLICT` unless the round is `OPEN`.
+pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: i32) -> Outcome<application::Model> {
+    let Some(app) = application::Entity::find_by_id(application_id).one(db).await? else {
+        return refused("applicationId", UserErrorCode::NotFound, "no such application");
+    };
+    may_act_for(db, viewer, app.librarian_id).await?;
+    let txn = crate::db::begin_write(db).await?;
+    let round = round::Entity::find_by_id(app.round_id).one(&txn).await?;
+    if let Some(round) = round.filter(|r| r.status != RoundStatus::Open.as_str()) {
+        return Err(ApiError::Conflict(format!(
+            "the round is {}; withdrawApplication needs a round that is OPEN",
+            round.status
+        )));
+    }
+    let Some(app) = application::Entity::find_by_id(application_id).one(&txn).await? else {
+        return refused("applicationId", UserErrorCode::NotFound, "no such application");
+    };
+    if app.status == ApplicationStatus::Withdrawn.as_str() {
+        return Ok(Ok(app));
+    }
+    let mut active: application::ActiveModel = app.into();
+    active.status = Set(ApplicationStatus::Withdrawn.as_str().to_owned());
+    active.updated_at = Set(now());
+    let model = active.update(&txn).await?;
+    journal::audit(&txn, viewer, "withdrawApplication", NodeKind::Application, model.id, json!({})).await?;
+    txn.commit().await?;
+    Ok(Ok(model))
+}
