@@ -21,8 +21,11 @@
 //! | librarian | self, partners, the directory | own | own |
 //! | anonymous | none | none | none |
 //!
-//! Countries, rounds, topics, associations (as organisations), ambassador appointments and
-//! certificates are public programme facts.
+//! Countries, rounds, associations (as organisations), ambassador appointments and
+//! certificates are public programme facts. Discussion topics are shown to admins, and once
+//! published to the round's applicants and to ambassadors and associations
+//! (`Round.topics`); round reports (`roundStats`) to admins, the country's ambassadors and
+//! the association itself (`graphql::rounds::round_stats`).
 
 use entities::{librarian, membership, pairing, pairing_member};
 use sea_orm::{

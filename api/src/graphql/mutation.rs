@@ -232,7 +232,7 @@ pub struct EndAmbassadorInput {
 #[derive(Default)]
 pub struct MutationRoot;
 
-#[Object(name = "Mutation")]
+#[Object]
 impl MutationRoot {
     /// The calling librarian says whether they appear in the directory.
     async fn set_directory_consent(

@@ -27,7 +27,7 @@ pub const MAX_NODES: usize = 100;
 #[derive(Default)]
 pub struct QueryRoot;
 
-#[Object(name = "Query")]
+#[Object]
 impl QueryRoot {
     /// Who is asking: the role and scope of the caller's token.
     async fn viewer(&self) -> ViewerInfo {

@@ -14,6 +14,7 @@ mod n_plus_one;
 mod pagination;
 mod privacy;
 mod queries;
+mod rounds;
 mod schema;
 mod seed;
 mod sync;

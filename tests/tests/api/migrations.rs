@@ -41,6 +41,9 @@ async fn migrations_apply_roll_back_and_reapply() {
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
     Migrator::down(&db, Some(1)).await.expect("one step down");
+    assert!(!manager.has_table("engagement_reports").await.expect("checked"));
+    assert!(manager.has_table("sync_runs").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("one more step down");
     assert!(!manager.has_table("sync_runs").await.expect("checked"));
     assert!(!manager.has_column("change_log", "entity_key").await.expect("checked"));
     assert!(manager.has_table("audit_log").await.expect("checked"));
