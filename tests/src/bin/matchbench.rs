@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cargo run --release -p interlib-tests --bin matchbench                  # engine at 500, 2,000, 10,000
-//! cargo run --release -p interlib-tests --bin matchbench -- --e2e         # also runMatching on 2,000 in PostgreSQL
+//! cargo run --release -p interlib-tests --bin matchbench -- --e2e         # runMatching on 2,000 applicants, PostgreSQL
+//! cargo run --release -p interlib-tests --bin matchbench -- --e2e --backend sqlite
 //! ```
 //!
 //! For each size it reports the time of the whole engine (scoring, candidate graph,
@@ -10,12 +11,23 @@
 //! the peak resident set over the generated round, in a child process per size), the candidate graph's size and, up to `--complete-up-to`
 //! applicants, the same round on the complete graph of allowed pairs: the sparse graph's
 //! total weight against the true optimum, and the time ratio.
+//!
+//! `--e2e` measures `runMatching` through the server instead: the demo network (2,000
+//! librarians) on a fresh database, a round in `MATCHING` with every librarian applying,
+//! then a dry run and a real run (which stores the proposals) over HTTP, each `--runs`
+//! times. The server runs in a child process.
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use clap::Parser;
+use interlib::auth::{Role, TokenScope};
+use interlib::domain::{GlobalId, NodeKind};
 use interlib::matching::engine::{self, Scoring};
 use interlib::seed::matching_problem;
+use interlib::settings::Settings;
+use interlib_tests::bench::{self, Backend, ServerProcess};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -40,6 +52,99 @@ struct Args {
     /// Internal: measure one size in this process and print it as JSON.
     #[arg(long, hide = true)]
     single: Option<usize>,
+    /// Measure `runMatching` end to end on a database instead.
+    #[arg(long)]
+    e2e: bool,
+    #[arg(long, value_enum, default_value = "postgres")]
+    backend: Backend,
+    /// PostgreSQL server (without a database name).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    #[arg(long, default_value = "disable")]
+    sslmode: String,
+    /// Internal: run only the server on this database URL and print its port.
+    #[arg(long, hide = true)]
+    serve: Option<String>,
+}
+
+/// `runMatching` through the server on the demo network's 2,000 librarians.
+async fn end_to_end(args: &Args) -> anyhow::Result<()> {
+    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
+    let url = bench::fresh_database(postgres, "interlib_matchbench", &args.sslmode).await?;
+    let (db, _) = interlib::db::connect(&Settings::for_database(&url)).await?;
+    interlib::seed::demo(&db).await?;
+    db.execute_unprepared(
+        "INSERT INTO rounds (name, status, applications_open_at, applications_close_at, starts_at, ends_at, created_at, updated_at) \
+         VALUES ('Benchmark round', 'MATCHING', '2027-01-04T00:00:00Z', '2027-02-01T00:00:00Z', '2027-02-15T00:00:00Z', '2027-06-15T00:00:00Z', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z')",
+    )
+    .await?;
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            "SELECT id FROM rounds WHERE name = 'Benchmark round'".to_owned(),
+        ))
+        .await?
+        .context("round")?;
+    let round: i32 = row.try_get("", "id")?;
+    // Everyone applies; preferences from the profile, match preferences spread over the four.
+    db.execute_unprepared(&format!(
+        "INSERT INTO applications (round_id, librarian_id, status, match_preference, preferences, goal, created_at, updated_at) \
+         SELECT {round}, id, 'SUBMITTED', CASE id % 4 WHEN 0 THEN 'ANY' WHEN 1 THEN 'INTERESTS' WHEN 2 THEN 'SECTOR' ELSE 'CAREER_STAGE' END, \
+           '{{\"preferredSectors\": [\"ACADEMIC\"]}}', NULL, '2027-01-05T00:00:00Z', '2027-01-05T00:00:00Z' FROM librarians"
+    ))
+    .await?;
+    let row = db
+        .query_one_raw(Statement::from_string(
+            backend,
+            format!("SELECT COUNT(*) AS n FROM applications WHERE round_id = {round}"),
+        ))
+        .await?
+        .context("count")?;
+    let applicants: i64 = row.try_get("", "n")?;
+    if args.backend == Backend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    let server = ServerProcess::start(&url).await?;
+    interlib::install_tls_provider();
+    let client = reqwest::Client::new();
+    let token = bench::token(Role::Admin, &TokenScope::default())?;
+    let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
+    let query = "mutation($input: RunMatchingInput!) { runMatching(input: $input) {
+        proposals { score pairing { id } } summary { applicants groups groupsOfThree unmatched engineMillis } userErrors { code } } }";
+    println!("runMatching end to end, {applicants} applicants, {:?}, {} runs each (median)", args.backend, args.runs);
+    println!("| run | seconds | engine ms | groups (of three) | unmatched |");
+    println!("|---|---|---|---|---|");
+    for dry_run in [true, false] {
+        let mut times = Vec::new();
+        let mut last = Value::Null;
+        for _ in 0..args.runs.max(1) {
+            let input = json!({ "roundId": GlobalId::encode(NodeKind::Round, round), "dryRun": dry_run });
+            let started = Instant::now();
+            let res = client
+                .post(&endpoint)
+                .bearer_auth(&token)
+                .json(&json!({ "query": query, "variables": { "input": input } }))
+                .send()
+                .await?;
+            let body: Value = res.json().await?;
+            times.push(started.elapsed());
+            anyhow::ensure!(body.get("errors").is_none(), "runMatching failed: {body}");
+            last = body["data"]["runMatching"]["summary"].clone();
+        }
+        times.sort();
+        println!(
+            "| {} | {:.3} | {} | {} ({}) | {} |",
+            if dry_run { "dry run" } else { "run (stores the proposals)" },
+            times[times.len() / 2].as_secs_f64(),
+            last["engineMillis"],
+            last["groups"],
+            last["groupsOfThree"],
+            last["unmatched"],
+        );
+    }
+    println!("server peak memory: {:.1} MB", server.peak_rss_mb()?);
+    Ok(())
 }
 
 /// The peak resident set of this process (`VmHWM`), in bytes.
@@ -94,8 +199,15 @@ fn single(args: &Args, n: usize, scoring: &Scoring) {
     println!("{line}");
 }
 
-fn main() -> anyhow::Result<()> {
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(url) = &args.serve {
+        return bench::serve(url, |_| {}).await;
+    }
+    if args.e2e {
+        return end_to_end(&args).await;
+    }
     let mut scoring = Scoring::default();
     if let Some(k) = args.candidates {
         scoring.candidates = k;
