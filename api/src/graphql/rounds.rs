@@ -296,6 +296,11 @@ pub struct MatchingSummary {
     /// The total score of the maximum-weight matching (pairs, before groups of three).
     pub matching_weight: i64,
     pub candidate_edges: i32,
+    /// Times the engine added edges to its sparse candidate graph and matched again.
+    pub pricing_rounds: i32,
+    /// Whether the groups are proven the best possible for the complete graph of allowed
+    /// pairs (always so up to `matching.exact_up_to` applicants, 5,000 by default).
+    pub proven_optimal: bool,
     /// Time the engine took.
     pub engine_millis: i32,
 }
@@ -338,6 +343,8 @@ impl RunMatchingPayload {
             unmatched: clamp(r.unmatched.len()),
             matching_weight: r.matching_weight,
             candidate_edges: clamp(r.candidate_edges),
+            pricing_rounds: clamp(r.pricing_rounds),
+            proven_optimal: r.proven_optimal,
             engine_millis: i32::try_from(r.engine_millis).unwrap_or(i32::MAX),
         })
     }

@@ -17,17 +17,22 @@
 //!    - `regional_diversity` when the countries are in different regions;
 //!    - `preference_met` for each side that asked to be matched by interests, sector or
 //!      career stage and got it.
-//! 3. **Sparse candidate graph.** Each applicant keeps only their `candidates` best-scoring
-//!    allowed partners (ties by id); an edge stays when it is among the best of either end.
-//!    A maximum-weight matching pairs almost everyone with one of their best few
-//!    candidates, so the optimum on this graph is within a fraction of a percent of the
-//!    optimum on the complete graph: the bench (`matchbench`) solves both and reports the
-//!    gap (at the default, 16, on demo-generator rounds: 0.02% at 500 applicants, 0.16% at
-//!    2,000). Scoring all pairs is the quadratic part, kept cheap with bit sets; the
-//!    blossom algorithm then runs on about `n × candidates × 0.65` edges instead of `n²/2`
-//!    (at 2,000 applicants: 24,000 instead of 2 million, 0.17 s instead of 23 s).
-//!    `candidates = 0` keeps every allowed edge: exact for the complete graph, for small
-//!    rounds or a check.
+//! 3. **Sparse candidate graph, priced up to the optimum.** Each applicant keeps only their
+//!    `candidates` best-scoring allowed partners (ties by id); an edge stays when it is
+//!    among the best of either end. Scoring all pairs is the quadratic part, kept cheap
+//!    with bit sets; the blossom algorithm then runs on about `n × candidates × 0.8`
+//!    edges instead of `n²/2` (at 2,000 applicants: 25,000 instead of 2 million).
+//!    The sparse graph alone loses a little (0.15% of the total at 2,000 applicants: the
+//!    applicants everyone ranks low are best paired with each other, an edge in neither's
+//!    top list). So the matching's optimal dual variables *price* every pair left out: a
+//!    pair whose score exceeds what the duals of its ends cover could improve the matching
+//!    and is added, and the matching runs again, until no pair can. The duals then prove
+//!    the result optimal for the complete graph of allowed pairs (linear-programming
+//!    duality; see [`super::blossom::max_weight_matching_with_duals`]). Only pairs whose
+//!    duals are below both ends' k-th best scores can qualify, so pricing scores few
+//!    pairs. Each round re-solves from scratch, so above `exact_up_to` applicants (5,000)
+//!    the first sparse matching is kept and [`Outcome::proven_optimal`] says whether it
+//!    is already optimal. `candidates = 0` starts from the complete graph.
 //! 4. **Maximum-weight matching** on that graph ([`super::blossom`]): exact.
 //! 5. **Groups of three.** Everyone left over who has an allowed partner joins the pair
 //!    where they fit best (the largest sum of their scores with both members, both pairs
@@ -36,7 +41,7 @@
 //! 6. Applicants still left over are reported with the reason ([`UnmatchedReason`]).
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +60,9 @@ pub struct Scoring {
     pub preference_met: i64,
     /// How many best candidates each applicant keeps (0: all).
     pub candidates: usize,
+    /// Up to this many applicants the sparse matching is priced up to the optimum of the
+    /// complete graph; above it the first sparse matching is kept.
+    pub exact_up_to: usize,
 }
 
 impl Default for Scoring {
@@ -68,6 +76,7 @@ impl Default for Scoring {
             regional_diversity: 15,
             preference_met: 25,
             candidates: 16,
+            exact_up_to: 5_000,
         }
     }
 }
@@ -200,8 +209,14 @@ pub struct Outcome {
     pub unmatched: Vec<Unmatched>,
     /// The total weight of the maximum-weight matching (the pairs, before groups of three).
     pub matching_weight: i64,
-    /// Edges of the candidate graph the matching ran on.
+    /// Edges of the candidate graph the matching ran on (after pricing).
     pub candidate_edges: usize,
+    /// How many times pricing added edges and the matching ran again (0: the first
+    /// sparse matching was already optimal for the complete graph).
+    pub pricing_rounds: usize,
+    /// Whether the matching is proven optimal for the complete graph of allowed pairs (the
+    /// optimal duals cover every pair left out). Always so up to `exact_up_to` applicants.
+    pub proven_optimal: bool,
 }
 
 /// Career stage by years of experience.
@@ -467,6 +482,14 @@ impl<'a> Compiled<'a> {
     /// The candidate graph: every allowed pair, or each applicant's `k` best (an edge is
     /// kept when it is among the best of either end). Edges `(u, v, w)` with `u < v`, sorted.
     fn candidate_edges(&self, k: usize) -> Vec<blossom::Edge> {
+        self.candidate_graph(k).edges
+    }
+
+    /// [`candidate_edges`](Self::candidate_edges), with each applicant's floor: the score of
+    /// their `k`-th best candidate when they have more allowed partners than that (an
+    /// absent edge scores at most the floors of both its ends), `None` when all their
+    /// allowed partners are in the graph.
+    fn candidate_graph(&self, k: usize) -> Candidates {
         let n = self.len();
         if k == 0 || k + 1 >= n {
             let mut edges = Vec::new();
@@ -477,10 +500,12 @@ impl<'a> Compiled<'a> {
                     }
                 }
             }
-            return edges;
+            return Candidates { edges, floor: vec![None; n] };
         }
-        // Per applicant, a min-heap of their k best (score, preferring lower ids on ties).
+        // Per applicant, a min-heap of their k best (score, preferring lower ids on ties),
+        // and how many allowed partners they have.
         let mut best: Vec<Best> = (0..n).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
+        let mut partners = vec![0usize; n];
         let offer = |heap: &mut Best, key: (i64, Reverse<usize>)| {
             if heap.len() < k {
                 heap.push(Reverse(key));
@@ -495,9 +520,16 @@ impl<'a> Compiled<'a> {
                     let w = self.score(a, b);
                     offer(&mut best[a], (w, Reverse(b)));
                     offer(&mut best[b], (w, Reverse(a)));
+                    partners[a] += 1;
+                    partners[b] += 1;
                 }
             }
         }
+        let floor = best
+            .iter()
+            .zip(&partners)
+            .map(|(heap, count)| if *count > k { heap.peek().map(|Reverse((w, _))| *w) } else { None })
+            .collect();
         let mut edges: Vec<blossom::Edge> = best
             .into_iter()
             .enumerate()
@@ -505,8 +537,41 @@ impl<'a> Compiled<'a> {
             .collect();
         edges.sort_unstable();
         edges.dedup();
-        edges
+        Candidates { edges, floor }
     }
+
+    /// The allowed pairs absent from the graph that could improve the matching: those
+    /// whose score exceeds what the duals `y` (doubled units) cover, `2w > y[u] + y[v]`.
+    /// An absent pair scores at most both ends' floors, so only pairs with
+    /// `y[u] + y[v] < 2 * min(floor[u], floor[v])` are scored: few, since the duals of a
+    /// good matching are large.
+    fn price(&self, floor: &[Option<i64>], present: &HashSet<(usize, usize)>, y: &[i64]) -> Vec<blossom::Edge> {
+        let mut open: Vec<(usize, i64)> = floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f))).collect();
+        open.sort_by_key(|&(u, _)| (y[u], u));
+        let mut extra = Vec::new();
+        for &(u, fu) in &open {
+            let limit = 2 * fu - y[u];
+            for &(v, fv) in &open {
+                if y[v] >= limit {
+                    break;
+                }
+                if v <= u || y[u] + y[v] >= 2 * fv || present.contains(&(u, v)) || !self.allowed(u, v) {
+                    continue;
+                }
+                let w = self.score(u, v);
+                if y[u] + y[v] < 2 * w {
+                    extra.push((u, v, w));
+                }
+            }
+        }
+        extra
+    }
+}
+
+/// A sparse candidate graph and each applicant's floor (see [`Compiled::candidate_graph`]).
+struct Candidates {
+    edges: Vec<blossom::Edge>,
+    floor: Vec<Option<i64>>,
 }
 
 /// An applicant's best candidates so far: a min-heap of (score, lower id first).
@@ -527,9 +592,25 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
     });
     let c = Compiled::new(people, problem, scoring);
     let n = c.len();
-    let edges = c.candidate_edges(scoring.candidates);
-    let mate = blossom::max_weight_matching(n, &edges);
-
+    // Match on the sparse graph, then price the absent edges with the optimal duals: add
+    // those that could improve the matching and match again, until none can. The result
+    // is then the optimum of the complete graph of allowed pairs. Above `exact_up_to`
+    // applicants the first sparse matching is kept (the pricing only tells whether it is
+    // already the optimum).
+    let Candidates { mut edges, floor } = c.candidate_graph(scoring.candidates);
+    let mut present: HashSet<(usize, usize)> = edges.iter().map(|&(u, v, _)| (u, v)).collect();
+    let mut pricing_rounds = 0;
+    let (mate, proven_optimal) = loop {
+        let (mate, duals) = blossom::max_weight_matching_with_duals(n, &edges);
+        let extra = c.price(&floor, &present, &duals);
+        if extra.is_empty() || n > scoring.exact_up_to {
+            break (mate, extra.is_empty());
+        }
+        pricing_rounds += 1;
+        present.extend(extra.iter().map(|&(u, v, _)| (u, v)));
+        edges.extend(extra);
+        edges.sort_unstable();
+    };
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut matching_weight = 0;
     for (v, m) in mate.iter().enumerate() {
@@ -589,7 +670,7 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
         .collect();
     groups.sort_by_key(|g| g.members[0]);
     unmatched.sort_by_key(|u| u.id);
-    Outcome { groups, unmatched, matching_weight, candidate_edges: edges.len() }
+    Outcome { groups, unmatched, matching_weight, candidate_edges: edges.len(), pricing_rounds, proven_optimal }
 }
 
 /// The score of every allowed pair among `applicants` (by index into the input, `u < v`),

@@ -187,6 +187,8 @@ pub struct MatchingRun {
     pub kept: usize,
     pub matching_weight: i64,
     pub candidate_edges: usize,
+    pub pricing_rounds: usize,
+    pub proven_optimal: bool,
     pub engine_millis: u64,
 }
 
@@ -205,6 +207,8 @@ pub fn run_json(run: &MatchingRun) -> serde_json::Value {
             "unmatched": run.unmatched.len(),
             "matchingWeight": run.matching_weight,
             "candidateEdges": run.candidate_edges,
+            "pricingRounds": run.pricing_rounds,
+            "provenOptimal": run.proven_optimal,
             "engineMillis": run.engine_millis,
         },
         "proposals": run.proposals.iter().map(|p| json!({
@@ -462,6 +466,8 @@ pub async fn run_matching(
         kept: data.pinned.len(),
         matching_weight: outcome.matching_weight,
         candidate_edges: outcome.candidate_edges,
+        pricing_rounds: outcome.pricing_rounds,
+        proven_optimal: outcome.proven_optimal,
         engine_millis,
     }))
 }

@@ -47,6 +47,9 @@ struct Args {
     /// Candidates per applicant (the sparse graph); default: the engine's.
     #[arg(long)]
     candidates: Option<usize>,
+    /// Price up to the optimum up to this many applicants; default: the engine's.
+    #[arg(long)]
+    exact_up_to: Option<usize>,
     #[arg(long, default_value_t = 2026)]
     seed: u64,
     /// Internal: measure one size in this process and print it as JSON.
@@ -190,6 +193,8 @@ fn single(args: &Args, n: usize, scoring: &Scoring) {
         "seconds": times[times.len() / 2].as_secs_f64(),
         "memoryMb": mb(memory),
         "edges": outcome.candidate_edges,
+        "pricing": outcome.pricing_rounds,
+        "proven": outcome.proven_optimal,
         "groups": outcome.groups.len(),
         "trios": outcome.groups.iter().filter(|g| g.members.len() == 3).count(),
         "unmatched": outcome.unmatched.len(),
@@ -212,24 +217,28 @@ async fn main() -> anyhow::Result<()> {
     if let Some(k) = args.candidates {
         scoring.candidates = k;
     }
+    if let Some(n) = args.exact_up_to {
+        scoring.exact_up_to = n;
+    }
     if let Some(n) = args.single {
         single(&args, n, &scoring);
         return Ok(());
     }
     println!(
-        "matching engine, demo-generator rounds, {} candidates per applicant, median of {} runs",
-        scoring.candidates, args.runs
+        "matching engine, demo-generator rounds, {} candidates per applicant, priced to the optimum up to {} applicants, median of {} runs",
+        scoring.candidates, scoring.exact_up_to, args.runs
     );
     println!(
-        "| applicants | time | memory | candidate edges | groups (of three) | unmatched | weight | complete graph: weight, edges, time |"
+        "| applicants | time | memory | candidate edges (pricing rounds) | proven optimal | groups (of three) | unmatched | weight | complete graph: weight, edges, time |"
     );
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     let me = std::env::current_exe()?;
     for &n in &args.sizes {
         let mut child = std::process::Command::new(&me);
         child.args(["--single", &n.to_string(), "--runs", &args.runs.to_string()]);
         child.args(["--complete-up-to", &args.complete_up_to.to_string(), "--seed", &args.seed.to_string()]);
         child.args(["--candidates", &scoring.candidates.to_string()]);
+        child.args(["--exact-up-to", &scoring.exact_up_to.to_string()]);
         let output = child.output()?;
         anyhow::ensure!(output.status.success(), "size {n} failed: {}", String::from_utf8_lossy(&output.stderr));
         let r: Value = serde_json::from_slice(&output.stdout)?;
@@ -247,10 +256,12 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         println!(
-            "| {n} | {:.3} s | {:.1} MB | {} | {} ({}) | {} | {} | {complete} |",
+            "| {n} | {:.3} s | {:.1} MB | {} ({}) | {} | {} ({}) | {} | {} | {complete} |",
             r["seconds"].as_f64().unwrap_or(0.0),
             r["memoryMb"].as_f64().unwrap_or(0.0),
             r["edges"],
+            r["pricing"],
+            if r["proven"] == true { "yes" } else { "no" },
             r["groups"],
             r["trios"],
             r["unmatched"],

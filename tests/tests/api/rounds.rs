@@ -48,7 +48,7 @@ const RUN: &str = "mutation($input: RunMatchingInput!) { runMatching(input: $inp
     dryRun
     proposals { members { id country { code } } score explanation pairing { id status origin } }
     unmatched { librarian { id } reason message }
-    summary { applicants kept groups groupsOfThree unmatched matchingWeight candidateEdges }
+    summary { applicants kept groups groupsOfThree unmatched matchingWeight candidateEdges pricingRounds provenOptimal }
     userErrors { field code } } }";
 
 struct People {
@@ -220,6 +220,7 @@ async fn a_whole_round_runs_end_to_end() {
     // French only with Ada, her partner in round 2: she cannot be placed. The other five
     // make two groups, one of three.
     assert_eq!(dry["summary"]["applicants"], 6);
+    assert_eq!(dry["summary"]["provenOptimal"], true);
     assert_eq!(dry["unmatched"][0]["librarian"]["id"], lib(net.farida));
     assert_eq!(dry["unmatched"][0]["reason"], "ONLY_PAST_OR_FORBIDDEN_PARTNERS");
     assert_eq!(dry["summary"]["groups"], 2);
