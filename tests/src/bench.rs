@@ -55,10 +55,19 @@ impl ServerProcess {
     /// # Errors
     /// The process cannot start or prints no port.
     pub async fn start(url: &str) -> anyhow::Result<Self> {
+        Self::start_with(url, &[]).await
+    }
+
+    /// [`start`](Self::start) with more arguments for the benchmark binary's `--serve` mode.
+    ///
+    /// # Errors
+    /// The process cannot start or prints no port.
+    pub async fn start_with(url: &str, args: &[String]) -> anyhow::Result<Self> {
         let exe = std::env::current_exe()?;
         let mut child = tokio::process::Command::new(exe)
             .arg("--serve")
             .arg(url)
+            .args(args)
             .stdout(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()

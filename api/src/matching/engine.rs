@@ -75,7 +75,7 @@ impl Default for Scoring {
             same_career_stage: 10,
             regional_diversity: 15,
             preference_met: 25,
-            candidates: 16,
+            candidates: 8,
             exact_up_to: 5_000,
         }
     }
@@ -560,11 +560,25 @@ impl<'a> Compiled<'a> {
                 }
                 let w = self.score(u, v);
                 if y[u] + y[v] < 2 * w {
-                    extra.push((u, v, w));
+                    extra.push((2 * w - y[u] - y[v], u, v, w));
                 }
             }
         }
-        extra
+        // The most violated first; each applicant gains at most `cap` edges per round (ties
+        // between many equal scores could otherwise add a large part of the complete graph
+        // at once, and the matching's cost grows with its edges).
+        extra.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
+        let cap = PRICED_PER_ROUND;
+        let mut gained = vec![0usize; self.len()];
+        let mut kept = Vec::new();
+        for (_, u, v, w) in extra {
+            if gained[u] < cap || gained[v] < cap {
+                gained[u] += 1;
+                gained[v] += 1;
+                kept.push((u, v, w));
+            }
+        }
+        kept
     }
 }
 
@@ -573,6 +587,9 @@ struct Candidates {
     edges: Vec<blossom::Edge>,
     floor: Vec<Option<i64>>,
 }
+
+/// The most edges pricing adds to one applicant per round.
+const PRICED_PER_ROUND: usize = 4;
 
 /// An applicant's best candidates so far: a min-heap of (score, lower id first).
 type Best = BinaryHeap<Reverse<(i64, Reverse<usize>)>>;

@@ -280,28 +280,13 @@ async fn partner_pairs<C: ConnectionTrait>(
     Ok(pairs)
 }
 
-/// Reads a round's applicants for the engine: submitted applications not in a pairing
-/// made by hand; past partners (any earlier pairing, dissolved or not); pairings of this
-/// round an admin dissolved are forbidden.
-///
-/// # Errors
-/// Database errors.
-pub async fn round_data<C: ConnectionTrait>(db: &C, countries: &CountryTable, round_id: i32) -> ApiResult<RoundData> {
-    let pinned_rows = pairing_member::Entity::find()
-        .inner_join(pairing::Entity)
-        .filter(pairing::Column::RoundId.eq(round_id))
-        .filter(pairing::Column::Origin.eq(PairingOrigin::Manual.as_str()))
-        .filter(pairing::Column::Status.ne(PairingStatus::Dissolved.as_str()))
-        .all(db)
-        .await?;
-    let pinned: HashSet<i32> = pinned_rows.iter().map(|m| m.librarian_id).collect();
-    let apps = application::Entity::find()
-        .filter(application::Column::RoundId.eq(round_id))
-        .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
-        .order_by_asc(application::Column::LibrarianId)
-        .all(db)
-        .await?;
-    let apps: Vec<application::Model> = apps.into_iter().filter(|a| !pinned.contains(&a.librarian_id)).collect();
+/// The engine's view of the applicants of `apps`: their profiles (country, region,
+/// sector, experience) and the application's languages and interests, else the profile's.
+async fn applicants<C: ConnectionTrait>(
+    db: &C,
+    countries: &CountryTable,
+    apps: &[application::Model],
+) -> ApiResult<Vec<Applicant>> {
     let ids: Vec<i32> = apps.iter().map(|a| a.librarian_id).collect();
     let mut people: HashMap<i32, librarian::Model> = HashMap::with_capacity(ids.len());
     let mut languages: HashMap<i32, Vec<String>> = HashMap::new();
@@ -347,6 +332,32 @@ pub async fn round_data<C: ConnectionTrait>(db: &C, countries: &CountryTable, ro
             })
         })
         .collect();
+    Ok(applicants)
+}
+
+/// Reads a round's applicants for the engine: submitted applications not in a pairing
+/// made by hand; past partners (any earlier pairing, dissolved or not); pairings of this
+/// round an admin dissolved are forbidden.
+///
+/// # Errors
+/// Database errors.
+pub async fn round_data<C: ConnectionTrait>(db: &C, countries: &CountryTable, round_id: i32) -> ApiResult<RoundData> {
+    let pinned_rows = pairing_member::Entity::find()
+        .inner_join(pairing::Entity)
+        .filter(pairing::Column::RoundId.eq(round_id))
+        .filter(pairing::Column::Origin.eq(PairingOrigin::Manual.as_str()))
+        .filter(pairing::Column::Status.ne(PairingStatus::Dissolved.as_str()))
+        .all(db)
+        .await?;
+    let pinned: HashSet<i32> = pinned_rows.iter().map(|m| m.librarian_id).collect();
+    let apps = application::Entity::find()
+        .filter(application::Column::RoundId.eq(round_id))
+        .filter(application::Column::Status.eq(ApplicationStatus::Submitted.as_str()))
+        .order_by_asc(application::Column::LibrarianId)
+        .all(db)
+        .await?;
+    let apps: Vec<application::Model> = apps.into_iter().filter(|a| !pinned.contains(&a.librarian_id)).collect();
+    let applicants = applicants(db, countries, &apps).await?;
     let past_partners = partner_pairs(
         db,
         round_id,
@@ -659,54 +670,23 @@ async fn score_group<C: ConnectionTrait>(
     Ok(Ok((i32::try_from(total).unwrap_or(i32::MAX), explanation)))
 }
 
-/// [`round_data`] for a few librarians of the round (any application status).
+/// What [`score_group`] needs: the applicants `ids` of the round (any application status)
+/// and their past partners.
 async fn round_data_for<C: ConnectionTrait>(
     db: &C,
     countries: &CountryTable,
     round_id: i32,
     ids: &[i32],
 ) -> ApiResult<RoundData> {
-    let mut data = round_data(db, countries, round_id).await?;
-    let wanted: HashSet<i64> = ids.iter().map(|i| i64::from(*i)).collect();
-    let missing: Vec<i32> =
-        ids.iter().copied().filter(|id| !data.problem.applicants.iter().any(|a| a.id == i64::from(*id))).collect();
-    data.problem.applicants.retain(|a| wanted.contains(&a.id));
-    // Members of pinned pairings are not in `round_data`; read them directly.
-    if !missing.is_empty() {
-        let people = librarian::Entity::find().filter(librarian::Column::Id.is_in(missing.clone())).all(db).await?;
-        let apps = application::Entity::find()
-            .filter(application::Column::RoundId.eq(round_id))
-            .filter(application::Column::LibrarianId.is_in(missing))
-            .all(db)
-            .await?;
-        for person in people {
-            let app = apps.iter().find(|a| a.librarian_id == person.id);
-            let langs = app.map(|a| strings(&a.preferences, "languages")).unwrap_or_default();
-            let langs = if langs.is_empty() {
-                librarian_language::Entity::find()
-                    .filter(librarian_language::Column::LibrarianId.eq(person.id))
-                    .all(db)
-                    .await?
-                    .into_iter()
-                    .map(|l| l.language)
-                    .collect()
-            } else {
-                langs
-            };
-            data.problem.applicants.push(Applicant {
-                id: i64::from(person.id),
-                region: countries.get(&person.country_code).and_then(|c| c.region.clone()),
-                country: person.country_code.clone(),
-                languages: langs,
-                interests: app.map(|a| strings(&a.preferences, "interests")).unwrap_or_default(),
-                sector: Some(person.sector.clone()),
-                preferred_sectors: app.map(|a| strings(&a.preferences, "preferredSectors")).unwrap_or_default(),
-                years_experience: Some(person.years_experience),
-                preference: app.map_or(Preference::Any, |a| preference(&a.match_preference)),
-            });
-        }
-    }
-    Ok(data)
+    let apps = application::Entity::find()
+        .filter(application::Column::RoundId.eq(round_id))
+        .filter(application::Column::LibrarianId.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    let applicants = applicants(db, countries, &apps).await?;
+    let statuses = [PairingStatus::Active, PairingStatus::Completed, PairingStatus::Dissolved];
+    let past_partners = partner_pairs(db, round_id, false, &statuses).await?;
+    Ok(RoundData { problem: Problem { applicants, past_partners, forbidden: Vec::new() }, pinned: HashSet::new() })
 }
 
 /// Checks that each librarian applied to the round (not withdrawn) and is in no live

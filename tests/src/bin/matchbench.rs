@@ -108,16 +108,23 @@ async fn end_to_end(args: &Args) -> anyhow::Result<()> {
     if args.backend == Backend::Postgres {
         db.execute_unprepared("VACUUM ANALYZE").await?;
     }
-    let server = ServerProcess::start(&url).await?;
+    let mut server_args = Vec::new();
+    if let Some(k) = args.candidates {
+        server_args.extend(["--candidates".to_owned(), k.to_string()]);
+    }
+    if let Some(n) = args.exact_up_to {
+        server_args.extend(["--exact-up-to".to_owned(), n.to_string()]);
+    }
+    let server = ServerProcess::start_with(&url, &server_args).await?;
     interlib::install_tls_provider();
     let client = reqwest::Client::new();
     let token = bench::token(Role::Admin, &TokenScope::default())?;
     let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
     let query = "mutation($input: RunMatchingInput!) { runMatching(input: $input) {
-        proposals { score pairing { id } } summary { applicants groups groupsOfThree unmatched engineMillis } userErrors { code } } }";
+        proposals { score pairing { id } } summary { applicants groups groupsOfThree unmatched engineMillis pricingRounds candidateEdges } userErrors { code } } }";
     println!("runMatching end to end, {applicants} applicants, {:?}, {} runs each (median)", args.backend, args.runs);
-    println!("| run | seconds | engine ms | groups (of three) | unmatched |");
-    println!("|---|---|---|---|---|");
+    println!("| run | seconds | engine ms | candidate edges (pricing rounds) | groups (of three) | unmatched |");
+    println!("|---|---|---|---|---|---|");
     for dry_run in [true, false] {
         let mut times = Vec::new();
         let mut last = Value::Null;
@@ -137,10 +144,12 @@ async fn end_to_end(args: &Args) -> anyhow::Result<()> {
         }
         times.sort();
         println!(
-            "| {} | {:.3} | {} | {} ({}) | {} |",
+            "| {} | {:.3} | {} | {} ({}) | {} ({}) | {} |",
             if dry_run { "dry run" } else { "run (stores the proposals)" },
             times[times.len() / 2].as_secs_f64(),
             last["engineMillis"],
+            last["candidateEdges"],
+            last["pricingRounds"],
             last["groups"],
             last["groupsOfThree"],
             last["unmatched"],
@@ -208,7 +217,12 @@ fn single(args: &Args, n: usize, scoring: &Scoring) {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(url) = &args.serve {
-        return bench::serve(url, |_| {}).await;
+        let (candidates, exact_up_to) = (args.candidates, args.exact_up_to);
+        return bench::serve(url, |s| {
+            s.matching.candidates = candidates.unwrap_or(s.matching.candidates);
+            s.matching.exact_up_to = exact_up_to.unwrap_or(s.matching.exact_up_to);
+        })
+        .await;
     }
     if args.e2e {
         return end_to_end(&args).await;
