@@ -503,26 +503,43 @@ impl<'a> Compiled<'a> {
             return Candidates { edges, floor: vec![None; n] };
         }
         // Per applicant, a min-heap of their k best (score, preferring lower ids on ties),
-        // and how many allowed partners they have.
+        // and how many allowed partners they have. The rows are shared out between threads,
+        // each with heaps of its own, merged after: the k best under a total order are the
+        // same whoever found them, so the result does not depend on the threads.
+        let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4);
+        let rows: Vec<Vec<usize>> = (0..threads).map(|t| (t..n).step_by(threads).collect()).collect();
+        let parts: Vec<(Vec<Best>, Vec<usize>)> = std::thread::scope(|scope| {
+            let workers: Vec<_> = rows
+                .iter()
+                .map(|mine| {
+                    scope.spawn(move || {
+                        let mut best: Vec<Best> = (0..n).map(|_| BinaryHeap::new()).collect();
+                        let mut partners = vec![0usize; n];
+                        for &a in mine {
+                            for b in a + 1..n {
+                                if self.allowed(a, b) {
+                                    let w = self.score(a, b);
+                                    offer(&mut best[a], (w, Reverse(b)), k);
+                                    offer(&mut best[b], (w, Reverse(a)), k);
+                                    partners[a] += 1;
+                                    partners[b] += 1;
+                                }
+                            }
+                        }
+                        (best, partners)
+                    })
+                })
+                .collect();
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
         let mut best: Vec<Best> = (0..n).map(|_| BinaryHeap::with_capacity(k + 1)).collect();
         let mut partners = vec![0usize; n];
-        let offer = |heap: &mut Best, key: (i64, Reverse<usize>)| {
-            if heap.len() < k {
-                heap.push(Reverse(key));
-            } else if heap.peek().is_some_and(|Reverse(min)| key > *min) {
-                heap.pop();
-                heap.push(Reverse(key));
-            }
-        };
-        for a in 0..n {
-            for b in a + 1..n {
-                if self.allowed(a, b) {
-                    let w = self.score(a, b);
-                    offer(&mut best[a], (w, Reverse(b)));
-                    offer(&mut best[b], (w, Reverse(a)));
-                    partners[a] += 1;
-                    partners[b] += 1;
+        for (heaps, counts) in parts {
+            for (u, heap) in heaps.into_iter().enumerate() {
+                for Reverse(key) in heap {
+                    offer(&mut best[u], key, k);
                 }
+                partners[u] += counts[u];
             }
         }
         let floor = best
@@ -545,7 +562,13 @@ impl<'a> Compiled<'a> {
     /// An absent pair scores at most both ends' floors, so only pairs with
     /// `y[u] + y[v] < 2 * min(floor[u], floor[v])` are scored: few, since the duals of a
     /// good matching are large.
-    fn price(&self, floor: &[Option<i64>], present: &HashSet<(usize, usize)>, y: &[i64]) -> Vec<blossom::Edge> {
+    fn price(
+        &self,
+        floor: &[Option<i64>],
+        present: &HashSet<(usize, usize)>,
+        y: &[i64],
+        round: usize,
+    ) -> Vec<blossom::Edge> {
         let mut open: Vec<(usize, i64)> = floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f))).collect();
         open.sort_by_key(|&(u, _)| (y[u], u));
         let mut extra = Vec::new();
@@ -564,11 +587,13 @@ impl<'a> Compiled<'a> {
                 }
             }
         }
-        // The most violated first; each applicant gains at most `cap` edges per round (ties
-        // between many equal scores could otherwise add a large part of the complete graph
-        // at once, and the matching's cost grows with its edges).
+        // The most violated first; each applicant gains at most `cap` edges in this round,
+        // 4 in the first and twice as many in each next one. Ties between many equal scores
+        // could otherwise add a large part of the complete graph at once (and the
+        // matching's cost grows with its edges), while a fixed cap could take many rounds
+        // (each a new matching) where the duals are degenerate.
         extra.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-        let cap = PRICED_PER_ROUND;
+        let cap = PRICED_PER_ROUND.saturating_mul(1 << round.min(20));
         let mut gained = vec![0usize; self.len()];
         let mut kept = Vec::new();
         for (_, u, v, w) in extra {
@@ -588,11 +613,24 @@ struct Candidates {
     floor: Vec<Option<i64>>,
 }
 
-/// The most edges pricing adds to one applicant per round.
+/// Pricing rounds above `exact_up_to` applicants (each re-solves from scratch).
+const LARGE_ROUND_PRICING: usize = 1;
+
+/// The most edges pricing adds to one applicant in its first round (doubling each round).
 const PRICED_PER_ROUND: usize = 4;
 
 /// An applicant's best candidates so far: a min-heap of (score, lower id first).
 type Best = BinaryHeap<Reverse<(i64, Reverse<usize>)>>;
+
+/// Offers a candidate to an applicant's `k` best.
+fn offer(heap: &mut Best, key: (i64, Reverse<usize>), k: usize) {
+    if heap.len() < k {
+        heap.push(Reverse(key));
+    } else if heap.peek().is_some_and(|Reverse(min)| key > *min) {
+        heap.pop();
+        heap.push(Reverse(key));
+    }
+}
 
 /// Matches a round. See the module documentation for the rules and the score.
 pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
@@ -619,8 +657,8 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
     let mut pricing_rounds = 0;
     let (mate, proven_optimal) = loop {
         let (mate, duals) = blossom::max_weight_matching_with_duals(n, &edges);
-        let extra = c.price(&floor, &present, &duals);
-        if extra.is_empty() || n > scoring.exact_up_to {
+        let extra = c.price(&floor, &present, &duals, pricing_rounds);
+        if extra.is_empty() || (n > scoring.exact_up_to && pricing_rounds == LARGE_ROUND_PRICING) {
             break (mate, extra.is_empty());
         }
         pricing_rounds += 1;
