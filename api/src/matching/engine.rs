@@ -20,19 +20,20 @@
 //! 3. **Sparse candidate graph, priced up to the optimum.** Each applicant keeps only their
 //!    `candidates` best-scoring allowed partners (ties by id); an edge stays when it is
 //!    among the best of either end. Scoring all pairs is the quadratic part, kept cheap
-//!    with bit sets; the blossom algorithm then runs on about `n × candidates × 0.8`
-//!    edges instead of `n²/2` (at 2,000 applicants: 25,000 instead of 2 million).
-//!    The sparse graph alone loses a little (0.15% of the total at 2,000 applicants: the
-//!    applicants everyone ranks low are best paired with each other, an edge in neither's
-//!    top list). So the matching's optimal dual variables *price* every pair left out: a
-//!    pair whose score exceeds what the duals of its ends cover could improve the matching
-//!    and is added, and the matching runs again, until no pair can. The duals then prove
-//!    the result optimal for the complete graph of allowed pairs (linear-programming
-//!    duality; see [`super::blossom::max_weight_matching_with_duals`]). Only pairs whose
-//!    duals are below both ends' k-th best scores can qualify, so pricing scores few
-//!    pairs. Each round re-solves from scratch, so above `exact_up_to` applicants (5,000)
-//!    the first sparse matching is kept and [`Outcome::proven_optimal`] says whether it
-//!    is already optimal. `candidates = 0` starts from the complete graph.
+//!    with bit sets and shared out between the cores; the blossom algorithm then runs on
+//!    about `n × candidates × 0.8` edges instead of `n²/2`. The sparse graph alone loses
+//!    a little (0.15% of the total at 2,000 demo applicants: the applicants everyone ranks
+//!    low are best paired with each other, an edge in neither's top list). So the
+//!    matching's optimal dual variables *price* every pair left out: a pair whose score
+//!    exceeds what the duals of its ends cover could improve the matching and is added
+//!    (the most violated first; at most 4 per applicant in the first round, doubling each
+//!    round), and the matching runs again, until no pair can. The duals then prove the
+//!    result optimal for the complete graph of allowed pairs (linear-programming duality;
+//!    see [`super::blossom::max_weight_matching_with_duals`]). Only pairs whose duals are
+//!    below both ends' k-th best scores can qualify, so pricing scores few pairs. Each
+//!    round re-solves from scratch, so above `exact_up_to` applicants (5,000) one pricing
+//!    round is done and [`Outcome::proven_optimal`] says whether it was enough.
+//!    `candidates = 0` starts from the complete graph.
 //! 4. **Maximum-weight matching** on that graph ([`super::blossom`]): exact.
 //! 5. **Groups of three.** Everyone left over who has an allowed partner joins the pair
 //!    where they fit best (the largest sum of their scores with both members, both pairs
@@ -61,7 +62,7 @@ pub struct Scoring {
     /// How many best candidates each applicant keeps (0: all).
     pub candidates: usize,
     /// Up to this many applicants the sparse matching is priced up to the optimum of the
-    /// complete graph; above it the first sparse matching is kept.
+    /// complete graph; above it, one pricing round is done.
     pub exact_up_to: usize,
 }
 
@@ -650,8 +651,7 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
     // Match on the sparse graph, then price the absent edges with the optimal duals: add
     // those that could improve the matching and match again, until none can. The result
     // is then the optimum of the complete graph of allowed pairs. Above `exact_up_to`
-    // applicants the first sparse matching is kept (the pricing only tells whether it is
-    // already the optimum).
+    // applicants one pricing round is done (the last pricing tells whether it was enough).
     let Candidates { mut edges, floor } = c.candidate_graph(scoring.candidates);
     let mut present: HashSet<(usize, usize)> = edges.iter().map(|&(u, v, _)| (u, v)).collect();
     let mut pricing_rounds = 0;

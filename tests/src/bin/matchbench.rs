@@ -1,7 +1,7 @@
 //! Benchmark of the matching engine on demo-generator rounds.
 //!
 //! ```text
-//! cargo run --release -p interlib-tests --bin matchbench                  # engine at 500, 2,000, 10,000
+//! cargo run --release -p interlib-tests --bin matchbench                  # engine at 500, 2,000, 5,000, 10,000
 //! cargo run --release -p interlib-tests --bin matchbench -- --e2e         # runMatching on 2,000 applicants, PostgreSQL
 //! cargo run --release -p interlib-tests --bin matchbench -- --e2e --backend sqlite
 //! ```
@@ -36,7 +36,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 struct Args {
     /// Round sizes (applicants).
-    #[arg(long, value_delimiter = ',', default_values_t = [500, 2_000, 10_000])]
+    #[arg(long, value_delimiter = ',', default_values_t = [500, 2_000, 5_000, 10_000])]
     sizes: Vec<usize>,
     /// Runs per size (the median is reported).
     #[arg(long, default_value_t = 3)]
