@@ -3,7 +3,7 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use std::time::Duration;
 
@@ -42,6 +42,10 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection,
         // doubles the round trips of every statement.
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .sqlx_logging(false);
+    if !sqlite && settings.database_statement_timeout_secs > 0 {
+        let timeout = format!("{}s", settings.database_statement_timeout_secs);
+        options.map_sqlx_postgres_opts(move |opts| opts.options([("statement_timeout", timeout.as_str())]));
+    }
     if sqlite {
         // One file shared by several connections: WAL lets readers run beside the writer,
         // and a busy timeout makes competing writers wait instead of failing.
@@ -80,4 +84,66 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
         ..TransactionOptions::default()
     })
     .await
+}
+
+/// Whether the database is reachable, as last seen. Requests that find the database gone
+/// report it here; while it is down, requests are refused at once (`SERVICE_UNAVAILABLE`)
+/// instead of each waiting out the pool's acquire timeout, and a single background probe
+/// pings the database until it answers again: the server recovers by itself.
+///
+/// An exhausted pool looks the same from here (the probe's ping cannot get a connection
+/// either): the server then sheds load until a ping gets through.
+#[derive(Debug)]
+pub struct DbHealth {
+    db: DatabaseConnection,
+    up: AtomicBool,
+    probing: AtomicBool,
+    /// How long a ping may take before the database counts as unreachable.
+    ping_timeout: Duration,
+}
+
+impl DbHealth {
+    /// Health of `db`, assumed up.
+    pub fn new(db: DatabaseConnection, ping_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self { db, up: AtomicBool::new(true), probing: AtomicBool::new(false), ping_timeout })
+    }
+
+    /// Whether the database answered the last look.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Pings the database now (with the ping timeout) and records the answer.
+    pub async fn check(self: &Arc<Self>) -> bool {
+        let up = matches!(tokio::time::timeout(self.ping_timeout, self.db.ping()).await, Ok(Ok(())));
+        if up {
+            self.up.store(true, Ordering::Relaxed);
+        } else {
+            self.mark_down();
+        }
+        up
+    }
+
+    /// A request failed as if the database were unavailable: confirm with a ping, and
+    /// while it fails keep probing in the background until the database answers.
+    pub fn report_failure(self: &Arc<Self>) {
+        if self.probing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let health = self.clone();
+        tokio::spawn(async move {
+            while !health.check().await {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            health.probing.store(false, Ordering::Release);
+            tracing::info!("database reachable");
+        });
+    }
+
+    fn mark_down(self: &Arc<Self>) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::error!("database unreachable: refusing requests until it answers");
+        }
+        self.report_failure();
+    }
 }

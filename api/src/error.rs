@@ -54,14 +54,39 @@ impl ApiError {
     }
 }
 
+/// Whether a database error means the database cannot serve right now (unreachable,
+/// restarting, out of connections, a statement cancelled by its timeout) rather than a
+/// bug: the request is answered `SERVICE_UNAVAILABLE`, and a retry later may succeed.
+pub fn is_unavailable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+        DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e)) => e.as_ref(),
+        _ => return false,
+    };
+    match sqlx {
+        Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Protocol(_) => {
+            true
+        }
+        Sqlx::Database(db) => db.code().is_some_and(|code| {
+            // PostgreSQL: connection exceptions (08), query_canceled (57014, the statement
+            // timeout), admin/crash shutdown and cannot_connect_now (57P0x), too many
+            // connections (53300). SQLite: SQLITE_BUSY (5) and SQLITE_LOCKED (6) after the
+            // busy timeout.
+            code.starts_with("08") || code.starts_with("57") || code == "53300" || code == "5" || code == "6"
+        }),
+        _ => false,
+    }
+}
+
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
-        match &err {
-            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => {
-                tracing::error!(error = %err, "database unavailable");
-                Self::ServiceUnavailable
-            }
-            _ => Self::Internal(err.into()),
+        if is_unavailable(&err) {
+            tracing::error!(error = %err, "database unavailable");
+            Self::ServiceUnavailable
+        } else {
+            Self::Internal(err.into())
         }
     }
 }

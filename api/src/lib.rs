@@ -10,6 +10,8 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod matching;
+pub mod metrics;
+pub mod ratelimit;
 pub mod seed;
 pub mod service;
 pub mod settings;

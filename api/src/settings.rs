@@ -79,6 +79,40 @@ pub struct Settings {
     /// The matching engine's scoring (`[matching]`; see `matching::engine`).
     #[serde(default)]
     pub matching: crate::matching::engine::Scoring,
+    /// `development` (default) or `production`: the defaults of `introspection`,
+    /// `graphiql` and `field_suggestions` (on in development, off in production).
+    pub profile: Profile,
+    /// Answer `__schema`/`__type` (default: by profile).
+    pub introspection: Option<bool>,
+    /// Serve GraphiQL on `GET /graphql` to browsers (default: by profile).
+    pub graphiql: Option<bool>,
+    /// "Did you mean ...?" in validation errors (default: by profile).
+    pub field_suggestions: Option<bool>,
+    /// Limits on the shape and cost of one GraphQL request (`[limits]`).
+    #[serde(default)]
+    pub limits: crate::graphql::guard::QueryLimits,
+    /// The per-client cost budget (`[rate_limit]`).
+    #[serde(default)]
+    pub rate_limit: crate::ratelimit::RateLimitSettings,
+    /// Persisted queries (`[persisted_queries]`).
+    #[serde(default)]
+    pub persisted_queries: crate::http::persisted::PersistedSettings,
+    /// Seconds a single SQL statement may run before the database cancels it (PostgreSQL;
+    /// 0: no limit). A cancelled statement fails the request with `SERVICE_UNAVAILABLE`.
+    pub database_statement_timeout_secs: u64,
+    /// Milliseconds between the looks for live updates while anyone subscribes.
+    pub subscription_poll_ms: u64,
+}
+
+/// Which defaults the server starts from.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Introspection, GraphiQL and field suggestions on.
+    #[default]
+    Development,
+    /// Introspection, GraphiQL and field suggestions off unless set explicitly.
+    Production,
 }
 
 /// The development secret used when none is configured.
@@ -117,7 +151,10 @@ impl Settings {
             .set_default("webhook_max_attempts", 8)?
             .set_default("webhook_timeout_secs", 10)?
             .set_default("webhook_batch_size", 100)?
-            .set_default("webhook_allow_private_networks", false)?;
+            .set_default("webhook_allow_private_networks", false)?
+            .set_default("profile", "development")?
+            .set_default("database_statement_timeout_secs", 30)?
+            .set_default("subscription_poll_ms", 500)?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("interlib").required(false)),
@@ -129,6 +166,8 @@ impl Settings {
             .context("invalid settings")
             .and_then(|settings| {
                 settings.matching.validate().map_err(anyhow::Error::msg)?;
+                settings.limits.validate().map_err(anyhow::Error::msg)?;
+                settings.rate_limit.validate().map_err(anyhow::Error::msg)?;
                 Ok(settings)
             })
     }
@@ -163,7 +202,31 @@ impl Settings {
             webhook_batch_size: 100,
             webhook_allow_private_networks: false,
             matching: crate::matching::engine::Scoring::default(),
+            profile: Profile::Development,
+            introspection: None,
+            graphiql: None,
+            field_suggestions: None,
+            limits: crate::graphql::guard::QueryLimits::default(),
+            rate_limit: crate::ratelimit::RateLimitSettings::default(),
+            persisted_queries: crate::http::persisted::PersistedSettings::default(),
+            database_statement_timeout_secs: 30,
+            subscription_poll_ms: 500,
         }
+    }
+
+    /// Whether introspection is on (explicitly, or by profile).
+    pub fn introspection_enabled(&self) -> bool {
+        self.introspection.unwrap_or(self.profile == Profile::Development)
+    }
+
+    /// Whether GraphiQL is served (explicitly, or by profile).
+    pub fn graphiql_enabled(&self) -> bool {
+        self.graphiql.unwrap_or(self.profile == Profile::Development)
+    }
+
+    /// Whether validation errors suggest field names (explicitly, or by profile).
+    pub fn field_suggestions_enabled(&self) -> bool {
+        self.field_suggestions.unwrap_or(self.profile == Profile::Development)
     }
 
     /// The database URL, for the one place that connects.

@@ -14,7 +14,13 @@ use secrecy::ExposeSecret;
 
 use crate::auth::KeyRing;
 use crate::db::{self, StatementCounter};
-use crate::graphql::build_schema;
+use crate::db::DbHealth;
+use crate::graphql::context::ApiContext;
+use crate::graphql::{SchemaOptions, build_schema};
+use crate::http::persisted::PersistedQueries;
+use crate::metrics::Metrics;
+use crate::ratelimit::RateLimiter;
+use crate::service::live::Notifier;
 use crate::http::{self, HttpState};
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
@@ -62,26 +68,48 @@ impl Application {
         }
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
+        let limiter = Arc::new(RateLimiter::new(&settings.rate_limit).context("invalid rate_limit settings")?);
+        let persisted = PersistedQueries::load(&settings.persisted_queries).context("invalid persisted_queries")?;
+        let notifier = Notifier::new(db.clone(), Duration::from_millis(settings.subscription_poll_ms));
+        let context = ApiContext {
+            db: db.clone(),
+            page_limits,
+            countries,
+            sync,
+            webhook_private_networks: settings.webhook_allow_private_networks,
+            matching: settings.matching.clone(),
+        };
+        let options = SchemaOptions {
+            limits: settings.limits.clone(),
+            limiter: limiter.clone(),
+            notifier: notifier.clone(),
+            introspection: settings.introspection_enabled(),
+            field_suggestions: settings.field_suggestions_enabled(),
+        };
         let state = web::Data::new(HttpState {
-            schema: build_schema(
-                db.clone(),
-                page_limits,
-                countries,
-                sync,
-                settings.webhook_allow_private_networks,
-                settings.matching.clone(),
-            ),
+            schema: build_schema(context, options),
             sync,
             bulk_max_bytes: settings.bulk_max_bytes,
             db: db.clone(),
             max_body_bytes: settings.max_body_bytes,
             page_limits,
             keys: Arc::new(keys),
+            limits: settings.limits.clone(),
+            limiter,
+            persisted: Arc::new(persisted),
+            metrics: Arc::new(Metrics::new()),
+            health: DbHealth::new(db.clone(), Duration::from_secs(2)),
+            statements: statements.clone(),
+            trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
+            graphiql: settings.graphiql_enabled(),
+            introspection: settings.introspection_enabled(),
+            notifier,
         });
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(http::count_responses))
                 .wrap(actix_web::middleware::from_fn(http::request_id_header))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(state.clone())
                 .configure(http::routes)
         })

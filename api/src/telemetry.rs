@@ -16,3 +16,35 @@ pub fn init(format: LogFormat, level: &str) {
     // Already installed (a second server in the same test process): keep the first one.
     drop(result);
 }
+
+/// The root span of every HTTP request: method, route, request id and (set by the GraphQL
+/// handler) the operation name, so every log line of a request carries them. Unlike
+/// `tracing-actix-web`'s default span it records neither the client's address nor its
+/// user agent: no personal data in the logs.
+pub struct RequestSpan;
+
+impl tracing_actix_web::RootSpanBuilder for RequestSpan {
+    fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
+        use actix_web::HttpMessage;
+        let request_id =
+            request.extensions().get::<tracing_actix_web::RequestId>().map(ToString::to_string).unwrap_or_default();
+        tracing::info_span!(
+            "request",
+            method = %request.method(),
+            route = %request.match_pattern().unwrap_or_else(|| "unmatched".to_owned()),
+            request_id = %request_id,
+            operation = tracing::field::Empty,
+            http.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+            exception.message = tracing::field::Empty,
+            exception.details = tracing::field::Empty,
+        )
+    }
+
+    fn on_request_end<B: actix_web::body::MessageBody>(
+        span: tracing::Span,
+        outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
+    ) {
+        tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}

@@ -204,4 +204,44 @@ impl Loaders {
             pairing_count: loader(db, v, |db, _, ids| Box::pin(rel::pairing_counts(db, ids))),
         }
     }
+
+    /// Loaders that batch but never cache, for a subscription: it lives long, and each
+    /// update must be read as it is now.
+    pub fn uncached(db: &DatabaseConnection, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
+        let loaders = Self::new(db, viewer, limits);
+        macro_rules! off {
+            ($($field:ident),* $(,)?) => { $(loaders.$field.enable_all_cache(false);)* };
+        }
+        off!(
+            librarian,
+            association,
+            membership,
+            ambassador,
+            round,
+            application,
+            pairing,
+            topic,
+            certificate,
+            sync_run,
+            webhook,
+            webhook_delivery,
+            webhooks_of_association,
+            memberships_of_librarian,
+            applications_of_librarian,
+            pairings_of_librarian,
+            members_of_pairing,
+            topics_of_round,
+            languages_of_librarian,
+            interests_of_librarian,
+            participants_of_country,
+            members_of_association,
+            applications_of_round,
+            pairings_of_round,
+            ambassadors_of_country,
+            participant_count,
+            application_count,
+            pairing_count,
+        );
+        loaders
+    }
 }

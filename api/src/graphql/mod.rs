@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod context;
+pub mod guard;
 pub mod loaders;
 pub mod mutation;
 pub mod nested;
@@ -10,6 +11,7 @@ pub mod prefetch;
 pub mod query;
 pub mod rounds;
 pub mod schema;
+pub mod subscription;
 pub mod types;
 
-pub use schema::{AppSchema, build_schema};
+pub use schema::{AppSchema, SchemaOptions, build_schema};

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Json, Object};
+use async_graphql::{Context, ID, Json, Object, SimpleObject};
 use entities::audit_log;
 use futures::future::try_join_all;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -11,6 +11,7 @@ use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
 use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders, viewer};
+use crate::graphql::guard::Meter;
 use crate::graphql::mutation::{require_admin, require_librarian};
 use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
@@ -27,11 +28,41 @@ pub const MAX_NODES: usize = 100;
 #[derive(Default)]
 pub struct QueryRoot;
 
+/// A client's budget of points for the current window.
+#[derive(SimpleObject)]
+pub struct RateLimit {
+    /// Points per window.
+    pub limit: i32,
+    /// What this request cost.
+    pub cost: i32,
+    /// Points spent in this window, this request included.
+    pub used: i32,
+    /// Points left in this window.
+    pub remaining: i32,
+    /// When the window ends and the budget is whole again.
+    pub reset_at: chrono::DateTime<chrono::Utc>,
+}
+
 #[Object]
 impl QueryRoot {
     /// Who is asking: the role and scope of the caller's token.
     async fn viewer(&self) -> ViewerInfo {
         ViewerInfo
+    }
+
+    /// The caller's cost budget, after this request was charged (each request costs its
+    /// complexity; see the README, "Limits"). `null` when rate limiting is off, and over a
+    /// WebSocket.
+    async fn rate_limit(&self, ctx: &Context<'_>) -> Option<RateLimit> {
+        let status = ctx.data_opt::<Arc<Meter>>()?.measure().rate?;
+        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        Some(RateLimit {
+            limit: int(status.limit),
+            cost: int(status.cost),
+            used: int(status.used),
+            remaining: int(status.remaining),
+            reset_at: status.reset_at,
+        })
     }
 
     /// Everything the network stores about the calling librarian, as one JSON document
@@ -46,6 +77,7 @@ impl QueryRoot {
     /// "Change feed"). Start without `after`, then pass each page's `endCursor`; a
     /// follower that applies every event (`node`, or dropping its copy when `node` is
     /// `null`) holds exactly what it may see, and never misses or repeats an event.
+    #[graphql(complexity = "crate::graphql::guard::list_cost(first.map_or(crate::service::feed::DEFAULT_EVENTS as usize, |n| usize::try_from(n).unwrap_or(0)), child_complexity)")]
     async fn changes(
         &self,
         ctx: &Context<'_>,
@@ -70,6 +102,7 @@ impl QueryRoot {
     }
 
     /// Admin: the audit log, newest first, optionally of one object.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -97,6 +130,7 @@ impl QueryRoot {
     }
 
     /// Objects by global id, in the order asked (at most 100); `null` for unknown ids.
+    #[graphql(complexity = "crate::graphql::guard::list_cost(ids.len(), child_complexity)")]
     async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(
@@ -107,6 +141,7 @@ impl QueryRoot {
     }
 
     /// All ISO 3166-1 countries, by code.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn countries(
         &self,
         ctx: &Context<'_>,
@@ -140,6 +175,7 @@ impl QueryRoot {
 
     /// Librarians matching the filters.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn librarians(
         &self,
         ctx: &Context<'_>,
@@ -160,6 +196,7 @@ impl QueryRoot {
     }
 
     /// Partner associations, optionally of one country.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn associations(
         &self,
         ctx: &Context<'_>,
@@ -196,6 +233,7 @@ impl QueryRoot {
     }
 
     /// Programme rounds, oldest first.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn rounds(
         &self,
         ctx: &Context<'_>,
@@ -232,6 +270,7 @@ impl QueryRoot {
     }
 
     /// Pairings matching the filters, oldest first.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn pairings(
         &self,
         ctx: &Context<'_>,

@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
-use sea_orm::DatabaseConnection;
+use async_graphql::{MergedObject, Schema};
 
 use crate::graphql::context::ApiContext;
+use crate::graphql::guard::{Guard, QueryLimits};
+use crate::graphql::subscription::SubscriptionRoot;
 use crate::graphql::mutation::MutationRoot;
 use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
 use crate::graphql::rounds::{RoundMutations, RoundQueries};
-use crate::matching::engine::Scoring;
-use crate::service::countries::CountryTable;
-use crate::service::page::PageLimits;
-use crate::service::sync::SyncOptions;
+use crate::ratelimit::RateLimiter;
+use crate::service::live::Notifier;
 
 /// The root query: the network's reads, and those about running rounds.
 #[derive(MergedObject, Default)]
@@ -25,27 +24,37 @@ pub struct Query(QueryRoot, RoundQueries);
 #[graphql(name = "Mutation")]
 pub struct Mutation(MutationRoot, RoundMutations);
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
-/// The schema with its process-wide data. Per-request data (DataLoaders) is added by the
-/// HTTP handler.
-pub fn build_schema(
-    db: DatabaseConnection,
-    page_limits: PageLimits,
-    countries: Arc<CountryTable>,
-    sync: SyncOptions,
-    webhook_private_networks: bool,
-    matching: Scoring,
-) -> AppSchema {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+/// How the schema guards and presents itself.
+pub struct SchemaOptions {
+    pub limits: QueryLimits,
+    pub limiter: Arc<RateLimiter>,
+    pub notifier: Arc<Notifier>,
+    pub introspection: bool,
+    pub field_suggestions: bool,
+}
+
+/// The schema with its process-wide data. Per-request data (DataLoaders, the caller, the
+/// meter) is added by the HTTP handler.
+pub fn build_schema(context: ApiContext, options: SchemaOptions) -> AppSchema {
+    let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .register_output_type::<Node>()
-        .data(ApiContext { db, page_limits, countries, sync, webhook_private_networks, matching })
-        .finish()
+        .extension(Guard { limits: options.limits, limiter: options.limiter })
+        .data(options.notifier)
+        .data(context);
+    if !options.introspection {
+        builder = builder.disable_introspection();
+    }
+    if !options.field_suggestions {
+        builder = builder.disable_suggestions();
+    }
+    builder.finish()
 }
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
         .register_output_type::<Node>()
         .finish()
         .sdl()

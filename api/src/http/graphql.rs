@@ -1,30 +1,113 @@
-//! The GraphQL endpoint. The body is read here, with a size limit, rather than by
-//! async-graphql-actix-web's extractor, which reads it whole with no limit and answers
-//! errors as plain text; here every failure is a GraphQL-shaped JSON error with a code.
+//! The GraphQL endpoint, per the GraphQL-over-HTTP specification.
+//!
+//! - Responses are `application/graphql-response+json` when the client asks for it, and
+//!   `application/json` when it asks for that, for `*/*`, or says nothing (as the
+//!   specification recommends, for older clients); any other `Accept` is 406.
+//! - A request that fails before execution (a document that does not parse or validate,
+//!   variables that do not coerce, a limit) has no `data`, and is a 400 in
+//!   `application/graphql-response+json` (200 in `application/json`, where the status
+//!   only says the body is a GraphQL response). An exhausted budget is a 429 with
+//!   `Retry-After`; an unavailable database is a 503 with `Retry-After`.
+//! - GET runs queries; a mutation over GET is a 405 with `Allow: POST`.
+//! - POST takes `application/json`. A body of a type a browser may send cross-site
+//!   without a preflight (`text/plain`, a form; or no type) is refused as a possible CSRF
+//!   unless the request carries a header a cross-site form cannot set
+//!   (`GraphQL-Require-Preflight`, `Apollo-Require-Preflight` or
+//!   `X-Apollo-Operation-Name`); other types are 415.
+//!
+//! The body is read here with a size limit, rather than by async-graphql-actix-web's
+//! extractor, so every failure is a GraphQL-shaped error with a code. Every response
+//! carries the caller's budget in `X-RateLimit-*` headers.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Instant;
 
 use actix_web::{
-    HttpRequest, HttpResponse,
+    HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder,
     http::{StatusCode, header},
     web,
 };
 use async_graphql::{
-    BatchRequest, BatchResponse, ErrorExtensionValues, Name, PathSegment, Request, Response, Value as ConstValue,
-    http::GraphiQLSource,
+    BatchRequest, ErrorExtensionValues, Name, PathSegment, Request, Response, Value as ConstValue,
+    http::GraphiQLSource, parser::types::OperationType,
 };
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde_json::json;
-
-use std::sync::Arc;
+use tracing_actix_web::RequestId;
 
 use super::HttpState;
 use crate::auth::{Viewer, authenticate};
 use crate::error::ApiError;
+use crate::graphql::guard::{Measure, Meter, RateClient, coded_error};
 use crate::graphql::loaders::Loaders;
+use crate::ratelimit::RateStatus;
 
+/// The media type of a GraphQL response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum MediaType {
+    GraphqlResponse,
+    Json,
+}
+
+impl MediaType {
+    fn content_type(self) -> &'static str {
+        match self {
+            Self::GraphqlResponse => "application/graphql-response+json; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// The response type the client accepts, by the `Accept` header (`None`: none we serve).
+pub(super) fn negotiate(req: &HttpRequest) -> Option<MediaType> {
+    let Some(accept) = req.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return Some(MediaType::Json);
+    };
+    // The most preferred type we serve; ties go to the one listed first.
+    let mut best: Option<(f32, MediaType)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let range = parts.next().unwrap_or("").to_ascii_lowercase();
+        let quality = parts
+            .filter_map(|p| p.strip_prefix("q="))
+            .find_map(|q| q.parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let media = match range.as_str() {
+            "application/graphql-response+json" => MediaType::GraphqlResponse,
+            "application/json" | "application/*" | "*/*" => MediaType::Json,
+            _ => continue,
+        };
+        if quality > 0.0 && best.is_none_or(|(q, _)| quality > q) {
+            best = Some((quality, media));
+        }
+    }
+    if accept.trim().is_empty() {
+        return Some(MediaType::Json);
+    }
+    best.map(|(_, media)| media)
+}
+
+/// The request id of the tracing span, which the client also gets as `x-request-id`.
+fn request_id(req: &HttpRequest) -> String {
+    req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default()
+}
+
+/// A response of one error, before any operation ran.
 pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    HttpResponse::build(status).json(json!({
-        "errors": [{ "message": message, "extensions": { "code": code } }]
-    }))
+    error_with(status, code, message, |_| {})
+}
+
+fn error_with(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    extra: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> HttpResponse {
+    let mut extensions = serde_json::Map::new();
+    extensions.insert("code".into(), json!(code));
+    extra(&mut extensions);
+    HttpResponse::build(status).json(json!({ "errors": [{ "message": message, "extensions": extensions }] }))
 }
 
 /// Puts `null` where a field on an error's `path` is missing: async-graphql leaves a field
@@ -49,19 +132,43 @@ fn null_at(value: &mut ConstValue, path: &[PathSegment]) {
 }
 
 /// Gives every error a code: errors raised by resolvers carry one already; the rest come
-/// from parsing, validating or coercing the client's document and variables. Restores the
-/// `null` of each failed field (see [`null_at`]).
-fn with_codes(mut response: Response) -> Response {
+/// from parsing, validating or coercing the client's document and variables. Internal
+/// errors get the request id, under which the cause was logged. Restores the `null` of
+/// each failed field (see [`null_at`]).
+fn with_codes(mut response: Response, request_id: &str) -> Response {
     for error in &response.errors {
         null_at(&mut response.data, &error.path);
     }
     for error in &mut response.errors {
-        let has_code = error.extensions.as_ref().is_some_and(|ext| ext.get("code").is_some());
-        if !has_code {
-            error.extensions.get_or_insert_with(ErrorExtensionValues::default).set("code", "BAD_USER_INPUT");
+        let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
+        match extensions.get("code") {
+            None => extensions.set("code", "BAD_USER_INPUT"),
+            Some(ConstValue::String(code)) if code == "INTERNAL" => {
+                extensions.set("requestId", request_id);
+                error.message = format!("internal error; quote request id {request_id} when reporting it");
+            }
+            Some(_) => {}
         }
     }
     response
+}
+
+fn codes(response: &Response) -> Vec<String> {
+    response
+        .errors
+        .iter()
+        .filter_map(|e| match e.extensions.as_ref().and_then(|ext| ext.get("code")) {
+            Some(ConstValue::String(code)) => Some(code.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn unauthenticated(message: &str) -> HttpResponse {
+    let mut res = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+    res.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer error=\"invalid_token\""));
+    res
 }
 
 /// The caller named by the `Authorization` header; a refusal is a 401 with
@@ -77,93 +184,358 @@ pub(super) async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<V
     match authenticate(&state.db, &state.keys, header).await {
         Ok(viewer) => Ok(Arc::new(viewer)),
         Err(ApiError::Unauthenticated(message)) => Err(unauthenticated(&message)),
+        Err(ApiError::ServiceUnavailable) => {
+            state.health.report_failure();
+            Err(unavailable())
+        }
         Err(err) => {
-            let code = err.code();
-            let status = if code == "SERVICE_UNAVAILABLE" {
-                StatusCode::SERVICE_UNAVAILABLE
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            };
             let error: async_graphql::Error = err.into();
-            Err(error_response(status, code, &error.message))
+            let id = request_id(req);
+            Err(error_with(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                &format!("{}; quote request id {id} when reporting it", error.message),
+                |ext| {
+                    ext.insert("requestId".into(), json!(id));
+                },
+            ))
         }
     }
 }
 
-fn unauthenticated(message: &str) -> HttpResponse {
-    let mut res = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
-    res.headers_mut()
-        .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer error=\"invalid_token\""));
+/// 503 `SERVICE_UNAVAILABLE`, with a hint when to retry.
+pub(super) fn unavailable() -> HttpResponse {
+    let mut res = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "SERVICE_UNAVAILABLE",
+        "the database is unavailable; retry later",
+    );
+    res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     res
 }
 
-async fn execute(state: &HttpState, viewer: Arc<Viewer>, batch: BatchRequest) -> BatchResponse {
-    let run = |request: Request| {
-        let request = request.data(Loaders::new(&state.db, &viewer, state.page_limits)).data(viewer.clone());
-        async move { with_codes(state.schema.execute(request).await) }
-    };
-    match batch {
-        BatchRequest::Single(request) => BatchResponse::Single(run(request).await),
-        BatchRequest::Batch(requests) => {
-            let mut responses = Vec::with_capacity(requests.len());
-            for request in requests {
-                responses.push(run(request).await);
-            }
-            BatchResponse::Batch(responses)
+/// The key of the caller's budget: the token's subject, or the client address.
+fn rate_client(state: &HttpState, req: &HttpRequest, viewer: Option<&Viewer>) -> RateClient {
+    if let Some(viewer) = viewer
+        && let Some(subject) = viewer.subject()
+    {
+        return RateClient(format!("{:?}:{subject}", viewer.role()));
+    }
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| req.headers().get("x-forwarded-for").and_then(|v| v.to_str().ok()))
+        .flatten()
+        .and_then(|v| v.split(',').next())
+        .map(|ip| ip.trim().to_owned());
+    let address = forwarded.or_else(|| req.peer_addr().map(|a| a.ip().to_string())).unwrap_or_default();
+    RateClient(format!("ip:{address}"))
+}
+
+/// Adds the `X-RateLimit-*` headers of `status`.
+fn rate_headers(res: &mut HttpResponse, status: &RateStatus) {
+    let headers = res.headers_mut();
+    for (name, value) in [
+        ("x-ratelimit-limit", status.limit.to_string()),
+        ("x-ratelimit-remaining", status.remaining.to_string()),
+        ("x-ratelimit-used", status.used.to_string()),
+        ("x-ratelimit-reset", status.reset_at.timestamp().to_string()),
+        ("x-ratelimit-cost", status.cost.to_string()),
+    ] {
+        if let Ok(value) = header::HeaderValue::from_str(&value) {
+            headers.insert(header::HeaderName::from_static(name), value);
+        }
+    }
+    if !status.allowed {
+        if let Ok(value) = header::HeaderValue::from_str(&status.retry_after_secs().to_string()) {
+            headers.insert(header::RETRY_AFTER, value);
         }
     }
 }
 
-fn respond(response: &BatchResponse) -> HttpResponse {
-    let mut builder = HttpResponse::Ok();
-    if let Some(cache) = response.cache_control().value().filter(|_| response.is_ok()) {
+/// The caller's budget as it stands, for responses that charged nothing.
+async fn peek(state: &HttpState, client: &RateClient) -> Option<RateStatus> {
+    state.limiter.charge(&client.0, 0).await
+}
+
+/// Finishes a response that ran no operation: metrics and budget headers.
+async fn refused(state: &HttpState, req: &HttpRequest, mut res: HttpResponse, viewer: Option<&Viewer>) -> HttpResponse {
+    let client = rate_client(state, req, viewer);
+    if let Some(status) = peek(state, &client).await {
+        rate_headers(&mut res, &status);
+    }
+    res
+}
+
+/// One request: persisted query, then the schema under the guard.
+async fn run_one(
+    state: &HttpState,
+    viewer: &Arc<Viewer>,
+    client: &RateClient,
+    request: Request,
+    request_id: &str,
+) -> (Response, Measure) {
+    let started = Instant::now();
+    let meter = Arc::new(Meter::default());
+    let name = request.operation_name.clone();
+    let response = match state.persisted.resolve(request) {
+        Err(error) => {
+            let meter = Meter::default();
+            let mut measure = meter.measure();
+            measure.request_error = true;
+            measure.operation_name = name;
+            return finish(state, Response::from_errors(vec![error]), measure, started);
+        }
+        Ok(request) => {
+            let request = request
+                .data(Loaders::new(&state.db, viewer, state.page_limits))
+                .data(viewer.clone())
+                .data(meter.clone())
+                .data(client.clone());
+            match AssertUnwindSafe(state.schema.execute(request)).catch_unwind().await {
+                Ok(response) => with_codes(response, request_id),
+                Err(_) => {
+                    tracing::error!("a resolver panicked");
+                    let error = coded_error(
+                        format!("internal error; quote request id {request_id} when reporting it"),
+                        "INTERNAL",
+                        |ext| ext.set("requestId", request_id),
+                    );
+                    Response::from_errors(vec![error])
+                }
+            }
+        }
+    };
+    let mut measure = meter.measure();
+    measure.operation_name = name;
+    finish(state, response, measure, started)
+}
+
+fn finish(state: &HttpState, response: Response, measure: Measure, started: Instant) -> (Response, Measure) {
+    let codes = codes(&response);
+    let kind = match measure.operation_type {
+        Some(OperationType::Query) => "query",
+        Some(OperationType::Mutation) => "mutation",
+        Some(OperationType::Subscription) => "subscription",
+        None => "unknown",
+    };
+    state.metrics.operation(measure.operation_name.as_deref(), kind, started.elapsed(), &codes);
+    if codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+        state.health.report_failure();
+    }
+    (response, measure)
+}
+
+/// The status of a single response, by the media type and how far the request got.
+fn status_of(media: MediaType, response: &Response, measure: &Measure) -> StatusCode {
+    let codes = codes(response);
+    if !measure.request_error {
+        return StatusCode::OK;
+    }
+    if codes.iter().any(|c| c == "RATE_LIMITED") {
+        return StatusCode::TOO_MANY_REQUESTS;
+    }
+    if codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    match media {
+        MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+        MediaType::Json => StatusCode::OK,
+    }
+}
+
+/// The JSON of a response; a request error has no `data` (the request never executed).
+fn body_of(response: &Response, measure: &Measure) -> serde_json::Value {
+    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({ "errors": [] }));
+    if measure.request_error
+        && let Some(map) = body.as_object_mut()
+    {
+        map.remove("data");
+    }
+    body
+}
+
+async fn execute(
+    state: &HttpState,
+    req: &HttpRequest,
+    viewer: Arc<Viewer>,
+    batch: BatchRequest,
+    media: MediaType,
+) -> HttpResponse {
+    let client = rate_client(state, req, Some(&viewer));
+    let id = request_id(req);
+    let (status, body, last_rate, cache) = match batch {
+        BatchRequest::Single(request) => {
+            if let Some(name) = request.operation_name.as_deref() {
+                tracing::Span::current().record("operation", state.metrics.operation_label(Some(name)).as_str());
+            }
+            let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
+            let cache = response.cache_control.value().filter(|_| response.is_ok());
+            (status_of(media, &response, &measure), body_of(&response, &measure), measure.rate, cache)
+        }
+        BatchRequest::Batch(requests) => {
+            let mut bodies = Vec::with_capacity(requests.len());
+            let mut last_rate = None;
+            for request in requests {
+                let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
+                bodies.push(body_of(&response, &measure));
+                last_rate = measure.rate.or(last_rate);
+            }
+            (StatusCode::OK, serde_json::Value::Array(bodies), last_rate, None)
+        }
+    };
+    let mut builder = HttpResponse::build(status);
+    builder.content_type(media.content_type());
+    if let Some(cache) = cache {
         builder.insert_header((header::CACHE_CONTROL, cache));
     }
-    builder.json(response)
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        builder.insert_header((header::RETRY_AFTER, "1"));
+    }
+    let mut res = builder.body(body.to_string());
+    let rate = match last_rate {
+        Some(rate) => Some(rate),
+        None => peek(state, &client).await,
+    };
+    if let Some(rate) = rate {
+        rate_headers(&mut res, &rate);
+    }
+    res
+}
+
+/// Headers that a cross-site HTML form cannot send, so a request that has one was either
+/// preflighted by the browser or does not come from a browser.
+const PREFLIGHT_HEADERS: [&str; 3] = ["graphql-require-preflight", "apollo-require-preflight", "x-apollo-operation-name"];
+
+/// Checks the content type of a POST: JSON, or a simple type with a preflight header.
+fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+    if content_type.as_deref() == Some("application/json") {
+        return Ok(());
+    }
+    let simple = match content_type.as_deref() {
+        None | Some("" | "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data") => true,
+        Some(_) => false,
+    };
+    if !simple {
+        return Err(error_response(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "send the request as application/json",
+        ));
+    }
+    let preflighted = PREFLIGHT_HEADERS
+        .iter()
+        .any(|name| req.headers().get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
+    if preflighted {
+        return Ok(());
+    }
+    Err(error_response(
+        StatusCode::BAD_REQUEST,
+        "CSRF_PREVENTED",
+        "this request was refused as a possible cross-site request forgery: send it as application/json, \
+         or add a non-empty GraphQL-Require-Preflight header",
+    ))
+}
+
+fn batch_error(state: &HttpState, batch: &BatchRequest) -> Option<HttpResponse> {
+    let BatchRequest::Batch(requests) = batch else { return None };
+    let max = state.limits.max_batch_size;
+    if max == 0 {
+        return Some(error_response(StatusCode::BAD_REQUEST, "BATCHING_DISABLED", "this server does not take batches"));
+    }
+    (requests.len() > max).then(|| {
+        error_with(
+            StatusCode::BAD_REQUEST,
+            "BATCH_TOO_LARGE",
+            &format!("the batch has {} requests, over the limit of {max}", requests.len()),
+            |ext| {
+                ext.insert("limit".into(), json!("batchSize"));
+                ext.insert("max".into(), json!(max));
+                ext.insert("actual".into(), json!(requests.len()));
+            },
+        )
+    })
 }
 
 /// `POST /graphql` with a JSON body (one request or a batch).
 pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
+    let Some(media) = negotiate(&req) else {
+        return not_acceptable();
+    };
+    if let Err(res) = check_content_type(&req) {
+        return refused(&state, &req, res, None).await;
+    }
+    if !state.health.is_up() {
+        return refused(&state, &req, unavailable(), None).await;
+    }
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
-        Err(res) => return res,
+        Err(res) => return refused(&state, &req, res, None).await,
     };
+    let max = state.max_body_bytes;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+            let res = error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+            return refused(&state, &req, res, Some(&viewer)).await;
         };
-        if body.len() + chunk.len() > state.max_body_bytes {
-            return error_response(
+        if body.len() + chunk.len() > max {
+            let res = error_with(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "PAYLOAD_TOO_LARGE",
-                &format!("request body exceeds the limit of {} bytes", state.max_body_bytes),
+                &format!("the request body is over the limit of {max} bytes"),
+                |ext| {
+                    ext.insert("limit".into(), json!("bodyBytes"));
+                    ext.insert("max".into(), json!(max));
+                    ext.insert("actual".into(), json!(content_length(&req).unwrap_or(body.len() + chunk.len())));
+                },
             );
+            return refused(&state, &req, res, Some(&viewer)).await;
         }
         body.extend_from_slice(&chunk);
     }
     let batch = match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(batch) => batch,
         Err(err) => {
-            return error_response(
+            let res = error_response(
                 StatusCode::BAD_REQUEST,
                 "BAD_REQUEST",
                 &format!("the body must be a GraphQL request as JSON: {err}"),
             );
+            return refused(&state, &req, res, Some(&viewer)).await;
         }
     };
-    respond(&execute(&state, viewer, batch).await)
+    if let Some(res) = batch_error(&state, &batch) {
+        return refused(&state, &req, res, Some(&viewer)).await;
+    }
+    execute(&state, &req, viewer, batch, media).await
+}
+
+fn content_length(req: &HttpRequest) -> Option<usize> {
+    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+fn not_acceptable() -> HttpResponse {
+    error_response(
+        StatusCode::NOT_ACCEPTABLE,
+        "NOT_ACCEPTABLE",
+        "this endpoint answers application/graphql-response+json or application/json",
+    )
 }
 
 /// Whether the operation a GET request would run is a mutation (GET must not write: a link
 /// or an image tag could trigger it). A document that does not parse is left to the
 /// executor, which reports the syntax error.
 fn is_mutation(request: &Request) -> bool {
-    use async_graphql::parser::types::{DocumentOperations, OperationType};
+    use async_graphql::parser::types::DocumentOperations;
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false;
     };
-    let mutation = |ty: OperationType| ty == OperationType::Mutation;
+    let mutation = |ty: OperationType| ty != OperationType::Query;
     match (&document.operations, request.operation_name.as_deref()) {
         (DocumentOperations::Single(op), _) => mutation(op.node.ty),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name).is_some_and(|op| mutation(op.node.ty)),
@@ -178,32 +550,61 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html && req.query_string().is_empty() {
+    if wants_html && req.query_string().is_empty() && state.graphiql {
         let page = GraphiQLSource::build().endpoint("/graphql").title("Interlib GraphiQL").finish();
         return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
     }
+    let Some(media) = negotiate(&req) else {
+        return not_acceptable();
+    };
+    if !state.health.is_up() {
+        return refused(&state, &req, unavailable(), None).await;
+    }
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
-        Err(res) => return res,
+        Err(res) => return refused(&state, &req, res, None).await,
     };
-    match async_graphql::http::parse_query_string(req.query_string()) {
-        Ok(request) if is_mutation(&request) => {
-            let mut res = error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "METHOD_NOT_ALLOWED",
-                "mutations must be sent with POST",
-            );
-            res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-            res
-        }
-        Ok(request) => respond(&execute(&state, viewer, BatchRequest::Single(request)).await),
+    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+        Ok(request) => request,
         Err(err) => {
-            error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"))
+            let res = error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &format!("invalid GraphQL GET request: {err}"),
+            );
+            return refused(&state, &req, res, Some(&viewer)).await;
         }
+    };
+    // A persisted query sent by hash is resolved first, so that its operation type is known.
+    let request = match state.persisted.resolve(request) {
+        Ok(request) => request,
+        Err(error) => {
+            let body = json!({ "errors": [error] });
+            let status = match media {
+                MediaType::GraphqlResponse => StatusCode::BAD_REQUEST,
+                MediaType::Json => StatusCode::OK,
+            };
+            let res = HttpResponseBuilder::new(status).content_type(media.content_type()).body(body.to_string());
+            return refused(&state, &req, res, Some(&viewer)).await;
+        }
+    };
+    if is_mutation(&request) {
+        let mut res = error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            "only queries may be sent with GET; send mutations with POST",
+        );
+        res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return refused(&state, &req, res, Some(&viewer)).await;
     }
+    execute(&state, &req, viewer, BatchRequest::Single(request), media).await
 }
 
-/// `GET /schema.graphql`: the SDL.
+/// `GET /schema.graphql`: the SDL (not in the production profile without introspection:
+/// the SDL tells as much as introspection does).
 pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
+    if !state.introspection {
+        return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "the schema is not published by this server");
+    }
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(state.schema.sdl())
 }

@@ -7,6 +7,7 @@ pub mod export;
 pub mod feed;
 pub mod filters;
 pub mod journal;
+pub mod live;
 pub mod keys;
 pub mod member_files;
 pub mod memberships;

@@ -62,6 +62,7 @@ impl Association {
     }
 
     /// The association's memberships, in the order they were created.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -82,6 +83,7 @@ impl Association {
     }
 
     /// Its membership syncs, newest first (the association itself and admins).
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn sync_runs(
         &self,
         ctx: &Context<'_>,

@@ -76,6 +76,7 @@ impl Country {
 
     /// Participants from this country.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn participants(
         &self,
         ctx: &Context<'_>,

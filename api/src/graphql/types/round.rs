@@ -58,6 +58,7 @@ impl Round {
     }
 
     /// Applications to this round, in the order they arrived.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn applications(
         &self,
         ctx: &Context<'_>,
@@ -78,6 +79,7 @@ impl Round {
     }
 
     /// Pairings of this round.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn pairings(
         &self,
         ctx: &Context<'_>,

@@ -61,6 +61,7 @@ impl Webhook {
     }
 
     /// Its deliveries, newest first.
+    #[graphql(complexity = "crate::graphql::guard::connection_cost(first, last, child_complexity)")]
     async fn deliveries(
         &self,
         ctx: &Context<'_>,

@@ -1,0 +1,472 @@
+//! The guard in front of execution: limits on the shape and cost of a request, the
+//! per-client cost budget, and the execution timeout.
+//!
+//! It is an async-graphql extension, so it sees each stage of a request:
+//! - before parsing, the bracket nesting of the raw text (a document nested thousands of
+//!   levels deep must not reach the recursive parser);
+//! - after parsing, aliases and root fields of the operation to run;
+//! - after validation, the depth and complexity async-graphql computed (each field costs 1
+//!   plus its children; a connection multiplies its children by `first`/`last`, see
+//!   [`connection_cost`]), then the cost is charged to the client's budget;
+//! - around execution, the timeout (queries only: a mutation is never cut off half-way).
+//!
+//! Every breach is a `QUERY_TOO_COMPLEX` error that names the limit, its maximum and the
+//! measured value; an exhausted budget is `RATE_LIMITED`. What the guard measured goes into
+//! the request's [`Meter`], which the HTTP layer reads for headers, status codes and metrics.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
+};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
+};
+use async_graphql::{
+    ErrorExtensionValues, Name, Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
+};
+use serde::Deserialize;
+
+use crate::ratelimit::{RateLimiter, RateStatus};
+
+/// Limits on one GraphQL request (`[limits]` in the settings).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryLimits {
+    /// Deepest nesting of fields (`{ a { b } }` is 2).
+    pub max_depth: usize,
+    /// Highest complexity: 1 per field plus its children, a connection's children counted
+    /// `first`/`last` times (default page size when neither is given).
+    pub max_complexity: usize,
+    /// Most aliased fields in one document.
+    pub max_aliases: usize,
+    /// Most fields at the root of the operation.
+    pub max_root_fields: usize,
+    /// Most requests in one batch (a JSON array); 0 turns batching off.
+    pub max_batch_size: usize,
+    /// Milliseconds a query may run; 0: no timeout. Mutations always run to the end.
+    pub execution_timeout_ms: u64,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        Self {
+            max_depth: 12,
+            max_complexity: 50_000,
+            max_aliases: 30,
+            max_root_fields: 20,
+            max_batch_size: 10,
+            execution_timeout_ms: 10_000,
+        }
+    }
+}
+
+impl QueryLimits {
+    /// Checks the limits make sense.
+    ///
+    /// # Errors
+    /// A limit of zero where zero would refuse every request.
+    pub fn validate(&self) -> Result<(), String> {
+        for (name, value) in [
+            ("limits.max_depth", self.max_depth),
+            ("limits.max_complexity", self.max_complexity),
+            ("limits.max_root_fields", self.max_root_fields),
+        ] {
+            if value == 0 {
+                return Err(format!("{name} must be at least 1"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Deepest bracket nesting (`{`, `[`, `(`) the raw text may have: room for the field
+    /// depth and nested input values, far below what could exhaust the parser's stack.
+    fn max_nesting(&self) -> usize {
+        self.max_depth.saturating_mul(4).saturating_add(16)
+    }
+}
+
+/// Page size a connection is costed at when the query gives neither `first` nor `last`.
+pub const DEFAULT_PAGE_COST: usize = 20;
+
+/// The complexity of a connection field: its children once per row it may return, plus
+/// one for the field itself (and its `pageInfo`/`totalCount`, which are cheap).
+pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let rows = first.or(last).map_or(DEFAULT_PAGE_COST, |n| usize::try_from(n).unwrap_or(0).max(1));
+    rows.saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The complexity of a field that returns a list of `count` items.
+pub fn list_cost(count: usize, child_complexity: usize) -> usize {
+    count.max(1).saturating_mul(child_complexity).saturating_add(1)
+}
+
+/// The key the cost of a request is charged to: the caller's token subject, or the
+/// client address for anonymous requests.
+#[derive(Debug, Clone)]
+pub struct RateClient(pub String);
+
+/// What the guard measured of one request.
+#[derive(Debug, Clone, Default)]
+pub struct Measure {
+    /// The operation that ran (or was asked for), when named.
+    pub operation_name: Option<String>,
+    pub operation_type: Option<OperationType>,
+    /// The request failed before execution (parsing, validation, a limit, the budget):
+    /// the response has no `data`.
+    pub request_error: bool,
+    pub depth: usize,
+    pub complexity: usize,
+    /// The state of the client's budget after this request was charged.
+    pub rate: Option<RateStatus>,
+}
+
+/// Shared between the guard and the HTTP handler of one request.
+#[derive(Debug, Default)]
+pub struct Meter(Mutex<Measure>);
+
+impl Meter {
+    /// A copy of what was measured so far.
+    pub fn measure(&self) -> Measure {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Measure)) {
+        if let Ok(mut measure) = self.0.lock() {
+            f(&mut measure);
+        }
+    }
+}
+
+/// An error with `extensions.code` and more extension values.
+pub fn coded_error(message: String, code: &str, extra: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    extra(&mut extensions);
+    error.extensions = Some(extensions);
+    error
+}
+
+fn too_complex(limit: &str, what: &str, max: usize, actual: usize) -> ServerError {
+    coded_error(format!("{what} is {actual}, over the limit of {max}"), "QUERY_TOO_COMPLEX", |ext| {
+        ext.set("limit", limit);
+        ext.set("max", max);
+        ext.set("actual", actual);
+    })
+}
+
+/// Deepest bracket nesting of a GraphQL text, outside strings and comments.
+pub fn nesting(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let (mut depth, mut max, mut i) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'#' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'"' if bytes[i..].starts_with(b"\"\"\"") => {
+                i += 3;
+                while i < bytes.len() && !bytes[i..].starts_with(b"\"\"\"") {
+                    i += if bytes[i..].starts_with(b"\\\"\"\"") { 4 } else { 1 };
+                }
+                i += 2;
+            }
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    max
+}
+
+/// Aliased fields in the whole document.
+fn count_aliases(document: &ExecutableDocument) -> usize {
+    fn in_set(set: &SelectionSet) -> usize {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => {
+                    usize::from(field.node.alias.is_some()) + in_set(&field.node.selection_set.node)
+                }
+                Selection::InlineFragment(fragment) => in_set(&fragment.node.selection_set.node),
+                Selection::FragmentSpread(_) => 0,
+            })
+            .sum()
+    }
+    let operations: usize = document.operations.iter().map(|(_, op)| in_set(&op.node.selection_set.node)).sum();
+    let fragments: usize = document.fragments.values().map(|f| in_set(&f.node.selection_set.node)).sum();
+    operations + fragments
+}
+
+/// Fields at the root of a selection set, through fragments (each fragment counted once
+/// per path; a cycle is a validation error reported later, so the walk stops at it).
+fn count_root_fields(
+    set: &SelectionSet,
+    fragments: &std::collections::HashMap<Name, Positioned<FragmentDefinition>>,
+    seen: &mut Vec<Name>,
+) -> usize {
+    set.items
+        .iter()
+        .map(|item| match &item.node {
+            Selection::Field(_) => 1,
+            Selection::InlineFragment(fragment) => count_root_fields(&fragment.node.selection_set.node, fragments, seen),
+            Selection::FragmentSpread(spread) => {
+                let name = &spread.node.fragment_name.node;
+                match fragments.get(name) {
+                    Some(fragment) if !seen.contains(name) => {
+                        seen.push(name.clone());
+                        let n = count_root_fields(&fragment.node.selection_set.node, fragments, seen);
+                        seen.pop();
+                        n
+                    }
+                    _ => 0,
+                }
+            }
+        })
+        .sum()
+}
+
+/// Installs the guard on a schema.
+pub struct Guard {
+    pub limits: QueryLimits,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension {
+            limits: self.limits.clone(),
+            limiter: self.limiter.clone(),
+            operation: Mutex::new(Operation::default()),
+        })
+    }
+}
+
+/// Records that the request failed before execution.
+fn mark_failed(ctx: &ExtensionContext<'_>) {
+    if let Some(meter) = ctx.data_opt::<Arc<Meter>>() {
+        meter.update(|m| m.request_error = true);
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+struct Operation {
+    name: Option<String>,
+    kind: Option<OperationType>,
+    root_fields: usize,
+}
+
+struct GuardExtension {
+    limits: QueryLimits,
+    limiter: Arc<RateLimiter>,
+    operation: Mutex<Operation>,
+}
+
+impl GuardExtension {
+    fn operation(&self) -> Operation {
+        self.operation.lock().map(|op| op.clone()).unwrap_or_default()
+    }
+
+    fn refuse<T>(ctx: &ExtensionContext<'_>, errors: Vec<ServerError>) -> Result<T, Vec<ServerError>> {
+        mark_failed(ctx);
+        Err(errors)
+    }
+
+    /// Checks the parsed document against the limits and records its operation.
+    fn inspect(&self, ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<()> {
+        let mut operation = self.operation();
+        let selected = match (&document.operations, operation.name.as_deref()) {
+            (DocumentOperations::Single(op), _) => Some(op),
+            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+            (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
+            (DocumentOperations::Multiple(_), None) => None,
+        };
+        if let Some(op) = selected {
+            operation.kind = Some(op.node.ty);
+            operation.root_fields = count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new());
+        }
+        if let Ok(mut slot) = self.operation.lock() {
+            *slot = operation.clone();
+        }
+        if let Some(meter) = ctx.data_opt::<Arc<Meter>>() {
+            meter.update(|m| m.operation_type = operation.kind);
+        }
+        if operation.root_fields > self.limits.max_root_fields {
+            return Err(too_complex(
+                "rootFields",
+                "the number of root fields",
+                self.limits.max_root_fields,
+                operation.root_fields,
+            ));
+        }
+        let aliases = count_aliases(document);
+        if aliases > self.limits.max_aliases {
+            return Err(too_complex("aliases", "the number of aliases", self.limits.max_aliases, aliases));
+        }
+        Ok(())
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GuardExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        if let Ok(mut op) = self.operation.lock() {
+            op.name.clone_from(&request.operation_name);
+        }
+        next.run(ctx, request).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let nested = nesting(query);
+        let max = self.limits.max_nesting();
+        if nested > max {
+            mark_failed(ctx);
+            return Err(too_complex("nesting", "the bracket nesting of the document", max, nested));
+        }
+        let document = next.run(ctx, query, variables).await.and_then(|document| {
+            self.inspect(ctx, &document)?;
+            Ok(document)
+        });
+        if document.is_err() {
+            mark_failed(ctx);
+        }
+        document
+    }
+
+    async fn validation(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        next: NextValidation<'_>,
+    ) -> Result<ValidationResult, Vec<ServerError>> {
+        let result = match next.run(ctx).await {
+            Ok(result) => result,
+            Err(errors) => return Self::refuse(ctx, errors),
+        };
+        let meter = ctx.data_opt::<Arc<Meter>>();
+        if let Some(meter) = meter {
+            meter.update(|m| {
+                m.depth = result.depth;
+                m.complexity = result.complexity;
+            });
+        }
+        if result.depth > self.limits.max_depth {
+            return Self::refuse(
+                ctx,
+                vec![too_complex("depth", "the query depth", self.limits.max_depth, result.depth)],
+            );
+        }
+        if result.complexity > self.limits.max_complexity {
+            return Self::refuse(
+                ctx,
+                vec![too_complex("complexity", "the query complexity", self.limits.max_complexity, result.complexity)],
+            );
+        }
+        let (Some(meter), Some(RateClient(client))) = (meter, ctx.data_opt::<RateClient>()) else {
+            return Ok(result);
+        };
+        let operation = self.operation();
+        let cost = self.limiter.cost(result.complexity, operation.kind == Some(OperationType::Mutation), operation.root_fields);
+        let Some(status) = self.limiter.charge(client, cost).await else {
+            return Ok(result);
+        };
+        meter.update(|m| m.rate = Some(status.clone()));
+        if status.allowed {
+            return Ok(result);
+        }
+        let message = if cost > status.limit {
+            format!("this request costs {cost} points, more than the whole budget of {} points", status.limit)
+        } else {
+            format!(
+                "this request costs {cost} points and {} of the budget of {} remain until {}; retry after {} s",
+                status.remaining,
+                status.limit,
+                status.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                status.retry_after_secs()
+            )
+        };
+        let error = coded_error(message, "RATE_LIMITED", |ext| {
+            ext.set("cost", status.cost);
+            ext.set("limit", status.limit);
+            ext.set("remaining", status.remaining);
+            ext.set("resetAt", status.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            ext.set("retryAfter", status.retry_after_secs());
+        });
+        Self::refuse(ctx, vec![error])
+    }
+
+    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
+        let timeout = self.limits.execution_timeout_ms;
+        if timeout == 0 || self.operation().kind != Some(OperationType::Query) {
+            return next.run(ctx, operation_name).await;
+        }
+        match tokio::time::timeout(Duration::from_millis(timeout), next.run(ctx, operation_name)).await {
+            Ok(response) => response,
+            Err(_) => Response::from_errors(vec![coded_error(
+                format!("the query ran longer than the execution timeout of {timeout} ms"),
+                "TIMEOUT",
+                |ext| {
+                    ext.set("limit", "executionTimeout");
+                    ext.set("max", timeout);
+                },
+            )]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nesting_ignores_strings_and_comments() {
+        assert_eq!(nesting("{ a { b(x: [1, {y: 2}]) } }"), 5);
+        assert_eq!(nesting("{ a(s: \"{{{{[[[\") }"), 2);
+        assert_eq!(nesting("# {{{{{{\n{ a }"), 1);
+        assert_eq!(nesting("{ a(s: \"\"\" {{{ \\\"\"\" {{ \"\"\") }"), 2);
+        assert_eq!(nesting(&"{".repeat(10_000)), 10_000);
+    }
+
+    #[test]
+    fn connection_cost_scales_with_the_page() {
+        assert_eq!(connection_cost(Some(100), None, 3), 301);
+        assert_eq!(connection_cost(None, Some(5), 3), 16);
+        assert_eq!(connection_cost(None, None, 3), 61);
+        assert_eq!(connection_cost(Some(-4), None, 3), 4);
+    }
+
+    #[test]
+    fn root_fields_and_aliases_are_counted_through_fragments() {
+        let document = async_graphql::parser::parse_query(
+            "query Q { a: viewer { role } b: viewer { role } ...F } fragment F on Query { c: viewer { role } countries { totalCount } }",
+        )
+        .expect("parses");
+        assert_eq!(count_aliases(&document), 3);
+        let (_, op) = document.operations.iter().next().expect("one operation");
+        assert_eq!(count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new()), 4);
+    }
+}
