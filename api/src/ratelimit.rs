@@ -33,6 +33,8 @@ pub struct RateLimitSettings {
     pub mutation_cost: u64,
     /// `redis://host:port/db`: keep the counters in Redis, shared by every replica.
     pub redis_url: Option<String>,
+    /// Prefix of the Redis keys (several deployments may share one Redis).
+    pub redis_prefix: String,
     /// Milliseconds to wait for Redis before falling back to local counters.
     pub redis_timeout_ms: u64,
     /// Take an anonymous client's address from `X-Forwarded-For` (only behind a proxy
@@ -48,6 +50,7 @@ impl Default for RateLimitSettings {
             window_secs: 60,
             mutation_cost: 10,
             redis_url: None,
+            redis_prefix: "interlib".to_owned(),
             redis_timeout_ms: 250,
             trust_forwarded_for: false,
         }
@@ -134,6 +137,7 @@ struct Redis {
     connection: redis::aio::ConnectionManager,
     script: redis::Script,
     timeout: Duration,
+    prefix: String,
 }
 
 /// The limiter shared by all requests of the process.
@@ -164,7 +168,12 @@ impl RateLimiter {
                     .set_number_of_retries(1)
                     .set_max_delay(Duration::from_secs(1));
                 let connection = redis::aio::ConnectionManager::new_lazy_with_config(client, config)?;
-                Some(Redis { connection, script: redis::Script::new(CHARGE_SCRIPT), timeout })
+                Some(Redis {
+                    connection,
+                    script: redis::Script::new(CHARGE_SCRIPT),
+                    timeout,
+                    prefix: settings.redis_prefix.clone(),
+                })
             }
         };
         Ok(Self {
@@ -207,7 +216,7 @@ impl RateLimiter {
         let digest = hex::encode(&Sha256::digest(client.as_bytes())[..16]);
         let (allowed, used) = match &self.redis {
             Some(redis) => {
-                let key = format!("interlib:ratelimit:{digest}:{window_start}");
+                let key = format!("{}:ratelimit:{digest}:{window_start}", redis.prefix);
                 let ttl = window_ms.saturating_add(1000);
                 let mut connection = redis.connection.clone();
                 let mut invocation = redis.script.key(&key);

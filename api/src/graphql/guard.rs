@@ -469,4 +469,33 @@ mod tests {
         let (_, op) = document.operations.iter().next().expect("one operation");
         assert_eq!(count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new()), 4);
     }
+
+    struct Slow;
+
+    #[async_graphql::Object]
+    impl Slow {
+        async fn slow(&self) -> i32 {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            1
+        }
+    }
+
+    #[tokio::test]
+    async fn a_query_past_the_timeout_is_cut_off_but_a_mutation_runs_to_the_end() {
+        let limiter = Arc::new(RateLimiter::new(&crate::ratelimit::RateLimitSettings::default()).expect("limiter"));
+        let limits = QueryLimits { execution_timeout_ms: 50, ..QueryLimits::default() };
+        let schema = async_graphql::Schema::build(Slow, Slow, async_graphql::EmptySubscription)
+            .extension(Guard { limits, limiter })
+            .finish();
+        let started = std::time::Instant::now();
+        let response = schema.execute("{ slow }").await;
+        assert!(started.elapsed() < Duration::from_millis(250), "answered at the timeout");
+        let error = &response.errors[0];
+        let ext = error.extensions.as_ref().expect("extensions");
+        assert_eq!(ext.get("code"), Some(&async_graphql::Value::from("TIMEOUT")));
+        assert_eq!(ext.get("max"), Some(&async_graphql::Value::from(50)));
+        let response = schema.execute("mutation { slow }").await;
+        assert!(response.errors.is_empty());
+        assert_eq!(response.data.to_string(), "{slow: 1}");
+    }
 }

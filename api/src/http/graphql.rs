@@ -466,9 +466,6 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     let Some(media) = negotiate(&req) else {
         return not_acceptable();
     };
-    if let Err(res) = check_content_type(&req) {
-        return refused(&state, &req, res, None).await;
-    }
     if !state.health.is_up() {
         return refused(&state, &req, unavailable(), None).await;
     }
@@ -476,6 +473,9 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
         Ok(viewer) => viewer,
         Err(res) => return refused(&state, &req, res, None).await,
     };
+    if let Err(res) = check_content_type(&req) {
+        return refused(&state, &req, res, Some(&viewer)).await;
+    }
     let max = state.max_body_bytes;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {

@@ -9,6 +9,7 @@ mod errors;
 mod feed;
 mod filters;
 mod http;
+mod limits;
 mod migrations;
 mod n_plus_one;
 mod pagination;

@@ -1,0 +1,230 @@
+//! Query limits and the per-client cost budget: each limit answers at once with
+//! `QUERY_TOO_COMPLEX` (or its own code) naming the limit, its maximum and the measured
+//! value; budgets are charged by complexity, reported in `rateLimit` and `X-RateLimit-*`,
+//! and shared through Redis by several servers.
+
+use interlib::auth::Role;
+use interlib_tests::{TestApp, error_codes, fixtures};
+use serde_json::{Value, json};
+
+const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
+
+/// POSTs `body` asking for `application/graphql-response+json`; status, headers and JSON.
+async fn post(app: &TestApp, token: Option<&str>, body: &Value) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = app.client.post(format!("{}/graphql", app.address)).header("accept", GRAPHQL_RESPONSE).json(body);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let res = req.send().await.expect("sent");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, headers, res.json().await.expect("JSON body"))
+}
+
+fn limit_of(body: &Value) -> (&str, &Value, &Value) {
+    let ext = &body["errors"][0]["extensions"];
+    (ext["limit"].as_str().unwrap_or(""), &ext["max"], &ext["actual"])
+}
+
+#[tokio::test]
+async fn each_limit_names_itself_its_maximum_and_the_measured_value() {
+    let app = TestApp::spawn_with(|s| {
+        s.limits.max_depth = 4;
+        s.limits.max_complexity = 500;
+        s.limits.max_aliases = 3;
+        s.limits.max_root_fields = 3;
+        s.limits.max_batch_size = 2;
+        s.max_body_bytes = 10_000;
+    })
+    .await;
+    fixtures::network(&app.db).await;
+    let admin = Some(app.admin.as_str());
+    let cases = [
+        // depth 5: associations > nodes > members > nodes > externalId
+        ("{ associations { nodes { members { nodes { externalId } } } } }", "depth", 4, 5),
+        // 100 rows of (nodes + 4 fields): 100 * 5 + 1
+        ("{ librarians(first: 100) { nodes { id fullName email bio } } }", "complexity", 500, 501),
+        ("{ viewer { a: role b: role c: role d: role } }", "aliases", 3, 4),
+        ("{ viewer { role } rounds { totalCount } countries { totalCount } associations { totalCount } }", "rootFields", 3, 4),
+    ];
+    for (query, limit, max, actual) in cases {
+        let (status, _, body) = post(&app, admin, &json!({ "query": query })).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{query}: {body}");
+        assert_eq!(limit_of(&body), (limit, &json!(max), &json!(actual)), "{body}");
+        assert!(body.get("data").is_none(), "refused before execution: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap_or("");
+        assert!(message.contains(&max.to_string()) && message.contains(&actual.to_string()), "{message}");
+    }
+    // Just under each limit runs: the cost of a connection follows `first`.
+    let (status, _, body) =
+        post(&app, admin, &json!({ "query": "{ librarians(first: 99) { nodes { id fullName email bio } } }" })).await;
+    assert_eq!((status, error_codes(&body).len()), (200, 0), "{body}");
+    // The cost follows `first` given as a variable, too.
+    let by_variable = json!({
+        "query": "query($n: Int) { librarians(first: $n) { nodes { id fullName email bio } } }",
+        "variables": { "n": 100 },
+    });
+    let (_, _, body) = post(&app, admin, &by_variable).await;
+    assert_eq!(limit_of(&body), ("complexity", &json!(500), &json!(501)));
+
+    // A document nested far deeper than any query must not reach the parser.
+    let (status, _, body) = post(&app, admin, &json!({ "query": "{".repeat(5_000) })).await;
+    assert_eq!(status, 400);
+    assert_eq!(limit_of(&body).0, "nesting");
+
+    // Batches: two run, three are refused.
+    let two = json!([{ "query": "{ viewer { role } }" }, { "query": "{ rounds { totalCount } }" }]);
+    let (status, _, body) = post(&app, admin, &two).await;
+    assert_eq!(status, 200);
+    assert_eq!(body[0]["data"]["viewer"]["role"], "ADMIN");
+    let three = json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }, { "query": "{ __typename }" }]);
+    let (status, _, body) = post(&app, admin, &three).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_codes(&body), ["BATCH_TOO_LARGE"]);
+    assert_eq!(limit_of(&body), ("batchSize", &json!(2), &json!(3)));
+
+    // The body: refused while reading, naming the limit.
+    let big = json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(20_000) } });
+    let (status, _, body) = post(&app, admin, &big).await;
+    assert_eq!(status, 413);
+    assert_eq!(error_codes(&body), ["PAYLOAD_TOO_LARGE"]);
+    assert_eq!(limit_of(&body).0, "bodyBytes");
+    assert_eq!(body["errors"][0]["extensions"]["max"], 10_000);
+
+    // The server is unaffected.
+    let (status, _, body) = post(&app, admin, &json!({ "query": "{ viewer { role } }" })).await;
+    assert_eq!((status, &body["data"]["viewer"]["role"]), (200, &json!("ADMIN")));
+}
+
+#[tokio::test]
+async fn batching_can_be_turned_off() {
+    let app = TestApp::spawn_with(|s| s.limits.max_batch_size = 0).await;
+    let (status, _, body) = post(&app, None, &json!([{ "query": "{ __typename }" }])).await;
+    assert_eq!(status, 400);
+    assert_eq!(error_codes(&body), ["BATCHING_DISABLED"]);
+}
+
+/// The budget state of a response's headers.
+fn budget(headers: &reqwest::header::HeaderMap) -> (u64, u64, u64) {
+    let number = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
+    };
+    (number("x-ratelimit-limit"), number("x-ratelimit-used"), number("x-ratelimit-remaining"))
+}
+
+/// `rateLimit` and `viewer`: 1 + 5 fields, and 1 + 1.
+const PROBE: &str = "{ rateLimit { limit cost used remaining resetAt } viewer { role } }";
+const PROBE_COST: u64 = 8;
+
+#[tokio::test]
+async fn each_client_spends_its_own_budget_by_complexity() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.points = 100;
+        s.rate_limit.window_secs = 3600;
+    })
+    .await;
+    let admin = Some(app.admin.as_str());
+    let (status, headers, body) = post(&app, admin, &json!({ "query": PROBE })).await;
+    assert_eq!(status, 200, "{body}");
+    let rate = &body["data"]["rateLimit"];
+    assert_eq!((rate["limit"].as_u64(), rate["cost"].as_u64()), (Some(100), Some(PROBE_COST)));
+    assert_eq!((rate["used"].as_u64(), rate["remaining"].as_u64()), (Some(PROBE_COST), Some(100 - PROBE_COST)));
+    assert_eq!(budget(&headers), (100, PROBE_COST, 100 - PROBE_COST));
+    let reset: u64 = headers["x-ratelimit-reset"].to_str().ok().and_then(|v| v.parse().ok()).expect("reset");
+    let reset_at = chrono::DateTime::parse_from_rfc3339(rate["resetAt"].as_str().unwrap_or("")).expect("RFC 3339");
+    assert_eq!(reset_at.timestamp(), i64::try_from(reset).unwrap_or(0));
+
+    // 11 more probes spend 96 of 100; the 13th would overspend and is refused uncharged.
+    for _ in 0..11 {
+        post(&app, admin, &json!({ "query": PROBE })).await;
+    }
+    let (status, headers, body) = post(&app, admin, &json!({ "query": PROBE })).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+    let ext = &body["errors"][0]["extensions"];
+    assert_eq!((ext["cost"].as_u64(), ext["remaining"].as_u64()), (Some(PROBE_COST), Some(4)));
+    let retry: u64 = headers["retry-after"].to_str().ok().and_then(|v| v.parse().ok()).expect("Retry-After");
+    assert!((1..=3600).contains(&retry));
+    assert_eq!(budget(&headers), (100, 96, 4));
+    // What still fits runs: `{ __typename }` costs 1.
+    let (status, headers, _) = post(&app, admin, &json!({ "query": "{ __typename }" })).await;
+    assert_eq!((status, budget(&headers)), (200, (100, 97, 3)));
+
+    // Another token, and anonymous callers, have budgets of their own.
+    let ambassador = app.token(Role::Ambassador, &["ZA"], None, None);
+    let (status, headers, _) = post(&app, Some(&ambassador), &json!({ "query": PROBE })).await;
+    assert_eq!((status, budget(&headers)), (200, (100, PROBE_COST, 100 - PROBE_COST)));
+    let (status, headers, _) = post(&app, None, &json!({ "query": "{ __typename }" })).await;
+    assert_eq!((status, budget(&headers)), (200, (100, 1, 99)));
+
+    // A mutation costs its complexity plus 10 per root field.
+    let mutation = json!({ "query": "mutation { createRound(input: { name: \"x\", \
+        applicationsOpenAt: \"2027-01-01T00:00:00Z\", applicationsCloseAt: \"2027-02-01T00:00:00Z\", \
+        startsAt: \"2027-03-01T00:00:00Z\", endsAt: \"2027-06-01T00:00:00Z\" }) { userErrors { code } } }" });
+    let (_, headers, body) = post(&app, Some(&ambassador), &mutation).await;
+    assert_eq!(budget(&headers).1, PROBE_COST + 3 + 10, "{body}");
+
+    // Responses that ran nothing still carry the budget.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&ambassador)
+        .header("content-type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 400);
+    assert_eq!(budget(res.headers()).1, PROBE_COST + 13);
+}
+
+#[tokio::test]
+async fn a_request_dearer_than_the_whole_budget_says_so() {
+    let app = TestApp::spawn_with(|s| s.rate_limit.points = 50).await;
+    let (status, _, body) =
+        post(&app, Some(&app.admin), &json!({ "query": "{ librarians(first: 30) { nodes { id } } }" })).await;
+    assert_eq!(status, 429);
+    let message = body["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(message.contains("more than the whole budget of 50"), "{message}");
+}
+
+#[tokio::test]
+async fn servers_sharing_redis_share_one_budget() {
+    let prefix = format!("interlib-test-{}", fastrand::u64(..));
+    let settings = |s: &mut interlib::settings::Settings| {
+        s.rate_limit.points = 50;
+        s.rate_limit.window_secs = 3600;
+        s.rate_limit.redis_url = Some("redis://127.0.0.1:6379/".into());
+        s.rate_limit.redis_prefix.clone_from(&prefix);
+    };
+    let one = TestApp::spawn_with(settings).await;
+    let two = TestApp::spawn_with(settings).await;
+    // The same key pair signs tokens on both: the same admin spends on either.
+    let admin = Some(one.admin.as_str());
+    let mut used = Vec::new();
+    for i in 0..6 {
+        let app = if i % 2 == 0 { &one } else { &two };
+        let (status, headers, _) = post(app, admin, &json!({ "query": PROBE })).await;
+        assert_eq!(status, 200);
+        used.push(budget(&headers).1);
+    }
+    assert_eq!(used, [8, 16, 24, 32, 40, 48], "each server sees the other's charges");
+    let (status, _, _) = post(&one, admin, &json!({ "query": PROBE })).await;
+    assert_eq!(status, 429, "48 + 8 > 50 on one server...");
+    let (status, _, _) = post(&two, admin, &json!({ "query": PROBE })).await;
+    assert_eq!(status, 429, "...and on the other");
+    let (status, headers, _) = post(&two, admin, &json!({ "query": "{ __typename }" })).await;
+    assert_eq!((status, budget(&headers)), (200, (50, 49, 1)));
+}
+
+#[tokio::test]
+async fn servers_without_redis_count_on_their_own() {
+    let settings = |s: &mut interlib::settings::Settings| s.rate_limit.points = 50;
+    let one = TestApp::spawn_with(settings).await;
+    let two = TestApp::spawn_with(settings).await;
+    let admin = Some(one.admin.as_str());
+    let (_, first, _) = post(&one, admin, &json!({ "query": PROBE })).await;
+    let (_, second, _) = post(&two, admin, &json!({ "query": PROBE })).await;
+    assert_eq!((budget(&first).1, budget(&second).1), (8, 8));
+}
