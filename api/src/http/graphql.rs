@@ -543,6 +543,28 @@ fn is_mutation(request: &Request) -> bool {
     }
 }
 
+/// The request of a GET's query string: `query`, `operationName`, and `variables` and
+/// `extensions` as JSON (async-graphql's own parser expects `operation_name`).
+fn parse_get(query_string: &str) -> Result<Request, String> {
+    let mut request = Request::new("");
+    for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+        match key.as_ref() {
+            "query" => request.query = value.into_owned(),
+            "operationName" | "operation_name" => request.operation_name = Some(value.into_owned()),
+            "variables" => {
+                let json: serde_json::Value =
+                    serde_json::from_str(&value).map_err(|e| format!("`variables` is not JSON: {e}"))?;
+                request.variables = async_graphql::Variables::from_json(json);
+            }
+            "extensions" => {
+                request.extensions = serde_json::from_str(&value).map_err(|e| format!("`extensions` is not JSON: {e}"))?;
+            }
+            _ => {}
+        }
+    }
+    Ok(request)
+}
+
 /// `GET /graphql`: GraphiQL for a browser, otherwise a query from the query string.
 pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
     let wants_html = req
@@ -564,7 +586,7 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         Ok(viewer) => viewer,
         Err(res) => return refused(&state, &req, res, None).await,
     };
-    let request = match async_graphql::http::parse_query_string(req.query_string()) {
+    let request = match parse_get(req.query_string()) {
         Ok(request) => request,
         Err(err) => {
             let res = error_response(

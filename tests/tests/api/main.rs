@@ -12,6 +12,7 @@ mod http;
 mod limits;
 mod migrations;
 mod n_plus_one;
+mod over_http;
 mod pagination;
 mod privacy;
 mod queries;
