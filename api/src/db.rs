@@ -124,9 +124,13 @@ impl DbHealth {
         up
     }
 
-    /// A request failed as if the database were unavailable: confirm with a ping, and
-    /// while it fails keep probing in the background until the database answers.
+    /// A request failed as if the database were unavailable: refuse requests from now on
+    /// (a circuit breaker, open), and probe in the background until a ping gets through
+    /// (closed again). When the database is in fact fine, the first probe closes it at once.
     pub fn report_failure(self: &Arc<Self>) {
+        if self.up.swap(false, Ordering::Relaxed) {
+            tracing::error!("database unreachable: refusing requests until it answers");
+        }
         if self.probing.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -141,9 +145,6 @@ impl DbHealth {
     }
 
     fn mark_down(self: &Arc<Self>) {
-        if self.up.swap(false, Ordering::Relaxed) {
-            tracing::error!("database unreachable: refusing requests until it answers");
-        }
         self.report_failure();
     }
 }

@@ -160,7 +160,7 @@ impl Settings {
             None => builder.add_source(config::File::with_name("interlib").required(false)),
         };
         builder
-            .add_source(config::Environment::with_prefix("INTERLIB").prefix_separator("_").try_parsing(true))
+            .add_source(config::Environment::with_prefix("INTERLIB").prefix_separator("_").separator("__").try_parsing(true))
             .build()?
             .try_deserialize::<Self>()
             .context("invalid settings")
@@ -227,6 +227,11 @@ impl Settings {
     /// Whether validation errors suggest field names (explicitly, or by profile).
     pub fn field_suggestions_enabled(&self) -> bool {
         self.field_suggestions.unwrap_or(self.profile == Profile::Development)
+    }
+
+    /// Points the settings at another database.
+    pub fn set_database_url(&mut self, url: &str) {
+        self.database_url = SecretString::from(url.to_owned());
     }
 
     /// The database URL, for the one place that connects.

@@ -129,6 +129,12 @@ impl Application {
         Ok(Self { port, server, db, statements, deliverer })
     }
 
+    /// A handle that stops the server: `stop(true)` is what SIGTERM does (stop accepting,
+    /// finish the requests in flight within `shutdown_timeout_secs`).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// The bound port.
     pub fn port(&self) -> u16 {
         self.port

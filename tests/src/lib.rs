@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod fixtures;
+pub mod proxy;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -104,6 +105,8 @@ pub struct TestApp {
     pub keys: KeyRing,
     /// An admin token: [`graphql`](Self::graphql) and [`data`](Self::data) send it.
     pub admin: String,
+    /// Stops the server as SIGTERM would.
+    pub server: actix_web::dev::ServerHandle,
 }
 
 impl TestApp {
@@ -131,6 +134,7 @@ impl TestApp {
         let port = app.port();
         let db = app.db();
         let statements = app.statements();
+        let server = app.handle();
         tokio::spawn(app.run_until_stopped());
         Self {
             address: format!("http://127.0.0.1:{port}"),
@@ -144,6 +148,7 @@ impl TestApp {
             database,
             admin: mint(&keys, Role::Admin, &[], None, None),
             keys,
+            server,
         }
     }
 

@@ -329,6 +329,16 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
 fn status_of(media: MediaType, response: &Response, measure: &Measure) -> StatusCode {
     let codes = codes(response);
     if !measure.request_error {
+        // The database went away during execution and nothing came of the request: say so
+        // in the status too, so that clients and load balancers retry.
+        let nothing = match &response.data {
+            ConstValue::Null => true,
+            ConstValue::Object(fields) => fields.values().all(|v| *v == ConstValue::Null),
+            _ => false,
+        };
+        if nothing && codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         return StatusCode::OK;
     }
     if codes.iter().any(|c| c == "RATE_LIMITED") {

@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod authorization;
 mod errors;
+mod failures;
 mod feed;
 mod filters;
 mod http;

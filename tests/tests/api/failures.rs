@@ -1,0 +1,148 @@
+//! Failures: the database taken away under a running server and given back, an exhausted
+//! pool, graceful shutdown with a request in flight.
+
+use std::time::{Duration, Instant};
+
+use interlib_tests::proxy::TcpProxy;
+use interlib_tests::{TestApp, error_codes, postgres_base_url};
+use sea_orm::TransactionTrait;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+async fn query(app: &TestApp) -> (u16, Option<String>, Value) {
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&app.admin)
+        .json(&json!({ "query": "{ rounds { totalCount } }" }))
+        .send()
+        .await
+        .expect("sent");
+    let status = res.status().as_u16();
+    let retry = res.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    (status, retry, res.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `/readyz` until it answers 200 (the server found the database again).
+async fn until_ready(app: &TestApp, within: Duration) -> Duration {
+    let started = Instant::now();
+    while started.elapsed() < within {
+        if app.get("/readyz").await.status() == 200 {
+            return started.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the server did not find the database again within {within:?}");
+}
+
+/// Asserts the database is reported unavailable, at once.
+async fn refused_fast(app: &TestApp) {
+    let started = Instant::now();
+    let (status, retry, body) = query(app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"]);
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(started.elapsed() < Duration::from_millis(500), "refused at once, took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_is_service_unavailable_and_the_server_recovers() {
+    let app = TestApp::spawn_with(|s| {
+        s.database_max_connections = 1;
+        s.database_acquire_timeout_secs = 1;
+    })
+    .await;
+    assert_eq!(query(&app).await.0, 200);
+    // Hold the pool's only connection.
+    let held = app.db.begin().await.expect("the connection");
+    let started = Instant::now();
+    let (status, _, body) = query(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"]);
+    assert!(started.elapsed() < Duration::from_secs(4), "bounded by the acquire timeout");
+    // Until a probe gets through, requests are refused without waiting.
+    refused_fast(&app).await;
+    assert_eq!(app.get("/readyz").await.status(), 503);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    held.rollback().await.expect("released");
+    until_ready(&app, Duration::from_secs(10)).await;
+    assert_eq!(query(&app).await.0, 200);
+}
+
+/// `host:port` of a PostgreSQL URL such as `postgres://postgres@127.0.0.1:5432`.
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+#[tokio::test]
+async fn the_server_rides_out_a_database_outage_and_recovers_by_itself() {
+    let Some(base) = postgres_base_url() else {
+        eprintln!("PostgreSQL only (set INTERLIB_TEST_POSTGRES): SQLite is a file, it cannot go away");
+        return;
+    };
+    let target = host_port(&base);
+    let mut proxy = TcpProxy::start(&target).await.expect("proxy");
+    let port = proxy.port;
+    let app = TestApp::spawn_with(|s| {
+        let url = s.database_url().replacen(&target, &format!("127.0.0.1:{port}"), 1);
+        s.set_database_url(&url);
+        s.database_acquire_timeout_secs = 1;
+    })
+    .await;
+    assert_eq!(query(&app).await.0, 200);
+
+    proxy.stop().await;
+    let started = Instant::now();
+    let (status, _, body) = query(&app).await;
+    assert_eq!((status, error_codes(&body)), (503, vec!["SERVICE_UNAVAILABLE".to_owned()]), "{body}");
+    assert!(started.elapsed() < Duration::from_secs(4), "no hang: {:?}", started.elapsed());
+    for _ in 0..5 {
+        refused_fast(&app).await;
+    }
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status(), 503);
+    assert_eq!(app.get("/healthz").await.status(), 200, "the process is fine");
+
+    proxy.resume().await.expect("proxy again");
+    let took = until_ready(&app, Duration::from_secs(15)).await;
+    eprintln!("back {took:?} after the database returned");
+    let (status, _, body) = query(&app).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["rounds"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_the_request_in_flight() {
+    let app = TestApp::spawn().await;
+    let body = json!({ "query": "{ viewer { role } }" }).to_string();
+    let (head, tail) = body.split_at(body.len() / 2);
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.expect("connected");
+    let request = format!(
+        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAuthorization: Bearer {}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        app.admin,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("half sent");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // What SIGTERM does: stop accepting, let the requests in flight finish.
+    let server = app.server.clone();
+    let stopping = tokio::spawn(async move { server.stop(true).await });
+    let started = Instant::now();
+    loop {
+        if tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await.is_err() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "the listener should close");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stream.write_all(tail.as_bytes()).await.expect("rest sent");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"role\":\"ADMIN\""), "{response}");
+    tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stopped").expect("joined");
+}
