@@ -66,9 +66,12 @@ pub fn is_unavailable(err: &DbErr) -> bool {
         _ => return false,
     };
     match sqlx {
-        Sqlx::Io(_) | Sqlx::Tls(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed | Sqlx::Protocol(_) => {
-            true
-        }
+        Sqlx::Io(_)
+        | Sqlx::Tls(_)
+        | Sqlx::PoolTimedOut
+        | Sqlx::PoolClosed
+        | Sqlx::WorkerCrashed
+        | Sqlx::Protocol(_) => true,
         Sqlx::Database(db) => db.code().is_some_and(|code| {
             // PostgreSQL: connection exceptions (08), query_canceled (57014, the statement
             // timeout), admin/crash shutdown and cannot_connect_now (57P0x), too many

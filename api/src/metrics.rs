@@ -88,7 +88,11 @@ impl Metrics {
         let database_up = Gauge::default();
         let statements = Counter::default();
         let subscriptions = Gauge::default();
-        registry.register("graphql_requests", "GraphQL operations executed, by operation name and type", requests.clone());
+        registry.register(
+            "graphql_requests",
+            "GraphQL operations executed, by operation name and type",
+            requests.clone(),
+        );
         registry.register(
             "graphql_request_duration_seconds",
             "Time to answer a GraphQL operation, by operation name and type",
@@ -96,7 +100,11 @@ impl Metrics {
         );
         registry.register("graphql_errors", "GraphQL errors returned, by extensions.code", errors.clone());
         registry.register("http_responses", "HTTP responses, by status code", responses.clone());
-        registry.register("rate_limited", "Requests refused because the client's budget was spent", rate_limited.clone());
+        registry.register(
+            "rate_limited",
+            "Requests refused because the client's budget was spent",
+            rate_limited.clone(),
+        );
         registry.register(
             "rate_limiter_redis_failures",
             "Rate-limit charges that could not reach Redis and were counted locally",

@@ -210,7 +210,8 @@ impl RateLimiter {
         let window_ms = i64::try_from(self.settings.window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
         let now = Utc::now().timestamp_millis();
         let window_start = now - now.rem_euclid(window_ms);
-        let reset_at = Utc.timestamp_millis_opt(window_start.saturating_add(window_ms)).single().unwrap_or_else(Utc::now);
+        let reset_at =
+            Utc.timestamp_millis_opt(window_start.saturating_add(window_ms)).single().unwrap_or_else(Utc::now);
         // The key names the client by a digest: subjects may be e-mail addresses, and
         // Redis is no place for personal data.
         let digest = hex::encode(&Sha256::digest(client.as_bytes())[..16]);

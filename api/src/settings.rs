@@ -160,7 +160,9 @@ impl Settings {
             None => builder.add_source(config::File::with_name("interlib").required(false)),
         };
         builder
-            .add_source(config::Environment::with_prefix("INTERLIB").prefix_separator("_").separator("__").try_parsing(true))
+            .add_source(
+                config::Environment::with_prefix("INTERLIB").prefix_separator("_").separator("__").try_parsing(true),
+            )
             .build()?
             .try_deserialize::<Self>()
             .context("invalid settings")

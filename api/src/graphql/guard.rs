@@ -223,7 +223,9 @@ fn count_root_fields(
         .iter()
         .map(|item| match &item.node {
             Selection::Field(_) => 1,
-            Selection::InlineFragment(fragment) => count_root_fields(&fragment.node.selection_set.node, fragments, seen),
+            Selection::InlineFragment(fragment) => {
+                count_root_fields(&fragment.node.selection_set.node, fragments, seen)
+            }
             Selection::FragmentSpread(spread) => {
                 let name = &spread.node.fragment_name.node;
                 match fragments.get(name) {
@@ -297,7 +299,8 @@ impl GuardExtension {
         };
         if let Some(op) = selected {
             operation.kind = Some(op.node.ty);
-            operation.root_fields = count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new());
+            operation.root_fields =
+                count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new());
         }
         if let Ok(mut slot) = self.operation.lock() {
             *slot = operation.clone();
@@ -390,7 +393,11 @@ impl Extension for GuardExtension {
             return Ok(result);
         };
         let operation = self.operation();
-        let cost = self.limiter.cost(result.complexity, operation.kind == Some(OperationType::Mutation), operation.root_fields);
+        let cost = self.limiter.cost(
+            result.complexity,
+            operation.kind == Some(OperationType::Mutation),
+            operation.root_fields,
+        );
         let Some(status) = self.limiter.charge(client, cost).await else {
             return Ok(result);
         };
@@ -419,7 +426,12 @@ impl Extension for GuardExtension {
         Self::refuse(ctx, vec![error])
     }
 
-    async fn execute(&self, ctx: &ExtensionContext<'_>, operation_name: Option<&str>, next: NextExecute<'_>) -> Response {
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
         let timeout = self.limits.execution_timeout_ms;
         if timeout == 0 || self.operation().kind != Some(OperationType::Query) {
             return next.run(ctx, operation_name).await;

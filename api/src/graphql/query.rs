@@ -77,7 +77,9 @@ impl QueryRoot {
     /// "Change feed"). Start without `after`, then pass each page's `endCursor`; a
     /// follower that applies every event (`node`, or dropping its copy when `node` is
     /// `null`) holds exactly what it may see, and never misses or repeats an event.
-    #[graphql(complexity = "crate::graphql::guard::list_cost(first.map_or(crate::service::feed::DEFAULT_EVENTS as usize, |n| usize::try_from(n).unwrap_or(0)), child_complexity)")]
+    #[graphql(
+        complexity = "crate::graphql::guard::list_cost(first.map_or(crate::service::feed::DEFAULT_EVENTS as usize, |n| usize::try_from(n).unwrap_or(0)), child_complexity)"
+    )]
     async fn changes(
         &self,
         ctx: &Context<'_>,

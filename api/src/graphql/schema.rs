@@ -6,11 +6,11 @@ use async_graphql::{MergedObject, Schema};
 
 use crate::graphql::context::ApiContext;
 use crate::graphql::guard::{Guard, QueryLimits};
-use crate::graphql::subscription::SubscriptionRoot;
 use crate::graphql::mutation::MutationRoot;
 use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
 use crate::graphql::rounds::{RoundMutations, RoundQueries};
+use crate::graphql::subscription::SubscriptionRoot;
 use crate::ratelimit::RateLimiter;
 use crate::service::live::Notifier;
 
@@ -54,8 +54,5 @@ pub fn build_schema(context: ApiContext, options: SchemaOptions) -> AppSchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
-        .register_output_type::<Node>()
-        .finish()
-        .sdl()
+    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot).register_output_type::<Node>().finish().sdl()
 }

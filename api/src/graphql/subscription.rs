@@ -66,9 +66,10 @@ impl SubscriptionRoot {
                 async move {
                     // Visible now, by the policy of `pairings`, read at the update.
                     let scope = policy::pairings(&viewer);
-                    let found = relations::by_ids::<pairing::Entity>(db, scope, pairing::Column::Id, vec![row.id], |m| m.id)
-                        .await
-                        .ok()?;
+                    let found =
+                        relations::by_ids::<pairing::Entity>(db, scope, pairing::Column::Id, vec![row.id], |m| m.id)
+                            .await
+                            .ok()?;
                     found.get(&row.id).map(|_| Pairing(row))
                 }
             });

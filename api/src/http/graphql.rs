@@ -69,10 +69,7 @@ pub(super) fn negotiate(req: &HttpRequest) -> Option<MediaType> {
     for item in accept.split(',') {
         let mut parts = item.split(';').map(str::trim);
         let range = parts.next().unwrap_or("").to_ascii_lowercase();
-        let quality = parts
-            .filter_map(|p| p.strip_prefix("q="))
-            .find_map(|q| q.parse::<f32>().ok())
-            .unwrap_or(1.0);
+        let quality = parts.filter_map(|p| p.strip_prefix("q=")).find_map(|q| q.parse::<f32>().ok()).unwrap_or(1.0);
         let media = match range.as_str() {
             "application/graphql-response+json" => MediaType::GraphqlResponse,
             "application/json" | "application/*" | "*/*" => MediaType::Json,
@@ -414,7 +411,8 @@ async fn execute(
 
 /// Headers that a cross-site HTML form cannot send, so a request that has one was either
 /// preflighted by the browser or does not come from a browser.
-const PREFLIGHT_HEADERS: [&str; 3] = ["graphql-require-preflight", "apollo-require-preflight", "x-apollo-operation-name"];
+const PREFLIGHT_HEADERS: [&str; 3] =
+    ["graphql-require-preflight", "apollo-require-preflight", "x-apollo-operation-name"];
 
 /// Checks the content type of a POST: JSON, or a simple type with a preflight header.
 fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
@@ -437,9 +435,8 @@ fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
             "send the request as application/json",
         ));
     }
-    let preflighted = PREFLIGHT_HEADERS
-        .iter()
-        .any(|name| req.headers().get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
+    let preflighted =
+        PREFLIGHT_HEADERS.iter().any(|name| req.headers().get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
     if preflighted {
         return Ok(());
     }
@@ -567,7 +564,8 @@ fn parse_get(query_string: &str) -> Result<Request, String> {
                 request.variables = async_graphql::Variables::from_json(json);
             }
             "extensions" => {
-                request.extensions = serde_json::from_str(&value).map_err(|e| format!("`extensions` is not JSON: {e}"))?;
+                request.extensions =
+                    serde_json::from_str(&value).map_err(|e| format!("`extensions` is not JSON: {e}"))?;
             }
             _ => {}
         }
@@ -599,11 +597,8 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
     let request = match parse_get(req.query_string()) {
         Ok(request) => request,
         Err(err) => {
-            let res = error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("invalid GraphQL GET request: {err}"),
-            );
+            let res =
+                error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"));
             return refused(&state, &req, res, Some(&viewer)).await;
         }
     };

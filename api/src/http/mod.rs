@@ -53,7 +53,10 @@ pub struct HttpState {
 /// All routes of the server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql::post))
-        .route("/graphql", web::get().guard(actix_web::guard::Header("upgrade", "websocket")).to(subscriptions::connect))
+        .route(
+            "/graphql",
+            web::get().guard(actix_web::guard::Header("upgrade", "websocket")).to(subscriptions::connect),
+        )
         .route("/graphql", web::get().to(graphql::get))
         .route("/graphql/ws", web::get().to(subscriptions::connect))
         .route("/schema.graphql", web::get().to(graphql::sdl))

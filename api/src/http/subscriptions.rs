@@ -4,8 +4,9 @@
 //!
 //! The caller authenticates once, in the `connection_init` payload:
 //! `{ "Authorization": "Bearer <token>" }` (browsers cannot set headers on a WebSocket).
-//! A refused token closes the connection with 4403 before any subscription starts; no
-//! payload means anonymous. Each subscription is then filtered by that caller's policy.
+//! A refused token closes the connection before any subscription starts (with 1002 and
+//! the reason: async-graphql's choice, where the protocol's text suggests 4403); no
+//! payload, or one without a token, means anonymous. Each subscription is then filtered by that caller's policy.
 
 use std::sync::Arc;
 

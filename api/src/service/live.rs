@@ -153,7 +153,8 @@ impl Notifier {
         };
         for row in rounds {
             let known = state.round_status.get(&row.id);
-            let changed = known.is_some_and(|status| *status != row.status) || (known.is_none() && fresh(row.updated_at));
+            let changed =
+                known.is_some_and(|status| *status != row.status) || (known.is_none() && fresh(row.updated_at));
             state.round_status.insert(row.id, row.status.clone());
             if changed {
                 let _ = self.rounds.send(Arc::new(row));

@@ -45,7 +45,12 @@ async fn each_limit_names_itself_its_maximum_and_the_measured_value() {
         // 100 rows of (nodes + 4 fields): 100 * 5 + 1
         ("{ librarians(first: 100) { nodes { id fullName email bio } } }", "complexity", 500, 501),
         ("{ viewer { a: role b: role c: role d: role } }", "aliases", 3, 4),
-        ("{ viewer { role } rounds { totalCount } countries { totalCount } associations { totalCount } }", "rootFields", 3, 4),
+        (
+            "{ viewer { role } rounds { totalCount } countries { totalCount } associations { totalCount } }",
+            "rootFields",
+            3,
+            4,
+        ),
     ];
     for (query, limit, max, actual) in cases {
         let (status, _, body) = post(&app, admin, &json!({ "query": query })).await;
@@ -107,9 +112,8 @@ async fn batching_can_be_turned_off() {
 
 /// The budget state of a response's headers.
 fn budget(headers: &reqwest::header::HeaderMap) -> (u64, u64, u64) {
-    let number = |name: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX)
-    };
+    let number =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
     (number("x-ratelimit-limit"), number("x-ratelimit-used"), number("x-ratelimit-remaining"))
 }
 

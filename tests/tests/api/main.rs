@@ -20,6 +20,7 @@ mod queries;
 mod rounds;
 mod schema;
 mod seed;
+mod subscriptions;
 mod sync;
 mod webhooks;
 

@@ -72,7 +72,8 @@ async fn get_runs_queries_and_refuses_mutations() {
     let (status, content_type, json) = send(get("{ viewer { role } }")).await;
     assert_eq!((status, json["data"]["viewer"]["role"].as_str()), (200, Some("ADMIN")));
     assert!(content_type.starts_with(GRAPHQL_RESPONSE));
-    let res = get("mutation { deleteWebhook(input: { id: \"x\" }) { userErrors { code } } }").send().await.expect("sent");
+    let res =
+        get("mutation { deleteWebhook(input: { id: \"x\" }) { userErrors { code } } }").send().await.expect("sent");
     assert_eq!(res.status(), 405);
     assert_eq!(res.headers().get("allow").and_then(|v| v.to_str().ok()), Some("POST"));
     let json: Value = res.json().await.expect("JSON");
@@ -94,7 +95,8 @@ async fn posts_a_browser_could_forge_are_refused() {
     let app = TestApp::spawn().await;
     let body = json!({ "query": "{ viewer { role } }" }).to_string();
     // Types a cross-site form may send without a preflight, and no type at all.
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data"), None]
+    for content_type in
+        [Some("text/plain"), Some("application/x-www-form-urlencoded"), Some("multipart/form-data"), None]
     {
         let mut req = app.client.post(url(&app)).bearer_auth(&app.admin).body(body.clone());
         if let Some(content_type) = content_type {
