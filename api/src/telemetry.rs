@@ -4,14 +4,24 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 use crate::settings::LogFormat;
 
-/// Installs the global subscriber. `RUST_LOG`, when set, overrides `level`.
-/// Calling it twice is harmless (the second call is ignored), which tests rely on.
+/// Installs the global subscriber, writing to stdout. `RUST_LOG`, when set, overrides
+/// `level`. Calling it twice is harmless (the second call is ignored), which tests rely on.
 pub fn init(format: LogFormat, level: &str) {
+    init_with_writer(format, level, std::io::stdout);
+}
+
+/// [`init`] with another destination for the lines (tests read them back).
+pub fn init_with_writer<W>(format: LogFormat, level: &str, writer: W)
+where
+    W: for<'w> fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
     let registry = tracing_subscriber::registry().with(filter);
     let result = match format {
-        LogFormat::Pretty => registry.with(fmt::layer().with_target(false)).try_init(),
-        LogFormat::Json => registry.with(fmt::layer().json().flatten_event(true).with_current_span(true)).try_init(),
+        LogFormat::Pretty => registry.with(fmt::layer().with_target(false).with_writer(writer)).try_init(),
+        LogFormat::Json => registry
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false).with_writer(writer))
+            .try_init(),
     };
     // Already installed (a second server in the same test process): keep the first one.
     drop(result);

@@ -299,6 +299,19 @@ impl GuardExtension {
         };
         if let Some(op) = selected {
             operation.kind = Some(op.node.ty);
+            if operation.name.is_none() {
+                operation.name = match &document.operations {
+                    DocumentOperations::Multiple(ops) => {
+                        ops.iter().find(|(_, o)| std::ptr::eq(*o, op)).map(|(name, _)| name.to_string())
+                    }
+                    DocumentOperations::Single(_) => None,
+                };
+            }
+            if let Some(name) = &operation.name {
+                // Every later log line of the request carries the operation: a name found
+                // in the document, so a GraphQL name and never free text.
+                tracing::Span::current().record("operation", name.as_str());
+            }
             operation.root_fields =
                 count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new());
         }
@@ -306,7 +319,10 @@ impl GuardExtension {
             *slot = operation.clone();
         }
         if let Some(meter) = ctx.data_opt::<Arc<Meter>>() {
-            meter.update(|m| m.operation_type = operation.kind);
+            meter.update(|m| {
+                m.operation_type = operation.kind;
+                m.operation_name.clone_from(&operation.name);
+            });
         }
         if operation.root_fields > self.limits.max_root_fields {
             return Err(too_complex(

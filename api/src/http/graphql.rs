@@ -303,7 +303,7 @@ async fn run_one(
         }
     };
     let mut measure = meter.measure();
-    measure.operation_name = name;
+    measure.operation_name = measure.operation_name.or(name);
     finish(state, response, measure, started)
 }
 
@@ -315,7 +315,17 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
         Some(OperationType::Subscription) => "subscription",
         None => "unknown",
     };
-    state.metrics.operation(measure.operation_name.as_deref(), kind, started.elapsed(), &codes);
+    let elapsed = started.elapsed();
+    state.metrics.operation(measure.operation_name.as_deref(), kind, elapsed, &codes);
+    // The access log: what ran and what it cost; never variables, tokens or addresses.
+    tracing::info!(
+        kind,
+        ms = elapsed.as_secs_f64() * 1000.0,
+        complexity = measure.complexity,
+        cost = measure.rate.as_ref().map(|r| r.cost),
+        errors = ?codes,
+        "graphql request"
+    );
     if codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
         state.health.report_failure();
     }
@@ -372,9 +382,6 @@ async fn execute(
     let id = request_id(req);
     let (status, body, last_rate, cache) = match batch {
         BatchRequest::Single(request) => {
-            if let Some(name) = request.operation_name.as_deref() {
-                tracing::Span::current().record("operation", state.metrics.operation_label(Some(name)).as_str());
-            }
             let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
             let cache = response.cache_control.value().filter(|_| response.is_ok());
             (status_of(media, &response, &measure), body_of(&response, &measure), measure.rate, cache)
