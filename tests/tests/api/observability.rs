@@ -1,0 +1,43 @@
+//! `/metrics`: requests and latency by operation, errors by code, rate-limit refusals,
+//! the database pool.
+
+use interlib_tests::TestApp;
+use serde_json::json;
+
+/// The value of the first sample line that starts with `series`.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok())
+}
+
+#[tokio::test]
+async fn metrics_count_operations_errors_refusals_and_the_pool() {
+    let app = TestApp::spawn_with(|s| s.rate_limit.points = 100).await;
+    for _ in 0..3 {
+        app.graphql("query Dashboard { rounds { totalCount } }", json!({})).await;
+    }
+    app.graphql("{ librarianz }", json!({})).await;
+    // A connection costs its page size: 3 × 21 points spent; 28 more fit, 2 × 28 do not.
+    let dear = "query Dear { a: rounds(first: 9) { nodes { id name } } }";
+    app.post_as(Some(&app.admin), dear, json!({})).await;
+    app.post_as(Some(&app.admin), dear, json!({})).await;
+
+    let res = app.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    let content_type = res.headers()["content-type"].to_str().unwrap_or("").to_owned();
+    assert!(content_type.starts_with("application/openmetrics-text"), "{content_type}");
+    let text = res.text().await.expect("text");
+    let count = |series: &str| sample(&text, series).unwrap_or_else(|| panic!("{series} missing:\n{text}"));
+    assert_eq!(count("interlib_graphql_requests_total{operation=\"Dashboard\",kind=\"query\"}"), 3.0);
+    assert_eq!(count("interlib_graphql_request_duration_seconds_count{operation=\"Dashboard\",kind=\"query\"}"), 3.0);
+    assert!(text.contains("interlib_graphql_request_duration_seconds_bucket{le="), "a latency histogram");
+    assert_eq!(count("interlib_graphql_errors_total{code=\"BAD_USER_INPUT\"}"), 1.0);
+    assert_eq!(count("interlib_graphql_errors_total{code=\"RATE_LIMITED\"}"), 1.0);
+    assert_eq!(count("interlib_rate_limited_total"), 1.0);
+    assert!(count("interlib_http_responses_total{status=\"429\"}") >= 1.0);
+    assert!(count("interlib_db_pool_max_connections") >= 1.0);
+    assert!(text.contains("interlib_db_pool_connections{state=\"idle\"}"));
+    assert!(text.contains("interlib_db_pool_connections{state=\"in_use\"}"));
+    assert_eq!(count("interlib_database_up"), 1.0);
+    assert!(count("interlib_db_statements_total") >= 3.0);
+    assert!(text.ends_with("# EOF\n"), "OpenMetrics ends with # EOF");
+}
