@@ -1,0 +1,326 @@
+//! Sustained mixed load, as the public internet sends it: ambassadors reading their
+//! countries, associations syncing members, anonymous front-ends over POST and GET, an
+//! admin listing pairings, from 100 concurrent clients for 60 s; then the same with the
+//! rate limiter off, to measure what the limiter costs.
+//!
+//! ```text
+//! cargo run --release -p interlib-tests --bin mixbench -- --backend sqlite
+//! cargo run --release -p interlib-tests --bin mixbench -- --backend postgres --limiters off,memory,redis
+//! ```
+//!
+//! Each configuration gets a fresh server process on the same seeded database. Every
+//! answer is checked: a 5xx, an `INTERNAL` or `SERVICE_UNAVAILABLE` error, or a dropped
+//! connection is a server error; anything else unexpected (a 4xx, another error code) is
+//! counted apart. Budgets are large, so no client is refused: the runs measure the cost of
+//! charging, not of refusing.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, ValueEnum};
+use interlib::auth::{Role, TokenScope};
+use interlib::settings::Settings;
+use interlib_tests::bench::{self, Backend, ServerProcess};
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, PartialOrd, Ord)]
+enum Limiter {
+    Off,
+    Memory,
+    Redis,
+}
+
+#[derive(Debug, Parser)]
+struct Args {
+    #[arg(long, value_enum, default_value = "sqlite")]
+    backend: Backend,
+    /// Librarians added on top of the demo network.
+    #[arg(long, default_value_t = 20_000)]
+    librarians: usize,
+    /// Seconds per configuration.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 100)]
+    clients: usize,
+    /// Rate-limiter configurations to compare.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "off,memory")]
+    limiters: Vec<Limiter>,
+    /// Alternate the configurations this many times (each gets `seconds / rounds` per
+    /// turn), so that drift of a noisy machine falls on all of them alike.
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    postgres: String,
+    #[arg(long, default_value = "redis://127.0.0.1:6379/")]
+    redis: String,
+    /// Internal: run only the server on this database URL and print its port.
+    #[arg(long, hide = true)]
+    serve: Option<String>,
+    /// Internal: the limiter of the `--serve` server.
+    #[arg(long, hide = true, value_enum, default_value = "memory")]
+    serve_limiter: Limiter,
+}
+
+const AMBASSADOR: &str = "query Ambassador($code: String!) { country(code: $code) {
+  participants(first: 20) { totalCount nodes {
+    id fullName institution sector languages
+    memberships { externalId status association { name } }
+  } } } }";
+const PUBLIC: &str = "query Public { rounds(first: 5) { nodes { name status applicationsCloseAt } }
+  countries(first: 10) { nodes { code name participantCount } } }";
+const PAIRINGS: &str = "query Pairings { pairings(first: 20) { nodes { status score members { fullName country { code } } } } }";
+const SYNC: &str = "mutation Sync($input: SyncMembersInput!) { syncMembers(input: $input) {
+  created updated unchanged failed userErrors { code } } }";
+const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA", "KE"];
+
+/// What a client does, by its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Ambassador,
+    Anonymous,
+    AnonymousGet,
+    Sync,
+    Admin,
+}
+
+fn kind(client: usize) -> Kind {
+    match client % 10 {
+        0..=3 => Kind::Ambassador,
+        4 | 5 => Kind::Anonymous,
+        6 => Kind::AnonymousGet,
+        7 | 8 => Kind::Sync,
+        _ => Kind::Admin,
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Some(url) = &args.serve {
+        let (limiter, redis) = (args.serve_limiter, args.redis.clone());
+        return bench::serve(url, move |s| {
+            s.rate_limit.enabled = limiter != Limiter::Off;
+            s.rate_limit.points = 1_000_000_000;
+            if limiter == Limiter::Redis {
+                s.rate_limit.redis_url = Some(redis);
+                s.rate_limit.redis_prefix = format!("interlib-bench-{}", std::process::id());
+            }
+        })
+        .await;
+    }
+    let url = prepare_database(&args).await?;
+    interlib::install_tls_provider();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
+    let mut totals: BTreeMap<Limiter, Totals> = BTreeMap::new();
+    let turn = Duration::from_secs(args.seconds / u64::from(args.rounds.max(1)));
+    for round in 0..args.rounds.max(1) {
+        for &limiter in &args.limiters {
+            let server = ServerProcess::start_with(&url, &["--serve-limiter".into(), format!("{limiter:?}").to_lowercase()])
+                .await?;
+            let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
+            run(&client, &endpoint, 8, Duration::from_secs(2), round).await?; // warm-up
+            let result = run(&client, &endpoint, args.clients, turn, round).await?;
+            eprintln!("round {round} {limiter:?}: {:.0} requests/s", result.count() as f64 / result.seconds);
+            totals.entry(limiter).or_default().add(result);
+        }
+    }
+    println!("{} clients, {} s per configuration, {:?}", args.clients, turn.as_secs() * u64::from(args.rounds), args.backend);
+    println!("| limiter | requests/s | p50 ms | p99 ms | server errors | other errors | p99 ms by kind |");
+    println!("|---|---|---|---|---|---|---|");
+    let baseline = totals.get(&Limiter::Off).map(Totals::rps);
+    for (limiter, t) in &totals {
+        let by_kind: Vec<String> =
+            t.by_kind.iter().map(|(k, l)| format!("{k:?} {:.1}", percentile(&mut l.clone(), 0.99))).collect();
+        let mut all: Vec<Duration> = t.by_kind.values().flatten().copied().collect();
+        println!(
+            "| {limiter:?} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            t.rps(),
+            percentile(&mut all, 0.50),
+            percentile(&mut all, 0.99),
+            t.server_errors,
+            t.other_errors,
+            by_kind.join(", ")
+        );
+    }
+    if let Some(base) = baseline {
+        for (limiter, t) in totals.iter().filter(|(l, _)| **l != Limiter::Off) {
+            println!("{limiter:?} limiter: {:+.1}% throughput against off", (t.rps() / base - 1.0) * 100.0);
+        }
+    }
+    if totals.values().any(|t| t.server_errors > 0) {
+        anyhow::bail!("server errors under load");
+    }
+    Ok(())
+}
+
+async fn prepare_database(args: &Args) -> anyhow::Result<String> {
+    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
+    let url = bench::fresh_database(postgres, "interlib_mixbench", "disable").await?;
+    let settings = Settings::for_database(&url);
+    let (db, _) = interlib::db::connect(&settings).await?;
+    interlib::seed::demo(&db).await?;
+    interlib::seed::librarians(&db, args.librarians, 42).await?;
+    if args.backend == Backend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    db.close().await?;
+    Ok(url)
+}
+
+#[derive(Default)]
+struct Totals {
+    by_kind: BTreeMap<Kind, Vec<Duration>>,
+    server_errors: usize,
+    other_errors: usize,
+    seconds: f64,
+}
+
+impl Totals {
+    fn count(&self) -> usize {
+        self.by_kind.values().map(Vec::len).sum()
+    }
+
+    fn rps(&self) -> f64 {
+        self.count() as f64 / self.seconds.max(f64::EPSILON)
+    }
+
+    fn add(&mut self, other: Totals) {
+        for (kind, latencies) in other.by_kind {
+            self.by_kind.entry(kind).or_default().extend(latencies);
+        }
+        self.server_errors += other.server_errors;
+        self.other_errors += other.other_errors;
+        self.seconds += other.seconds;
+    }
+}
+
+fn percentile(latencies: &mut [Duration], p: f64) -> f64 {
+    if latencies.is_empty() {
+        return 0.0;
+    }
+    latencies.sort_unstable();
+    let at = ((latencies.len() as f64 * p) as usize).min(latencies.len() - 1);
+    latencies[at].as_secs_f64() * 1000.0
+}
+
+/// How an answer went.
+enum Outcome {
+    Ok,
+    ServerError,
+    Other,
+}
+
+fn judge(status: u16, body: Option<&Value>) -> Outcome {
+    if status >= 500 {
+        return Outcome::ServerError;
+    }
+    let Some(body) = body else { return Outcome::ServerError };
+    let codes: Vec<&str> = body["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["extensions"]["code"].as_str()).collect())
+        .unwrap_or_default();
+    if codes.iter().any(|c| *c == "INTERNAL" || *c == "SERVICE_UNAVAILABLE") {
+        return Outcome::ServerError;
+    }
+    // Ambassadors are refused some fields of participants who did not consent: expected.
+    if status == 200 && body["data"].is_object() && codes.iter().all(|c| *c == "FORBIDDEN") {
+        Outcome::Ok
+    } else {
+        Outcome::Other
+    }
+}
+
+async fn run(
+    client: &reqwest::Client,
+    endpoint: &str,
+    clients: usize,
+    length: Duration,
+    round: u32,
+) -> anyhow::Result<Totals> {
+    let deadline = Instant::now() + length;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let client = client.clone();
+            let endpoint = endpoint.to_owned();
+            let kind = kind(c);
+            let country = COUNTRIES[c % COUNTRIES.len()];
+            // Demo associations are 1..=20: each syncing client has its own.
+            let association = c % 20 + 1;
+            let token = match kind {
+                Kind::Ambassador => {
+                    Some(bench::token(Role::Ambassador, &TokenScope { countries: vec![country.into()], ..TokenScope::default() }))
+                }
+                Kind::Sync => Some(bench::token(
+                    Role::Association,
+                    &TokenScope { association: Some(association.to_string()), ..TokenScope::default() },
+                )),
+                Kind::Admin => Some(bench::token(Role::Admin, &TokenScope::default())),
+                Kind::Anonymous | Kind::AnonymousGet => None,
+            }
+            .transpose();
+            tokio::spawn(async move {
+                let token = token?;
+                let mut totals = Totals::default();
+                let mut i = 0u64;
+                while Instant::now() < deadline {
+                    i += 1;
+                    let request = match kind {
+                        Kind::Ambassador => {
+                            client.post(&endpoint).json(&json!({ "query": AMBASSADOR, "variables": { "code": country } }))
+                        }
+                        Kind::Anonymous => client.post(&endpoint).json(&json!({ "query": PUBLIC })),
+                        Kind::AnonymousGet => client.get(&endpoint).query(&[("query", PUBLIC)]),
+                        Kind::Admin => client.post(&endpoint).json(&json!({ "query": PAIRINGS })),
+                        Kind::Sync => {
+                            let members: Vec<Value> = (0..10)
+                                .map(|k| {
+                                    json!({ "externalId": format!("mix-{c}-{k}"), "email": format!("mix-{c}-{k}@bench.example"),
+                                            "fullName": format!("Member {c} {k} r{round} v{}", i % 3), "countryCode": country,
+                                            "sector": "PUBLIC", "languages": ["en"] })
+                                })
+                                .collect();
+                            let id = interlib::domain::GlobalId::encode(
+                                interlib::domain::NodeKind::Association,
+                                i32::try_from(association).unwrap_or(1),
+                            );
+                            let input = json!({ "associationId": id, "members": members });
+                            client.post(&endpoint).json(&json!({ "query": SYNC, "variables": { "input": input } }))
+                        }
+                    };
+                    let request = match &token {
+                        Some(token) => request.bearer_auth(token),
+                        None => request,
+                    };
+                    let sent = Instant::now();
+                    let outcome = match request.send().await {
+                        Ok(res) => {
+                            let status = res.status().as_u16();
+                            let body = res.json::<Value>().await.ok();
+                            judge(status, body.as_ref())
+                        }
+                        Err(_) => Outcome::ServerError,
+                    };
+                    totals.by_kind.entry(kind).or_default().push(sent.elapsed());
+                    match outcome {
+                        Outcome::Ok => {}
+                        Outcome::ServerError => totals.server_errors += 1,
+                        Outcome::Other => totals.other_errors += 1,
+                    }
+                }
+                anyhow::Ok(totals)
+            })
+        })
+        .collect();
+    let mut totals = Totals::default();
+    for task in tasks {
+        totals.add(task.await??);
+    }
+    totals.seconds = started.elapsed().as_secs_f64();
+    Ok(totals)
+}
