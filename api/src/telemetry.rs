@@ -20,7 +20,14 @@ where
     let result = match format {
         LogFormat::Pretty => registry.with(fmt::layer().with_target(false).with_writer(writer)).try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false).with_writer(writer))
+            .with(
+                fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false)
+                    .with_writer(writer),
+            )
             .try_init(),
     };
     // Already installed (a second server in the same test process): keep the first one.

@@ -68,15 +68,20 @@ async fn request_log_lines_carry_the_request_and_operation_and_no_personal_data(
     let db = app.db();
     tokio::spawn(app.run_until_stopped());
     let keys = KeyRing::from_settings(&settings).expect("keys");
-    let claims =
-        Claims::for_role(Role::Admin, &TokenScope::default(), None, Duration::from_secs(600), keys.issuer(), keys.audience())
-            .expect("claims");
+    let claims = Claims::for_role(
+        Role::Admin,
+        &TokenScope::default(),
+        None,
+        Duration::from_secs(600),
+        keys.issuer(),
+        keys.audience(),
+    )
+    .expect("claims");
     let token = keys.mint(&claims).expect("token");
     interlib::install_tls_provider();
     let client = reqwest::Client::new();
-    let post = |body: Value| {
-        client.post(format!("http://127.0.0.1:{port}/graphql")).bearer_auth(&token).json(&body).send()
-    };
+    let post =
+        |body: Value| client.post(format!("http://127.0.0.1:{port}/graphql")).bearer_auth(&token).json(&body).send();
 
     // A query whose variables hold personal data.
     let secret = "zanele.private@example.org";
@@ -116,9 +121,9 @@ async fn request_log_lines_carry_the_request_and_operation_and_no_personal_data(
         assert!(!everything.contains(personal), "{personal} is in the logs");
     }
 
-    if let Some((base, name)) = postgres {
-        if let Ok(admin) = Database::connect(format!("{base}/postgres")).await {
-            let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
-        }
+    if let Some((base, name)) = postgres
+        && let Ok(admin) = Database::connect(format!("{base}/postgres")).await
+    {
+        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await;
     }
 }

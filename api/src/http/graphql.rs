@@ -242,10 +242,10 @@ fn rate_headers(res: &mut HttpResponse, status: &RateStatus) {
             headers.insert(header::HeaderName::from_static(name), value);
         }
     }
-    if !status.allowed {
-        if let Ok(value) = header::HeaderValue::from_str(&status.retry_after_secs().to_string()) {
-            headers.insert(header::RETRY_AFTER, value);
-        }
+    if !status.allowed
+        && let Ok(value) = header::HeaderValue::from_str(&status.retry_after_secs().to_string())
+    {
+        headers.insert(header::RETRY_AFTER, value);
     }
 }
 
@@ -421,22 +421,23 @@ async fn execute(
 const PREFLIGHT_HEADERS: [&str; 3] =
     ["graphql-require-preflight", "apollo-require-preflight", "x-apollo-operation-name"];
 
-/// Checks the content type of a POST: JSON, or a simple type with a preflight header.
-fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
+/// Checks the content type of a POST: JSON, or a simple type with a preflight header;
+/// otherwise the refusal.
+fn refuse_content_type(req: &HttpRequest) -> Option<HttpResponse> {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
     if content_type.as_deref() == Some("application/json") {
-        return Ok(());
+        return None;
     }
     let simple = match content_type.as_deref() {
         None | Some("" | "text/plain" | "application/x-www-form-urlencoded" | "multipart/form-data") => true,
         Some(_) => false,
     };
     if !simple {
-        return Err(error_response(
+        return Some(error_response(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",
             "send the request as application/json",
@@ -445,9 +446,9 @@ fn check_content_type(req: &HttpRequest) -> Result<(), HttpResponse> {
     let preflighted =
         PREFLIGHT_HEADERS.iter().any(|name| req.headers().get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
     if preflighted {
-        return Ok(());
+        return None;
     }
-    Err(error_response(
+    Some(error_response(
         StatusCode::BAD_REQUEST,
         "CSRF_PREVENTED",
         "this request was refused as a possible cross-site request forgery: send it as application/json, \
@@ -487,7 +488,7 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
         Ok(viewer) => viewer,
         Err(res) => return refused(&state, &req, res, None).await,
     };
-    if let Err(res) = check_content_type(&req) {
+    if let Some(res) = refuse_content_type(&req) {
         return refused(&state, &req, res, Some(&viewer)).await;
     }
     let max = state.max_body_bytes;

@@ -53,8 +53,11 @@ pub struct PersistedQueries {
     mode: PersistedMode,
     registered: HashMap<String, Arc<str>>,
     cache_size: usize,
-    learnt: Mutex<(HashMap<String, Arc<str>>, VecDeque<String>)>,
+    learnt: Mutex<Learnt>,
 }
+
+/// Documents learnt from clients, and their order of arrival (the oldest is forgotten first).
+type Learnt = (HashMap<String, Arc<str>>, VecDeque<String>);
 
 /// The SHA-256 of a document, as lowercase hex.
 pub fn hash(document: &str) -> String {

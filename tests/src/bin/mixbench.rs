@@ -73,7 +73,8 @@ const AMBASSADOR: &str = "query Ambassador($code: String!) { country(code: $code
   } } } }";
 const PUBLIC: &str = "query Public { rounds(first: 5) { nodes { name status applicationsCloseAt } }
   countries(first: 10) { nodes { code name participantCount } } }";
-const PAIRINGS: &str = "query Pairings { pairings(first: 20) { nodes { status score members { fullName country { code } } } } }";
+const PAIRINGS: &str =
+    "query Pairings { pairings(first: 20) { nodes { status score members { fullName country { code } } } } }";
 const SYNC: &str = "mutation Sync($input: SyncMembersInput!) { syncMembers(input: $input) {
   created updated unchanged failed userErrors { code } } }";
 const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA", "KE"];
@@ -120,8 +121,9 @@ async fn main() -> anyhow::Result<()> {
     let turn = Duration::from_secs(args.seconds / u64::from(args.rounds.max(1)));
     for round in 0..args.rounds.max(1) {
         for &limiter in &args.limiters {
-            let server = ServerProcess::start_with(&url, &["--serve-limiter".into(), format!("{limiter:?}").to_lowercase()])
-                .await?;
+            let server =
+                ServerProcess::start_with(&url, &["--serve-limiter".into(), format!("{limiter:?}").to_lowercase()])
+                    .await?;
             let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
             run(&client, &endpoint, 8, Duration::from_secs(2), round).await?; // warm-up
             let result = run(&client, &endpoint, args.clients, turn, round).await?;
@@ -129,7 +131,12 @@ async fn main() -> anyhow::Result<()> {
             totals.entry(limiter).or_default().add(result);
         }
     }
-    println!("{} clients, {} s per configuration, {:?}", args.clients, turn.as_secs() * u64::from(args.rounds), args.backend);
+    println!(
+        "{} clients, {} s per configuration, {:?}",
+        args.clients,
+        turn.as_secs() * u64::from(args.rounds),
+        args.backend
+    );
     println!("| limiter | requests/s | p50 ms | p99 ms | server errors | other errors | p99 ms by kind |");
     println!("|---|---|---|---|---|---|---|");
     let baseline = totals.get(&Limiter::Off).map(Totals::rps);

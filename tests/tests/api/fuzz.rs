@@ -10,22 +10,96 @@ use interlib_tests::{TestApp, fixtures};
 use serde_json::{Value, json};
 
 const FIELDS: &[&str] = &[
-    "viewer", "role", "countries", "country", "librarians", "librarian", "associations", "association", "rounds",
-    "round", "pairings", "pairing", "nodes", "edges", "node", "id", "name", "status", "members", "fullName",
-    "email", "totalCount", "pageInfo", "endCursor", "hasNextPage", "changes", "events", "rateLimit", "cost",
-    "__typename", "__schema", "__type", "types", "participants", "applications", "topics", "code", "region",
-    "exportMyData", "roundStats", "certificate", "memberships", "librarianz", "auditLog",
+    "viewer",
+    "role",
+    "countries",
+    "country",
+    "librarians",
+    "librarian",
+    "associations",
+    "association",
+    "rounds",
+    "round",
+    "pairings",
+    "pairing",
+    "nodes",
+    "edges",
+    "node",
+    "id",
+    "name",
+    "status",
+    "members",
+    "fullName",
+    "email",
+    "totalCount",
+    "pageInfo",
+    "endCursor",
+    "hasNextPage",
+    "changes",
+    "events",
+    "rateLimit",
+    "cost",
+    "__typename",
+    "__schema",
+    "__type",
+    "types",
+    "participants",
+    "applications",
+    "topics",
+    "code",
+    "region",
+    "exportMyData",
+    "roundStats",
+    "certificate",
+    "memberships",
+    "librarianz",
+    "auditLog",
 ];
 const ARGS: &[&str] =
     &["first", "last", "after", "before", "id", "ids", "code", "filter", "orderBy", "roundId", "entityTypes", "x"];
 const MUTATIONS: &[&str] = &[
-    "createRound", "syncMembers", "createLibrarian", "eraseLibrarian", "runMatching", "dissolvePairing",
-    "registerWebhook", "updateMyProfile", "applyToRound", "cancelRound",
+    "createRound",
+    "syncMembers",
+    "createLibrarian",
+    "eraseLibrarian",
+    "runMatching",
+    "dissolvePairing",
+    "registerWebhook",
+    "updateMyProfile",
+    "applyToRound",
+    "cancelRound",
 ];
 const CONTENT_TYPES: &[&str] = &["text/plain", "application/xml", "multipart/form-data", "application/graphql"];
 const NOISE: &[&str] = &[
-    "{", "}", "(", ")", "[", "]", "\"", "\"\"\"", "$", "@", "!", ":", "#", "\\", "\0", "é", "😀", "...", "on", "=",
-    "\n", "\u{feff}", "\\u0000", "-", "1e999", "fragment", "query", "mutation", "subscription",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "\"",
+    "\"\"\"",
+    "$",
+    "@",
+    "!",
+    ":",
+    "#",
+    "\\",
+    "\0",
+    "é",
+    "😀",
+    "...",
+    "on",
+    "=",
+    "\n",
+    "\u{feff}",
+    "\\u0000",
+    "-",
+    "1e999",
+    "fragment",
+    "query",
+    "mutation",
+    "subscription",
 ];
 
 struct Gen(fastrand::Rng);
@@ -47,9 +121,8 @@ impl Gen {
                 format!("[{}]", items.join(", "))
             }
             6 if depth > 0 => {
-                let fields: Vec<String> = (0..self.0.usize(..4))
-                    .map(|_| format!("{}: {}", self.pick(ARGS), self.value(depth - 1)))
-                    .collect();
+                let fields: Vec<String> =
+                    (0..self.0.usize(..4)).map(|_| format!("{}: {}", self.pick(ARGS), self.value(depth - 1))).collect();
                 format!("{{{}}}", fields.join(", "))
             }
             7 => "$v".into(),
@@ -73,8 +146,9 @@ impl Gen {
                     }
                     out.push_str(self.pick(FIELDS));
                     if self.0.u8(..3) == 0 {
-                        let args: Vec<String> =
-                            (0..=self.0.usize(..3)).map(|_| format!("{}: {}", self.pick(ARGS), self.value(2))).collect();
+                        let args: Vec<String> = (0..=self.0.usize(..3))
+                            .map(|_| format!("{}: {}", self.pick(ARGS), self.value(2)))
+                            .collect();
                         out.push_str(&format!("({})", args.join(", ")));
                     }
                     if depth > 0 && self.0.bool() {
@@ -152,7 +226,11 @@ impl Gen {
             2 => (json!({ "query": self.json_value(2) }).to_string().into_bytes(), json, false),
             3 => {
                 let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
-                (format!("{{\"query\": \"{{ __typename }}\", \"variables\": {{\"v\": {deep}}}}}").into_bytes(), json, false)
+                (
+                    format!("{{\"query\": \"{{ __typename }}\", \"variables\": {{\"v\": {deep}}}}}").into_bytes(),
+                    json,
+                    false,
+                )
             }
             4 => {
                 let batch: Vec<Value> = (0..self.0.usize(..5))
@@ -189,8 +267,8 @@ fn check(status: u16, body: &[u8], what: &str) -> Result<(), String> {
     if status >= 500 {
         return Err(format!("HTTP {status} for {what}"));
     }
-    let json: Value =
-        serde_json::from_slice(body).map_err(|_| format!("not JSON ({status}) for {what}: {}", String::from_utf8_lossy(body)))?;
+    let json: Value = serde_json::from_slice(body)
+        .map_err(|_| format!("not JSON ({status}) for {what}: {}", String::from_utf8_lossy(body)))?;
     let answers = match &json {
         Value::Array(items) => items.clone(),
         other => vec![other.clone()],
@@ -280,7 +358,12 @@ async fn thousands_of_broken_requests_get_coded_errors_and_the_server_stays_heal
         .collect();
     println!("statuses: {statuses:?}");
     assert!(statuses.len() >= 5, "the requests reach many different answers: {statuses:?}");
-    assert!(failures.is_empty(), "{} of 3,000 failed (FUZZ_SEED={seed}), e.g.:\n{}", failures.len(), failures[..failures.len().min(5)].join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of 3,000 failed (FUZZ_SEED={seed}), e.g.:\n{}",
+        failures.len(),
+        failures[..failures.len().min(5)].join("\n")
+    );
 
     assert_eq!(app.get("/healthz").await.status(), 200);
     assert_eq!(app.get("/readyz").await.status(), 200);
