@@ -241,3 +241,30 @@ impl Settings {
         self.database_url.expose_secret()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_fill_in_their_defaults_and_the_profile_sets_the_switches() {
+        let path = std::env::temp_dir().join(format!("interlib-settings-{}.toml", std::process::id()));
+        std::fs::write(
+            &path,
+            "profile = \"production\"\ngraphiql = true\n[limits]\nmax_depth = 7\n[rate_limit]\npoints = 99\n",
+        )
+        .expect("file");
+        let settings = Settings::load(Some(path.clone()));
+        let _ = std::fs::remove_file(&path);
+        let settings = settings.expect("settings");
+        assert_eq!(settings.limits.max_depth, 7);
+        assert_eq!(settings.limits.max_aliases, crate::graphql::guard::QueryLimits::default().max_aliases);
+        assert_eq!(settings.rate_limit.points, 99);
+        assert!(!settings.introspection_enabled() && !settings.field_suggestions_enabled());
+        assert!(settings.graphiql_enabled(), "an explicit switch beats the profile");
+        std::fs::write(&path, "[rate_limit]\npoints = 0\n").expect("file");
+        let refused = Settings::load(Some(path.clone()));
+        let _ = std::fs::remove_file(&path);
+        assert!(refused.is_err(), "a zero budget is refused at start");
+    }
+}
