@@ -102,6 +102,9 @@ pub struct Settings {
     pub database_statement_timeout_secs: u64,
     /// Milliseconds between the looks for live updates while anyone subscribes.
     pub subscription_poll_ms: u64,
+    /// Origins whose pages may call the API from a browser (CORS), comma-separated, e.g.
+    /// `https://app.example.org`; `*` for any; empty (default): none, same-origin only.
+    pub cors_allowed_origins: String,
 }
 
 /// Which defaults the server starts from.
@@ -154,7 +157,8 @@ impl Settings {
             .set_default("webhook_allow_private_networks", false)?
             .set_default("profile", "development")?
             .set_default("database_statement_timeout_secs", 30)?
-            .set_default("subscription_poll_ms", 500)?;
+            .set_default("subscription_poll_ms", 500)?
+            .set_default("cors_allowed_origins", "")?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
             None => builder.add_source(config::File::with_name("interlib").required(false)),
@@ -213,6 +217,7 @@ impl Settings {
             persisted_queries: crate::http::persisted::PersistedSettings::default(),
             database_statement_timeout_secs: 30,
             subscription_poll_ms: 500,
+            cors_allowed_origins: String::new(),
         }
     }
 

@@ -105,8 +105,11 @@ impl Application {
             introspection: settings.introspection_enabled(),
             notifier,
         });
+        let origins = settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
+            let cors = http::cors(&origins);
             App::new()
+                .wrap(actix_web::middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
                 .wrap(actix_web::middleware::from_fn(http::count_responses))
                 .wrap(actix_web::middleware::from_fn(http::request_id_header))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())

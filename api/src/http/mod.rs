@@ -66,6 +66,42 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(probes::metrics));
 }
 
+/// CORS for the configured origins (`None`: no CORS, same-origin only). Browsers may send
+/// the headers the API reads (the token, JSON, the CSRF preflight header) and read the ones
+/// it answers with (the request id, the budget, `Retry-After`). Tokens travel in a header,
+/// never in cookies, so credentials are not allowed.
+pub fn cors(origins: &str) -> Option<actix_cors::Cors> {
+    use actix_web::http::header;
+    let origins: Vec<&str> = origins.split(',').map(str::trim).filter(|o| !o.is_empty()).collect();
+    if origins.is_empty() {
+        return None;
+    }
+    let mut cors = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            HeaderName::from_static("graphql-require-preflight"),
+            HeaderName::from_static("apollo-require-preflight"),
+            HeaderName::from_static("x-apollo-operation-name"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-used"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("x-ratelimit-cost"),
+            header::RETRY_AFTER,
+        ])
+        .max_age(3600);
+    for origin in origins {
+        cors = if origin == "*" { cors.allow_any_origin().send_wildcard() } else { cors.allowed_origin(origin) };
+    }
+    Some(cors)
+}
+
 /// Counts every HTTP response by status (in `/metrics`).
 pub async fn count_responses(
     req: ServiceRequest,

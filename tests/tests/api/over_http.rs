@@ -223,3 +223,53 @@ async fn internal_errors_show_a_request_id_and_nothing_else() {
     }
     assert_eq!(body["data"]["viewer"]["role"], "ADMIN", "the rest of the request is unaffected");
 }
+
+#[tokio::test]
+async fn browsers_on_configured_origins_may_call_and_read_the_budget() {
+    let app = TestApp::spawn_with(|s| s.cors_allowed_origins = "https://app.example.org".into()).await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, url(&app))
+        .header("origin", "https://app.example.org")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .expect("sent");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    let allowed = |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_lowercase();
+    assert_eq!(allowed("access-control-allow-origin"), "https://app.example.org");
+    assert!(allowed("access-control-allow-headers").contains("authorization"));
+    let res = app
+        .client
+        .post(url(&app))
+        .header("origin", "https://app.example.org")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    let exposed = res.headers().get("access-control-expose-headers").and_then(|v| v.to_str().ok()).unwrap_or("");
+    assert!(exposed.contains("x-ratelimit-remaining") && exposed.contains("x-request-id"), "{exposed}");
+    // Another site's page gets no permission.
+    let other = app
+        .client
+        .request(reqwest::Method::OPTIONS, url(&app))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("sent");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+    // Without configured origins there is no CORS at all.
+    let closed = TestApp::spawn().await;
+    let res = closed
+        .client
+        .post(url(&closed))
+        .header("origin", "https://app.example.org")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 200, "a request with an Origin still works (curl, same-origin)");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
