@@ -146,3 +146,18 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     assert!(response.contains("\"role\":\"ADMIN\""), "{response}");
     tokio::time::timeout(Duration::from_secs(10), stopping).await.expect("stopped").expect("joined");
 }
+
+#[tokio::test]
+async fn a_statement_past_the_database_timeout_is_service_unavailable() {
+    if postgres_base_url().is_none() {
+        eprintln!("PostgreSQL only: SQLite has no statement timeout");
+        return;
+    }
+    let app = TestApp::spawn_with(|s| s.database_statement_timeout_secs = 1).await;
+    // The server's own pool: its connections carry the timeout.
+    let started = Instant::now();
+    let err = sea_orm::ConnectionTrait::execute_unprepared(&app.db, "SELECT pg_sleep(5)").await.expect_err("cancelled");
+    assert!(started.elapsed() < Duration::from_secs(4), "cancelled at the timeout");
+    assert!(interlib::error::is_unavailable(&err), "{err}");
+    assert_eq!(interlib::error::ApiError::from(err).code(), "SERVICE_UNAVAILABLE");
+}
