@@ -276,10 +276,7 @@ async fn run_one(
     let name = request.operation_name.clone();
     let response = match state.persisted.resolve(request) {
         Err(error) => {
-            let meter = Meter::default();
-            let mut measure = meter.measure();
-            measure.request_error = true;
-            measure.operation_name = name;
+            let measure = Measure { request_error: true, operation_name: name, ..Measure::default() };
             return finish(state, Response::from_errors(vec![error]), measure, started);
         }
         Ok(request) => {

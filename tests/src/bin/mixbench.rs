@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
+use futures::StreamExt;
 use interlib::auth::{Role, TokenScope};
 use interlib::settings::Settings;
 use interlib_tests::bench::{self, Backend, ServerProcess};
@@ -51,13 +52,17 @@ struct Args {
     #[arg(long, value_enum, value_delimiter = ',', default_value = "off,memory")]
     limiters: Vec<Limiter>,
     /// Alternate the configurations this many times (each gets `seconds / rounds` per
-    /// turn), so that drift of a noisy machine falls on all of them alike.
-    #[arg(long, default_value_t = 2)]
+    /// turn, in reverse order every other round), so that drift of a noisy machine falls on
+    /// all of them alike.
+    #[arg(long, default_value_t = 4)]
     rounds: u32,
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
     postgres: String,
     #[arg(long, default_value = "redis://127.0.0.1:6379/")]
     redis: String,
+    /// Measure only the cost of one charge, without the load.
+    #[arg(long)]
+    charge_only: bool,
     /// Internal: run only the server on this database URL and print its port.
     #[arg(long, hide = true)]
     serve: Option<String>,
@@ -114,19 +119,31 @@ async fn main() -> anyhow::Result<()> {
         })
         .await;
     }
+    charge_cost(&args.redis).await?;
+    if args.charge_only {
+        return Ok(());
+    }
     let url = prepare_database(&args).await?;
     interlib::install_tls_provider();
     let client = reqwest::Client::builder().pool_max_idle_per_host(512).build()?;
     let mut totals: BTreeMap<Limiter, Totals> = BTreeMap::new();
     let turn = Duration::from_secs(args.seconds / u64::from(args.rounds.max(1)));
     for round in 0..args.rounds.max(1) {
-        for &limiter in &args.limiters {
+        // Every other round runs the configurations in reverse, so that a drift of the
+        // machine or of the database (syncs grow it) falls on all of them alike.
+        let mut order = args.limiters.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for &limiter in &order {
             let server =
                 ServerProcess::start_with(&url, &["--serve-limiter".into(), format!("{limiter:?}").to_lowercase()])
                     .await?;
             let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
             run(&client, &endpoint, 8, Duration::from_secs(2), round).await?; // warm-up
-            let result = run(&client, &endpoint, args.clients, turn, round).await?;
+            let cpu_before = cpu_seconds(server.pid)?;
+            let mut result = run(&client, &endpoint, args.clients, turn, round).await?;
+            result.server_cpu = cpu_seconds(server.pid)? - cpu_before;
             eprintln!("round {round} {limiter:?}: {:.0} requests/s", result.count() as f64 / result.seconds);
             totals.entry(limiter).or_default().add(result);
         }
@@ -137,16 +154,19 @@ async fn main() -> anyhow::Result<()> {
         turn.as_secs() * u64::from(args.rounds),
         args.backend
     );
-    println!("| limiter | requests/s | p50 ms | p99 ms | server errors | other errors | p99 ms by kind |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| limiter | requests/s | server CPU µs/request | p50 ms | p99 ms | server errors | other errors | p99 ms by kind |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     let baseline = totals.get(&Limiter::Off).map(Totals::rps);
     for (limiter, t) in &totals {
         let by_kind: Vec<String> =
             t.by_kind.iter().map(|(k, l)| format!("{k:?} {:.1}", percentile(&mut l.clone(), 0.99))).collect();
         let mut all: Vec<Duration> = t.by_kind.values().flatten().copied().collect();
         println!(
-            "| {limiter:?} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
+            "| {limiter:?} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {} | {} |",
             t.rps(),
+            t.cpu_us_per_request(),
             percentile(&mut all, 0.50),
             percentile(&mut all, 0.99),
             t.server_errors,
@@ -154,15 +174,73 @@ async fn main() -> anyhow::Result<()> {
             by_kind.join(", ")
         );
     }
-    if let Some(base) = baseline {
+    let base_cpu = totals.get(&Limiter::Off).map(Totals::cpu_us_per_request);
+    if let (Some(base), Some(base_cpu)) = (baseline, base_cpu) {
         for (limiter, t) in totals.iter().filter(|(l, _)| **l != Limiter::Off) {
-            println!("{limiter:?} limiter: {:+.1}% throughput against off", (t.rps() / base - 1.0) * 100.0);
+            println!(
+                "{limiter:?} limiter: {:+.1}% throughput, {:+.1}% server CPU per request, against off",
+                (t.rps() / base - 1.0) * 100.0,
+                (t.cpu_us_per_request() / base_cpu - 1.0) * 100.0
+            );
         }
     }
     if totals.values().any(|t| t.server_errors > 0) {
         anyhow::bail!("server errors under load");
     }
     Ok(())
+}
+
+/// What one charge costs on its own, free of the load's noise: in memory (CPU time, one
+/// locked map update and a SHA-256 of the client key), and in Redis (a loopback round trip,
+/// awaited without holding a thread; 100 in flight as under load).
+async fn charge_cost(redis: &str) -> anyhow::Result<()> {
+    use interlib::ratelimit::{RateLimitSettings, RateLimiter};
+    let settings = RateLimitSettings { points: u64::MAX / 2, ..RateLimitSettings::default() };
+    let memory = RateLimiter::new(&settings)?;
+    let keys: Vec<String> = (0..10_000).map(|i| format!("Ambassador:subject-{i}")).collect();
+    let n = 1_000_000;
+    let started = Instant::now();
+    for i in 0..n {
+        memory.charge(&keys[i % keys.len()], 17).await;
+    }
+    let memory_ns = started.elapsed().as_nanos() as f64 / n as f64;
+    let shared = RateLimiter::new(&RateLimitSettings {
+        redis_url: Some(redis.to_owned()),
+        redis_prefix: format!("interlib-bench-{}", std::process::id()),
+        ..settings
+    })?;
+    let shared = std::sync::Arc::new(shared);
+    shared.charge("warm-up", 1).await;
+    let n: u32 = 20_000;
+    let started = Instant::now();
+    let cpu_before = cpu_seconds(std::process::id())?;
+    futures::stream::iter(0..n as usize)
+        .map(|i| {
+            let (shared, key) = (shared.clone(), keys[i % keys.len()].clone());
+            async move { shared.charge(&key, 17).await }
+        })
+        .buffer_unordered(100)
+        .collect::<Vec<_>>()
+        .await;
+    let redis_rate = f64::from(n) / started.elapsed().as_secs_f64();
+    let redis_cpu_us = (cpu_seconds(std::process::id())? - cpu_before) * 1e6 / f64::from(n);
+    println!(
+        "one charge: in memory {memory_ns:.0} ns of CPU; in Redis {redis_cpu_us:.1} µs of the caller's CPU, \
+         {redis_rate:.0} charges/s with 100 in flight ({} fell back to local counters)",
+        shared.redis_failures()
+    );
+    Ok(())
+}
+
+/// User + system CPU seconds of a process so far (`/proc/PID/stat`, fields 14 and 15).
+fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or(stat.as_str(), |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
 async fn prepare_database(args: &Args) -> anyhow::Result<String> {
@@ -185,6 +263,8 @@ struct Totals {
     server_errors: usize,
     other_errors: usize,
     seconds: f64,
+    /// CPU time the server process used (user + system), in seconds.
+    server_cpu: f64,
 }
 
 impl Totals {
@@ -203,6 +283,13 @@ impl Totals {
         self.server_errors += other.server_errors;
         self.other_errors += other.other_errors;
         self.seconds += other.seconds;
+        self.server_cpu += other.server_cpu;
+    }
+
+    /// Server CPU time per request, in microseconds: unlike throughput, barely moved by
+    /// what else the machine does.
+    fn cpu_us_per_request(&self) -> f64 {
+        self.server_cpu * 1e6 / self.count().max(1) as f64
     }
 }
 
