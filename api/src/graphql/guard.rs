@@ -107,6 +107,14 @@ pub fn list_cost(count: usize, child_complexity: usize) -> usize {
 #[derive(Debug, Clone)]
 pub struct RateClient(pub String);
 
+impl RateClient {
+    /// The budget of a token's subject (role and subject: the same subject under two roles
+    /// spends two budgets); `None` for anonymous callers, who are known by address.
+    pub fn of_viewer(viewer: &crate::auth::Viewer) -> Option<Self> {
+        viewer.subject().map(|subject| Self(format!("{:?}:{subject}", viewer.role())))
+    }
+}
+
 /// What the guard measured of one request.
 #[derive(Debug, Clone, Default)]
 pub struct Measure {

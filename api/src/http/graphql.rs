@@ -212,11 +212,9 @@ pub(super) fn unavailable() -> HttpResponse {
 }
 
 /// The key of the caller's budget: the token's subject, or the client address.
-fn rate_client(state: &HttpState, req: &HttpRequest, viewer: Option<&Viewer>) -> RateClient {
-    if let Some(viewer) = viewer
-        && let Some(subject) = viewer.subject()
-    {
-        return RateClient(format!("{:?}:{subject}", viewer.role()));
+pub(super) fn rate_client(state: &HttpState, req: &HttpRequest, viewer: Option<&Viewer>) -> RateClient {
+    if let Some(client) = viewer.and_then(RateClient::of_viewer) {
+        return client;
     }
     let forwarded = state
         .trust_forwarded_for

@@ -6,7 +6,8 @@
 //! `{ "Authorization": "Bearer <token>" }` (browsers cannot set headers on a WebSocket).
 //! A refused token closes the connection before any subscription starts (with 1002 and
 //! the reason: async-graphql's choice, where the protocol's text suggests 4403); no
-//! payload, or one without a token, means anonymous. Each subscription is then filtered by that caller's policy.
+//! payload, or one without a token, means anonymous. Each subscription is charged its
+//! complexity when it starts, to the caller's budget (`RATE_LIMITED` when it does not fit). Each subscription is then filtered by that caller's policy.
 
 use std::sync::Arc;
 
@@ -17,6 +18,7 @@ use async_graphql_actix_web::GraphQLSubscription;
 use super::HttpState;
 use crate::auth::{Viewer, authenticate};
 use crate::error::ApiError;
+use crate::graphql::guard::{Meter, RateClient};
 use crate::graphql::loaders::Loaders;
 
 /// The token of a `connection_init` payload, under `Authorization` (any case) or `token`.
@@ -46,6 +48,8 @@ pub async fn connect(
     if !state.health.is_up() {
         return Ok(super::graphql::unavailable());
     }
+    // The client's address, for the budget of an anonymous connection.
+    let anonymous = super::graphql::rate_client(&state, &req, None);
     let state = state.into_inner();
     let init_state = state.clone();
     GraphQLSubscription::new(state.schema.clone())
@@ -60,6 +64,10 @@ pub async fn connect(
             };
             let mut data = Data::default();
             data.insert(Loaders::uncached(&init_state.db, &viewer, init_state.page_limits));
+            // Each subscription is charged its complexity when it starts, to the same
+            // budget as the caller's queries.
+            data.insert(RateClient::of_viewer(&viewer).unwrap_or(anonymous));
+            data.insert(Arc::new(Meter::default()));
             data.insert::<Arc<Viewer>>(viewer);
             Ok(data)
         })

@@ -172,3 +172,21 @@ async fn a_bad_token_closes_the_connection_and_the_feed_needs_one() {
     assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX", "{answer}");
     assert_eq!(answer["payload"]["errors"][0]["extensions"]["limit"], "depth");
 }
+
+#[tokio::test]
+async fn a_subscription_is_charged_to_the_callers_budget() {
+    let app = TestApp::spawn_with(|s| s.rate_limit.points = 20).await;
+    let mut admin = Client::authenticated(&app, &app.admin).await;
+    // 1 + 3 fields: 4 points each; the budget is the admin's, shared with queries.
+    let query = "subscription { roundStatusChanged { id name status } }";
+    for id in ["a", "b", "c", "d"] {
+        admin.subscribe(id, query).await;
+    }
+    assert!(admin.quiet_for(Duration::from_millis(300)).await, "four fit: 16 of 20");
+    let body = app.graphql("{ rateLimit { used } }", json!({})).await;
+    assert_eq!(body["data"]["rateLimit"]["used"], 18, "the subscriptions and this query (2)");
+    admin.subscribe("e", query).await;
+    let answer = admin.next().await;
+    assert_eq!(answer["id"], "e");
+    assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{answer}");
+}
