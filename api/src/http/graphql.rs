@@ -607,7 +607,11 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
     };
     // A persisted query sent by hash is resolved first, so that its operation type is known.
     let request = match state.persisted.resolve(request) {
-        Ok(request) => request,
+        // Resolved (and checked) once: the executor need not look at the hash again.
+        Ok(mut request) => {
+            request.extensions.remove("persistedQuery");
+            request
+        }
         Err(error) => {
             let body = json!({ "errors": [error] });
             let status = match media {

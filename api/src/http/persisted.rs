@@ -128,6 +128,10 @@ impl PersistedQueries {
                 None => Err(coded_error("PersistedQueryNotFound".into(), "PERSISTED_QUERY_NOT_FOUND", |_| {})),
             };
         }
+        // A plain request (no hash) needs no hashing unless only registered documents run.
+        if wanted.is_none() && self.mode != PersistedMode::Allowlist {
+            return Ok(request);
+        }
         let actual = hash(&request.query);
         if let Some(wanted) = &wanted
             && *wanted != actual
