@@ -174,6 +174,7 @@ impl Settings {
                 settings.matching.validate().map_err(anyhow::Error::msg)?;
                 settings.limits.validate().map_err(anyhow::Error::msg)?;
                 settings.rate_limit.validate().map_err(anyhow::Error::msg)?;
+                settings.check_auth_secret().map_err(anyhow::Error::msg)?;
                 Ok(settings)
             })
     }
@@ -221,6 +222,37 @@ impl Settings {
         }
     }
 
+    /// Checks the HS256 secret: at least 32 bytes always; in the production profile also not
+    /// the built-in development secret (it is in the public source, so anyone could mint
+    /// an admin token with it) and not a repetition of a few characters.
+    ///
+    /// # Errors
+    /// What is wrong and what to set instead.
+    pub fn check_auth_secret(&self) -> Result<(), String> {
+        const HOW: &str = "set INTERLIB_AUTH_SECRET (or auth_secret) to at least 32 random bytes, \
+                           e.g. the output of `openssl rand -base64 48`";
+        let secret = self.auth_secret.expose_secret();
+        if secret.len() < 32 {
+            return Err(format!("auth_secret is {} bytes long, at least 32 are needed: {HOW}", secret.len()));
+        }
+        if self.profile != Profile::Production {
+            return Ok(());
+        }
+        if secret == DEVELOPMENT_SECRET {
+            return Err(format!(
+                "profile = \"production\" refuses the built-in development secret, which anyone can read: {HOW}"
+            ));
+        }
+        let distinct: std::collections::HashSet<u8> = secret.bytes().collect();
+        if distinct.len() < 8 {
+            return Err(format!(
+                "profile = \"production\" refuses an auth_secret of only {} distinct characters: {HOW}",
+                distinct.len()
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether introspection is on (explicitly, or by profile).
     pub fn introspection_enabled(&self) -> bool {
         self.introspection.unwrap_or(self.profile == Profile::Development)
@@ -241,6 +273,11 @@ impl Settings {
         self.database_url = SecretString::from(url.to_owned());
     }
 
+    /// Sets the HS256 secret (tests and tools; servers read it from the settings).
+    pub fn set_auth_secret(&mut self, secret: &str) {
+        self.auth_secret = SecretString::from(secret.to_owned());
+    }
+
     /// The database URL, for the one place that connects.
     pub fn database_url(&self) -> &str {
         self.database_url.expose_secret()
@@ -256,7 +293,7 @@ mod tests {
         let path = std::env::temp_dir().join(format!("interlib-settings-{}.toml", std::process::id()));
         std::fs::write(
             &path,
-            "profile = \"production\"\ngraphiql = true\n[limits]\nmax_depth = 7\n[rate_limit]\npoints = 99\n",
+            "profile = \"production\"\nauth_secret = \"0f3a9c7e1b5d2f8a4c6e0b9d3f7a1c5e\"\ngraphiql = true\n[limits]\nmax_depth = 7\n[rate_limit]\npoints = 99\n",
         )
         .expect("file");
         let settings = Settings::load(Some(path.clone()));

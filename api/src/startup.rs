@@ -41,8 +41,10 @@ impl Application {
     /// Connects to (and migrates) the database and binds the listener.
     ///
     /// # Errors
-    /// The database is unreachable, a migration fails, or the address cannot be bound.
+    /// A weak secret (checked before the database is touched), the database is
+    /// unreachable, a migration fails, or the address cannot be bound.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        settings.check_auth_secret().map_err(anyhow::Error::msg)?;
         let (db, statements) = db::connect(settings).await?;
         Self::with_database(settings, db, statements).await
     }
@@ -64,7 +66,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let keys = KeyRing::from_settings(settings).context("invalid authentication settings")?;
         if settings.auth_secret.expose_secret() == DEVELOPMENT_SECRET {
-            tracing::warn!("auth_secret is the built-in development secret: set INTERLIB_AUTH_SECRET in production");
+            tracing::warn!(
+                "auth_secret is the built-in development secret (refused in the production profile): \
+                 set INTERLIB_AUTH_SECRET before exposing this server"
+            );
         }
         let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
         let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };

@@ -128,6 +128,8 @@ impl TestApp {
         settings.webhooks_enabled = false;
         // Suites send many requests as one admin: the budget is exercised by its own tests.
         settings.rate_limit.points = 1_000_000_000;
+        // A secret of its own, as production requires (the built-in one is refused there).
+        settings.set_auth_secret(&format!("interlib-test-secret-{}", unique_name()));
         adjust(&mut settings);
         let app = Application::build(&settings).await.expect("server builds");
         let keys = KeyRing::from_settings(&settings).expect("keys");

@@ -77,12 +77,10 @@ impl KeyRing {
     /// separated) and a JWKS file.
     ///
     /// # Errors
-    /// An unreadable or invalid key file, an unsupported algorithm, a duplicate `kid`.
+    /// A weak secret ([`Settings::check_auth_secret`]), an unreadable or invalid key file, an unsupported algorithm, a duplicate `kid`.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        settings.check_auth_secret().map_err(anyhow::Error::msg)?;
         let secret = settings.auth_secret.expose_secret().as_bytes();
-        if secret.len() < 32 {
-            bail!("auth_secret must be at least 32 bytes long");
-        }
         let mut ring = Self {
             secret: (EncodingKey::from_secret(secret)?, DecodingKey::from_secret(secret)?),
             public: HashMap::new(),

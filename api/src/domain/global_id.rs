@@ -87,7 +87,7 @@ impl GlobalId {
         let text = String::from_utf8(bytes).map_err(|_| malformed())?;
         let (name, key) = text.split_once(':').ok_or_else(malformed)?;
         let kind = NodeKind::ALL.into_iter().find(|k| k.name() == name).ok_or_else(malformed)?;
-        if key.is_empty() || key.len() > 64 {
+        if key.is_empty() || key.len() > 64 || key.contains('\0') {
             return Err(malformed());
         }
         Ok(Self { kind, key: key.to_owned() })

@@ -57,8 +57,22 @@ impl Checks {
         self.errors.is_empty()
     }
 
+    /// Refuses text with a NUL character, which no text field stores (PostgreSQL cannot,
+    /// and SQLite would hand it to every later reader). GraphQL arguments are refused
+    /// whole before this (`graphql::input_text`); here it is a row error of a sync.
+    fn no_nul(&mut self, field: &str, value: &str) -> bool {
+        if value.contains('\0') {
+            self.fail(field, UserErrorCode::Invalid, format!("`{field}` must not contain a NUL character (U+0000)"));
+            return false;
+        }
+        true
+    }
+
     /// Trimmed text of at most `max` characters; blank is `None`.
     pub fn text(&mut self, field: &str, value: &str, max: usize) -> Option<String> {
+        if !self.no_nul(field, value) {
+            return None;
+        }
         let value = value.trim();
         if value.chars().count() > max {
             self.fail(field, UserErrorCode::TooLong, format!("`{field}` takes at most {max} characters"));
@@ -70,6 +84,7 @@ impl Checks {
     /// Trimmed, non-blank text of at most `max` characters.
     pub fn required(&mut self, field: &str, value: &str, max: usize) -> Option<String> {
         let errors = self.errors.len();
+        // (NUL is reported by `text`, and then not as blank.)
         let text = self.text(field, value, max);
         if text.is_none() && self.errors.len() == errors {
             self.fail(field, UserErrorCode::Blank, format!("`{field}` must not be blank"));
@@ -79,6 +94,9 @@ impl Checks {
 
     /// A valid email address, lower-cased.
     pub fn email(&mut self, field: &str, value: &str) -> Option<String> {
+        if !self.no_nul(field, value) {
+            return None;
+        }
         let value = value.trim().to_lowercase();
         if value.len() > MAX_EMAIL {
             self.fail(field, UserErrorCode::TooLong, format!("`{field}` takes at most {MAX_EMAIL} characters"));
@@ -92,6 +110,9 @@ impl Checks {
     }
 
     pub fn country(&mut self, field: &str, value: &str) -> Option<String> {
+        if !self.no_nul(field, value) {
+            return None;
+        }
         match CountryCode::parse(field, value) {
             Ok(code) => Some(code.as_str().to_owned()),
             Err(_) => {
@@ -129,6 +150,9 @@ impl Checks {
         }
         let mut out: Vec<String> = Vec::new();
         for value in values {
+            if !self.no_nul(field, value) {
+                return None;
+            }
             let tag = value.trim().to_lowercase();
             if tag.is_empty() || tag.chars().count() > MAX_INTEREST {
                 self.fail(field, UserErrorCode::Invalid, format!("interests are 1 to {MAX_INTEREST} characters"));

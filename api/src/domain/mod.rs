@@ -5,6 +5,7 @@ mod codes;
 mod enums;
 mod global_id;
 pub mod input;
+pub mod public_ip;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{

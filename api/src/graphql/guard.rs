@@ -4,7 +4,9 @@
 //! It is an async-graphql extension, so it sees each stage of a request:
 //! - before parsing, the bracket nesting of the raw text (a document nested thousands of
 //!   levels deep must not reach the recursive parser);
-//! - after parsing, aliases and root fields of the operation to run;
+//! - after parsing, the expanded size of the operation ([`Shape`]: root fields, depth and
+//!   a lower bound of the complexity, in time linear in the document), aliases, and text
+//!   with NUL anywhere in the input ([`super::input_text`]);
 //! - after validation, the depth and complexity async-graphql computed (each field costs 1
 //!   plus its children; a connection multiplies its children by `first`/`last`, see
 //!   [`connection_cost`]), then the cost is charged to the client's budget;
@@ -21,7 +23,8 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{
-    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationType, Selection, SelectionSet,
+    DocumentOperations, ExecutableDocument, FragmentDefinition, OperationDefinition, OperationType, Selection,
+    SelectionSet,
 };
 use async_graphql::{
     ErrorExtensionValues, Name, Positioned, Request, Response, ServerError, ServerResult, ValidationResult, Variables,
@@ -78,6 +81,14 @@ impl QueryLimits {
             }
         }
         Ok(())
+    }
+
+    /// Most selections (fields, `__typename`, fragment spreads, inline fragments) of the
+    /// document with its fragments expanded: room for a query of the highest complexity
+    /// with `__typename` and fragments everywhere, far below what takes noticeable time
+    /// to walk.
+    fn max_selections(&self) -> usize {
+        self.max_complexity.saturating_mul(4)
     }
 
     /// Deepest bracket nesting (`{`, `[`, `(`) the raw text may have: room for the field
@@ -220,34 +231,104 @@ fn count_aliases(document: &ExecutableDocument) -> usize {
     operations + fragments
 }
 
-/// Fields at the root of a selection set, through fragments (each fragment counted once
-/// per path; a cycle is a validation error reported later, so the walk stops at it).
-fn count_root_fields(
-    set: &SelectionSet,
-    fragments: &std::collections::HashMap<Name, Positioned<FragmentDefinition>>,
-    seen: &mut Vec<Name>,
-) -> usize {
-    set.items
-        .iter()
-        .map(|item| match &item.node {
-            Selection::Field(_) => 1,
-            Selection::InlineFragment(fragment) => {
-                count_root_fields(&fragment.node.selection_set.node, fragments, seen)
-            }
-            Selection::FragmentSpread(spread) => {
-                let name = &spread.node.fragment_name.node;
-                match fragments.get(name) {
-                    Some(fragment) if !seen.contains(name) => {
-                        seen.push(name.clone());
-                        let n = count_root_fields(&fragment.node.selection_set.node, fragments, seen);
-                        seen.pop();
-                        n
-                    }
-                    _ => 0,
+/// The size of an operation with its fragments expanded, measured in time linear in the
+/// document: each fragment is measured once and its measure reused at every spread, and
+/// counts saturate instead of growing past what any limit could allow. A document whose
+/// fragments spread each other twice per level is small as text but expands exponentially;
+/// everything that walks the expanded document (async-graphql's own complexity and depth
+/// visitors, the executor) runs only after this measure has refused it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Shape {
+    /// Fields of the expanded document, `__typename` aside: a lower bound of the
+    /// complexity, since every field costs at least 1 plus its children.
+    pub fields: usize,
+    /// Deepest nesting of fields, as async-graphql counts depth.
+    pub depth: usize,
+    /// Fields at the root of the operation (through fragments).
+    pub root_fields: usize,
+    /// Every selection of the expanded document: fields (`__typename` too), fragment
+    /// spreads and inline fragments. What a walk of the expanded document visits, and so
+    /// what async-graphql's own checks before validation (its recursion depth) cost.
+    pub selections: usize,
+}
+
+/// Measures a selection set; fragments are measured once (a cycle, which validation
+/// reports later, and an unknown fragment measure nothing).
+struct ShapeOf<'a> {
+    fragments: &'a std::collections::HashMap<Name, Positioned<FragmentDefinition>>,
+    done: std::collections::HashMap<&'a str, Shape>,
+    open: std::collections::HashSet<&'a str>,
+}
+
+impl<'a> ShapeOf<'a> {
+    fn new(fragments: &'a std::collections::HashMap<Name, Positioned<FragmentDefinition>>) -> Self {
+        Self { fragments, done: std::collections::HashMap::new(), open: std::collections::HashSet::new() }
+    }
+
+    fn set(&mut self, set: &'a SelectionSet) -> Shape {
+        let mut shape = Shape::default();
+        for item in &set.items {
+            let inner = match &item.node {
+                Selection::Field(field) if field.node.name.node == "__typename" => {
+                    Shape { selections: 1, ..Shape::default() }
                 }
-            }
-        })
-        .sum()
+                Selection::Field(field) => {
+                    let children = self.set(&field.node.selection_set.node);
+                    Shape {
+                        fields: children.fields.saturating_add(1),
+                        depth: children.depth.saturating_add(1),
+                        root_fields: 1,
+                        selections: children.selections.saturating_add(1),
+                    }
+                }
+                Selection::InlineFragment(fragment) => {
+                    let inner = self.set(&fragment.node.selection_set.node);
+                    Shape { selections: inner.selections.saturating_add(1), ..inner }
+                }
+                Selection::FragmentSpread(spread) => {
+                    let inner = self.fragment(&spread.node.fragment_name.node);
+                    Shape { selections: inner.selections.saturating_add(1), ..inner }
+                }
+            };
+            shape.fields = shape.fields.saturating_add(inner.fields);
+            shape.depth = shape.depth.max(inner.depth);
+            shape.root_fields = shape.root_fields.saturating_add(inner.root_fields);
+            shape.selections = shape.selections.saturating_add(inner.selections);
+        }
+        shape
+    }
+
+    fn fragment(&mut self, name: &'a Name) -> Shape {
+        if let Some(shape) = self.done.get(name.as_str()) {
+            return *shape;
+        }
+        let Some(fragment) = self.fragments.get(name) else { return Shape::default() };
+        if !self.open.insert(name.as_str()) {
+            return Shape::default();
+        }
+        let shape = self.set(&fragment.node.selection_set.node);
+        self.open.remove(name.as_str());
+        self.done.insert(name.as_str(), shape);
+        shape
+    }
+}
+
+/// The expanded size of a selection set and its fragments (see [`Shape`]).
+pub fn shape(set: &SelectionSet, fragments: &std::collections::HashMap<Name, Positioned<FragmentDefinition>>) -> Shape {
+    ShapeOf::new(fragments).set(set)
+}
+
+/// The shape of the operation `selected` (when there is one), with `selections` counted
+/// over every operation of the document (a walk before validation visits them all).
+fn document_shape(document: &ExecutableDocument, selected: Option<&Positioned<OperationDefinition>>) -> Shape {
+    let mut measure = ShapeOf::new(&document.fragments);
+    let mut shape = selected.map(|op| measure.set(&op.node.selection_set.node)).unwrap_or_default();
+    shape.selections = document
+        .operations
+        .iter()
+        .map(|(_, op)| measure.set(&op.node.selection_set.node).selections)
+        .fold(0, usize::saturating_add);
+    shape
 }
 
 /// Installs the guard on a schema.
@@ -277,7 +358,7 @@ fn mark_failed(ctx: &ExtensionContext<'_>) {
 struct Operation {
     name: Option<String>,
     kind: Option<OperationType>,
-    root_fields: usize,
+    shape: Shape,
 }
 
 struct GuardExtension {
@@ -297,7 +378,7 @@ impl GuardExtension {
     }
 
     /// Checks the parsed document against the limits and records its operation.
-    fn inspect(&self, ctx: &ExtensionContext<'_>, document: &ExecutableDocument) -> ServerResult<()> {
+    fn inspect(&self, meter: Option<&Meter>, document: &ExecutableDocument) -> ServerResult<()> {
         let mut operation = self.operation();
         let selected = match (&document.operations, operation.name.as_deref()) {
             (DocumentOperations::Single(op), _) => Some(op),
@@ -320,25 +401,42 @@ impl GuardExtension {
                 // in the document, so a GraphQL name and never free text.
                 tracing::Span::current().record("operation", name.as_str());
             }
-            operation.root_fields =
-                count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new());
         }
+        operation.shape = document_shape(document, selected);
         if let Ok(mut slot) = self.operation.lock() {
             *slot = operation.clone();
         }
-        if let Some(meter) = ctx.data_opt::<Arc<Meter>>() {
+        if let Some(meter) = meter {
             meter.update(|m| {
                 m.operation_type = operation.kind;
                 m.operation_name.clone_from(&operation.name);
             });
         }
-        if operation.root_fields > self.limits.max_root_fields {
+        let Shape { fields, depth, root_fields, selections } = operation.shape;
+        let max_selections = self.limits.max_selections();
+        if selections > max_selections {
+            return Err(too_complex(
+                "selections",
+                "the number of selections with fragments expanded",
+                max_selections,
+                selections,
+            ));
+        }
+        if root_fields > self.limits.max_root_fields {
             return Err(too_complex(
                 "rootFields",
                 "the number of root fields",
                 self.limits.max_root_fields,
-                operation.root_fields,
+                root_fields,
             ));
+        }
+        // Depth and complexity are measured again, exactly, by validation; these bounds
+        // refuse the documents that validation could not measure in reasonable time.
+        if depth > self.limits.max_depth {
+            return Err(too_complex("depth", "the query depth", self.limits.max_depth, depth));
+        }
+        if fields > self.limits.max_complexity {
+            return Err(too_complex("complexity", "the query complexity", self.limits.max_complexity, fields));
         }
         let aliases = count_aliases(document);
         if aliases > self.limits.max_aliases {
@@ -350,14 +448,47 @@ impl GuardExtension {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for GuardExtension {
+    /// Everything that must hold before async-graphql's own checks walk the document:
+    /// the bracket nesting of the text (before the recursive parser), then, on the parsed
+    /// document, its expanded size measured in linear time, aliases and NUL in the input.
+    /// The parsed document is handed on, so it is parsed once.
     async fn prepare_request(
         &self,
         ctx: &ExtensionContext<'_>,
-        request: Request,
+        mut request: Request,
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         if let Ok(mut op) = self.operation.lock() {
             op.name.clone_from(&request.operation_name);
+        }
+        // Before execution the meter is in the request's data (HTTP) or the connection's
+        // (subscriptions).
+        let meter = request
+            .data
+            .get(&std::any::TypeId::of::<Arc<Meter>>())
+            .and_then(|data| data.downcast_ref::<Arc<Meter>>())
+            .or_else(|| ctx.data_opt::<Arc<Meter>>())
+            .cloned();
+        let refuse = |error: ServerError| {
+            if let Some(meter) = &meter {
+                meter.update(|m| m.request_error = true);
+            }
+            Err(error)
+        };
+        let nested = nesting(&request.query);
+        let max = self.limits.max_nesting();
+        if nested > max {
+            return refuse(too_complex("nesting", "the bracket nesting of the document", max, nested));
+        }
+        // A document that does not parse is reported by async-graphql's own parse, below.
+        if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
+            let checked = self
+                .inspect(meter.as_deref(), &document)
+                .and_then(|()| super::input_text::refuse_nul(&document, &request.variables).map_or(Ok(()), Err));
+            if let Err(error) = checked {
+                return refuse(error);
+            }
+            request.set_parsed_query(document);
         }
         next.run(ctx, request).await
     }
@@ -369,16 +500,7 @@ impl Extension for GuardExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        let nested = nesting(query);
-        let max = self.limits.max_nesting();
-        if nested > max {
-            mark_failed(ctx);
-            return Err(too_complex("nesting", "the bracket nesting of the document", max, nested));
-        }
-        let document = next.run(ctx, query, variables).await.and_then(|document| {
-            self.inspect(ctx, &document)?;
-            Ok(document)
-        });
+        let document = next.run(ctx, query, variables).await;
         if document.is_err() {
             mark_failed(ctx);
         }
@@ -420,7 +542,7 @@ impl Extension for GuardExtension {
         let cost = self.limiter.cost(
             result.complexity,
             operation.kind == Some(OperationType::Mutation),
-            operation.root_fields,
+            operation.shape.root_fields,
         );
         let Some(status) = self.limiter.charge(client, cost).await else {
             return Ok(result);
@@ -503,7 +625,46 @@ mod tests {
         .expect("parses");
         assert_eq!(count_aliases(&document), 3);
         let (_, op) = document.operations.iter().next().expect("one operation");
-        assert_eq!(count_root_fields(&op.node.selection_set.node, &document.fragments, &mut Vec::new()), 4);
+        assert_eq!(shape(&op.node.selection_set.node, &document.fragments).root_fields, 4);
+    }
+
+    /// `{ ...F0 } fragment F0 on Query { ...F1 ...F1 } .. fragment Fn on Query { viewer { role } }`:
+    /// 2^n copies of `viewer { role }` in a document of n lines.
+    fn fan_out(levels: usize) -> String {
+        let mut text = String::from("{ ...F0 }\n");
+        for level in 0..levels {
+            text.push_str(&format!("fragment F{level} on Query {{ ...F{next} ...F{next} }}\n", next = level + 1));
+        }
+        text.push_str(&format!("fragment F{levels} on Query {{ viewer {{ role }} }}\n"));
+        text
+    }
+
+    #[test]
+    fn fragments_are_measured_once_however_often_they_are_spread() {
+        let document = async_graphql::parser::parse_query(fan_out(3)).expect("parses");
+        let (_, op) = document.operations.iter().next().expect("one operation");
+        assert_eq!(
+            shape(&op.node.selection_set.node, &document.fragments),
+            Shape { fields: 16, depth: 2, root_fields: 8, selections: 16 + 14 + 1 }
+        );
+        // 2^200 expansions: saturates at once instead of walking them.
+        let document = async_graphql::parser::parse_query(fan_out(200)).expect("parses");
+        let (_, op) = document.operations.iter().next().expect("one operation");
+        let measured = shape(&op.node.selection_set.node, &document.fragments);
+        assert_eq!((measured.fields, measured.root_fields, measured.selections), (usize::MAX, usize::MAX, usize::MAX));
+    }
+
+    #[test]
+    fn fragment_cycles_and_unknown_fragments_measure_nothing() {
+        let document = async_graphql::parser::parse_query(
+            "{ viewer { ...A } } fragment A on Viewer { role ...B } fragment B on Viewer { ...A ...C __typename }",
+        )
+        .expect("parses");
+        let (_, op) = document.operations.iter().next().expect("one operation");
+        assert_eq!(
+            shape(&op.node.selection_set.node, &document.fragments),
+            Shape { fields: 2, depth: 2, root_fields: 1, selections: 7 }
+        );
     }
 
     struct Slow;

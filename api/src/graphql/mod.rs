@@ -3,6 +3,7 @@
 pub mod connection;
 pub mod context;
 pub mod guard;
+pub mod input_text;
 pub mod loaders;
 pub mod mutation;
 pub mod nested;

@@ -135,7 +135,9 @@ fn decode_cursor<E: EntityTrait>(field: &str, cursor: &str, ordering: &Ordering<
         .zip(&ordering.columns)
         .map(|(key, (_, kind))| match kind {
             KeyKind::Int => key.as_i64().and_then(|v| i32::try_from(v).ok()).map(Value::from).ok_or_else(invalid),
-            KeyKind::Text => key.as_str().map(|s| Value::from(s.to_owned())).ok_or_else(invalid),
+            KeyKind::Text => {
+                key.as_str().filter(|s| !s.contains('\0')).map(|s| Value::from(s.to_owned())).ok_or_else(invalid)
+            }
             KeyKind::Time => key
                 .as_str()
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())

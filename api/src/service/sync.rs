@@ -343,11 +343,11 @@ pub async fn sync(
 ) -> ApiResult<SyncReport> {
     authorize(viewer, req.association_id)?;
     if let Some(key) = &req.idempotency_key
-        && (key.trim().is_empty() || key.len() > MAX_IDEMPOTENCY_KEY)
+        && (key.trim().is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.contains('\0'))
     {
         return Err(ApiError::bad_input(
             "idempotencyKey",
-            format!("`idempotencyKey` takes 1 to {MAX_IDEMPOTENCY_KEY} characters"),
+            format!("`idempotencyKey` takes 1 to {MAX_IDEMPOTENCY_KEY} characters, and no NUL"),
         ));
     }
     let hash = request_hash(&req)?;

@@ -66,26 +66,11 @@ fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
     }
 }
 
-/// An address a webhook must not reach unless private networks are allowed: loopback,
-/// private, link-local (cloud metadata lives at 169.254.169.254), carrier-grade NAT,
-/// unspecified, broadcast, and their IPv6 counterparts.
+/// An address a webhook must not reach unless private networks are allowed: anything not
+/// globally reachable by the IANA special-purpose registries, IPv4 embedded in IPv6
+/// judged by the IPv4 address ([`crate::domain::public_ip`]).
 pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || (a == 100 && (64..128).contains(&b))
-                || a == 0
-        }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => is_private(IpAddr::V4(v4)),
-            None => v6.is_loopback() || v6.is_unspecified() || v6.is_unique_local() || v6.is_unicast_link_local(),
-        },
-    }
+    !crate::domain::public_ip::is_public(ip)
 }
 
 /// Why `url` may not receive webhooks, if it may not: not http(s), or (unless private
@@ -486,13 +471,22 @@ mod tests {
             "http://[fd00::1]/",
             "http://[fe80::1]/",
             "http://[::ffff:10.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::7f00:1]/",
+            "http://[2002:7f00:1::1]/",
+            "http://[fec0::1]/",
+            "http://198.18.0.1/",
+            "http://240.0.0.1/",
+            "http://224.0.0.1/",
+            "http://[ff02::1]/",
+            "http://[2001:db8::1]/",
             "http://localhost/",
             "http://api.localhost./",
         ] {
             assert!(refuse_url(url, false).is_some(), "{url}");
             assert!(refuse_url(url, true).is_none(), "{url}");
         }
-        for url in ["https://partner.example.org/hook", "http://8.8.8.8/", "http://[2001:db8::1]/"] {
+        for url in ["https://partner.example.org/hook", "http://8.8.8.8/", "http://[2606:4700:4700::1111]/"] {
             assert!(refuse_url(url, false).is_none(), "{url}");
         }
     }

@@ -8,6 +8,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode, get_current_timestamp
 use serde_json::{Value, json};
 
 const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/keys");
+/// The HS256 secret of the servers these tests start.
+const SECRET: &str = "auth-tests-own-secret-0123456789abcdef";
 const VIEWER: &str = "{ viewer { role subject countries { code } } }";
 
 fn key(name: &str) -> Vec<u8> {
@@ -19,6 +21,7 @@ async fn app() -> TestApp {
     TestApp::spawn_with(|s| {
         s.auth_public_keys = format!("test-rsa:RS256:{KEYS}/rsa-public.pem, test-ed:EdDSA:{KEYS}/ed25519-public.pem");
         s.auth_jwks_file = Some(format!("{KEYS}/jwks.json"));
+        s.set_auth_secret(SECRET);
     })
     .await
 }
@@ -92,7 +95,7 @@ async fn rs256_eddsa_and_jwks_keys_are_accepted_by_kid() {
 #[tokio::test]
 async fn forged_stale_and_malformed_tokens_are_unauthenticated() {
     let app = app().await;
-    let secret = interlib::settings::DEVELOPMENT_SECRET.as_bytes();
+    let secret = SECRET.as_bytes();
     let c = claims(&app);
     let now = get_current_timestamp();
     let valid = hs(secret, &c);
@@ -158,7 +161,7 @@ async fn forged_stale_and_malformed_tokens_are_unauthenticated() {
 #[tokio::test]
 async fn a_small_leeway_absorbs_clock_skew() {
     let app = app().await;
-    let secret = interlib::settings::DEVELOPMENT_SECRET.as_bytes();
+    let secret = SECRET.as_bytes();
     let now = get_current_timestamp();
     let skewed = with(claims(&app), json!({ "exp": now - 10, "nbf": now + 10 }));
     assert_eq!(role_of(&app, Some(&hs(secret, &skewed))).await, "ADMIN");
@@ -184,4 +187,19 @@ async fn tokens_whose_subject_is_gone_are_refused() {
     assert_eq!(role_of(&app, Some(&bongani)).await, "AMBASSADOR");
     let not_appointed = app.token(Role::Ambassador, &["ZA"], None, Some(net.grace));
     refused(&app, &not_appointed, "not an ambassador").await;
+}
+
+#[tokio::test]
+async fn the_public_development_secret_opens_nothing_and_production_refuses_it() {
+    let app = app().await;
+    let forged = hs(interlib::settings::DEVELOPMENT_SECRET.as_bytes(), &claims(&app));
+    refused(&app, &forged, "signed with the secret from the source code").await;
+    // The production profile does not start on it, nor on a short or repetitive one.
+    for secret in [interlib::settings::DEVELOPMENT_SECRET, "short", &"ab".repeat(20)] {
+        let mut settings = interlib::settings::Settings::for_database(&app.database.url);
+        settings.profile = interlib::settings::Profile::Production;
+        settings.set_auth_secret(secret);
+        let error = interlib::startup::Application::build(&settings).await.err().map(|e| format!("{e:#}"));
+        assert!(error.as_deref().unwrap_or("").contains("INTERLIB_AUTH_SECRET"), "{secret}: {error:?}");
+    }
 }

@@ -217,10 +217,56 @@ impl Gen {
         }
     }
 
+    /// Fragments that spread the next level twice (or three times), 10 to 45 levels, at the
+    /// root, inside a type, or in an operation that is not the one run.
+    fn fan_out(&mut self) -> String {
+        let levels = self.0.usize(10..46);
+        let (start, on, leaf) = match self.0.u8(..3) {
+            0 => ("{ ...F0 }", "Query", "viewer { role }"),
+            1 => ("{ viewer { ...F0 } }", "Viewer", "role __typename"),
+            _ => ("query A { __typename } query B { ...F0 }", "Query", "__typename"),
+        };
+        let spreads = if self.0.bool() { 2 } else { 3 };
+        let mut doc = start.to_owned();
+        for level in 0..levels {
+            let next = format!("...F{} ", level + 1).repeat(spreads);
+            doc.push_str(&format!(" fragment F{level} on {on} {{ {next}}}"));
+        }
+        doc.push_str(&format!(" fragment F{levels} on {on} {{ {leaf} }}"));
+        doc
+    }
+
+    /// A valid operation with a NUL character in one of its text arguments or variables.
+    fn with_nul(&mut self) -> Value {
+        let text = self.pick(&["\\u0000", "a\\u0000", "\\u0000b"]);
+        let raw = text.replace("\\u0000", "\u{0}");
+        let filter = self.pick(&["interest", "search", "language", "country"]);
+        let profile = self.pick(&["fullName", "bio", "institution", "jobTitle", "email"]);
+        match self.0.u8(..6) {
+            0 => json!({ "query": format!("{{ librarians(filter: {{ search: \"{text}\" }}) {{ totalCount }} }}") }),
+            1 => json!({ "query": "query($f: LibrarianFilter) { librarians(filter: $f) { totalCount } }",
+                         "variables": { "f": { (filter): raw } } }),
+            2 => json!({ "query": format!("{{ certificate(id: \"{text}\") {{ id }} }}") }),
+            3 => {
+                json!({ "query": "mutation($i: UpdateMyProfileInput!) { updateMyProfile(input: $i) { userErrors { field } } }",
+                         "variables": { "i": { (profile): raw } } })
+            }
+            4 => {
+                json!({ "query": "mutation($i: ApplyToRoundInput!) { applyToRound(input: $i) { userErrors { field } } }",
+                         "variables": { "i": { "roundId": raw, "goal": raw } } })
+            }
+            _ => {
+                json!({ "query": "query($c: String) { librarians(after: $c) { totalCount } }", "variables": { "c": raw } })
+            }
+        }
+    }
+
     /// A body, a content type, and whether to send it by GET instead.
     fn request(&mut self) -> (Vec<u8>, &'static str, bool) {
         let json = "application/json";
-        match self.0.u8(..20) {
+        match self.0.u8(..24) {
+            20 | 21 => (json!({ "query": self.fan_out() }).to_string().into_bytes(), json, self.0.u8(..4) == 0),
+            22 | 23 => (self.with_nul().to_string().into_bytes(), json, false),
             0 => ((0..self.0.usize(..200)).map(|_| self.0.u8(..)).collect(), json, false),
             1 => (b"{\"query\": ".to_vec(), json, false),
             2 => (json!({ "query": self.json_value(2) }).to_string().into_bytes(), json, false),

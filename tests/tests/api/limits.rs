@@ -206,6 +206,9 @@ async fn test_redis() -> Option<String> {
     }
 }
 
+/// One secret for two servers, so that a token is valid on both.
+const SHARED_SECRET: &str = "limits-tests-shared-secret-0123456789";
+
 #[tokio::test]
 async fn servers_sharing_redis_share_one_budget() {
     let Some(redis) = test_redis().await else {
@@ -218,6 +221,7 @@ async fn servers_sharing_redis_share_one_budget() {
         s.rate_limit.window_secs = 3600;
         s.rate_limit.redis_url = Some(redis.clone());
         s.rate_limit.redis_prefix.clone_from(&prefix);
+        s.set_auth_secret(SHARED_SECRET);
     };
     let one = TestApp::spawn_with(settings).await;
     let two = TestApp::spawn_with(settings).await;
@@ -241,11 +245,76 @@ async fn servers_sharing_redis_share_one_budget() {
 
 #[tokio::test]
 async fn servers_without_redis_count_on_their_own() {
-    let settings = |s: &mut interlib::settings::Settings| s.rate_limit.points = 50;
+    let settings = |s: &mut interlib::settings::Settings| {
+        s.rate_limit.points = 50;
+        s.set_auth_secret(SHARED_SECRET);
+    };
     let one = TestApp::spawn_with(settings).await;
     let two = TestApp::spawn_with(settings).await;
     let admin = Some(one.admin.as_str());
     let (_, first, _) = post(&one, admin, &json!({ "query": PROBE })).await;
     let (_, second, _) = post(&two, admin, &json!({ "query": PROBE })).await;
     assert_eq!((budget(&first).1, budget(&second).1), (8, 8));
+}
+
+/// `{ <start> } fragment F0 on <on> { ...F1 ...F1 } .. fragment F<n> on <on> { <leaf> }`:
+/// about 60 bytes a level, 2^levels copies of the leaf once expanded.
+fn fan_out(start: &str, on: &str, leaf: &str, levels: usize) -> String {
+    let mut text = start.replace("$", "...F0");
+    for level in 0..levels {
+        text.push_str(&format!("\nfragment F{level} on {on} {{ ...F{next} ...F{next} }}", next = level + 1));
+    }
+    text.push_str(&format!("\nfragment F{levels} on {on} {{ {leaf} }}"));
+    text
+}
+
+/// The median time of `runs` anonymous POSTs of `query`, each answered with `codes`.
+async fn median_time(app: &TestApp, query: &str, codes: &[&str], runs: usize) -> std::time::Duration {
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let (_, _, body) = post(app, None, &json!({ "query": query })).await;
+        times.push(started.elapsed());
+        assert_eq!(error_codes(&body), codes, "{body}");
+    }
+    times.sort();
+    times[runs / 2]
+}
+
+#[tokio::test]
+async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_nothing() {
+    let app = TestApp::spawn().await;
+    // 25 levels (about 1.5 KB; every walk of the expanded document took seconds) and 40
+    // (past async-graphql's recursion limit), at the root and nested inside a type (where
+    // async-graphql's own complexity count would expand it).
+    let attacks: Vec<String> = [25, 40]
+        .into_iter()
+        .flat_map(|levels| {
+            [
+                fan_out("{ $ }", "Query", "viewer { role }", levels),
+                fan_out("{ viewer { $ } }", "Viewer", "role", levels),
+            ]
+        })
+        .collect();
+    let trivial = "{ viewer { role } }";
+    for attack in &attacks {
+        let (status, headers, body) = post(&app, None, &json!({ "query": attack })).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+        assert!(body.get("data").is_none(), "{body}");
+        // Refused before anything is charged: the budget is untouched.
+        assert_eq!(budget(&headers).1, 0, "charged nothing");
+    }
+    median_time(&app, trivial, &[], 3).await; // warm up
+    let baseline = median_time(&app, trivial, &[], 9).await;
+    for attack in &attacks {
+        let refused = median_time(&app, attack, &["QUERY_TOO_COMPLEX"], 9).await;
+        let ratio = refused.as_secs_f64() / baseline.as_secs_f64();
+        // Walking the expanded document took seconds (a ratio in the thousands); measuring
+        // it fragment by fragment costs about what parsing 2.5 KB costs.
+        assert!(ratio < 8.0, "refused in {refused:?}, a trivial query in {baseline:?} (ratio {ratio:.1})");
+    }
+    // The measured value is the expanded count: `viewer` and 2^16 copies of `role`.
+    let (_, _, body) = post(&app, None, &json!({ "query": fan_out("{ viewer { $ } }", "Viewer", "role", 16) })).await;
+    assert_eq!(limit_of(&body), ("complexity", &json!(50_000), &json!(65_537)), "{body}");
 }

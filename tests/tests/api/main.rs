@@ -14,6 +14,7 @@ mod http;
 mod limits;
 mod migrations;
 mod n_plus_one;
+mod nul_bytes;
 mod observability;
 mod over_http;
 mod pagination;

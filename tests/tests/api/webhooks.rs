@@ -269,6 +269,17 @@ async fn webhooks_belong_to_their_association() {
         "http://10.0.0.7/hook",
         "http://[::1]/hook",
         "http://[::ffff:192.168.1.1]/hook",
+        // IPv4 inside IPv6 (compatible, NAT64, 6to4), site-local, benchmarking, reserved,
+        // multicast: the whole IANA special-purpose registries.
+        "http://[::127.0.0.1]/hook",
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[2002:7f00:1::1]/hook",
+        "http://[fec0::1]/hook",
+        "http://198.18.0.1/hook",
+        "http://240.0.0.1/hook",
+        "http://224.0.0.251/hook",
+        "http://[ff02::1]/hook",
     ] {
         let body = app.graphql_as(Some(&liasa), REGISTER, input(bad)).await;
         let code = &body["data"]["registerWebhook"]["userErrors"][0]["code"];
