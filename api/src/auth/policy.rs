@@ -21,13 +21,18 @@
 //! | librarian | self, partners, the directory | own | own |
 //! | anonymous | none | none | none |
 //!
-//! Countries, rounds, associations (as organisations), ambassador appointments and
-//! certificates are public programme facts. Discussion topics are shown to admins, and once
-//! published to the round's applicants and to ambassadors and associations
-//! (`Round.topics`); round reports (`roundStats`) to admins, the country's ambassadors and
-//! the association itself (`graphql::rounds::round_stats`).
+//! Countries, rounds, associations (as organisations) and ambassador appointments are
+//! public programme facts. A certificate is read by id as its recipient's record is
+//! ([`certificates`]); anyone holding the unguessable code printed on it may verify it
+//! (`certificate(id:)`), so sequential ids open nothing. Discussion topics are shown to
+//! admins, and once published to the round's applicants and to ambassadors and
+//! associations ([`topics`], on every path: `Round.topics`, `node`, `nodes`). A pairing's
+//! explanation names its members' countries and interests: it is read by those who may
+//! read every member's profile ([`reads_explanation`]). Round reports (`roundStats`) go
+//! to admins, the country's ambassadors and the association itself
+//! (`graphql::rounds::round_stats`).
 
-use entities::{librarian, membership, pairing, pairing_member};
+use entities::{application, certificate, discussion_topic, librarian, membership, pairing, pairing_member};
 use sea_orm::{
     ColumnTrait, Condition,
     sea_query::{Expr, Query, SelectStatement},
@@ -174,6 +179,44 @@ pub fn applications<C: ColumnTrait>(viewer: &Viewer, librarian_id: C) -> Option<
         Viewer::Librarian { librarian_id: me, .. } => Some(Condition::all().add(librarian_id.eq(*me))),
         Viewer::Anonymous => nothing(),
     }
+}
+
+/// The certificates the viewer may read by id: those of librarians whose records it
+/// reads (all for admins, an ambassador's countries', an association's members', a
+/// librarian's own). Public verification goes by the certificate's code instead.
+pub fn certificates(viewer: &Viewer) -> Option<Condition> {
+    applications(viewer, certificate::Column::LibrarianId)
+}
+
+/// The discussion topics the viewer may read at `now`: all for admins; published ones for
+/// ambassadors and associations, and for librarians in the rounds they applied to.
+pub fn topics(viewer: &Viewer, now: chrono::DateTime<chrono::Utc>) -> Option<Condition> {
+    use discussion_topic::Column as C;
+    let published = Condition::all().add(C::PublishAt.lte(now));
+    match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Anonymous => nothing(),
+        Viewer::Ambassador { .. } | Viewer::Association { .. } => Some(published),
+        Viewer::Librarian { librarian_id, .. } => Some(
+            published.add(
+                C::RoundId.in_subquery(
+                    Query::select()
+                        .column(application::Column::RoundId)
+                        .from(application::Entity)
+                        .and_where(application::Column::LibrarianId.eq(*librarian_id))
+                        .to_owned(),
+                ),
+            ),
+        ),
+    }
+}
+
+/// Whether the viewer may read the explanation of a pairing whose members it sees as
+/// `visible` out of `members`: the explanation names every member's country, languages
+/// and interests, so it takes the right to read every member's profile.
+pub fn reads_explanation(viewer: &Viewer, members: usize, visible: &[std::sync::Arc<librarian::Model>]) -> bool {
+    matches!(viewer, Viewer::Admin { .. })
+        || (visible.len() == members && visible.iter().all(|member| librarian_access(viewer, member).profile))
 }
 
 /// The pairings the viewer may see: those with a member the viewer looks after.

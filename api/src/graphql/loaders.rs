@@ -117,6 +117,8 @@ pub struct Loaders {
     pub participant_count: DataLoader<BatchLoader<String, i64>, HashMapCache>,
     pub application_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
     pub pairing_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
+    /// Members of a pairing, whether the viewer sees them or not.
+    pub member_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
 }
 
 macro_rules! by_id {
@@ -147,8 +149,8 @@ impl Loaders {
                 by_id!(application, |v| policy::applications(v, application::Column::LibrarianId)),
             ),
             pairing: loader(db, v, by_id!(pairing, policy::pairings)),
-            topic: loader(db, v, by_id!(discussion_topic)),
-            certificate: loader(db, v, by_id!(certificate)),
+            topic: loader(db, v, by_id!(discussion_topic, |v| policy::topics(v, crate::service::now()))),
+            certificate: loader(db, v, by_id!(certificate, policy::certificates)),
             sync_run: loader(
                 db,
                 v,
@@ -161,7 +163,7 @@ impl Loaders {
             applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
             pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
             members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
-            topics_of_round: loader(db, v, |db, _, ids| Box::pin(rel::topics_of_rounds(db, ids))),
+            topics_of_round: loader(db, v, |db, v, ids| Box::pin(rel::topics_of_rounds(db, v, ids))),
             languages_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::languages_of_librarians(db, ids))),
             interests_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::interests_of_librarians(db, ids))),
             participants_of_country: nested(NestedLoader {
@@ -202,6 +204,7 @@ impl Loaders {
             participant_count: loader(db, v, |db, _, codes| Box::pin(rel::participant_counts(db, codes))),
             application_count: loader(db, v, |db, _, ids| Box::pin(rel::application_counts(db, ids))),
             pairing_count: loader(db, v, |db, _, ids| Box::pin(rel::pairing_counts(db, ids))),
+            member_count: loader(db, v, |db, _, ids| Box::pin(rel::member_counts(db, ids))),
         }
     }
 
@@ -241,6 +244,7 @@ impl Loaders {
             participant_count,
             application_count,
             pairing_count,
+            member_count,
         );
         loaders
     }

@@ -3,7 +3,7 @@
 use async_graphql::{Context, ID, Interface};
 
 use crate::domain::{GlobalId, NodeKind};
-use crate::graphql::context::{api, loaders, viewer};
+use crate::graphql::context::{api, loaders};
 use crate::graphql::types::{
     Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing, Round,
     SyncRun, Webhook, WebhookDelivery,
@@ -56,17 +56,7 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
         NodeKind::Round => l.round.load_one(key).await?.map(|m| Node::Round(Round(m))),
         NodeKind::Application => l.application.load_one(key).await?.map(|m| Node::Application(Application(m))),
         NodeKind::Pairing => l.pairing.load_one(key).await?.map(|m| Node::Pairing(Pairing(m))),
-        // An unpublished topic is the admins' until its publish time.
-        NodeKind::DiscussionTopic => l
-            .topic
-            .load_one(key)
-            .await?
-            .filter(|t| {
-                matches!(viewer(ctx), Ok(crate::auth::Viewer::Admin { .. }))
-                    || (t.publish_at <= crate::service::now()
-                        && !matches!(viewer(ctx), Ok(crate::auth::Viewer::Anonymous)))
-            })
-            .map(|m| Node::DiscussionTopic(DiscussionTopic(m))),
+        NodeKind::DiscussionTopic => l.topic.load_one(key).await?.map(|m| Node::DiscussionTopic(DiscussionTopic(m))),
         NodeKind::Certificate => l.certificate.load_one(key).await?.map(|m| Node::Certificate(Certificate(m))),
         NodeKind::SyncRun => l.sync_run.load_one(key).await?.map(|m| Node::SyncRun(SyncRun(m))),
         NodeKind::Webhook => l.webhook.load_one(key).await?.map(|m| Node::Webhook(Webhook(m))),

@@ -136,11 +136,13 @@ pub async fn ambassadors_of_countries(
     Ok(group_shared(rows, |m| m.country_code.clone()))
 }
 
+/// The topics of rounds that `viewer` may read now ([`policy::topics`]).
 pub async fn topics_of_rounds(
     db: DatabaseConnection,
+    viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<discussion_topic::Model>>>> {
-    let rows = discussion_topic::Entity::find()
+    let rows = scoped(discussion_topic::Entity::find(), policy::topics(&viewer, crate::service::now()))
         .filter(any_of(db.get_database_backend(), discussion_topic::Column::RoundId, ids))
         .order_by_asc(discussion_topic::Column::PublishAt)
         .order_by_asc(discussion_topic::Column::Id)
@@ -215,6 +217,11 @@ pub async fn application_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiRes
 /// Pairings per round, whatever their status.
 pub async fn pairing_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
     counts::<pairing::Entity>(db, pairing::Column::RoundId, ids).await
+}
+
+/// How many members each pairing has, seen or not (whether the viewer sees all of them).
+pub async fn member_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+    counts::<pairing_member::Entity>(db, pairing_member::Column::PairingId, ids).await
 }
 
 /// Webhook deliveries by id that `viewer` may see.

@@ -254,7 +254,8 @@ async fn pairings_memberships_and_applications_are_scoped_everywhere() {
     let body = app.graphql_as(None, query, json!({ "ids": ids })).await;
     let kinds: Vec<Value> =
         body["data"]["nodes"].as_array().cloned().unwrap_or_default().iter().map(|n| n["__typename"].clone()).collect();
-    assert_eq!(kinds, [json!(null), json!(null), json!("Round"), json!("Certificate")]);
+    // A certificate by id is its recipient's record: anonymous callers verify by code.
+    assert_eq!(kinds, [json!(null), json!(null), json!("Round"), json!(null)]);
 }
 
 #[tokio::test]
@@ -269,10 +270,10 @@ async fn anonymous_callers_see_public_programme_facts_only() {
                rounds { nodes { name status topics { title } } }
                associations { nodes { name country { code } } }
                country(code: \"ZA\") { ambassadors { active librarian { fullName } } }
-               certificate: node(id: $cert) { ... on Certificate { recipientName round { name } } }
+               certificate(id: $cert) { recipientName round { name } }
                viewer { role subject }
              }",
-            json!({ "cert": gid(NodeKind::Certificate, net.certificate_ada) }),
+            json!({ "cert": "8d0e6f4e-4c1b-4f7e-9d59-1c2b3a4d5e6f" }),
         )
         .await;
     assert!(body.get("errors").is_none(), "{body}");
@@ -346,4 +347,113 @@ async fn lists_and_lookups_by_id_agree_on_who_is_visible() {
             }
         }
     }
+}
+
+#[tokio::test]
+async fn certificates_are_verified_by_their_code_and_sequential_ids_open_nothing() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let by_id = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Certificate { recipientName code } } }";
+    // Every sequential id around Ada's certificate, as an enumerating caller would try.
+    let ids: Vec<String> = (1..=net.certificate_ada + 3).map(|id| gid(NodeKind::Certificate, id)).collect();
+    let found = |body: &Value| -> Vec<String> {
+        body["data"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|n| n["recipientName"].as_str().map(str::to_owned))
+            .collect()
+    };
+    let carmen = app.token(Role::Librarian, &[], None, Some(net.carmen));
+    let za = app.token(Role::Ambassador, &["ZA"], None, None);
+    let alia = app.token(Role::Association, &[], Some(net.alia_assoc), None);
+    for token in [None, Some(carmen.as_str()), Some(za.as_str()), Some(alia.as_str())] {
+        let body = app.graphql_as(token, by_id, json!({ "ids": ids })).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        assert_eq!(found(&body), Vec::<String>::new(), "{token:?}: {body}");
+    }
+    // Those who read Ada's record read her certificate by id.
+    let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
+    let ng = app.token(Role::Ambassador, &["NG"], None, None);
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    for token in [&app.admin, &ada, &ng, &liasa] {
+        let body = app.graphql_as(Some(token), by_id, json!({ "ids": ids })).await;
+        assert_eq!(found(&body), ["Ada Okafor"], "{body}");
+    }
+    // Anyone verifies it with the code printed on it; a made-up code finds nothing.
+    let verify = "query($code: String!) { certificate(id: $code) { recipientName round { name } } }";
+    let body = app.graphql_as(None, verify, json!({ "code": "8D0E6F4E-4C1B-4F7E-9D59-1C2B3A4D5E6F" })).await;
+    assert_eq!(
+        body["data"]["certificate"],
+        json!({ "recipientName": "Ada Okafor", "round": { "name": "2026 Round 1" } })
+    );
+    let body = app.graphql_as(None, verify, json!({ "code": "8d0e6f4e-4c1b-4f7e-9d59-1c2b3a4d5e60" })).await;
+    assert_eq!(body["data"]["certificate"], Value::Null, "{body}");
+}
+
+#[tokio::test]
+async fn topics_follow_one_rule_on_every_path() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let query = "query($round: ID!, $ids: [ID!]!) {
+        round(id: $round) { topics { title } }
+        nodes(ids: $ids) { ... on DiscussionTopic { title } }
+    }";
+    let ids: Vec<String> = (1..=4).map(|id| gid(NodeKind::DiscussionTopic, id)).collect();
+    let vars = json!({ "round": gid(NodeKind::Round, net.round2), "ids": ids });
+    let carmen = app.token(Role::Librarian, &[], None, Some(net.carmen));
+    let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
+    let za = app.token(Role::Ambassador, &["ZA"], None, None);
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    // Carmen did not apply to round 2: neither its list nor the ids show her its topics.
+    for (token, seen) in [(None, 0), (Some(&carmen), 0), (Some(&ada), 2), (Some(&za), 2), (Some(&liasa), 2)] {
+        let body = app.graphql_as(token.map(String::as_str), query, vars.clone()).await;
+        assert!(body.get("errors").is_none(), "{body}");
+        let listed = pluck(&body["data"]["round"]["topics"], "title");
+        let by_id: Vec<&Value> = body["data"]["nodes"]
+            .as_array()
+            .map(|n| n.iter().filter(|t| !t["title"].is_null()).collect())
+            .unwrap_or_default();
+        assert_eq!((listed.len(), by_id.len()), (seen, seen), "{token:?}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_pairings_explanation_needs_every_members_profile() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let query = "query($ids: [ID!]!) { nodes(ids: $ids) { ... on Pairing { explanation } } }";
+    let ids =
+        json!({ "ids": [gid(NodeKind::Pairing, net.pairing_bongani_emma), gid(NodeKind::Pairing, net.pairing_trio)] });
+    let explained = |body: &Value| -> Vec<bool> {
+        body["data"]["nodes"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n["explanation"].is_string())
+            .collect()
+    };
+    // The ZA ambassador sees Bongani (ZA) and Grace (ZA), not Emma (AU) nor Farida (LB):
+    // the explanation would tell their countries and interests.
+    let za = app.token(Role::Ambassador, &["ZA"], None, None);
+    let body = app.graphql_as(Some(&za), query, ids.clone()).await;
+    assert_eq!(explained(&body), [false, false], "{body}");
+    assert_eq!(error_codes(&body), ["FORBIDDEN", "FORBIDDEN"], "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["nodes", 0, "explanation"]), "{body}");
+    // An ambassador of both countries reads the first; the admin reads both.
+    let za_au = app.token(Role::Ambassador, &["ZA", "AU"], None, None);
+    let body = app.graphql_as(Some(&za_au), query, ids.clone()).await;
+    assert_eq!(explained(&body), [true, false], "{body}");
+    let body = app.graphql_as(Some(&app.admin), query, ids.clone()).await;
+    assert_eq!(explained(&body), [true, true], "{body}");
+    // Bongani reads his own (Emma is listed); Ada does not read the trio's, whose Grace is
+    // not listed in the directory.
+    let bongani = app.token(Role::Librarian, &[], None, Some(net.bongani));
+    let body = app.graphql_as(Some(&bongani), query, ids.clone()).await;
+    assert_eq!(explained(&body)[0], true, "{body}");
+    let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
+    let body = app.graphql_as(Some(&ada), query, ids).await;
+    assert_eq!(explained(&body)[1], false, "{body}");
 }

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use entities::pairing;
 
 use super::{Librarian, Round, gid, many, required, stored};
+use crate::auth::{Viewer, policy};
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
+use crate::error::ApiError;
+use crate::graphql::context::{loaders, viewer};
 
 /// Two librarians (or three, for a group of three) paired for a round.
 pub struct Pairing(pub Arc<pairing::Model>);
@@ -39,9 +42,22 @@ impl Pairing {
         self.0.score
     }
 
-    /// Why these people were paired, in words.
-    async fn explanation(&self) -> &str {
-        &self.0.explanation
+    /// Why these people were paired, in words. It names every member's country, languages
+    /// and interests, so it is `null` with a `FORBIDDEN` error for a viewer who may not
+    /// read the profile of every member.
+    async fn explanation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
+        let viewer = viewer(ctx)?;
+        if !matches!(viewer, Viewer::Admin { .. }) {
+            let visible = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
+            let members = loaders(ctx)?.member_count.load_one(self.0.id).await?.unwrap_or(0);
+            if !policy::reads_explanation(viewer, usize::try_from(members).unwrap_or(0), &visible) {
+                let error: async_graphql::Error =
+                    ApiError::Forbidden("the explanation describes members you may not read".into()).into();
+                ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+                return Ok(None);
+            }
+        }
+        Ok(Some(&self.0.explanation))
     }
 
     /// The two or three partners.

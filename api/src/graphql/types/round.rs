@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use entities::round;
 
 use super::{Application, DiscussionTopic, Pairing, gid, many, stored};
-use crate::auth::Viewer;
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
 use crate::graphql::connection::{Conn, connection};
 use crate::graphql::context::{loaders, viewer};
@@ -112,24 +111,11 @@ impl Round {
         Ok(loaders(ctx)?.pairing_count.load_one(self.0.id).await?.unwrap_or(0))
     }
 
-    /// Discussion topics, by publish time. Admins see them all; the round's participants
-    /// (and the ambassadors and associations who look after them) see those published.
+    /// Discussion topics, by publish time. Admins see them all; the round's applicants
+    /// (and the ambassadors and associations who look after them) see those published
+    /// (`policy::topics`, the same rule as `node`).
     async fn topics(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DiscussionTopic>> {
-        let viewer = viewer(ctx)?;
-        let everything = match viewer {
-            Viewer::Admin { .. } => true,
-            Viewer::Anonymous => return Ok(Vec::new()),
-            Viewer::Librarian { librarian_id, .. } => {
-                let mine = loaders(ctx)?.applications_of_librarian.load_one(*librarian_id).await?.unwrap_or_default();
-                if !mine.iter().any(|a| a.round_id == self.0.id) {
-                    return Ok(Vec::new());
-                }
-                false
-            }
-            Viewer::Ambassador { .. } | Viewer::Association { .. } => false,
-        };
-        let at = crate::service::now();
         let rows = many(ctx, self.0.id, |l| &l.topics_of_round).await?;
-        Ok(rows.into_iter().filter(|t| everything || t.publish_at <= at).map(DiscussionTopic).collect())
+        Ok(rows.into_iter().map(DiscussionTopic).collect())
     }
 }
