@@ -22,6 +22,7 @@ use crate::http::{self, HttpState};
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::service::countries::CountryTable;
+use crate::service::cursor::CursorKeys;
 use crate::service::live::Notifier;
 use crate::service::page::PageLimits;
 use crate::service::sync::SyncOptions;
@@ -71,7 +72,11 @@ impl Application {
                  set INTERLIB_AUTH_SECRET before exposing this server"
             );
         }
-        let page_limits = PageLimits { default_size: settings.default_page_size, max_size: settings.max_page_size };
+        let page_limits = PageLimits {
+            default_size: settings.default_page_size,
+            max_size: settings.max_page_size,
+            cursor_keys: CursorKeys::from_secret(settings.auth_secret.expose_secret().as_bytes()),
+        };
         let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
         let limiter = Arc::new(RateLimiter::new(&settings.rate_limit).context("invalid rate_limit settings")?);
         let persisted = PersistedQueries::load(&settings.persisted_queries).context("invalid persisted_queries")?;

@@ -267,6 +267,41 @@ pub fn librarian_access(viewer: &Viewer, row: &librarian::Model) -> LibrarianAcc
     }
 }
 
+/// A group of a librarian's fields, for [`librarians_readable`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LibrarianFields {
+    Contact,
+    Profile,
+    Record,
+}
+
+/// The visible librarians on which `viewer` may read `fields`, as a condition to add to
+/// [`librarians`] (`None`: on every visible row): the SQL twin of [`librarian_access`],
+/// which it must agree with. A list may match a filter on a field, or be ordered by it,
+/// only on these rows, so that neither a filter nor an ordering (nor its cursor) tells
+/// what the field would have refused.
+pub fn librarians_readable(viewer: &Viewer, fields: LibrarianFields) -> Option<Condition> {
+    use librarian::Column as L;
+    let listed = || Condition::all().add(L::ListedInDirectory.eq(true));
+    match (viewer, fields) {
+        (Viewer::Admin { .. } | Viewer::Association { .. }, _) => None,
+        (Viewer::Ambassador { .. }, LibrarianFields::Contact) => Some(listed()),
+        (Viewer::Ambassador { .. }, _) => None,
+        (Viewer::Librarian { librarian_id, partners, .. }, LibrarianFields::Contact) => {
+            let mut ids: Vec<i32> = partners.iter().copied().collect();
+            ids.push(*librarian_id);
+            Some(Condition::all().add(L::Id.is_in(ids)))
+        }
+        (Viewer::Librarian { librarian_id, .. }, LibrarianFields::Profile) => {
+            Some(Condition::any().add(L::Id.eq(*librarian_id)).add(L::ListedInDirectory.eq(true)))
+        }
+        (Viewer::Librarian { librarian_id, .. }, LibrarianFields::Record) => {
+            Some(Condition::all().add(L::Id.eq(*librarian_id)))
+        }
+        (Viewer::Anonymous, _) => nothing(),
+    }
+}
+
 /// The sync runs and webhooks the viewer may see: an association's own, all for admins.
 pub fn association_records<C: ColumnTrait>(viewer: &Viewer, association_column: C) -> Option<Condition> {
     match viewer {

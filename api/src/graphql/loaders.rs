@@ -171,7 +171,7 @@ impl Loaders {
                 viewer: viewer.clone(),
                 limits,
                 parent: (librarian::Column::CountryCode, |m| m.country_code.clone()),
-                select: |viewer, (filter, _, _)| filters::librarians(viewer, filter),
+                select: |viewer, (filter, field, _)| filters::librarians(viewer, filter, *field),
                 ordering: |(_, field, direction)| orderings::librarians(*field, *direction),
             }),
             members_of_association: nested(NestedLoader {

@@ -11,9 +11,11 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SelectStatement},
 };
 
-use crate::auth::{Viewer, policy};
+use crate::auth::Viewer;
+use crate::auth::policy::{self, LibrarianFields};
 use crate::domain::{
-    ApplicationStatus, CountryCode, LanguageCode, MembershipStatus, PairingStatus, Region, RoundStatus, Sector,
+    ApplicationStatus, CountryCode, LanguageCode, LibrarianOrderField, MembershipStatus, PairingStatus, Region,
+    RoundStatus, Sector,
 };
 
 /// Filters of the librarian lists (`librarians`, `Country.participants`).
@@ -59,51 +61,67 @@ pub fn scoped<E: sea_orm::EntityTrait>(select: Select<E>, condition: Option<Cond
     }
 }
 
-/// The librarians matching `filter` that `viewer` may see, unordered.
-pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter) -> Select<librarian::Entity> {
+/// `condition`, on the rows where `viewer` may read `fields` only.
+fn where_readable(viewer: &Viewer, fields: LibrarianFields, condition: Condition) -> Condition {
+    match policy::librarians_readable(viewer, fields) {
+        Some(readable) => Condition::all().add(condition).add(readable),
+        None => condition,
+    }
+}
+
+/// The librarians matching `filter` that `viewer` may see, unordered, and that may be
+/// sorted by `order`: a filter matches, and an ordering sorts, only rows on which the
+/// viewer may read the field it reads (`policy::librarians_readable`).
+pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter, order: LibrarianOrderField) -> Select<librarian::Entity> {
     use librarian::Column as L;
+    use policy::LibrarianFields::{Profile, Record};
     let scope = match &filter.country {
         Some(country) => policy::librarians_of_country(viewer, country.as_str()),
         None => policy::librarians(viewer),
     };
     let mut select = scoped(librarian::Entity::find(), scope);
+    let readable =
+        |select: Select<librarian::Entity>, fields, condition| select.filter(where_readable(viewer, fields, condition));
     if let Some(country) = &filter.country {
         select = select.filter(L::CountryCode.eq(country.as_str()));
     }
     if let Some(sector) = filter.sector {
-        select = select.filter(L::Sector.eq(sector.as_str()));
+        select = readable(select, Profile, Condition::all().add(L::Sector.eq(sector.as_str())));
     }
     if let Some(language) = &filter.language {
-        select = select.filter(L::Id.in_subquery(ids_where(
+        let speakers = L::Id.in_subquery(ids_where(
             librarian_language::Entity,
             librarian_language::Column::LibrarianId,
             Condition::all().add(librarian_language::Column::Language.eq(language.as_str())),
-        )));
+        ));
+        select = readable(select, Profile, Condition::all().add(speakers));
     }
     if let Some(interest) = &filter.interest {
-        select = select.filter(L::Id.in_subquery(ids_where(
+        let interested = L::Id.in_subquery(ids_where(
             librarian_interest::Entity,
             librarian_interest::Column::LibrarianId,
             Condition::all().add(librarian_interest::Column::Interest.eq(interest.trim().to_lowercase())),
-        )));
+        ));
+        select = readable(select, Profile, Condition::all().add(interested));
     }
     if let Some(round_id) = filter.round_id {
-        select = select.filter(L::Id.in_subquery(ids_where(
+        let applicants = L::Id.in_subquery(ids_where(
             application::Entity,
             application::Column::LibrarianId,
             Condition::all().add(application::Column::RoundId.eq(round_id)),
-        )));
+        ));
+        select = readable(select, Record, Condition::all().add(applicants));
     }
     if let Some(association_id) = filter.association_id {
-        select = select.filter(
-            L::Id.in_subquery(ids_where(
-                membership::Entity,
-                membership::Column::LibrarianId,
-                Condition::all()
-                    .add(membership::Column::AssociationId.eq(association_id))
-                    .add(membership::Column::Status.eq(MembershipStatus::Active.as_str())),
-            )),
-        );
+        // Only memberships the viewer may see (an association: its own).
+        let mut memberships = Condition::all()
+            .add(membership::Column::AssociationId.eq(association_id))
+            .add(membership::Column::Status.eq(MembershipStatus::Active.as_str()));
+        if let Some(visible) = policy::memberships_of_visible(viewer) {
+            memberships = memberships.add(visible);
+        }
+        let members = L::Id.in_subquery(ids_where(membership::Entity, membership::Column::LibrarianId, memberships));
+        select = readable(select, Record, Condition::all().add(members));
     }
     if let Some(search) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         let pattern = like_pattern(search);
@@ -111,10 +129,17 @@ pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter) -> Select<librarian
             Expr::expr(Func::lower(Expr::col((librarian::Entity, column))))
                 .like(LikeExpr::new(pattern.clone()).escape('\\'))
         };
-        select = select.filter(Condition::any().add(matches(L::FullName)).add(matches(L::Institution)));
+        // The name is readable wherever the row is; the institution is profile.
+        let institution = where_readable(viewer, Profile, Condition::all().add(matches(L::Institution)));
+        select = select.filter(Condition::any().add(matches(L::FullName)).add(institution));
     }
     if let Some(since) = filter.updated_since {
-        select = select.filter(L::UpdatedAt.gte(since));
+        select = readable(select, Record, Condition::all().add(L::UpdatedAt.gte(since)));
+    }
+    if matches!(order, LibrarianOrderField::CreatedAt | LibrarianOrderField::UpdatedAt)
+        && let Some(record) = policy::librarians_readable(viewer, Record)
+    {
+        select = select.filter(record);
     }
     select
 }
@@ -139,18 +164,26 @@ pub fn pairings(viewer: &Viewer, filter: &PairingFilter) -> Select<pairing::Enti
     if let Some(status) = filter.status {
         select = select.filter(pairing::Column::Status.eq(status.as_str()));
     }
+    // Both filters match on members, so only on members the viewer may see: a pairing
+    // whose hidden member is of a country must not be found by that country.
+    let visible = || policy::librarians(viewer).unwrap_or_else(Condition::all);
     if let Some(librarian_id) = filter.librarian_id {
+        let member = ids_where(
+            librarian::Entity,
+            librarian::Column::Id,
+            Condition::all().add(librarian::Column::Id.eq(librarian_id)).add(visible()),
+        );
         select = select.filter(pairing::Column::Id.in_subquery(ids_where(
             pairing_member::Entity,
             pairing_member::Column::PairingId,
-            Condition::all().add(pairing_member::Column::LibrarianId.eq(librarian_id)),
+            Condition::all().add(pairing_member::Column::LibrarianId.in_subquery(member)),
         )));
     }
     if let Some(country) = &filter.country {
         let of_country = ids_where(
             librarian::Entity,
             librarian::Column::Id,
-            Condition::all().add(librarian::Column::CountryCode.eq(country.as_str())),
+            Condition::all().add(librarian::Column::CountryCode.eq(country.as_str())).add(visible()),
         );
         select = select.filter(pairing::Column::Id.in_subquery(ids_where(
             pairing_member::Entity,

@@ -6,7 +6,6 @@
 //! does not grow with its position. Cursors are opaque (`base64url` JSON of the ordering name
 //! and the key values of the row) and are rejected if they were made for another ordering.
 
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,6 +19,7 @@ use sea_orm::{
 use serde_json::{Value as Json, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::service::cursor::CursorKeys;
 use crate::service::keys::any_of;
 
 /// Type of one key column, to turn cursor JSON back into a typed SQL value.
@@ -54,11 +54,12 @@ pub struct PageArgs {
     pub before: Option<String>,
 }
 
-/// Page size limits from the settings.
+/// Page size limits from the settings, and the keys cursors are sealed with.
 #[derive(Debug, Clone, Copy)]
 pub struct PageLimits {
     pub default_size: u64,
     pub max_size: u64,
+    pub cursor_keys: CursorKeys,
 }
 
 /// One page of rows with their cursors.
@@ -115,14 +116,19 @@ impl PageArgs {
 }
 
 /// Encodes the cursor of a row.
-fn encode_cursor(ordering: &str, keys: Vec<Json>) -> String {
-    URL_SAFE_NO_PAD.encode(json!({ "o": ordering, "k": keys }).to_string())
+fn encode_cursor(keys_of: &CursorKeys, ordering: &str, keys: Vec<Json>) -> String {
+    keys_of.seal(json!({ "o": ordering, "k": keys }).to_string().as_bytes())
 }
 
 /// Decodes a cursor given in `field`, checking that it belongs to `ordering`.
-fn decode_cursor<E: EntityTrait>(field: &str, cursor: &str, ordering: &Ordering<E>) -> ApiResult<Vec<Value>> {
+fn decode_cursor<E: EntityTrait>(
+    keys_of: &CursorKeys,
+    field: &str,
+    cursor: &str,
+    ordering: &Ordering<E>,
+) -> ApiResult<Vec<Value>> {
     let invalid = || ApiError::bad_input(field, format!("`{field}` is not a valid cursor for this list and order"));
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let bytes = keys_of.open(cursor).ok_or_else(invalid)?;
     let parsed: Json = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if parsed.get("o").and_then(Json::as_str) != Some(ordering.name.as_str()) {
         return Err(invalid());
@@ -164,15 +170,20 @@ fn beyond<E: EntityTrait>(columns: &[(E::Column, KeyKind)], values: &[Value], gr
 }
 
 /// Narrows `select` to the rows between the cursors of `args`.
-fn between_cursors<E: EntityTrait>(select: Select<E>, ordering: &Ordering<E>, args: &PageArgs) -> ApiResult<Select<E>> {
+fn between_cursors<E: EntityTrait>(
+    select: Select<E>,
+    ordering: &Ordering<E>,
+    args: &PageArgs,
+    keys: &CursorKeys,
+) -> ApiResult<Select<E>> {
     let mut select = select;
     // "after" is further along the sort order; for a descending order that means smaller.
     if let Some(after) = &args.after {
-        let values = decode_cursor("after", after, ordering)?;
+        let values = decode_cursor(keys, "after", after, ordering)?;
         select = select.filter(beyond::<E>(&ordering.columns, &values, !ordering.descending));
     }
     if let Some(before) = &args.before {
-        let values = decode_cursor("before", before, ordering)?;
+        let values = decode_cursor(keys, "before", before, ordering)?;
         select = select.filter(beyond::<E>(&ordering.columns, &values, ordering.descending));
     }
     Ok(select)
@@ -189,13 +200,15 @@ fn finish<E: EntityTrait>(
     ordering: &Ordering<E>,
     window: &Window,
     args: &PageArgs,
+    keys: &CursorKeys,
 ) -> Page<E::Model> {
     let more = models.len() as u64 > window.limit;
     models.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
     if window.backward {
         models.reverse();
     }
-    let rows = models.into_iter().map(|m| (encode_cursor(&ordering.name, (ordering.keys)(&m)), Arc::new(m))).collect();
+    let rows =
+        models.into_iter().map(|m| (encode_cursor(keys, &ordering.name, (ordering.keys)(&m)), Arc::new(m))).collect();
     if window.backward {
         Page { rows, has_next_page: args.before.is_some(), has_previous_page: more }
     } else {
@@ -219,7 +232,7 @@ where
     C: ConnectionTrait,
 {
     let window = args.window(limits)?;
-    let mut select = between_cursors(select, ordering, args)?;
+    let mut select = between_cursors(select, ordering, args, &limits.cursor_keys)?;
     if window.limit == 0 {
         return Ok(Page { rows: Vec::new(), has_next_page: false, has_previous_page: false });
     }
@@ -228,7 +241,7 @@ where
         select = select.order_by(*column, order.clone());
     }
     let models = select.limit(window.limit + 1).all(db).await?;
-    Ok(finish(models, ordering, &window, args))
+    Ok(finish(models, ordering, &window, args, &limits.cursor_keys))
 }
 
 /// The parent column of a nested list, and how to read it from a row.
@@ -257,7 +270,7 @@ where
     Value: From<Vec<P>>,
 {
     let window = args.window(limits)?;
-    let select = between_cursors(select, ordering, args)?;
+    let select = between_cursors(select, ordering, args, &limits.cursor_keys)?;
     let mut pages: HashMap<P, Vec<E::Model>> = parents.iter().map(|p| (p.clone(), Vec::new())).collect();
     if window.limit > 0 && !parents.is_empty() {
         let (parent_column, parent_of) = parent;
@@ -279,7 +292,7 @@ where
             pages.entry(parent_of(&model)).or_default().push(model);
         }
     }
-    Ok(pages.into_iter().map(|(p, models)| (p, finish(models, ordering, &window, args))).collect())
+    Ok(pages.into_iter().map(|(p, models)| (p, finish(models, ordering, &window, args, &limits.cursor_keys))).collect())
 }
 
 /// Rows of `select` per parent, in one `GROUP BY` statement (parents without rows: 0).
@@ -318,17 +331,19 @@ where
 mod tests {
     use super::*;
 
-    const LIMITS: PageLimits = PageLimits { default_size: 20, max_size: 100 };
+    fn limits() -> PageLimits {
+        PageLimits { default_size: 20, max_size: 100, cursor_keys: CursorKeys::from_secret(b"page tests") }
+    }
 
     #[test]
     fn page_sizes_are_checked() {
         let args = |first, last| PageArgs { first, last, ..PageArgs::default() };
-        assert_eq!(args(None, None).window(LIMITS).map(|w| w.limit).ok(), Some(20));
-        assert_eq!(args(Some(100), None).window(LIMITS).map(|w| w.limit).ok(), Some(100));
-        let err = args(Some(1000), None).window(LIMITS).err().expect("too large");
+        assert_eq!(args(None, None).window(limits()).map(|w| w.limit).ok(), Some(20));
+        assert_eq!(args(Some(100), None).window(limits()).map(|w| w.limit).ok(), Some(100));
+        let err = args(Some(1000), None).window(limits()).err().expect("too large");
         assert_eq!(err.code(), "BAD_USER_INPUT");
-        assert!(args(Some(-1), None).window(LIMITS).is_err());
-        assert!(args(Some(1), Some(1)).window(LIMITS).is_err());
-        assert!(args(None, Some(5)).window(LIMITS).map(|w| w.backward).unwrap_or(false));
+        assert!(args(Some(-1), None).window(limits()).is_err());
+        assert!(args(Some(1), Some(1)).window(limits()).is_err());
+        assert!(args(None, Some(5)).window(limits()).map(|w| w.backward).unwrap_or(false));
     }
 }

@@ -457,3 +457,101 @@ async fn a_pairings_explanation_needs_every_members_profile() {
     let body = app.graphql_as(Some(&ada), query, ids).await;
     assert_eq!(explained(&body)[1], false, "{body}");
 }
+
+/// The names a caller's librarian list answers for `filter` in `order` (and checks that
+/// `totalCount` agrees and that no field the filter read is denied on the rows found).
+async fn found_by(app: &TestApp, token: &str, filter: Value, order: &str, field: &str) -> Vec<String> {
+    let query = format!(
+        "query($f: LibrarianFilter) {{ librarians(filter: $f, orderBy: {{ field: {order} }}, first: 100) {{
+            totalCount nodes {{ fullName {field} }} }} }}"
+    );
+    let body = app.graphql_as(Some(token), &query, json!({ "f": filter })).await;
+    assert!(body.get("errors").is_none(), "{filter} by {order}: a matched row denies `{field}`: {body}");
+    let names = pluck(&body["data"]["librarians"], "fullName");
+    assert_eq!(body["data"]["librarians"]["totalCount"], names.len(), "{filter}: {body}");
+    names
+}
+
+#[tokio::test]
+async fn filters_and_orderings_match_only_fields_the_caller_may_read() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    // Ada sees her partners Carmen and Grace (not in the directory: name and country only),
+    // Farida, and the directory; her own record is the only one she reads in full.
+    let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
+    let since = fixtures::day(1).to_rfc3339();
+    let cases: [(Value, &str, &str, &[&str]); 12] = [
+        (json!({ "sector": "NATIONAL" }), "NAME", "sector", &[]),
+        (json!({ "search": "Biblioteca" }), "NAME", "institution", &[]),
+        (json!({ "search": "Carmen" }), "NAME", "id", &["Carmen García"]),
+        (json!({ "language": "es" }), "NAME", "languages", &[]),
+        (json!({ "interest": "oral history" }), "NAME", "interests", &[]),
+        (json!({ "interest": "health information" }), "NAME", "interests", &["Farida Haddad"]),
+        (json!({ "roundId": gid(NodeKind::Round, net.round2) }), "NAME", "applications { id }", &["Ada Okafor"]),
+        (
+            json!({ "associationId": gid(NodeKind::Association, net.liasa) }),
+            "NAME",
+            "memberships { id }",
+            &["Ada Okafor"],
+        ),
+        (json!({ "updatedSince": since }), "NAME", "updatedAt", &["Ada Okafor"]),
+        (json!({}), "UPDATED_AT", "updatedAt", &["Ada Okafor"]),
+        (json!({}), "CREATED_AT", "createdAt", &["Ada Okafor"]),
+        (json!({ "country": "ES" }), "NAME", "country { code }", &["Carmen García"]),
+    ];
+    for (filter, order, field, expected) in cases {
+        assert_eq!(found_by(&app, &ada, filter.clone(), order, field).await, expected, "Ada, {filter} by {order}");
+    }
+    // Admins, ambassadors (in their countries) and associations (their members) read
+    // these fields on every row they see: their answers are the unrestricted ones.
+    let za = app.token(Role::Ambassador, &["ZA"], None, None);
+    assert_eq!(found_by(&app, &za, json!({ "sector": "ARCHIVE" }), "NAME", "sector").await, ["Grace Mensah"]);
+    assert_eq!(found_by(&app, &za, json!({}), "UPDATED_AT", "updatedAt").await.len(), 3);
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    let members = found_by(&app, &liasa, json!({ "updatedSince": since }), "UPDATED_AT", "updatedAt").await;
+    assert_eq!(members, ["Ada Okafor", "Bongani Ndlovu", "Grace Mensah"]);
+    // An association filtering by another association learns nothing of its members.
+    let by_alia = json!({ "associationId": gid(NodeKind::Association, net.alia_assoc) });
+    assert!(found_by(&app, &liasa, by_alia, "NAME", "id").await.is_empty());
+
+    // Pairings match a country or a librarian only through members the caller sees: the
+    // ZA ambassador cannot find the trio by Farida's country, nor Bongani's pairing by Emma.
+    let pairings = "query($f: PairingFilter) { pairings(filter: $f) { totalCount } }";
+    for (filter, count) in [
+        (json!({ "country": "LB" }), 0),
+        (json!({ "librarianId": gid(NodeKind::Librarian, net.emma) }), 0),
+        (json!({ "country": "ZA" }), 2),
+        (json!({ "librarianId": gid(NodeKind::Librarian, net.grace) }), 1),
+    ] {
+        let body = app.graphql_as(Some(&za), pairings, json!({ "f": filter })).await;
+        assert_eq!(body["data"]["pairings"]["totalCount"], count, "{filter}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn cursors_are_sealed_reveal_no_sort_key_and_cannot_be_forged() {
+    let app = TestApp::spawn().await;
+    fixtures::network(&app.db).await;
+    let query = "query($after: String) { librarians(first: 2, after: $after, orderBy: { field: UPDATED_AT }) {
+        nodes { fullName updatedAt } pageInfo { endCursor } } }";
+    let body = app.graphql(query, json!({})).await;
+    let cursor = body["data"]["librarians"]["pageInfo"]["endCursor"].as_str().expect("a cursor").to_owned();
+    let updated = body["data"]["librarians"]["nodes"][1]["updatedAt"].as_str().unwrap_or_default().to_owned();
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let bytes = URL_SAFE_NO_PAD.decode(&cursor).expect("base64url");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(!text.contains(&updated[..10]) && !text.contains("UPDATED"), "sealed: {text:?}");
+    // It pages on.
+    let next = app.graphql(query, json!({ "after": cursor })).await;
+    assert!(next.get("errors").is_none(), "{next}");
+    assert_eq!(next["data"]["librarians"]["nodes"].as_array().map(Vec::len), Some(2));
+    // A bit flipped, or a cursor written by hand as the old format was, is refused.
+    let mut flipped = bytes.clone();
+    flipped[20] ^= 1;
+    let forged = URL_SAFE_NO_PAD.encode(r#"{"o":"UPDATED_AT_ASC","k":["2000-01-01T00:00:00Z",1]}"#);
+    for bad in [URL_SAFE_NO_PAD.encode(&flipped), forged] {
+        let body = app.graphql(query, json!({ "after": bad })).await;
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert_eq!(body["errors"][0]["extensions"]["field"], "after");
+    }
+}

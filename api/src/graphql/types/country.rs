@@ -90,7 +90,7 @@ impl Country {
         let spec = participants_spec(filter, order_by)?;
         let mut count = spec.0.clone();
         count.country = Some(CountryCode::parse("code", &self.0.code)?);
-        let count = filters::librarians(viewer(ctx)?, &count);
+        let count = filters::librarians(viewer(ctx)?, &count, spec.1);
         let loader = &loaders(ctx)?.participants_of_country;
         let args = PageArgs { first, after, last, before };
         let (page, totals) = nested::page_of(ctx, loader, self.0.code.clone(), spec, args, count).await?;

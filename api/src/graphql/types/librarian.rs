@@ -176,7 +176,7 @@ pub async fn librarian_connection(
 ) -> async_graphql::Result<Conn<Librarian>> {
     let api = api(ctx)?;
     let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
-    let select = filters::librarians(viewer(ctx)?, &filter);
+    let select = filters::librarians(viewer(ctx)?, &filter, order.field);
     let ordering = orderings::librarians(order.field, order.direction);
     let page = page::paginate(&api.db, select.clone(), &ordering, &args, api.page_limits).await?;
     if let Some(sel) = prefetch::items(ctx) {
