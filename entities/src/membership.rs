@@ -16,6 +16,14 @@ pub struct Model {
     /// Whether this membership created its librarian (the association's sync then keeps
     /// their profile; a librarian who joined otherwise keeps their own).
     pub provisioned: bool,
+    /// `CONFIRMED`, `PENDING` (a link to someone already in the network, until they or an
+    /// admin confirm it) or `DECLINED`. Only a confirmed membership gives the association
+    /// a view of its librarian.
+    pub consent: String,
+    /// What the association sent for a link (JSON of the member row), the only view it
+    /// has of the person until they confirm; `None` for members it created.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub sent: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -21,6 +21,7 @@ mod m20261128_000009_create_audit_log;
 mod m20261129_000010_sync_feed_webhooks;
 mod m20261129_000011_engagement_reports;
 mod m20261129_000012_live_update_indexes;
+mod m20261130_000013_membership_consent;
 mod util;
 
 /// Every migration of the schema, oldest first.
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_sync_feed_webhooks::Migration),
             Box::new(m20261129_000011_engagement_reports::Migration),
             Box::new(m20261129_000012_live_update_indexes::Migration),
+            Box::new(m20261130_000013_membership_consent::Migration),
         ]
     }
 }

@@ -116,6 +116,9 @@ async fn add_membership(
         deactivated_at: Set((!active).then(|| day(5))),
         version: Set(1),
         provisioned: Set(false),
+        // The fixture's members agreed to their associations.
+        consent: Set("CONFIRMED".to_owned()),
+        sent: Set(None),
         created_at: Set(day(2)),
         updated_at: Set(day(2)),
     }

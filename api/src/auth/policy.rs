@@ -53,12 +53,19 @@ fn librarians_of(countries: &[String]) -> SelectStatement {
         .to_owned()
 }
 
-/// `SELECT librarian_id FROM memberships WHERE association_id = ..`
+/// Only a confirmed membership gives its association a view of the librarian: a link to
+/// someone already in the network stays pending until they (or an admin) confirm it.
+fn confirmed() -> sea_orm::sea_query::SimpleExpr {
+    membership::Column::Consent.eq(crate::domain::MembershipConsent::Confirmed.as_str())
+}
+
+/// `SELECT librarian_id FROM memberships WHERE association_id = .. AND consent = 'CONFIRMED'`
 fn members_of(association_id: i32) -> SelectStatement {
     Query::select()
         .column(membership::Column::LibrarianId)
         .from(membership::Entity)
         .and_where(membership::Column::AssociationId.eq(association_id))
+        .and_where(confirmed())
         .to_owned()
 }
 
@@ -138,9 +145,13 @@ pub fn librarians_of_country(viewer: &Viewer, country: &str) -> Option<Condition
 pub fn memberships(viewer: &Viewer) -> Option<Condition> {
     match viewer {
         Viewer::Admin { .. } => None,
-        Viewer::Ambassador { countries, .. } => {
-            Some(Condition::all().add(membership::Column::LibrarianId.in_subquery(librarians_of(countries))))
-        }
+        // An association's claim on someone who has not confirmed it is not shown to
+        // the ambassadors who look after that person.
+        Viewer::Ambassador { countries, .. } => Some(
+            Condition::all()
+                .add(membership::Column::LibrarianId.in_subquery(librarians_of(countries)))
+                .add(confirmed()),
+        ),
         Viewer::Association { association_id, .. } => {
             Some(Condition::all().add(membership::Column::AssociationId.eq(*association_id)))
         }
@@ -162,8 +173,14 @@ pub fn memberships_of_visible(viewer: &Viewer) -> Option<Condition> {
         Viewer::Association { association_id, .. } => {
             Some(Condition::all().add(membership::Column::AssociationId.eq(*association_id)))
         }
+        Viewer::Ambassador { .. } => Some(Condition::all().add(confirmed())),
         _ => None,
     }
+}
+
+/// Whether the association's membership `row` gives it a view of the librarian.
+pub fn grants_view(row: &membership::Model) -> bool {
+    row.consent == crate::domain::MembershipConsent::Confirmed.as_str()
 }
 
 /// The applications the viewer may see (`librarian_id` is the applicant column).

@@ -116,6 +116,17 @@ string_enum!(
 );
 
 string_enum!(
+    /// Whether the librarian agreed to a membership. A sync that names someone already in
+    /// the network links them `PENDING` until they (or an admin) confirm; a membership
+    /// whose sync created its librarian is `CONFIRMED` from the start.
+    MembershipConsent {
+        Confirmed => "CONFIRMED",
+        Pending => "PENDING",
+        Declined => "DECLINED",
+    }
+);
+
+string_enum!(
     /// Fields a librarian list can be sorted by (ties are broken by id).
     LibrarianOrderField {
         Id => "ID",

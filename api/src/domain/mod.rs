@@ -9,7 +9,7 @@ pub mod public_ip;
 
 pub use codes::{CountryCode, LanguageCode};
 pub use enums::{
-    ApplicationStatus, ChangeOperation, DeliveryStatus, LibrarianOrderField, MatchPreference, MembershipStatus,
-    OrderDirection, PairingOrigin, PairingStatus, Region, RoundStatus, Sector, SyncMode, SyncSource,
+    ApplicationStatus, ChangeOperation, DeliveryStatus, LibrarianOrderField, MatchPreference, MembershipConsent,
+    MembershipStatus, OrderDirection, PairingOrigin, PairingStatus, Region, RoundStatus, Sector, SyncMode, SyncSource,
 };
 pub use global_id::{GlobalId, NodeKind};

@@ -1,6 +1,7 @@
 //! The GraphQL schema: root query, object types, DataLoaders and connection helpers.
 
 pub mod connection;
+pub mod consent;
 pub mod context;
 pub mod guard;
 pub mod input_text;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use async_graphql::{MergedObject, Schema};
 
+use crate::graphql::consent::ConsentMutations;
 use crate::graphql::context::ApiContext;
 use crate::graphql::guard::{Guard, QueryLimits};
 use crate::graphql::mutation::MutationRoot;
@@ -22,7 +23,7 @@ pub struct Query(QueryRoot, RoundQueries);
 /// The root mutation: the network's writes, and running rounds.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct Mutation(MutationRoot, RoundMutations);
+pub struct Mutation(MutationRoot, RoundMutations, ConsentMutations);
 
 pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 

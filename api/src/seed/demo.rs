@@ -22,7 +22,8 @@ use serde_json::json;
 use super::bulk::{chunk_rows, insert_people, places};
 use super::generator::{self, Person, Place};
 use crate::domain::{
-    ApplicationStatus, MatchPreference, MembershipStatus, PairingOrigin, PairingStatus, RoundStatus, Sector,
+    ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, PairingOrigin, PairingStatus, RoundStatus,
+    Sector,
 };
 
 const SEED: u64 = 2016;
@@ -137,12 +138,15 @@ async fn seed_associations<C: ConnectionTrait>(
                 deactivated_at: Set(deactivated.then(|| joined + Duration::days(200))),
                 version: Set(1),
                 provisioned: Set(false),
+                // The demo's members agreed to their associations.
+                consent: Set(MembershipConsent::Confirmed.as_str().to_owned()),
+                sent: Set(None),
                 created_at: Set(joined),
                 updated_at: Set(if deactivated { joined + Duration::days(200) } else { joined }),
             });
         }
     }
-    for chunk in memberships.chunks(chunk_rows(9)) {
+    for chunk in memberships.chunks(chunk_rows(11)) {
         membership::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())

@@ -10,7 +10,9 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
-use crate::domain::{ApplicationStatus, MatchPreference, MembershipStatus, NodeKind, RoundStatus, Sector};
+use crate::domain::{
+    ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, NodeKind, RoundStatus, Sector,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal;
 use crate::service::now;
@@ -28,7 +30,7 @@ pub struct Preferences {
 }
 
 /// Whether `viewer` may apply or withdraw for `librarian_id`: the librarian themself, an
-/// admin, or an association the librarian is an active member of.
+/// admin, or an association the librarian is an active, confirmed member of.
 async fn may_act_for(db: &DatabaseConnection, viewer: &Viewer, librarian_id: i32) -> ApiResult<()> {
     match viewer {
         Viewer::Admin { .. } => Ok(()),
@@ -38,6 +40,7 @@ async fn may_act_for(db: &DatabaseConnection, viewer: &Viewer, librarian_id: i32
                 .filter(membership::Column::AssociationId.eq(*association_id))
                 .filter(membership::Column::LibrarianId.eq(librarian_id))
                 .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+                .filter(membership::Column::Consent.eq(MembershipConsent::Confirmed.as_str()))
                 .one(db)
                 .await?;
             if member.is_some() {
@@ -156,13 +159,21 @@ pub async fn apply(
 /// `withdrawApplication`, while the round is `OPEN`.
 ///
 /// # Errors
-/// Database errors; `FORBIDDEN` for someone who may not act for the applicant;
-/// `CONFLICT` unless the round is `OPEN`.
+/// Database errors; `UNAUTHENTICATED` without a token; `CONFLICT` unless the round is
+/// `OPEN`. An application the caller may not act for is a `NOT_FOUND` user error.
 pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: i32) -> Outcome<application::Model> {
-    let Some(app) = application::Entity::find_by_id(application_id).one(db).await? else {
+    if matches!(viewer, Viewer::Anonymous) {
+        return Err(ApiError::Unauthenticated("this needs a token".into()));
+    }
+    // An application the caller may not act for is answered as one that does not exist,
+    // so that ids tell nothing.
+    let app = application::Entity::find_by_id(application_id).one(db).await?;
+    let Some(app) = app else {
         return refused("applicationId", UserErrorCode::NotFound, "no such application");
     };
-    may_act_for(db, viewer, app.librarian_id).await?;
+    if may_act_for(db, viewer, app.librarian_id).await.is_err() {
+        return refused("applicationId", UserErrorCode::NotFound, "no such application");
+    }
     let txn = crate::db::begin_write(db).await?;
     let round = round::Entity::find_by_id(app.round_id).one(&txn).await?;
     if let Some(round) = round.filter(|r| r.status != RoundStatus::Open.as_str()) {

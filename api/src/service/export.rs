@@ -49,7 +49,9 @@ pub async fn export(db: &DatabaseConnection, id: i32) -> ApiResult<Option<Value>
         .into_iter()
         .map(|m| {
             json!({ "association": associations.get(&m.association_id), "externalId": m.external_id,
-                    "status": m.status, "deactivatedAt": m.deactivated_at, "createdAt": m.created_at })
+                    "status": m.status, "consent": m.consent,
+                    "sent": m.sent.as_deref().and_then(|s| serde_json::from_str::<serde_json::Value>(s).ok()),
+                    "deactivatedAt": m.deactivated_at, "createdAt": m.created_at })
         })
         .collect::<Vec<_>>();
     let applications = application::Entity::find()

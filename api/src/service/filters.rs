@@ -14,8 +14,8 @@ use sea_orm::{
 use crate::auth::Viewer;
 use crate::auth::policy::{self, LibrarianFields};
 use crate::domain::{
-    ApplicationStatus, CountryCode, LanguageCode, LibrarianOrderField, MembershipStatus, PairingStatus, Region,
-    RoundStatus, Sector,
+    ApplicationStatus, CountryCode, LanguageCode, LibrarianOrderField, MembershipConsent, MembershipStatus,
+    PairingStatus, Region, RoundStatus, Sector,
 };
 
 /// Filters of the librarian lists (`librarians`, `Country.participants`).
@@ -116,7 +116,8 @@ pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter, order: LibrarianOrd
         // Only memberships the viewer may see (an association: its own).
         let mut memberships = Condition::all()
             .add(membership::Column::AssociationId.eq(association_id))
-            .add(membership::Column::Status.eq(MembershipStatus::Active.as_str()));
+            .add(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+            .add(membership::Column::Consent.eq(MembershipConsent::Confirmed.as_str()));
         if let Some(visible) = policy::memberships_of_visible(viewer) {
             memberships = memberships.add(visible);
         }

@@ -1,14 +1,17 @@
-//! Changes to one membership outside a sync: its external id or its status.
+//! Changes to one membership outside a sync: its external id or its status (the
+//! association or an admin), and the librarian's consent to it (the librarian or an admin).
 
 use entities::{librarian, membership};
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr,
+};
 use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, UserErrorCode};
-use crate::domain::{MembershipStatus, NodeKind};
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::ApiError;
-use crate::service::journal::{self, Operation, Scope};
+use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
 use crate::service::people::{Outcome, refused, stale};
 use crate::service::sync::MAX_EXTERNAL_ID;
@@ -116,18 +119,100 @@ pub async fn update(
     };
     let operation =
         if was_active && status == MembershipStatus::Deactivated { Operation::Deactivate } else { Operation::Upsert };
-    journal::change(
-        &txn,
-        viewer,
-        NodeKind::Membership,
-        id,
-        operation,
-        Scope::membership(&model, &Scope::librarian(&person)),
-    )
-    .await?;
+    // A membership the librarian has not confirmed is not followed by their ambassadors.
+    let scope = if crate::auth::policy::grants_view(&model) {
+        Scope::librarian(&person)
+    } else {
+        Scope { librarian_id: Some(person.id), ..Scope::default() }
+    };
+    journal::change(&txn, viewer, NodeKind::Membership, id, operation, Scope::membership(&model, &scope)).await?;
     if viewer.is_admin() {
         journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, json!({ "status": model.status }))
             .await?;
+    }
+    txn.commit().await?;
+    Ok(Ok(model))
+}
+
+/// What a librarian (or an admin) decides about a membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Confirm,
+    Decline,
+}
+
+/// The librarian confirms or declines the membership `id` an association holds of them
+/// (an admin may too). Confirming a pending (or declined) link gives the association its
+/// view of the librarian; declining takes it away and keeps it away whatever later syncs
+/// send. A membership whose sync created the librarian cannot be declined (the association
+/// keeps that record; it or an admin deactivates it).
+///
+/// # Errors
+/// `UNAUTHENTICATED`/`FORBIDDEN` for anyone else (an association cannot confirm for a
+/// librarian); a membership of someone else is `NOT_FOUND` for a librarian; database errors.
+pub async fn decide(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    id: i32,
+    decision: Decision,
+) -> Outcome<membership::Model> {
+    let me = match viewer {
+        Viewer::Admin { .. } => None,
+        Viewer::Librarian { librarian_id, .. } => Some(*librarian_id),
+        Viewer::Anonymous => return Err(ApiError::Unauthenticated("this needs a token".into())),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "only the librarian themself or an admin may decide on a membership".into(),
+            ));
+        }
+    };
+    let txn = crate::db::begin_write(db).await?;
+    let current =
+        membership::Entity::find_by_id(id).one(&txn).await?.filter(|m| me.is_none_or(|me| me == m.librarian_id));
+    let Some(current) = current else {
+        return refused("membershipId", UserErrorCode::NotFound, "no such membership");
+    };
+    let Some(person) = librarian::Entity::find_by_id(current.librarian_id).one(&txn).await? else {
+        return Err(ApiError::Internal(anyhow::anyhow!("membership without librarian")));
+    };
+    let consent = match decision {
+        Decision::Confirm if person.erased_at.is_some() => {
+            return refused("membershipId", UserErrorCode::NotAllowed, "this librarian erased their data");
+        }
+        Decision::Confirm => MembershipConsent::Confirmed,
+        Decision::Decline if current.provisioned => {
+            return refused(
+                "membershipId",
+                UserErrorCode::NotAllowed,
+                "this membership created the record; the association or an admin deactivates it",
+            );
+        }
+        Decision::Decline => MembershipConsent::Declined,
+    };
+    if current.consent == consent.as_str() {
+        return Ok(Ok(current));
+    }
+    let at = now();
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Consent, Expr::value(consent.as_str()))
+        .col_expr(membership::Column::Version, Expr::value(current.version + 1))
+        .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+        .filter(membership::Column::Id.eq(id))
+        .exec(&txn)
+        .await?;
+    let Some(model) = membership::Entity::find_by_id(id).one(&txn).await? else {
+        return refused("membershipId", UserErrorCode::NotFound, "no such membership");
+    };
+    let scope = Scope::librarian(&person);
+    let mut entries = vec![Entry::new(NodeKind::Membership, id, Operation::Upsert, Scope::membership(&model, &scope))];
+    if consent == MembershipConsent::Confirmed {
+        // The librarian comes into the association's view (its feed follows them from now).
+        entries.push(Entry::new(NodeKind::Librarian, person.id, Operation::Upsert, scope));
+    }
+    journal::record(&txn, viewer, entries).await?;
+    if viewer.is_admin() {
+        let action = if consent == MembershipConsent::Confirmed { "confirmMembership" } else { "declineMembership" };
+        journal::audit(&txn, viewer, action, NodeKind::Membership, id, json!({ "consent": consent.as_str() })).await?;
     }
     txn.commit().await?;
     Ok(Ok(model))

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, MAX_BIO, MAX_NAME, MAX_TEXT, UserError, UserErrorCode};
-use crate::domain::{MembershipStatus, NodeKind, Sector};
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
@@ -376,6 +376,19 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
             .exec(&txn)
             .await?;
     }
+    // Links they never confirmed are declined for good, and what associations sent about
+    // them is personal data like the rest.
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Consent, Expr::value(MembershipConsent::Declined.as_str()))
+        .filter(membership::Column::LibrarianId.eq(id))
+        .filter(membership::Column::Consent.eq(MembershipConsent::Pending.as_str()))
+        .exec(&txn)
+        .await?;
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Sent, Expr::value(Option::<String>::None))
+        .filter(membership::Column::LibrarianId.eq(id))
+        .exec(&txn)
+        .await?;
     application::Entity::update_many()
         .col_expr(application::Column::Goal, Expr::value(Option::<String>::None))
         .col_expr(

@@ -21,7 +21,8 @@ impl Scope {
             Self::Network => ("1 = 1", None),
             Self::Country(code) => ("l.country_code = $2", Some(code.clone().into())),
             Self::Association(id) => (
-                "l.id IN (SELECT librarian_id FROM memberships WHERE association_id = $2 AND status = 'ACTIVE')",
+                "l.id IN (SELECT librarian_id FROM memberships \
+                 WHERE association_id = $2 AND status = 'ACTIVE' AND consent = 'CONFIRMED')",
                 Some((*id).into()),
             ),
         }

@@ -13,6 +13,14 @@
 //! their profile from its list from then on; a librarian who was already in the network
 //! (who applied directly, or came through another association) is linked by email and keeps
 //! their own profile.
+//!
+//! Consent: a link to someone already in the network grants the association nothing until
+//! that person (or an admin) confirms it (`consent = PENDING`). Until then the association
+//! sees the membership and what it sent (`sent`), never the librarian, their applications
+//! or pairings, and the change feed tells it nothing of them. The sync's answer is the same
+//! whether an email was known or not: a new externalId needs the same fields either way
+//! and counts as `created`, and later rows count as `updated` when they change what the
+//! association sent (for a link) or the profile (for a member it created).
 
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
@@ -31,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, MAX_NAME, MAX_TEXT, UserErrorCode};
-use crate::domain::{MembershipStatus, NodeKind, Sector, SyncMode, SyncSource};
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector, SyncMode, SyncSource};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
@@ -253,6 +261,78 @@ fn row_error(member: &Member, field: &str, code: UserErrorCode, message: &str) -
     }
 }
 
+/// What an association sent for a link: the fields of its rows, merged (a field a row
+/// leaves out keeps its value). It is all the association sees of someone who has not
+/// confirmed the link.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SentMember {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    pub sector: Option<String>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+}
+
+impl SentMember {
+    /// The record stored as `memberships.sent`; `None` when there is none (or it is unreadable).
+    pub fn parse(stored: Option<&str>) -> Option<Self> {
+        stored.and_then(|text| serde_json::from_str(text).ok())
+    }
+
+    /// This record with a member row's fields over it.
+    fn with(mut self, member: &Member) -> Self {
+        let sorted = |tags: &Vec<String>| {
+            let mut tags = tags.clone();
+            tags.sort();
+            tags
+        };
+        if let Some(v) = &member.email {
+            self.email = Some(v.clone());
+        }
+        if let Some(v) = &member.full_name {
+            self.full_name = Some(v.clone());
+        }
+        if let Some(v) = &member.country_code {
+            self.country_code = Some(v.clone());
+        }
+        if let Some(v) = &member.institution {
+            self.institution.clone_from(v);
+        }
+        if let Some(v) = member.sector {
+            self.sector = Some(v.as_str().to_owned());
+        }
+        if let Some(v) = &member.job_title {
+            self.job_title.clone_from(v);
+        }
+        if let Some(v) = member.years_experience {
+            self.years_experience = Some(v);
+        }
+        if let Some(v) = &member.languages {
+            self.languages = Some(sorted(v));
+        }
+        if let Some(v) = &member.interests {
+            self.interests = Some(sorted(v));
+        }
+        self
+    }
+
+    fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The new `sent` record of a link when a row changes it.
+fn resent(member: &Member, stored: Option<&str>) -> Option<String> {
+    let before = SentMember::parse(stored).unwrap_or_default();
+    let after = before.clone().with(member);
+    (after != before).then(|| after.to_json())
+}
+
 /// A provisioned librarian as the sync compares them.
 struct Current {
     row: librarian::Model,
@@ -324,6 +404,8 @@ struct Plan {
     link: Vec<(usize, i32, Scope)>,
     /// Provisioned librarians to update.
     update: Vec<Update>,
+    /// Links whose `sent` record changes: (membership id, the new record).
+    resend: Vec<(i32, String)>,
     reactivate: Vec<membership::Model>,
     deactivate: Vec<membership::Model>,
 }
@@ -486,6 +568,12 @@ async fn apply_once(
                     continue;
                 }
                 let mut changed = false;
+                if !ms.provisioned
+                    && let Some(next) = resent(m, ms.sent.as_deref())
+                {
+                    plan.resend.push((ms.id, next));
+                    changed = true;
+                }
                 if ms.provisioned
                     && let Some(current) = provisioned.get(&ms.librarian_id)
                     && let Some((next, tags)) = profile_changes(m, current)
@@ -508,34 +596,36 @@ async fn apply_once(
             None if !m.active => {
                 errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
             }
-            None => match m.email.as_ref().and_then(|e| by_email.get(e)) {
-                Some((id, _)) if member_of.contains(id) => {
-                    errors.push(row_error(
-                        m,
-                        "email",
-                        UserErrorCode::Taken,
-                        "this librarian is already a member of the association under another externalId",
-                    ));
-                }
-                Some((id, scope)) => plan.link.push((i, *id, scope.clone())),
-                None => {
-                    let mut c = Checks::default();
-                    for (field, missing) in [
-                        ("email", m.email.is_none()),
-                        ("fullName", m.full_name.is_none()),
-                        ("countryCode", m.country_code.is_none()),
-                    ] {
-                        if missing {
-                            c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
-                        }
-                    }
-                    if c.ok() {
-                        plan.create.push(i);
-                    } else {
-                        errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
+            None => {
+                // The same fields whether or not the email is known, so the answer does not
+                // tell which.
+                let mut c = Checks::default();
+                for (field, missing) in [
+                    ("email", m.email.is_none()),
+                    ("fullName", m.full_name.is_none()),
+                    ("countryCode", m.country_code.is_none()),
+                ] {
+                    if missing {
+                        c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
                     }
                 }
-            },
+                if !c.ok() {
+                    errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
+                    continue;
+                }
+                match m.email.as_ref().and_then(|e| by_email.get(e)) {
+                    Some((id, _)) if member_of.contains(id) => {
+                        errors.push(row_error(
+                            m,
+                            "email",
+                            UserErrorCode::Taken,
+                            "this email is already a member of the association under another externalId",
+                        ));
+                    }
+                    Some((id, scope)) => plan.link.push((i, *id, scope.clone())),
+                    None => plan.create.push(i),
+                }
+            }
         }
     }
     if req.mode == SyncMode::FullReplace {
@@ -830,13 +920,14 @@ async fn apply(
         .collect();
     insert_tags(txn, &new_tags).await?;
 
-    // New memberships: provisioned for created librarians, plain for linked ones.
+    // New memberships: provisioned (and confirmed) for created librarians; pending, with
+    // what was sent, for linked ones.
     let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
         .iter()
         .map(|(i, id, scope)| (*i, *id, true, scope))
         .chain(plan.link.iter().map(|(i, id, scope)| (*i, *id, false, scope)))
         .collect();
-    for batch in new_memberships.chunks(chunk(10)) {
+    for batch in new_memberships.chunks(chunk(12)) {
         let rows = batch.iter().map(|(i, id, provisioned, _)| membership::ActiveModel {
             id: NotSet,
             association_id: Set(association_id),
@@ -846,6 +937,10 @@ async fn apply(
             deactivated_at: Set(None),
             version: Set(1),
             provisioned: Set(*provisioned),
+            consent: Set(if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending }
+                .as_str()
+                .to_owned()),
+            sent: Set((!*provisioned).then(|| SentMember::default().with(&members[*i]).to_json())),
             created_at: Set(at),
             updated_at: Set(at),
         });
@@ -866,9 +961,16 @@ async fn apply(
                 .get(&members[*i].external_id)
                 .copied()
                 .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted membership not found")))?;
-            // A created librarian, or one who just came into the association's view.
+            // A created librarian comes into the association's view; a linked one does not
+            // until they confirm, and the pending membership is told to the association
+            // and the librarian only (no country: the ambassadors' feeds do not carry it).
             let operation = Operation::Upsert;
-            entries.push(Entry::new(NodeKind::Librarian, *librarian_id, operation, (*scope).clone()));
+            let scope = if *provisioned {
+                entries.push(Entry::new(NodeKind::Librarian, *librarian_id, operation, (*scope).clone()));
+                (*scope).clone()
+            } else {
+                Scope { librarian_id: Some(*librarian_id), ..Scope::default() }
+            };
             let row = membership::Model {
                 id,
                 association_id,
@@ -878,10 +980,12 @@ async fn apply(
                 deactivated_at: None,
                 version: 1,
                 provisioned: *provisioned,
+                consent: String::new(),
+                sent: None,
                 created_at: at,
                 updated_at: at,
             };
-            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, scope)));
+            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, &scope)));
         }
     }
 
@@ -903,7 +1007,29 @@ async fn apply(
         let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
         for m in rows {
             let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
+            let scope = if crate::auth::policy::grants_view(m) { scope } else { unconfirmed(scope) };
             entries.push(Entry::new(NodeKind::Membership, m.id, operation, Scope::membership(m, &scope)));
+        }
+    }
+
+    // What was sent for links, one statement each (a sync changes few of them).
+    let resent: Vec<i32> = plan.resend.iter().map(|(id, _)| *id).collect();
+    for (id, sent) in &plan.resend {
+        membership::Entity::update_many()
+            .col_expr(membership::Column::Sent, Expr::value(sent.clone()))
+            .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
+            .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+            .filter(membership::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+    }
+    for batch in resent.chunks(chunk(1)) {
+        let rows = membership::Entity::find().filter(membership::Column::Id.is_in(batch.to_vec())).all(txn).await?;
+        let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
+        for m in rows {
+            let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
+            let scope = if crate::auth::policy::grants_view(&m) { scope } else { unconfirmed(scope) };
+            entries.push(Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(&m, &scope)));
         }
     }
 
@@ -934,6 +1060,12 @@ async fn apply(
         }
     }
     Ok(entries)
+}
+
+/// The feed scope of a membership the librarian has not confirmed: the association and the
+/// librarian follow it, the ambassadors of the librarian's country do not.
+fn unconfirmed(scope: Scope) -> Scope {
+    Scope { librarian_id: scope.librarian_id, ..Scope::default() }
 }
 
 /// The feed scope of librarians by id.

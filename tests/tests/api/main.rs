@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod authorization;
+mod consent;
 mod errors;
 mod failures;
 mod feed;

@@ -40,6 +40,10 @@ async fn migrations_apply_roll_back_and_reapply() {
     }
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
+    assert!(manager.has_column("memberships", "consent").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("membership consent down");
+    assert!(!manager.has_column("memberships", "consent").await.expect("checked"));
+    assert!(!manager.has_column("memberships", "sent").await.expect("checked"));
     assert!(manager.has_index("pairings", "idx_pairings_updated_at").await.expect("checked"));
     Migrator::down(&db, Some(1)).await.expect("the live-update indexes down");
     assert!(!manager.has_index("pairings", "idx_pairings_updated_at").await.expect("checked"));

@@ -76,7 +76,7 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     let list = json!([
         member("AU-10", "new.person@alia.example", "New Person", "AU"),
         // Carmen is already in the network: linked by email (in any case), not duplicated,
-        // and her own profile is kept.
+        // her own profile is kept, and the link waits for her consent.
         member("AU-11", &carmen.email.to_uppercase(), "Someone Else", "AU"),
         member("AU-12", "not-an-email", "Bad Email", "AU"),
         member("AU-13", "x@alia.example", "Bad Country", "XX"),
@@ -86,8 +86,9 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     ]);
     let librarians_before = librarian::Entity::find().count(&app.db).await.expect("count");
     let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", list.clone()).await;
-    // AU-1 is Emma's existing (not provisioned) membership: unchanged.
-    assert_eq!(counts(&payload), [2, 0, 1, 0, 0, 4], "{payload:#}");
+    // AU-1 is Emma's existing (not provisioned) membership: what ALIA sent for her is
+    // recorded (her profile is her own). Carmen's link counts as created, like a new person.
+    assert_eq!(counts(&payload), [2, 1, 0, 0, 0, 4], "{payload:#}");
     let errors: Vec<(i64, String, String)> = payload["userErrors"]
         .as_array()
         .expect("errors")
@@ -121,8 +122,9 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     let ids: Vec<String> = roster(&app, net.alia_assoc).await.into_iter().map(|r| r.0).collect();
     assert_eq!(ids, ["AU-1", "AU-10", "AU-11"]);
 
-    // The association reads back what became of its members, including the linked one.
-    let q = "query($id: ID!) { node(id: $id) { ... on Association { members(first: 10) { nodes { externalId status librarian { fullName } } } syncRuns(first: 5) { totalCount nodes { id created } } } } }";
+    // The association reads back what became of its members: the one it created, and of
+    // the linked one only what it sent, until she confirms.
+    let q = "query($id: ID!) { node(id: $id) { ... on Association { members(first: 10) { nodes { externalId status consent sent { fullName } librarian { fullName } } } syncRuns(first: 5) { totalCount nodes { id created } } } } }";
     let data = app.graphql_as(Some(&alia), q, json!({ "id": gid(NodeKind::Association, net.alia_assoc) })).await;
     let names: Vec<&str> = data["data"]["node"]["members"]["nodes"]
         .as_array()
@@ -130,7 +132,13 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
         .iter()
         .filter_map(|n| n["librarian"]["fullName"].as_str())
         .collect();
-    assert!(names.contains(&carmen.full_name.as_str()) && names.contains(&"New Person"), "{data:#}");
+    assert!(!names.contains(&carmen.full_name.as_str()) && names.contains(&"New Person"), "{data:#}");
+    let linked = &data["data"]["node"]["members"]["nodes"][2];
+    assert_eq!(
+        (&linked["externalId"], &linked["consent"], &linked["sent"]["fullName"], &linked["librarian"]),
+        (&json!("AU-11"), &json!("PENDING"), &json!("Someone Else"), &Value::Null),
+        "{data:#}"
+    );
     assert_eq!(data["data"]["node"]["syncRuns"]["totalCount"], 1);
     assert_eq!(data["data"]["node"]["syncRuns"]["nodes"][0]["id"], payload["syncRun"]["id"]);
 
@@ -140,13 +148,14 @@ async fn a_sync_creates_links_and_reports_bad_rows_and_a_resync_changes_nothing(
     assert_eq!(counts(&again), [0, 0, 3, 0, 0, 4], "{again:#}");
     assert_eq!(changes(&app).await, logged);
 
-    // A changed name updates the provisioned librarian (one log entry); Carmen's is ignored.
+    // A changed name updates the provisioned librarian, and what ALIA sent for Carmen (one
+    // log entry each); Carmen's profile is her own.
     let mut changed = list.as_array().expect("list").clone();
     changed[0]["fullName"] = json!("New Person-Renamed");
     changed[1]["fullName"] = json!("Not Carmen");
     let payload = synced(&app, &alia, net.alia_assoc, "UPSERT", Value::Array(changed)).await;
-    assert_eq!(counts(&payload), [0, 1, 2, 0, 0, 4], "{payload:#}");
-    assert_eq!(changes(&app).await, logged + 1);
+    assert_eq!(counts(&payload), [0, 2, 1, 0, 0, 4], "{payload:#}");
+    assert_eq!(changes(&app).await, logged + 2);
     let names: Vec<String> = librarian::Entity::find()
         .filter(librarian::Column::Email.is_in(["new.person@alia.example", carmen.email.as_str()]))
         .order_by_asc(librarian::Column::Id)

@@ -1,11 +1,47 @@
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::membership;
 
 use super::{Association, Librarian, gid, required, stored};
-use crate::domain::{MembershipStatus, NodeKind};
+use crate::auth::Viewer;
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
+use crate::error::ApiError;
+use crate::graphql::context::{loaders, viewer};
+use crate::service::sync::SentMember as Sent;
+
+/// What an association sent for a member it linked to someone already in the network: all
+/// it sees of that person until they confirm the membership.
+#[derive(SimpleObject)]
+pub struct SentMember {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    /// ISO 3166-1 alpha-2.
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    pub sector: Option<Sector>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+}
+
+impl From<Sent> for SentMember {
+    fn from(sent: Sent) -> Self {
+        Self {
+            email: sent.email,
+            full_name: sent.full_name,
+            country_code: sent.country_code,
+            institution: sent.institution,
+            sector: sent.sector.as_deref().and_then(Sector::parse),
+            job_title: sent.job_title,
+            years_experience: sent.years_experience,
+            languages: sent.languages,
+            interests: sent.interests,
+        }
+    }
+}
 
 /// A librarian's membership of an association, keyed by the association's own member id.
 pub struct Membership(pub Arc<membership::Model>);
@@ -48,8 +84,30 @@ impl Membership {
         self.0.updated_at
     }
 
-    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
-        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+    /// Whether the librarian agreed to this membership. A link the association made by
+    /// email to someone already in the network is `PENDING` until they (or an admin)
+    /// confirm it, and gives the association no view of them until then.
+    async fn consent(&self) -> async_graphql::Result<MembershipConsent> {
+        stored(MembershipConsent::parse(&self.0.consent), "consent")
+    }
+
+    /// What the association sent for a linked member (`null` for a member its sync
+    /// created: their profile is what it sent). Read by the association, the librarian
+    /// and admins.
+    async fn sent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SentMember>> {
+        if matches!(viewer(ctx)?, Viewer::Ambassador { .. }) {
+            let error: async_graphql::Error =
+                ApiError::Forbidden("what an association sent is for it, the librarian and admins".into()).into();
+            ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+            return Ok(None);
+        }
+        Ok(Sent::parse(self.0.sent.as_deref()).map(SentMember::from))
+    }
+
+    /// The member: `null` while the viewer may not see them (for the association, until
+    /// the librarian confirms a link).
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
+        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
     }
 
     async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Association> {
