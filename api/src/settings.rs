@@ -102,6 +102,10 @@ pub struct Settings {
     pub database_statement_timeout_secs: u64,
     /// Milliseconds between the looks for live updates while anyone subscribes.
     pub subscription_poll_ms: u64,
+    /// Milliseconds between the checks that a subscribed caller is still allowed (token
+    /// expiry, erasure, an ended ambassador term, a removed association); an event never
+    /// goes out on an older check. A revoked caller's socket is closed with 4403.
+    pub subscription_recheck_ms: u64,
     /// Origins whose pages may call the API from a browser (CORS), comma-separated, e.g.
     /// `https://app.example.org`; `*` for any; empty (default): none, same-origin only.
     pub cors_allowed_origins: String,
@@ -158,6 +162,7 @@ impl Settings {
             .set_default("profile", "development")?
             .set_default("database_statement_timeout_secs", 30)?
             .set_default("subscription_poll_ms", 500)?
+            .set_default("subscription_recheck_ms", 1_000)?
             .set_default("cors_allowed_origins", "")?;
         builder = match path {
             Some(path) => builder.add_source(config::File::from(path).required(true)),
@@ -218,6 +223,7 @@ impl Settings {
             persisted_queries: crate::http::persisted::PersistedSettings::default(),
             database_statement_timeout_secs: 30,
             subscription_poll_ms: 500,
+            subscription_recheck_ms: 1_000,
             cors_allowed_origins: String::new(),
         }
     }

@@ -114,6 +114,7 @@ impl Application {
             graphiql: settings.graphiql_enabled(),
             introspection: settings.introspection_enabled(),
             notifier,
+            subscription_recheck_ms: settings.subscription_recheck_ms,
         });
         let origins = settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
@@ -122,6 +123,8 @@ impl Application {
                 .wrap(actix_web::middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
                 .wrap(actix_web::middleware::from_fn(http::count_responses))
                 .wrap(actix_web::middleware::from_fn(http::request_id_header))
+                // Every error the layers above write gets the one shape (CORS refusals too).
+                .wrap(actix_web::middleware::from_fn(http::edge::errors_in_one_shape))
                 .wrap(TracingLogger::<crate::telemetry::RequestSpan>::new())
                 .app_data(state.clone())
                 .configure(http::routes)

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::HttpState;
-use super::graphql::{error_response, viewer};
+use super::graphql::{api_error, error_response, unavailable, viewer};
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
 use crate::error::ApiError;
 use crate::service::member_files::{self, Format};
@@ -25,25 +25,6 @@ pub struct BulkParams {
     association_id: Option<String>,
     mode: Option<String>,
     dry_run: Option<bool>,
-}
-
-fn status_of(err: &ApiError) -> StatusCode {
-    match err.code() {
-        "BAD_USER_INPUT" => StatusCode::BAD_REQUEST,
-        "NOT_FOUND" => StatusCode::NOT_FOUND,
-        "UNAUTHENTICATED" => StatusCode::UNAUTHORIZED,
-        "FORBIDDEN" => StatusCode::FORBIDDEN,
-        "CONFLICT" => StatusCode::CONFLICT,
-        "SERVICE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-fn refuse(err: ApiError) -> HttpResponse {
-    let status = status_of(&err);
-    let code = err.code();
-    let error: async_graphql::Error = err.into();
-    error_response(status, code, &error.message)
 }
 
 /// The JSON answer of a sync (shared with the CLI, which prints it).
@@ -75,6 +56,10 @@ pub async fn members(
     params: Result<web::Query<BulkParams>, actix_web::Error>,
     mut payload: web::Payload,
 ) -> HttpResponse {
+    if !state.health.is_up() {
+        return unavailable();
+    }
+    let refuse = |err: ApiError| api_error(&state, &req, err);
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
         Err(res) => return res,

@@ -200,6 +200,40 @@ pub(super) async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<V
     }
 }
 
+/// The HTTP answer of a service error outside GraphQL (the bulk path): its status, code,
+/// field and current version; an unavailable database is reported to the health gate and
+/// answered 503 with `Retry-After`; an internal error carries only the request id.
+pub(super) fn api_error(state: &HttpState, req: &HttpRequest, err: ApiError) -> HttpResponse {
+    let status = match &err {
+        ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
+        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        ApiError::Unauthenticated(message) => return unauthenticated(message),
+        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ApiError::Conflict(_) | ApiError::Stale { .. } => StatusCode::CONFLICT,
+        ApiError::ServiceUnavailable => {
+            state.health.report_failure();
+            return unavailable();
+        }
+        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let code = err.code();
+    let error: async_graphql::Error = err.into();
+    let id = request_id(req);
+    let message = if code == "INTERNAL" {
+        format!("internal error; quote request id {id} when reporting it")
+    } else {
+        error.message.clone()
+    };
+    error_with(status, code, &message, |ext| {
+        if let Some(extensions) = &error.extensions
+            && let Ok(serde_json::Value::Object(map)) = serde_json::to_value(extensions)
+        {
+            ext.extend(map);
+        }
+        ext.insert("requestId".into(), json!(id));
+    })
+}
+
 /// 503 `SERVICE_UNAVAILABLE`, with a hint when to retry.
 pub(super) fn unavailable() -> HttpResponse {
     let mut res = error_response(

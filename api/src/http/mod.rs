@@ -2,6 +2,7 @@
 //! the SDL, health, readiness and metrics.
 
 pub mod bulk;
+pub mod edge;
 mod graphql;
 pub mod persisted;
 mod probes;
@@ -48,6 +49,8 @@ pub struct HttpState {
     pub graphiql: bool,
     pub introspection: bool,
     pub notifier: Arc<crate::service::live::Notifier>,
+    /// Milliseconds between the checks that an open subscription's caller is still there.
+    pub subscription_recheck_ms: u64,
 }
 
 /// All routes of the server.

@@ -7,19 +7,38 @@
 //! A refused token closes the connection before any subscription starts (with 1002 and
 //! the reason: async-graphql's choice, where the protocol's text suggests 4403); no
 //! payload, or one without a token, means anonymous. Each subscription is charged its
-//! complexity when it starts, to the caller's budget (`RATE_LIMITED` when it does not fit). Each subscription is then filtered by that caller's policy.
+//! complexity when it starts, to the caller's budget (`RATE_LIMITED` when it does not
+//! fit), and is then filtered by that caller's policy.
+//!
+//! A connection outlives no revocation: every `subscription_recheck_ms` the caller's token
+//! is checked again as a request's would be (expiry, an erased librarian, an ambassador
+//! whose term ended, a removed association), and a caller who is gone has the socket
+//! closed with 4403 (Forbidden) and the reason, before any further event. The server also
+//! pings every few seconds and closes a connection that stopped answering.
 
-use std::sync::Arc;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use async_graphql::Data;
-use async_graphql_actix_web::GraphQLSubscription;
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, WebSocket, WebSocketProtocols, WsMessage};
+use futures::StreamExt;
 
 use super::HttpState;
 use crate::auth::{Viewer, authenticate};
 use crate::error::ApiError;
 use crate::graphql::guard::{Meter, RateClient};
 use crate::graphql::loaders::Loaders;
+
+/// The graphql-transport-ws close code for a caller who may no longer subscribe.
+const FORBIDDEN: u16 = 4403;
+/// How often the server pings, and how long a silent client is kept.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The largest message a client may send (a subscription document and its variables).
+const MAX_FRAME: usize = 256 * 1024;
 
 /// The token of a `connection_init` payload, under `Authorization` (any case) or `token`.
 fn bearer(payload: &serde_json::Value) -> Option<String> {
@@ -36,6 +55,31 @@ fn bearer(payload: &serde_json::Value) -> Option<String> {
     })
 }
 
+/// The protocol of a handshake: the first one the client offers that the server speaks.
+fn protocol_of(req: &HttpRequest) -> Option<WebSocketProtocols> {
+    let offered = req.headers().get("sec-websocket-protocol")?.to_str().ok()?;
+    offered.split(',').find_map(|p| WebSocketProtocols::from_str(p.trim()).ok())
+}
+
+/// The connection's caller, checked again while it lives.
+struct Caller {
+    state: Arc<HttpState>,
+    /// The `Authorization` value the connection authenticated with; `None` while anonymous.
+    header: Mutex<Option<String>>,
+}
+
+impl Caller {
+    /// Why the caller may no longer subscribe, if they may not: their token no longer
+    /// authenticates. A database that does not answer is not a revocation.
+    async fn revoked(&self) -> Option<String> {
+        let header = self.header.lock().ok()?.clone()?;
+        match authenticate(&self.state.db, &self.state.keys, Some(&header)).await {
+            Err(ApiError::Unauthenticated(reason)) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
 /// Upgrades to a WebSocket and serves subscriptions on it.
 ///
 /// # Errors
@@ -48,22 +92,86 @@ pub async fn connect(
     if !state.health.is_up() {
         return Ok(super::graphql::unavailable());
     }
+    let Some(protocol) = protocol_of(&req) else {
+        return Ok(super::graphql::error_response(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            "a GraphQL WebSocket needs the graphql-transport-ws (or graphql-ws) subprotocol",
+        ));
+    };
     // The client's address, for the budget of an anonymous connection.
     let anonymous = super::graphql::rate_client(&state, &req, None);
-    let state = state.into_inner();
-    let init_state = state.clone();
-    GraphQLSubscription::new(state.schema.clone())
+    let (response, session, messages) = actix_ws::handle_with_protocols(&req, payload, &ALL_WEBSOCKET_PROTOCOLS)?;
+    let caller = Arc::new(Caller { state: state.into_inner(), header: Mutex::new(None) });
+    actix_web::rt::spawn(serve(caller, anonymous, protocol, session, messages));
+    Ok(response)
+}
+
+/// The close of a revoked caller's connection.
+fn forbidden(reason: &str) -> CloseReason {
+    CloseReason { code: CloseCode::from(FORBIDDEN), description: Some(format!("Forbidden: {reason}")) }
+}
+
+/// Runs one connection until either side closes it or the caller is revoked.
+async fn serve(
+    caller: Arc<Caller>,
+    anonymous: RateClient,
+    protocol: WebSocketProtocols,
+    session: Session,
+    messages: actix_ws::MessageStream,
+) {
+    let heard = Arc::new(Mutex::new(Instant::now()));
+    // What the client sends, as the bytes async-graphql reads; pings are answered here.
+    let input = {
+        let (heard, session) = (heard.clone(), session.clone());
+        messages
+            .max_frame_size(MAX_FRAME)
+            .aggregate_continuations()
+            .take_while(|m| {
+                std::future::ready(matches!(
+                    m,
+                    Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Ping(_))
+                        | Ok(AggregatedMessage::Pong(_))
+                ))
+            })
+            .filter_map(move |message| {
+                if let Ok(mut at) = heard.lock() {
+                    *at = Instant::now();
+                }
+                let mut session = session.clone();
+                async move {
+                    match message {
+                        Ok(AggregatedMessage::Text(text)) => Some(text.into_bytes()),
+                        Ok(AggregatedMessage::Binary(bytes)) => Some(bytes),
+                        Ok(AggregatedMessage::Ping(bytes)) => {
+                            let _ = session.pong(&bytes).await;
+                            None
+                        }
+                        _ => None,
+                    }
+                }
+            })
+            .boxed_local()
+    };
+    let init_caller = caller.clone();
+    let mut graphql = WebSocket::new(caller.state.schema.clone(), input, protocol)
         .on_connection_init(move |payload| async move {
             let header = bearer(&payload);
-            let viewer = match authenticate(&init_state.db, &init_state.keys, header.as_deref()).await {
+            let state = &init_caller.state;
+            let viewer = match authenticate(&state.db, &state.keys, header.as_deref()).await {
                 Ok(viewer) => Arc::new(viewer),
                 Err(ApiError::Unauthenticated(message)) => {
                     return Err(async_graphql::Error::new(format!("unauthenticated: {message}")));
                 }
                 Err(err) => return Err(async_graphql::Error::from(err)),
             };
+            if !matches!(*viewer, Viewer::Anonymous)
+                && let Ok(mut slot) = init_caller.header.lock()
+            {
+                *slot = header;
+            }
             let mut data = Data::default();
-            data.insert(Loaders::uncached(&init_state.db, &viewer, init_state.page_limits));
+            data.insert(Loaders::uncached(&state.db, &viewer, state.page_limits));
             // Each subscription is charged its complexity when it starts, to the same
             // budget as the caller's queries.
             data.insert(RateClient::of_viewer(&viewer).unwrap_or(anonymous));
@@ -71,5 +179,47 @@ pub async fn connect(
             data.insert::<Arc<Viewer>>(viewer);
             Ok(data)
         })
-        .start(&req, payload)
+        .boxed_local();
+    let every = Duration::from_millis(caller.state.subscription_recheck_ms.max(10));
+    let mut recheck = tokio::time::interval(every);
+    let mut checked = Instant::now();
+    let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+    let mut session = session;
+    let close = loop {
+        tokio::select! {
+            message = graphql.next() => match message {
+                Some(WsMessage::Text(text)) => {
+                    // An event goes out only on a check younger than the interval.
+                    if checked.elapsed() >= every {
+                        if let Some(reason) = caller.revoked().await {
+                            break Some(forbidden(&reason));
+                        }
+                        checked = Instant::now();
+                    }
+                    if session.text(text).await.is_err() {
+                        return;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    break Some(CloseReason { code: CloseCode::from(code), description: Some(reason) });
+                }
+                None => break None,
+            },
+            _ = recheck.tick() => {
+                if let Some(reason) = caller.revoked().await {
+                    break Some(forbidden(&reason));
+                }
+                checked = Instant::now();
+            }
+            _ = heartbeat.tick() => {
+                let silent = heard.lock().map(|at| at.elapsed() > CLIENT_TIMEOUT).unwrap_or(false);
+                if silent || session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+        }
+    };
+    // Dropping the GraphQL stream ends its subscriptions.
+    drop(graphql);
+    let _ = session.close(close).await;
 }

@@ -190,3 +190,77 @@ async fn a_subscription_is_charged_to_the_callers_budget() {
     assert_eq!(answer["id"], "e");
     assert_eq!(answer["payload"]["errors"][0]["extensions"]["code"], "RATE_LIMITED", "{answer}");
 }
+
+/// Waits for the socket to close; the close, and the events that came before it.
+async fn closed_after(client: &mut Client) -> (Value, Vec<Value>) {
+    let mut events = Vec::new();
+    loop {
+        let message = client.next().await;
+        if message.get("closed").is_some() || message.get("error").is_some() {
+            return (message, events);
+        }
+        events.push(message);
+    }
+}
+
+#[tokio::test]
+async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
+    let app = TestApp::spawn_with(|s| {
+        s.subscription_poll_ms = 50;
+        s.subscription_recheck_ms = 100;
+        s.auth_leeway_secs = 0;
+    })
+    .await;
+    let net = fixtures::network(&app.db).await;
+    let subscribe = "subscription { pairingUpdated { id status } }";
+
+    // A librarian erased while subscribed.
+    let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
+    let mut librarian = Client::authenticated(&app, &ada).await;
+    librarian.subscribe("p", subscribe).await;
+    // An ambassador whose term ends.
+    let bongani = app.token(Role::Ambassador, &["ZA"], None, Some(net.bongani));
+    let mut ambassador = Client::authenticated(&app, &bongani).await;
+    ambassador.subscribe("p", subscribe).await;
+    // A token that expires (in two seconds, without leeway).
+    let scope = interlib::auth::TokenScope { countries: vec![], association: None, librarian: None };
+    let claims = interlib::auth::Claims::for_role(
+        Role::Admin,
+        &scope,
+        None,
+        Duration::from_secs(2),
+        app.keys.issuer(),
+        app.keys.audience(),
+    )
+    .expect("claims");
+    let short = app.keys.mint(&claims).expect("token");
+    let mut expiring = Client::authenticated(&app, &short).await;
+    expiring.subscribe("p", subscribe).await;
+    // Someone who stays, to show the events still flow.
+    let mut admin = Client::authenticated(&app, &app.admin).await;
+    admin.subscribe("p", subscribe).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let erase = "mutation($id: ID!) { eraseLibrarian(input: { librarianId: $id }) { userErrors { code } } }";
+    mutate(&app, erase, json!({ "id": gid(NodeKind::Librarian, net.ada) })).await;
+    let (closed, events) = closed_after(&mut librarian).await;
+    assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
+    assert!(closed["reason"].as_str().is_some_and(|r| r.starts_with("Forbidden")), "{closed}");
+
+    let data = app.data("{ country(code: \"ZA\") { ambassadors { id } } }", json!({})).await;
+    let term = data["country"]["ambassadors"][0]["id"].clone();
+    let end = "mutation($id: ID!) { endAmbassador(input: { ambassadorId: $id }) { userErrors { code } } }";
+    mutate(&app, end, json!({ "id": term })).await;
+    let (closed, events) = closed_after(&mut ambassador).await;
+    assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
+
+    // The round is cancelled once the token has expired: that event reaches the admin,
+    // never the expired token's socket, which is closed.
+    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    let cancel = "mutation($id: ID!) { cancelRound(input: { roundId: $id }) { userErrors { code } } }";
+    mutate(&app, cancel, json!({ "id": gid(NodeKind::Round, net.round2) })).await;
+    assert_eq!(admin.next().await["payload"]["data"]["pairingUpdated"]["status"], "DISSOLVED");
+    let (closed, events) = closed_after(&mut expiring).await;
+    assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
+    assert!(closed["reason"].as_str().is_some_and(|r| r.contains("expired")), "{closed}");
+}
