@@ -122,6 +122,9 @@ pub enum Profile {
     Production,
 }
 
+/// The placeholder `interlib.example.toml` shows (commented out), refused in production.
+pub const EXAMPLE_SECRET: &str = "replace-with-32-or-more-random-bytes-0000";
+
 /// The development secret used when none is configured.
 pub const DEVELOPMENT_SECRET: &str = "interlib-development-secret-not-for-production";
 
@@ -229,8 +232,9 @@ impl Settings {
     }
 
     /// Checks the HS256 secret: at least 32 bytes always; in the production profile also not
-    /// the built-in development secret (it is in the public source, so anyone could mint
-    /// an admin token with it) and not a repetition of a few characters.
+    /// the built-in development secret or the example file's placeholder (both are in the
+    /// public source, so anyone could mint an admin token with them), not of fewer than 12
+    /// distinct characters, and not a short pattern repeated (`changeme-changeme-...`).
     ///
     /// # Errors
     /// What is wrong and what to set instead.
@@ -249,11 +253,20 @@ impl Settings {
                 "profile = \"production\" refuses the built-in development secret, which anyone can read: {HOW}"
             ));
         }
+        if secret == EXAMPLE_SECRET {
+            return Err(format!("profile = \"production\" refuses the placeholder of interlib.example.toml: {HOW}"));
+        }
         let distinct: std::collections::HashSet<u8> = secret.bytes().collect();
-        if distinct.len() < 8 {
+        if distinct.len() < 12 {
             return Err(format!(
                 "profile = \"production\" refuses an auth_secret of only {} distinct characters: {HOW}",
                 distinct.len()
+            ));
+        }
+        let bytes = secret.as_bytes();
+        if let Some(period) = (1..=16).find(|&p| bytes.iter().skip(p).zip(bytes).all(|(a, b)| a == b)) {
+            return Err(format!(
+                "profile = \"production\" refuses an auth_secret that repeats every {period} characters: {HOW}"
             ));
         }
         Ok(())

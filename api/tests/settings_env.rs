@@ -39,6 +39,9 @@ fn production_refuses_to_start_or_mint_without_a_secret_of_its_own() {
         Some(interlib::settings::DEVELOPMENT_SECRET),
         Some("too-short-for-hs256"),
         Some("abababababababababababababababababababab"),
+        Some(interlib::settings::EXAMPLE_SECRET),
+        Some("changeme-changeme-changeme-changeme"),
+        Some("0123456789012345678901234567890123456789"),
     ];
     for secret in weak {
         for args in [&["serve"][..], &["token", "mint", "--role", "admin"]] {

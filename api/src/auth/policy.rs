@@ -178,11 +178,6 @@ pub fn memberships_of_visible(viewer: &Viewer) -> Option<Condition> {
     }
 }
 
-/// Whether the association's membership `row` gives it a view of the librarian.
-pub fn grants_view(row: &membership::Model) -> bool {
-    row.consent == crate::domain::MembershipConsent::Confirmed.as_str()
-}
-
 /// The applications the viewer may see (`librarian_id` is the applicant column).
 pub fn applications<C: ColumnTrait>(viewer: &Viewer, librarian_id: C) -> Option<Condition> {
     match viewer {

@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::now;
 
 /// Who is asking, with the scope their token grants.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Viewer {
     Anonymous,
     Admin {

@@ -246,26 +246,70 @@ pub struct Shape {
     pub depth: usize,
     /// Fields at the root of the operation (through fragments).
     pub root_fields: usize,
-    /// Every selection of the expanded document: fields (`__typename` too), fragment
-    /// spreads and inline fragments. What a walk of the expanded document visits, and so
-    /// what async-graphql's own checks before validation (its recursion depth) cost.
+    /// Every selection, with fragments expanded: fields (`__typename` too), fragment
+    /// spreads and inline fragments, of every operation and every fragment definition.
+    /// What async-graphql's own checks and validation rules visit as they walk the
+    /// document and follow its spreads, and so what they cost.
     pub selections: usize,
 }
 
-/// Measures a selection set; fragments are measured once (a cycle, which validation
-/// reports later, and an unknown fragment measure nothing).
+type Fragments = std::collections::HashMap<Name, Positioned<FragmentDefinition>>;
+
+/// Measures selection sets against fragments measured beforehand, each once. The spread
+/// graph is walked with an explicit stack, never by recursion, so a chain of 100,000
+/// fragments cannot exhaust the stack (recursion elsewhere follows the bracket nesting,
+/// bounded before parsing). A fragment in a cycle (which validation reports) or an unknown
+/// one measures nothing.
 struct ShapeOf<'a> {
-    fragments: &'a std::collections::HashMap<Name, Positioned<FragmentDefinition>>,
     done: std::collections::HashMap<&'a str, Shape>,
-    open: std::collections::HashSet<&'a str>,
+}
+
+/// The names of the fragments a selection set spreads (inline fragments included).
+fn spreads_in<'a>(set: &'a SelectionSet, out: &mut Vec<&'a str>) {
+    for item in &set.items {
+        match &item.node {
+            Selection::Field(field) => spreads_in(&field.node.selection_set.node, out),
+            Selection::InlineFragment(fragment) => spreads_in(&fragment.node.selection_set.node, out),
+            Selection::FragmentSpread(spread) => out.push(spread.node.fragment_name.node.as_str()),
+        }
+    }
 }
 
 impl<'a> ShapeOf<'a> {
-    fn new(fragments: &'a std::collections::HashMap<Name, Positioned<FragmentDefinition>>) -> Self {
-        Self { fragments, done: std::collections::HashMap::new(), open: std::collections::HashSet::new() }
+    /// Measures every fragment, those it spreads first (a post-order of the spread graph).
+    fn new(fragments: &'a Fragments) -> Self {
+        use std::collections::HashMap;
+        let by_name: HashMap<&str, &SelectionSet> =
+            fragments.iter().map(|(name, f)| (name.as_str(), &f.node.selection_set.node)).collect();
+        let mut measure = Self { done: HashMap::with_capacity(by_name.len()) };
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        let mut names: Vec<&str> = by_name.keys().copied().collect();
+        names.sort_unstable();
+        for start in names {
+            if !seen.insert(start) {
+                continue;
+            }
+            let mut stack: Vec<(&str, Vec<&str>)> = vec![(start, Vec::new())];
+            spreads_in(by_name[start], &mut stack[0].1);
+            while let Some((name, pending)) = stack.last_mut() {
+                if let Some(next) = pending.pop() {
+                    if by_name.contains_key(next) && seen.insert(next) {
+                        let mut spreads = Vec::new();
+                        spreads_in(by_name[next], &mut spreads);
+                        stack.push((next, spreads));
+                    }
+                } else {
+                    let name = *name;
+                    stack.pop();
+                    let shape = measure.set(by_name[name]);
+                    measure.done.insert(name, shape);
+                }
+            }
+        }
+        measure
     }
 
-    fn set(&mut self, set: &'a SelectionSet) -> Shape {
+    fn set(&self, set: &SelectionSet) -> Shape {
         let mut shape = Shape::default();
         for item in &set.items {
             let inner = match &item.node {
@@ -286,7 +330,7 @@ impl<'a> ShapeOf<'a> {
                     Shape { selections: inner.selections.saturating_add(1), ..inner }
                 }
                 Selection::FragmentSpread(spread) => {
-                    let inner = self.fragment(&spread.node.fragment_name.node);
+                    let inner = self.done.get(spread.node.fragment_name.node.as_str()).copied().unwrap_or_default();
                     Shape { selections: inner.selections.saturating_add(1), ..inner }
                 }
             };
@@ -297,37 +341,22 @@ impl<'a> ShapeOf<'a> {
         }
         shape
     }
-
-    fn fragment(&mut self, name: &'a Name) -> Shape {
-        if let Some(shape) = self.done.get(name.as_str()) {
-            return *shape;
-        }
-        let Some(fragment) = self.fragments.get(name) else { return Shape::default() };
-        if !self.open.insert(name.as_str()) {
-            return Shape::default();
-        }
-        let shape = self.set(&fragment.node.selection_set.node);
-        self.open.remove(name.as_str());
-        self.done.insert(name.as_str(), shape);
-        shape
-    }
 }
 
 /// The expanded size of a selection set and its fragments (see [`Shape`]).
-pub fn shape(set: &SelectionSet, fragments: &std::collections::HashMap<Name, Positioned<FragmentDefinition>>) -> Shape {
+pub fn shape(set: &SelectionSet, fragments: &Fragments) -> Shape {
     ShapeOf::new(fragments).set(set)
 }
 
-/// The shape of the operation `selected` (when there is one), with `selections` counted
-/// over every operation of the document (a walk before validation visits them all).
+/// The shape of the operation `selected` (when there is one), with `selections` summed
+/// over every operation and every fragment definition of the document, each expanded:
+/// validation walks each of them (unused fragments too), expanding spreads as it goes.
 fn document_shape(document: &ExecutableDocument, selected: Option<&Positioned<OperationDefinition>>) -> Shape {
-    let mut measure = ShapeOf::new(&document.fragments);
+    let measure = ShapeOf::new(&document.fragments);
     let mut shape = selected.map(|op| measure.set(&op.node.selection_set.node)).unwrap_or_default();
-    shape.selections = document
-        .operations
-        .iter()
-        .map(|(_, op)| measure.set(&op.node.selection_set.node).selections)
-        .fold(0, usize::saturating_add);
+    let operations = document.operations.iter().map(|(_, op)| measure.set(&op.node.selection_set.node).selections);
+    let fragments = measure.done.values().map(|f| f.selections);
+    shape.selections = operations.chain(fragments).fold(0, usize::saturating_add);
     shape
 }
 
@@ -647,6 +676,8 @@ mod tests {
             shape(&op.node.selection_set.node, &document.fragments),
             Shape { fields: 16, depth: 2, root_fields: 8, selections: 16 + 14 + 1 }
         );
+        // The whole document: the operation (31) and each fragment expanded (30 + 14 + 6 + 2).
+        assert_eq!(document_shape(&document, Some(op)).selections, 31 + 52);
         // 2^200 expansions: saturates at once instead of walking them.
         let document = async_graphql::parser::parse_query(fan_out(200)).expect("parses");
         let (_, op) = document.operations.iter().next().expect("one operation");
@@ -661,10 +692,31 @@ mod tests {
         )
         .expect("parses");
         let (_, op) = document.operations.iter().next().expect("one operation");
-        assert_eq!(
-            shape(&op.node.selection_set.node, &document.fragments),
-            Shape { fields: 2, depth: 2, root_fields: 1, selections: 7 }
-        );
+        let measured = shape(&op.node.selection_set.node, &document.fragments);
+        assert_eq!((measured.fields, measured.depth, measured.root_fields), (2, 2, 1));
+    }
+
+    #[test]
+    fn a_chain_of_a_hundred_thousand_fragments_is_measured_without_recursion() {
+        // Run on a small stack: the measure must not recurse along the chain.
+        let measured = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let mut text = String::from("{ ...F0 }\n");
+                for level in 0..100_000 {
+                    text.push_str(&format!("fragment F{level} on Query {{ ...F{} }}\n", level + 1));
+                }
+                text.push_str("fragment F100000 on Query { viewer { role } }\n");
+                let document = async_graphql::parser::parse_query(text).expect("parses");
+                let (_, op) = document.operations.iter().next().expect("one operation");
+                document_shape(&document, Some(op))
+            })
+            .expect("thread")
+            .join()
+            .expect("no stack overflow");
+        assert_eq!((measured.fields, measured.depth, measured.root_fields), (2, 2, 1));
+        // Each fragment expands to the rest of the chain: far over any limit.
+        assert!(measured.selections > 1_000_000_000, "{measured:?}");
     }
 
     struct Slow;

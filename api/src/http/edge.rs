@@ -45,6 +45,14 @@ fn code_of(status: StatusCode) -> &'static str {
     }
 }
 
+/// 405 for a method a path does not take, naming those it does.
+pub async fn method_not_allowed(allow: &'static str) -> HttpResponse {
+    HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).json(json!({ "errors": [{
+        "message": format!("this path takes {allow}"),
+        "extensions": { "code": "METHOD_NOT_ALLOWED" },
+    }] }))
+}
+
 /// The size of a request's head as the limit counts it.
 fn head_size(req: &ServiceRequest) -> (usize, usize) {
     let line = req.method().as_str().len() + req.uri().to_string().len() + 12;

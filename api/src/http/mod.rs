@@ -63,7 +63,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql::get))
         .route("/graphql/ws", web::get().to(subscriptions::connect))
         .route("/schema.graphql", web::get().to(graphql::sdl))
+        .route("/graphql", web::route().to(|| edge::method_not_allowed("GET, POST")))
         .route("/bulk/members", web::post().to(bulk::members))
+        .route("/bulk/members", web::route().to(|| edge::method_not_allowed("POST")))
         .route("/healthz", web::get().to(probes::healthz))
         .route("/readyz", web::get().to(probes::readyz))
         .route("/metrics", web::get().to(probes::metrics));

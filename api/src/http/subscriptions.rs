@@ -10,11 +10,13 @@
 //! complexity when it starts, to the caller's budget (`RATE_LIMITED` when it does not
 //! fit), and is then filtered by that caller's policy.
 //!
-//! A connection outlives no revocation: every `subscription_recheck_ms` the caller's token
-//! is checked again as a request's would be (expiry, an erased librarian, an ambassador
-//! whose term ended, a removed association), and a caller who is gone has the socket
-//! closed with 4403 (Forbidden) and the reason, before any further event. The server also
-//! pings every few seconds and closes a connection that stopped answering.
+//! A connection outlives no revocation: before every event, and every
+//! `subscription_recheck_ms` while none comes, the caller's token is resolved again as a
+//! request's would be (expiry, an erased librarian, an ambassador whose term ended, a
+//! removed association). A caller who is gone, or whose rights changed since the
+//! connection began (a librarian's partners, say), has the socket closed with 4403 and the
+//! reason instead of the event; a client connects again to get its current rights. The
+//! server also pings every few seconds and closes a connection that stopped answering.
 
 use std::str::FromStr;
 use std::sync::{Arc, Mutex};
@@ -64,17 +66,20 @@ fn protocol_of(req: &HttpRequest) -> Option<WebSocketProtocols> {
 /// The connection's caller, checked again while it lives.
 struct Caller {
     state: Arc<HttpState>,
-    /// The `Authorization` value the connection authenticated with; `None` while anonymous.
-    header: Mutex<Option<String>>,
+    /// The `Authorization` value the connection authenticated with, and who it named;
+    /// `None` while anonymous.
+    token: Mutex<Option<(String, Arc<Viewer>)>>,
 }
 
 impl Caller {
-    /// Why the caller may no longer subscribe, if they may not: their token no longer
-    /// authenticates. A database that does not answer is not a revocation.
+    /// Why the caller may no longer receive events, if they may not: their token no
+    /// longer authenticates, or names a caller with other rights than at the start. A
+    /// database that does not answer is not a revocation.
     async fn revoked(&self) -> Option<String> {
-        let header = self.header.lock().ok()?.clone()?;
+        let (header, viewer) = self.token.lock().ok()?.clone()?;
         match authenticate(&self.state.db, &self.state.keys, Some(&header)).await {
             Err(ApiError::Unauthenticated(reason)) => Some(reason),
+            Ok(now) if now != *viewer => Some("the caller's rights changed; connect again".to_owned()),
             _ => None,
         }
     }
@@ -102,9 +107,18 @@ pub async fn connect(
     // The client's address, for the budget of an anonymous connection.
     let anonymous = super::graphql::rate_client(&state, &req, None);
     let (response, session, messages) = actix_ws::handle_with_protocols(&req, payload, &ALL_WEBSOCKET_PROTOCOLS)?;
-    let caller = Arc::new(Caller { state: state.into_inner(), header: Mutex::new(None) });
+    let caller = Arc::new(Caller { state: state.into_inner(), token: Mutex::new(None) });
     actix_web::rt::spawn(serve(caller, anonymous, protocol, session, messages));
     Ok(response)
+}
+
+/// Whether a server message carries an event (`next` in graphql-transport-ws, `data` in
+/// graphql-ws), rather than an acknowledgement, a pong or a completion.
+fn is_event(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|message| message.get("type").and_then(|t| t.as_str()).map(|t| t == "next" || t == "data"))
+        .unwrap_or(false)
 }
 
 /// The close of a revoked caller's connection.
@@ -165,10 +179,10 @@ async fn serve(
                 }
                 Err(err) => return Err(async_graphql::Error::from(err)),
             };
-            if !matches!(*viewer, Viewer::Anonymous)
-                && let Ok(mut slot) = init_caller.header.lock()
+            if let Some(header) = header.filter(|_| !matches!(*viewer, Viewer::Anonymous))
+                && let Ok(mut slot) = init_caller.token.lock()
             {
-                *slot = header;
+                *slot = Some((header, viewer.clone()));
             }
             let mut data = Data::default();
             data.insert(Loaders::uncached(&state.db, &viewer, state.page_limits));
@@ -182,19 +196,17 @@ async fn serve(
         .boxed_local();
     let every = Duration::from_millis(caller.state.subscription_recheck_ms.max(10));
     let mut recheck = tokio::time::interval(every);
-    let mut checked = Instant::now();
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
     let mut session = session;
     let close = loop {
         tokio::select! {
             message = graphql.next() => match message {
                 Some(WsMessage::Text(text)) => {
-                    // An event goes out only on a check younger than the interval.
-                    if checked.elapsed() >= every {
-                        if let Some(reason) = caller.revoked().await {
-                            break Some(forbidden(&reason));
-                        }
-                        checked = Instant::now();
+                    // Every event (`next`) goes out on a fresh check of the caller.
+                    if is_event(&text)
+                        && let Some(reason) = caller.revoked().await
+                    {
+                        break Some(forbidden(&reason));
                     }
                     if session.text(text).await.is_err() {
                         return;
@@ -209,7 +221,6 @@ async fn serve(
                 if let Some(reason) = caller.revoked().await {
                     break Some(forbidden(&reason));
                 }
-                checked = Instant::now();
             }
             _ = heartbeat.tick() => {
                 let silent = heard.lock().map(|at| at.elapsed() > CLIENT_TIMEOUT).unwrap_or(false);

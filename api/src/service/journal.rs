@@ -73,13 +73,16 @@ impl Scope {
         }
     }
 
-    /// A membership of a librarian with this scope.
+    /// A membership of a librarian with this scope. One the librarian has not confirmed is
+    /// followed by the association and the librarian only: without the country, the
+    /// ambassadors of the librarian's country do not hear of an association's claim.
     pub fn membership(row: &membership::Model, librarian: &Scope) -> Self {
+        let confirmed = row.consent == crate::domain::MembershipConsent::Confirmed.as_str();
         Self {
             librarian_id: Some(row.librarian_id),
             association_id: Some(row.association_id),
-            country_code: librarian.country_code.clone(),
-            previous_country_code: librarian.previous_country_code.clone(),
+            country_code: librarian.country_code.clone().filter(|_| confirmed),
+            previous_country_code: librarian.previous_country_code.clone().filter(|_| confirmed),
             listed: false,
         }
     }

@@ -119,13 +119,8 @@ pub async fn update(
     };
     let operation =
         if was_active && status == MembershipStatus::Deactivated { Operation::Deactivate } else { Operation::Upsert };
-    // A membership the librarian has not confirmed is not followed by their ambassadors.
-    let scope = if crate::auth::policy::grants_view(&model) {
-        Scope::librarian(&person)
-    } else {
-        Scope { librarian_id: Some(person.id), ..Scope::default() }
-    };
-    journal::change(&txn, viewer, NodeKind::Membership, id, operation, Scope::membership(&model, &scope)).await?;
+    let scope = Scope::membership(&model, &Scope::librarian(&person));
+    journal::change(&txn, viewer, NodeKind::Membership, id, operation, scope).await?;
     if viewer.is_admin() {
         journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, json!({ "status": model.status }))
             .await?;

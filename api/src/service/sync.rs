@@ -576,13 +576,17 @@ async fn apply_once(
                 }
                 if ms.provisioned
                     && let Some(current) = provisioned.get(&ms.librarian_id)
-                    && let Some((next, tags)) = profile_changes(m, current)
+                    && let Some((mut next, tags)) = profile_changes(m, current)
                 {
+                    // An address that belongs to someone else in the network is not taken
+                    // over, and the answer is the one a free address gets (`updated`), so
+                    // that it does not tell the address is known.
                     if next.email != current.row.email && by_email.contains_key(&next.email) {
-                        errors.push(row_error(m, "email", UserErrorCode::Taken, "another librarian has this email"));
-                        continue;
+                        next.email.clone_from(&current.row.email);
                     }
-                    plan.update.push(Update { member: i, before: current.row.clone(), after: next, tags });
+                    if next != current.row || tags.languages || tags.interests {
+                        plan.update.push(Update { member: i, before: current.row.clone(), after: next, tags });
+                    }
                     changed = true;
                 }
                 if !active {
@@ -965,12 +969,10 @@ async fn apply(
             // until they confirm, and the pending membership is told to the association
             // and the librarian only (no country: the ambassadors' feeds do not carry it).
             let operation = Operation::Upsert;
-            let scope = if *provisioned {
+            if *provisioned {
                 entries.push(Entry::new(NodeKind::Librarian, *librarian_id, operation, (*scope).clone()));
-                (*scope).clone()
-            } else {
-                Scope { librarian_id: Some(*librarian_id), ..Scope::default() }
-            };
+            }
+            let consent = if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending };
             let row = membership::Model {
                 id,
                 association_id,
@@ -980,12 +982,12 @@ async fn apply(
                 deactivated_at: None,
                 version: 1,
                 provisioned: *provisioned,
-                consent: String::new(),
+                consent: consent.as_str().to_owned(),
                 sent: None,
                 created_at: at,
                 updated_at: at,
             };
-            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, &scope)));
+            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, scope)));
         }
     }
 
@@ -1007,7 +1009,6 @@ async fn apply(
         let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
         for m in rows {
             let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
-            let scope = if crate::auth::policy::grants_view(m) { scope } else { unconfirmed(scope) };
             entries.push(Entry::new(NodeKind::Membership, m.id, operation, Scope::membership(m, &scope)));
         }
     }
@@ -1028,7 +1029,6 @@ async fn apply(
         let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
         for m in rows {
             let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
-            let scope = if crate::auth::policy::grants_view(&m) { scope } else { unconfirmed(scope) };
             entries.push(Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(&m, &scope)));
         }
     }
@@ -1060,12 +1060,6 @@ async fn apply(
         }
     }
     Ok(entries)
-}
-
-/// The feed scope of a membership the librarian has not confirmed: the association and the
-/// librarian follow it, the ambassadors of the librarian's country do not.
-fn unconfirmed(scope: Scope) -> Scope {
-    Scope { librarian_id: scope.librarian_id, ..Scope::default() }
 }
 
 /// The feed scope of librarians by id.

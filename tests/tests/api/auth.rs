@@ -195,7 +195,13 @@ async fn the_public_development_secret_opens_nothing_and_production_refuses_it()
     let forged = hs(interlib::settings::DEVELOPMENT_SECRET.as_bytes(), &claims(&app));
     refused(&app, &forged, "signed with the secret from the source code").await;
     // The production profile does not start on it, nor on a short or repetitive one.
-    for secret in [interlib::settings::DEVELOPMENT_SECRET, "short", &"ab".repeat(20)] {
+    for secret in [
+        interlib::settings::DEVELOPMENT_SECRET,
+        interlib::settings::EXAMPLE_SECRET,
+        "short",
+        &"ab".repeat(20),
+        "changeme-changeme-changeme-changeme",
+    ] {
         let mut settings = interlib::settings::Settings::for_database(&app.database.url);
         settings.profile = interlib::settings::Profile::Production;
         settings.set_auth_secret(secret);

@@ -95,6 +95,14 @@ async fn an_email_link_grants_nothing_until_the_librarian_confirms() {
     let unknown = sync(&app, &liasa, net.liasa, "UPSERT", true, bare("nobody@liasa.example"), None).await;
     assert_eq!(answer(&known), answer(&unknown), "{known:#} / {unknown:#}");
     assert_eq!(known["data"]["syncMembers"]["failed"], 1);
+    // Nor does moving a member LIASA created to Farida's address tell it anything.
+    sync(&app, &liasa, net.liasa, "UPSERT", false, json!([member("ZA-80", "own@liasa.example", "Own")]), None).await;
+    let moved = |email: &str| json!([{ "externalId": "ZA-80", "email": email }]);
+    let known = sync(&app, &liasa, net.liasa, "UPSERT", true, moved("farida.haddad@example.org"), None).await;
+    let unknown = sync(&app, &liasa, net.liasa, "UPSERT", true, moved("someone.new@liasa.example"), None).await;
+    assert_eq!(answer(&known), answer(&unknown), "{known:#} / {unknown:#}");
+    let known = sync(&app, &liasa, net.liasa, "UPSERT", false, moved("farida.haddad@example.org"), None).await;
+    assert_eq!(known["data"]["syncMembers"]["updated"], 1, "{known:#}");
 
     let body = sync(
         &app,

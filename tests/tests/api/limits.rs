@@ -314,7 +314,29 @@ async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_
         // it fragment by fragment costs about what parsing 2.5 KB costs.
         assert!(ratio < 8.0, "refused in {refused:?}, a trivial query in {baseline:?} (ratio {ratio:.1})");
     }
-    // The measured value is the expanded count: `viewer` and 2^16 copies of `role`.
-    let (_, _, body) = post(&app, None, &json!({ "query": fan_out("{ viewer { $ } }", "Viewer", "role", 16) })).await;
-    assert_eq!(limit_of(&body), ("complexity", &json!(50_000), &json!(65_537)), "{body}");
+    // Under the selections limit, the expanded field count bounds the complexity before
+    // validation: `viewer` and 60,000 copies of `role` through one fragment.
+    let wide = format!("{{ viewer {{ ...V }} }} fragment V on Viewer {{ {} }}", "role ".repeat(60_000));
+    let (_, _, body) = post(&app, None, &json!({ "query": wide })).await;
+    assert_eq!(limit_of(&body), ("complexity", &json!(50_000), &json!(60_001)), "{body}");
+}
+
+#[tokio::test]
+async fn a_long_chain_of_fragments_is_refused_and_the_server_lives_on() {
+    let app = TestApp::spawn().await;
+    // Each fragment spreads the next once: 3,000 links in 130 KB, used by the operation or
+    // not used at all. Measured without recursion, refused before anything walks it.
+    let mut chain = String::new();
+    for level in 0..3_000 {
+        chain.push_str(&format!("fragment F{level} on Query {{ __typename ...F{} }}\n", level + 1));
+    }
+    chain.push_str("fragment F3000 on Query { __typename }\n");
+    for document in [format!("{{ ...F0 }}\n{chain}"), format!("{{ __typename }}\n{chain}")] {
+        let (status, _, body) = post(&app, None, &json!({ "query": document })).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
+        assert_eq!(limit_of(&body).0, "selections", "{body}");
+    }
+    let (status, _, body) = post(&app, None, &json!({ "query": "{ viewer { role } }" })).await;
+    assert_eq!((status, &body["data"]["viewer"]["role"]), (200, &json!("ANONYMOUS")), "the server is alive");
 }

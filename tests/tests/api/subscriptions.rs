@@ -222,6 +222,7 @@ async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
     let bongani = app.token(Role::Ambassador, &["ZA"], None, Some(net.bongani));
     let mut ambassador = Client::authenticated(&app, &bongani).await;
     ambassador.subscribe("p", subscribe).await;
+    ambassador.subscribe("c", "subscription { changes(entityTypes: [LIBRARIAN]) { entity } }").await;
     // A token that expires (in two seconds, without leeway).
     let scope = interlib::auth::TokenScope { countries: vec![], association: None, librarian: None };
     let claims = interlib::auth::Claims::for_role(
@@ -251,6 +252,11 @@ async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
     let term = data["country"]["ambassadors"][0]["id"].clone();
     let end = "mutation($id: ID!) { endAmbassador(input: { ambassadorId: $id }) { userErrors { code } } }";
     mutate(&app, end, json!({ "id": term })).await;
+    // A write the ambassador would have seen comes at once after the end of the term: it
+    // is never delivered, whatever the timing of the periodic check.
+    let create = "mutation { createLibrarian(input: { fullName: \"Zanele Dube\", email: \"zanele@example.org\", \
+                  countryCode: \"ZA\", sector: PUBLIC, languages: [\"en\"] }) { userErrors { code } } }";
+    mutate(&app, create, json!({})).await;
     let (closed, events) = closed_after(&mut ambassador).await;
     assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
 
