@@ -60,7 +60,7 @@ fn chunk(columns: usize) -> usize {
 
 /// One member as the association sends it: nothing is trusted yet. Text fields left out
 /// keep their current value; a new member needs `email`, `fullName` and `countryCode`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct MemberRecord {
     pub external_id: Option<String>,
@@ -261,26 +261,15 @@ fn row_error(member: &Member, field: &str, code: UserErrorCode, message: &str) -
     }
 }
 
-/// What an association sent for a link: the fields of its rows, merged (a field a row
+/// What an association sent for a link (`memberships.sent`): the fields of its rows as a
+/// [`MemberRecord`] without `externalId` and `active`, merged row over row (a field a row
 /// leaves out keeps its value). It is all the association sees of someone who has not
 /// confirmed the link.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SentMember {
-    pub email: Option<String>,
-    pub full_name: Option<String>,
-    pub country_code: Option<String>,
-    pub institution: Option<String>,
-    pub sector: Option<String>,
-    pub job_title: Option<String>,
-    pub years_experience: Option<i32>,
-    pub languages: Option<Vec<String>>,
-    pub interests: Option<Vec<String>>,
-}
+pub type SentMember = MemberRecord;
 
-impl SentMember {
+impl MemberRecord {
     /// The record stored as `memberships.sent`; `None` when there is none (or it is unreadable).
-    pub fn parse(stored: Option<&str>) -> Option<Self> {
+    pub fn parse_sent(stored: Option<&str>) -> Option<Self> {
         stored.and_then(|text| serde_json::from_str(text).ok())
     }
 
@@ -328,7 +317,7 @@ impl SentMember {
 
 /// The new `sent` record of a link when a row changes it.
 fn resent(member: &Member, stored: Option<&str>) -> Option<String> {
-    let before = SentMember::parse(stored).unwrap_or_default();
+    let before = SentMember::parse_sent(stored).unwrap_or_default();
     let after = before.clone().with(member);
     (after != before).then(|| after.to_json())
 }

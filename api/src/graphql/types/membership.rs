@@ -101,7 +101,7 @@ impl Membership {
             ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
             return Ok(None);
         }
-        Ok(Sent::parse(self.0.sent.as_deref()).map(SentMember::from))
+        Ok(Sent::parse_sent(self.0.sent.as_deref()).map(SentMember::from))
     }
 
     /// The member: `null` while the viewer may not see them (for the association, until
