@@ -13,7 +13,8 @@
 //! - around execution, the timeout (queries only: a mutation is never cut off half-way).
 //!
 //! Every breach is a `QUERY_TOO_COMPLEX` error that names the limit, its maximum and the
-//! measured value; an exhausted budget is `RATE_LIMITED`. What the guard measured goes into
+//! measured value, and is charged what the document measured (up to the complexity limit);
+//! an exhausted budget is `RATE_LIMITED`, and charged nothing. What the guard measured goes into
 //! the request's [`Meter`], which the HTTP layer reads for headers, status codes and metrics.
 
 use std::sync::{Arc, Mutex};
@@ -401,6 +402,20 @@ impl GuardExtension {
         self.operation.lock().map(|op| op.clone()).unwrap_or_default()
     }
 
+    /// Charges a document refused by a limit what it measured (at least 1, at most the
+    /// complexity limit, which a document the measure saturated on is charged), so that
+    /// refused documents are not free to send: a flood of them spends the client's budget
+    /// like a flood of queries. A client already over its budget is charged nothing more.
+    async fn charge_refused(&self, meter: Option<&Meter>, client: Option<&RateClient>, measured: usize) {
+        let Some(RateClient(client)) = client else { return };
+        let cost = self.limiter.cost(measured.clamp(1, self.limits.max_complexity), false, 0);
+        if let Some(status) = self.limiter.charge(client, cost).await
+            && let Some(meter) = meter
+        {
+            meter.update(|m| m.rate = Some(status));
+        }
+    }
+
     fn refuse<T>(ctx: &ExtensionContext<'_>, errors: Vec<ServerError>) -> Result<T, Vec<ServerError>> {
         mark_failed(ctx);
         Err(errors)
@@ -498,6 +513,12 @@ impl Extension for GuardExtension {
             .and_then(|data| data.downcast_ref::<Arc<Meter>>())
             .or_else(|| ctx.data_opt::<Arc<Meter>>())
             .cloned();
+        let client = request
+            .data
+            .get(&std::any::TypeId::of::<RateClient>())
+            .and_then(|data| data.downcast_ref::<RateClient>())
+            .or_else(|| ctx.data_opt::<RateClient>())
+            .cloned();
         let refuse = |error: ServerError| {
             if let Some(meter) = &meter {
                 meter.update(|m| m.request_error = true);
@@ -507,14 +528,17 @@ impl Extension for GuardExtension {
         let nested = nesting(&request.query);
         let max = self.limits.max_nesting();
         if nested > max {
+            self.charge_refused(meter.as_deref(), client.as_ref(), usize::MAX).await;
             return refuse(too_complex("nesting", "the bracket nesting of the document", max, nested));
         }
         // A document that does not parse is reported by async-graphql's own parse, below.
         if let Ok(document) = async_graphql::parser::parse_query(&request.query) {
-            let checked = self
-                .inspect(meter.as_deref(), &document)
-                .and_then(|()| super::input_text::refuse_nul(&document, &request.variables).map_or(Ok(()), Err));
-            if let Err(error) = checked {
+            if let Err(error) = self.inspect(meter.as_deref(), &document) {
+                let measured = self.operation().shape.fields;
+                self.charge_refused(meter.as_deref(), client.as_ref(), measured).await;
+                return refuse(error);
+            }
+            if let Some(error) = super::input_text::refuse_nul(&document, &request.variables) {
                 return refuse(error);
             }
             request.set_parsed_query(document);
@@ -551,6 +575,10 @@ impl Extension for GuardExtension {
                 m.depth = result.depth;
                 m.complexity = result.complexity;
             });
+        }
+        if result.depth > self.limits.max_depth || result.complexity > self.limits.max_complexity {
+            let client = ctx.data_opt::<RateClient>();
+            self.charge_refused(meter.map(AsRef::as_ref), client, result.complexity).await;
         }
         if result.depth > self.limits.max_depth {
             return Self::refuse(

@@ -282,7 +282,7 @@ async fn median_time(app: &TestApp, query: &str, codes: &[&str], runs: usize) ->
 }
 
 #[tokio::test]
-async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_nothing() {
+async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_the_limit() {
     let app = TestApp::spawn().await;
     // 25 levels (about 1.5 KB; every walk of the expanded document took seconds) and 40
     // (past async-graphql's recursion limit), at the root and nested inside a type (where
@@ -302,8 +302,10 @@ async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_
         assert_eq!(status, 400, "{body}");
         assert_eq!(error_codes(&body), ["QUERY_TOO_COMPLEX"], "{body}");
         assert!(body.get("data").is_none(), "{body}");
-        // Refused before anything is charged: the budget is untouched.
-        assert_eq!(budget(&headers).1, 0, "charged nothing");
+        // Refused at once, and charged what it measured, up to the complexity limit: a
+        // flood of refused documents spends the budget like a flood of queries.
+        let cost = headers.get("x-ratelimit-cost").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+        assert_eq!(cost, Some(50_000), "charged the complexity limit");
     }
     median_time(&app, trivial, &[], 3).await; // warm up
     let baseline = median_time(&app, trivial, &[], 9).await;
@@ -339,4 +341,22 @@ async fn a_long_chain_of_fragments_is_refused_and_the_server_lives_on() {
     }
     let (status, _, body) = post(&app, None, &json!({ "query": "{ viewer { role } }" })).await;
     assert_eq!((status, &body["data"]["viewer"]["role"]), (200, &json!("ANONYMOUS")), "the server is alive");
+}
+
+#[tokio::test]
+async fn refused_documents_spend_the_budget_like_queries() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.points = 100_000;
+        s.rate_limit.window_secs = 3600;
+    })
+    .await;
+    let attack = fan_out("{ $ }", "Query", "viewer { role }", 30);
+    for _ in 0..2 {
+        let (status, _, body) = post(&app, None, &json!({ "query": attack })).await;
+        assert_eq!((status, error_codes(&body)), (400, vec!["QUERY_TOO_COMPLEX".to_owned()]), "{body}");
+    }
+    // Two refused documents spent the anonymous client's 100,000 points.
+    let (status, headers, body) = post(&app, None, &json!({ "query": "{ __typename }" })).await;
+    assert_eq!((status, error_codes(&body)), (429, vec!["RATE_LIMITED".to_owned()]), "{body}");
+    assert_eq!(budget(&headers), (100_000, 100_000, 0));
 }
