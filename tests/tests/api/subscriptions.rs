@@ -260,9 +260,10 @@ async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
     let (closed, events) = closed_after(&mut ambassador).await;
     assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
 
-    // The round is cancelled once the token has expired: that event reaches the admin,
-    // never the expired token's socket, which is closed.
-    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    // The round is cancelled once the token has expired (its `exp` is in whole seconds and
+    // holds through its last second, so past 3 s after minting): that event reaches the
+    // admin, never the expired token's socket, which is closed.
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
     let cancel = "mutation($id: ID!) { cancelRound(input: { roundId: $id }) { userErrors { code } } }";
     mutate(&app, cancel, json!({ "id": gid(NodeKind::Round, net.round2) })).await;
     assert_eq!(admin.next().await["payload"]["data"]["pairingUpdated"]["status"], "DISSOLVED");
