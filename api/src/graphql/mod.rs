@@ -3,9 +3,11 @@
 pub mod connection;
 pub mod consent;
 pub mod context;
+pub mod document;
 pub mod guard;
 pub mod input_text;
 pub mod loaders;
+pub mod meter;
 pub mod mutation;
 pub mod nested;
 pub mod node;
