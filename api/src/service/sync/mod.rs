@@ -1,0 +1,459 @@
+//! Association membership sync: upserts by the association's own member ids, full replaces
+//! with tombstones, dry runs and idempotent retries. The GraphQL mutation, the bulk HTTP
+//! endpoint and the CLI import all come here.
+//!
+//! One call is one transaction: rows that fail validation are skipped and reported by
+//! index, every valid row is applied, and a database failure leaves nothing behind. Syncs
+//! of one association are serialised by a row lock on the association taken first (on
+//! SQLite that first write takes the database's write lock), so two at once cannot both
+//! create the same member. Statements are batched: a sync of 100,000 members costs a few
+//! hundred statements, not one per member.
+//!
+//! Who owns a profile: a librarian the association's sync created (`provisioned`) takes
+//! their profile from its list from then on; a librarian who was already in the network
+//! (who applied directly, or came through another association) is linked by email and keeps
+//! their own profile.
+//!
+//! Consent: a link to someone already in the network grants the association nothing until
+//! that person (or an admin) confirms it (`consent = PENDING`). Until then the association
+//! sees the membership and what it sent (`sent`), never the librarian, their applications
+//! or pairings, and the change feed tells it nothing of them. The sync's answer is the same
+//! whether an email was known or not: a new externalId needs the same fields either way
+//! and counts as `created`, and later rows count as `updated` when they change what the
+//! association sent (for a link) or the profile (for a member it created).
+//!
+//! Here: the request, its plan (`apply_once`) and retries; `rows` validates and compares
+//! member rows, `write` applies a plan, `idempotency` replays retried calls.
+
+use std::collections::{HashMap, HashSet};
+
+use entities::{association, librarian, membership, sync_run};
+use futures::TryStreamExt;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::Expr,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::Viewer;
+use crate::domain::input::{Checks, UserErrorCode};
+use crate::domain::{MembershipStatus, SyncMode, SyncSource};
+use crate::error::{ApiError, ApiResult};
+use crate::service::journal;
+use crate::service::now;
+
+mod idempotency;
+mod rows;
+mod write;
+
+pub use idempotency::report_of;
+use idempotency::{replay, request_hash};
+pub use rows::SentMember;
+use rows::{Member, profile_changes, resent, row_error, validate};
+use write::{Plan, Update, apply, librarians_by_email, load_provisioned, members_of};
+
+/// Members one GraphQL `syncMembers` call may carry; larger lists go through the bulk path.
+pub const MAX_GRAPHQL_MEMBERS: usize = 10_000;
+/// The longest external id and idempotency key.
+pub const MAX_EXTERNAL_ID: usize = 128;
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// Bind parameters per statement, under both databases' limits (PostgreSQL 65,535;
+/// SQLite 32,766).
+const MAX_PARAMS: usize = 30_000;
+
+fn chunk(columns: usize) -> usize {
+    (MAX_PARAMS / columns).max(1)
+}
+
+/// One member as the association sends it: nothing is trusted yet. Text fields left out
+/// keep their current value; a new member needs `email`, `fullName` and `countryCode`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MemberRecord {
+    pub external_id: Option<String>,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    pub country_code: Option<String>,
+    pub institution: Option<String>,
+    /// A sector name (`ACADEMIC`, `PUBLIC`, ...).
+    pub sector: Option<String>,
+    pub job_title: Option<String>,
+    pub years_experience: Option<i32>,
+    pub languages: Option<Vec<String>>,
+    pub interests: Option<Vec<String>>,
+    /// `false` deactivates the member; default `true`.
+    pub active: Option<bool>,
+}
+
+/// A row the sync skipped, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RowError {
+    /// The row's position in the list, from 0.
+    pub index: usize,
+    pub external_id: Option<String>,
+    pub field: String,
+    pub code: UserErrorCode,
+    pub message: String,
+}
+
+/// What a sync did (or, for a dry run, would do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub received: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+    pub deactivated: usize,
+    pub reactivated: usize,
+    pub failed: usize,
+}
+
+/// A sync to run.
+#[derive(Debug)]
+pub struct SyncRequest {
+    pub association_id: i32,
+    pub mode: SyncMode,
+    pub dry_run: bool,
+    pub members: Vec<MemberRecord>,
+    /// Rows of `members` that could not even be read (bulk files; their records are
+    /// empty), reported as they are.
+    pub unreadable: Vec<RowError>,
+    pub idempotency_key: Option<String>,
+    pub source: SyncSource,
+}
+
+/// The outcome of a sync.
+#[derive(Debug)]
+pub struct SyncReport {
+    pub counts: Counts,
+    pub user_errors: Vec<RowError>,
+    /// The stored run; `None` for a dry run.
+    pub run: Option<sync_run::Model>,
+    pub dry_run: bool,
+    /// Whether this is the stored result of an earlier call with the same idempotency key.
+    pub replayed: bool,
+}
+
+/// How long an idempotency key is remembered.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncOptions {
+    pub idempotency_ttl: std::time::Duration,
+}
+
+/// The caller may sync `association_id`: an admin, or that association.
+///
+/// # Errors
+/// `UNAUTHENTICATED` for anonymous callers, `FORBIDDEN` for everyone else.
+pub fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
+    match viewer {
+        Viewer::Admin { .. } => Ok(()),
+        Viewer::Association { association_id: own, .. } if *own == association_id => Ok(()),
+        Viewer::Anonymous => Err(ApiError::Unauthenticated("syncing members needs a token".into())),
+        _ => Err(ApiError::Forbidden("only the association itself or an admin may sync its members".into())),
+    }
+}
+
+/// Runs a sync.
+///
+/// # Errors
+/// `UNAUTHENTICATED`/`FORBIDDEN` for a caller who may not sync this association,
+/// `NOT_FOUND` for an unknown association, `BAD_USER_INPUT` for a bad idempotency key,
+/// `CONFLICT` for a key already used with a different input, and database errors (then
+/// nothing is written).
+pub async fn sync(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    options: SyncOptions,
+    mut req: SyncRequest,
+) -> ApiResult<SyncReport> {
+    authorize(viewer, req.association_id)?;
+    if let Some(key) = &req.idempotency_key
+        && (key.trim().is_empty() || key.len() > MAX_IDEMPOTENCY_KEY || key.contains('\0'))
+    {
+        return Err(ApiError::bad_input(
+            "idempotencyKey",
+            format!("`idempotencyKey` takes 1 to {MAX_IDEMPOTENCY_KEY} characters, and no NUL"),
+        ));
+    }
+    let hash = request_hash(&req)?;
+    let started_at = now();
+    let mut errors = std::mem::take(&mut req.unreadable);
+    let received = req.members.len();
+    let members = validate(std::mem::take(&mut req.members), &mut errors);
+    let prepared = Prepared { received, members, errors, hash, started_at };
+    // Syncs of different associations run concurrently; two of them may create the same
+    // new person at once. The second then hits the unique email and retries: it finds the
+    // person the first created and links them.
+    let mut attempt = 1;
+    loop {
+        match apply_once(db, viewer, options, &req, &prepared).await {
+            Err(err) if attempt < 3 && is_retryable(&err) => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
+/// A validated request, ready to apply (again, after a conflict).
+struct Prepared {
+    received: usize,
+    members: Vec<Member>,
+    errors: Vec<RowError>,
+    hash: String,
+    started_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a sync gives up after its retries.
+const CHANGED_MEANWHILE: &str = "members changed while the sync ran, three times over; retry the sync";
+
+/// A conflict with a concurrent writer, which a fresh attempt resolves.
+fn is_retryable(err: &ApiError) -> bool {
+    match err {
+        ApiError::Conflict(message) => message == CHANGED_MEANWHILE,
+        ApiError::Internal(cause) => cause
+            .downcast_ref::<sea_orm::DbErr>()
+            .is_some_and(|e| matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))),
+        _ => false,
+    }
+}
+
+/// One transaction of a sync.
+async fn apply_once(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    options: SyncOptions,
+    req: &SyncRequest,
+    prepared: &Prepared,
+) -> ApiResult<SyncReport> {
+    let Prepared { received, members, hash, started_at, .. } = prepared;
+    let (received, started_at) = (*received, *started_at);
+    let mut errors = prepared.errors.clone();
+    let txn = if req.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
+    // Serialise syncs of this association (and check that it exists) before reading.
+    let locked = if req.dry_run {
+        association::Entity::find_by_id(req.association_id).one(&txn).await?.is_some()
+    } else {
+        association::Entity::update_many()
+            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt))
+            .filter(association::Column::Id.eq(req.association_id))
+            .exec(&txn)
+            .await?
+            .rows_affected
+            == 1
+    };
+    if !locked {
+        return Err(ApiError::NotFound("no such association".into()));
+    }
+    if let Some(key) = &req.idempotency_key
+        && let Some(report) = replay(&txn, req, key, hash, options, started_at).await?
+    {
+        return Ok(report);
+    }
+
+    // Large reads stream: `all()` would hold every raw row and every model at once.
+    let existing: Vec<membership::Model> = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(req.association_id))
+        .stream(&txn)
+        .await?
+        .try_collect()
+        .await?;
+    let by_external: HashMap<&str, &membership::Model> = existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
+    let member_of: HashSet<i32> = existing.iter().map(|m| m.librarian_id).collect();
+    let erased: HashSet<i32> = librarian::Entity::find()
+        .select_only()
+        .column(librarian::Column::Id)
+        .filter(librarian::Column::ErasedAt.is_not_null())
+        .filter(librarian::Column::Id.in_subquery(members_of(req.association_id, false)))
+        .into_tuple::<i32>()
+        .all(&txn)
+        .await?
+        .into_iter()
+        .collect();
+    let provisioned = load_provisioned(&txn, req.association_id).await?;
+
+    // Emails to look up: new members, and provisioned members whose email changes.
+    let lookup: Vec<String> = members
+        .iter()
+        .filter_map(|m| {
+            let email = m.email.as_ref()?;
+            match by_external.get(m.external_id.as_str()) {
+                None => Some(email.clone()),
+                Some(ms) => {
+                    provisioned.get(&ms.librarian_id).filter(|cur| cur.row.email != *email).map(|_| email.clone())
+                }
+            }
+        })
+        .collect();
+    let by_email = librarians_by_email(&txn, &lookup).await?;
+
+    let mut plan = Plan::default();
+    let mut counts = Counts { received, ..Counts::default() };
+    let mut present: HashSet<&str> = HashSet::new();
+    for (i, m) in members.iter().enumerate() {
+        present.insert(m.external_id.as_str());
+        match by_external.get(m.external_id.as_str()) {
+            Some(ms) => {
+                let active = ms.status == MembershipStatus::Active.as_str();
+                if !m.active {
+                    if active {
+                        plan.deactivate.push((*ms).clone());
+                    } else {
+                        counts.unchanged += 1;
+                    }
+                    continue;
+                }
+                if erased.contains(&ms.librarian_id) {
+                    errors.push(row_error(
+                        m,
+                        "externalId",
+                        UserErrorCode::NotAllowed,
+                        "this member's librarian erased their data; they cannot be re-activated under this externalId",
+                    ));
+                    continue;
+                }
+                let mut changed = false;
+                if !ms.provisioned
+                    && let Some(next) = resent(m, ms.sent.as_deref())
+                {
+                    plan.resend.push((ms.id, next));
+                    changed = true;
+                }
+                if ms.provisioned
+                    && let Some(current) = provisioned.get(&ms.librarian_id)
+                    && let Some((mut next, tags)) = profile_changes(m, current)
+                {
+                    // An address that belongs to someone else in the network is not taken
+                    // over, and the answer is the one a free address gets (`updated`), so
+                    // that it does not tell the address is known.
+                    if next.email != current.row.email && by_email.contains_key(&next.email) {
+                        next.email.clone_from(&current.row.email);
+                    }
+                    if next != current.row || tags.languages || tags.interests {
+                        plan.update.push(Update { member: i, before: current.row.clone(), after: next, tags });
+                    }
+                    changed = true;
+                }
+                if !active {
+                    plan.reactivate.push((*ms).clone());
+                } else if changed {
+                    counts.updated += 1;
+                } else {
+                    counts.unchanged += 1;
+                }
+            }
+            None if !m.active => {
+                errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
+            }
+            None => {
+                // The same fields whether or not the email is known, so the answer does not
+                // tell which.
+                let mut c = Checks::default();
+                for (field, missing) in [
+                    ("email", m.email.is_none()),
+                    ("fullName", m.full_name.is_none()),
+                    ("countryCode", m.country_code.is_none()),
+                ] {
+                    if missing {
+                        c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
+                    }
+                }
+                if !c.ok() {
+                    errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
+                    continue;
+                }
+                match m.email.as_ref().and_then(|e| by_email.get(e)) {
+                    Some((id, _)) if member_of.contains(id) => {
+                        errors.push(row_error(
+                            m,
+                            "email",
+                            UserErrorCode::Taken,
+                            "this email is already a member of the association under another externalId",
+                        ));
+                    }
+                    Some((id, scope)) => plan.link.push((i, *id, scope.clone())),
+                    None => plan.create.push(i),
+                }
+            }
+        }
+    }
+    if req.mode == SyncMode::FullReplace {
+        // Rows skipped for errors still name members that exist: they are not missing. A
+        // row without a readable externalId could be anyone, so then nobody is deactivated.
+        let unidentified: Vec<usize> = errors
+            .iter()
+            .filter(|e| e.external_id.as_deref().is_none_or(|id| id.trim().is_empty()))
+            .map(|e| e.index)
+            .collect();
+        for e in &errors {
+            if let Some(id) = &e.external_id {
+                present.insert(id.trim());
+            }
+        }
+        if let Some(&first) = unidentified.first() {
+            errors.push(RowError {
+                index: first,
+                external_id: None,
+                field: "externalId".to_owned(),
+                code: UserErrorCode::NotAllowed,
+                message: format!(
+                    "{} row(s) have no readable externalId, so this full replace cannot tell who is missing \
+                     and deactivated no one; fix those rows and send the list again",
+                    unidentified.len()
+                ),
+            });
+        } else {
+            plan.deactivate.extend(
+                existing
+                    .iter()
+                    .filter(|m| {
+                        m.status == MembershipStatus::Active.as_str() && !present.contains(m.external_id.as_str())
+                    })
+                    .cloned(),
+            );
+        }
+    }
+    counts.created = plan.create.len() + plan.link.len();
+    counts.deactivated = plan.deactivate.len();
+    counts.reactivated = plan.reactivate.len();
+    errors.sort_by_key(|e| e.index);
+    let mut failed: Vec<usize> = errors.iter().map(|e| e.index).collect();
+    failed.dedup();
+    counts.failed = failed.len();
+
+    if req.dry_run {
+        txn.rollback().await?;
+        return Ok(SyncReport { counts, user_errors: errors, run: None, dry_run: true, replayed: false });
+    }
+    let entries = apply(&txn, req.association_id, members, &plan).await?;
+    let run = sync_run::ActiveModel {
+        id: NotSet,
+        association_id: Set(req.association_id),
+        actor: Set(viewer.subject().unwrap_or("anonymous").chars().take(128).collect()),
+        mode: Set(req.mode.as_str().to_owned()),
+        source: Set(req.source.as_str().to_owned()),
+        received: Set(count(counts.received)),
+        created: Set(count(counts.created)),
+        updated: Set(count(counts.updated)),
+        unchanged: Set(count(counts.unchanged)),
+        deactivated: Set(count(counts.deactivated)),
+        reactivated: Set(count(counts.reactivated)),
+        failed: Set(count(counts.failed)),
+        user_errors: Set(serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.into()))?),
+        idempotency_key: Set(req.idempotency_key.clone()),
+        request_hash: Set(Some(hash.clone())),
+        started_at: Set(started_at),
+        finished_at: Set(now()),
+    }
+    .insert(&txn)
+    .await?;
+    journal::record(&txn, viewer, entries).await?;
+    txn.commit().await?;
+    Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}

@@ -1,0 +1,216 @@
+//! Member rows: validated once at the edge of a sync, compared with what is stored (a
+//! created member's profile, or what the association sent for a link).
+
+use std::collections::HashSet;
+
+use entities::librarian;
+
+use super::{MAX_EXTERNAL_ID, MemberRecord, RowError};
+use crate::domain::Sector;
+use crate::domain::input::{Checks, MAX_NAME, MAX_TEXT, UserErrorCode};
+
+/// A validated row.
+#[derive(Debug)]
+pub(super) struct Member {
+    pub(super) index: usize,
+    pub(super) external_id: String,
+    pub(super) email: Option<String>,
+    pub(super) full_name: Option<String>,
+    pub(super) country_code: Option<String>,
+    pub(super) institution: Option<Option<String>>,
+    pub(super) sector: Option<Sector>,
+    pub(super) job_title: Option<Option<String>>,
+    pub(super) years_experience: Option<i32>,
+    pub(super) languages: Option<Vec<String>>,
+    pub(super) interests: Option<Vec<String>>,
+    pub(super) active: bool,
+}
+
+/// Validates the rows; rows already in `errors` (unreadable in a file) are skipped.
+pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -> Vec<Member> {
+    let unreadable: HashSet<usize> = errors.iter().map(|e| e.index).collect();
+    let mut valid = Vec::with_capacity(members.len());
+    let mut seen_ids: HashSet<String> = HashSet::with_capacity(members.len());
+    let mut seen_emails: HashSet<String> = HashSet::with_capacity(members.len());
+    for (index, record) in members.into_iter().enumerate() {
+        if unreadable.contains(&index) {
+            continue;
+        }
+        let mut c = Checks::default();
+        let external_id = record.external_id.as_deref().and_then(|v| c.required("externalId", v, MAX_EXTERNAL_ID));
+        if record.external_id.is_none() {
+            c.fail("externalId", UserErrorCode::Blank, "`externalId` is required");
+        }
+        let sector = match record.sector.as_deref().map(|s| s.trim().to_uppercase()) {
+            None => None,
+            Some(name) => match Sector::parse(&name) {
+                Some(sector) => Some(sector),
+                None => {
+                    c.fail("sector", UserErrorCode::Invalid, format!("{name:?} is not a sector"));
+                    None
+                }
+            },
+        };
+        let member = Member {
+            index,
+            external_id: external_id.clone().unwrap_or_default(),
+            email: record.email.as_deref().and_then(|v| c.email("email", v)),
+            full_name: record.full_name.as_deref().and_then(|v| c.required("fullName", v, MAX_NAME)),
+            country_code: record.country_code.as_deref().and_then(|v| c.country("countryCode", v)),
+            institution: record.institution.as_deref().map(|v| c.text("institution", v, MAX_TEXT)),
+            sector,
+            job_title: record.job_title.as_deref().map(|v| c.text("jobTitle", v, MAX_TEXT)),
+            years_experience: record.years_experience.and_then(|v| c.years("yearsExperience", v)),
+            languages: record.languages.as_deref().and_then(|v| c.languages("languages", v)),
+            interests: record.interests.as_deref().and_then(|v| c.interests("interests", v)),
+            active: record.active.unwrap_or(true),
+        };
+        if let Some(id) = &external_id
+            && !seen_ids.insert(id.clone())
+        {
+            c.fail("externalId", UserErrorCode::Duplicate, "this externalId is already in the list");
+        }
+        if let Some(email) = &member.email
+            && !seen_emails.insert(email.clone())
+        {
+            c.fail("email", UserErrorCode::Duplicate, "this email is already in the list, under another externalId");
+        }
+        if c.ok() {
+            valid.push(member);
+        } else {
+            errors.extend(c.errors.into_iter().map(|e| RowError {
+                index,
+                external_id: record.external_id.clone(),
+                field: e.field,
+                code: e.code,
+                message: e.message,
+            }));
+        }
+    }
+    valid
+}
+
+pub(super) fn row_error(member: &Member, field: &str, code: UserErrorCode, message: &str) -> RowError {
+    RowError {
+        index: member.index,
+        external_id: Some(member.external_id.clone()),
+        field: field.to_owned(),
+        code,
+        message: message.to_owned(),
+    }
+}
+
+/// What an association sent for a link (`memberships.sent`): the fields of its rows as a
+/// [`MemberRecord`] without `externalId` and `active`, merged row over row (a field a row
+/// leaves out keeps its value). It is all the association sees of someone who has not
+/// confirmed the link.
+pub type SentMember = MemberRecord;
+
+impl MemberRecord {
+    /// The record stored as `memberships.sent`; `None` when there is none (or it is unreadable).
+    pub fn parse_sent(stored: Option<&str>) -> Option<Self> {
+        stored.and_then(|text| serde_json::from_str(text).ok())
+    }
+
+    /// This record with a member row's fields over it.
+    pub(super) fn with(mut self, member: &Member) -> Self {
+        let sorted = |tags: &Vec<String>| {
+            let mut tags = tags.clone();
+            tags.sort();
+            tags
+        };
+        if let Some(v) = &member.email {
+            self.email = Some(v.clone());
+        }
+        if let Some(v) = &member.full_name {
+            self.full_name = Some(v.clone());
+        }
+        if let Some(v) = &member.country_code {
+            self.country_code = Some(v.clone());
+        }
+        if let Some(v) = &member.institution {
+            self.institution.clone_from(v);
+        }
+        if let Some(v) = member.sector {
+            self.sector = Some(v.as_str().to_owned());
+        }
+        if let Some(v) = &member.job_title {
+            self.job_title.clone_from(v);
+        }
+        if let Some(v) = member.years_experience {
+            self.years_experience = Some(v);
+        }
+        if let Some(v) = &member.languages {
+            self.languages = Some(sorted(v));
+        }
+        if let Some(v) = &member.interests {
+            self.interests = Some(sorted(v));
+        }
+        self
+    }
+
+    pub(super) fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The new `sent` record of a link when a row changes it.
+pub(super) fn resent(member: &Member, stored: Option<&str>) -> Option<String> {
+    let before = SentMember::parse_sent(stored).unwrap_or_default();
+    let after = before.clone().with(member);
+    (after != before).then(|| after.to_json())
+}
+
+/// A provisioned librarian as the sync compares them.
+pub(super) struct Current {
+    pub(super) row: librarian::Model,
+    pub(super) languages: Vec<String>,
+    pub(super) interests: Vec<String>,
+}
+
+/// The changes a member row asks of a provisioned librarian; `None` when there are none.
+pub(super) fn profile_changes(member: &Member, current: &Current) -> Option<(librarian::Model, Tags)> {
+    let mut next = current.row.clone();
+    if let Some(v) = &member.email {
+        next.email.clone_from(v);
+    }
+    if let Some(v) = &member.full_name {
+        next.full_name.clone_from(v);
+    }
+    if let Some(v) = &member.country_code {
+        next.country_code.clone_from(v);
+    }
+    if let Some(v) = &member.institution {
+        next.institution.clone_from(v);
+    }
+    if let Some(v) = member.sector {
+        next.sector = v.as_str().to_owned();
+    }
+    if let Some(v) = &member.job_title {
+        next.job_title.clone_from(v);
+    }
+    if let Some(v) = member.years_experience {
+        next.years_experience = v;
+    }
+    let tags_differ = |new: &Option<Vec<String>>, old: &[String]| {
+        new.as_ref().is_some_and(|new| {
+            let mut a = new.clone();
+            let mut b = old.to_vec();
+            a.sort();
+            b.sort();
+            a != b
+        })
+    };
+    let tags = Tags {
+        languages: tags_differ(&member.languages, &current.languages),
+        interests: tags_differ(&member.interests, &current.interests),
+    };
+    (next != current.row || tags.languages || tags.interests).then_some((next, tags))
+}
+
+/// Which of a librarian's tag lists a row changes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Tags {
+    pub(super) languages: bool,
+    pub(super) interests: bool,
+}

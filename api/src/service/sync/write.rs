@@ -1,0 +1,416 @@
+//! The writes of a sync: its plan, applied in batched statements, with the change-log
+//! entries it leaves.
+
+use std::collections::{HashMap, HashSet};
+
+use entities::{librarian, librarian_interest, librarian_language, membership};
+use futures::TryStreamExt;
+use sea_orm::{
+    ActiveModelTrait,
+    ActiveValue::{NotSet, Set},
+    ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+
+use super::rows::{Current, Member, SentMember, Tags};
+use super::{CHANGED_MEANWHILE, chunk};
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
+use crate::error::{ApiError, ApiResult};
+use crate::service::journal::{Entry, Operation, Scope};
+use crate::service::now;
+
+/// A provisioned librarian to update.
+pub(super) struct Update {
+    pub(super) member: usize,
+    pub(super) before: librarian::Model,
+    pub(super) after: librarian::Model,
+    pub(super) tags: Tags,
+}
+
+/// What the sync will write.
+#[derive(Default)]
+pub(super) struct Plan {
+    /// New librarians (and their provisioned memberships).
+    pub(super) create: Vec<usize>,
+    /// Existing librarians to link by a new membership: (member, librarian id, scope).
+    pub(super) link: Vec<(usize, i32, Scope)>,
+    /// Provisioned librarians to update.
+    pub(super) update: Vec<Update>,
+    /// Links whose `sent` record changes: (membership id, the new record).
+    pub(super) resend: Vec<(i32, String)>,
+    pub(super) reactivate: Vec<membership::Model>,
+    pub(super) deactivate: Vec<membership::Model>,
+}
+
+/// `SELECT librarian_id FROM memberships WHERE association_id = ..` (provisioned only).
+pub(super) fn members_of(association_id: i32, provisioned_only: bool) -> sea_orm::sea_query::SelectStatement {
+    let mut q = sea_orm::sea_query::Query::select();
+    q.column(membership::Column::LibrarianId)
+        .from(membership::Entity)
+        .and_where(membership::Column::AssociationId.eq(association_id));
+    if provisioned_only {
+        q.and_where(membership::Column::Provisioned.eq(true));
+    }
+    q.to_owned()
+}
+
+/// The librarians this association provisioned, with their languages and interests.
+pub(super) async fn load_provisioned(
+    txn: &DatabaseTransaction,
+    association_id: i32,
+) -> ApiResult<HashMap<i32, Current>> {
+    let mut current: HashMap<i32, Current> = HashMap::new();
+    let mut rows = librarian::Entity::find()
+        .filter(librarian::Column::Id.in_subquery(members_of(association_id, true)))
+        .stream(txn)
+        .await?;
+    while let Some(row) = rows.try_next().await? {
+        current.insert(row.id, Current { row, languages: Vec::new(), interests: Vec::new() });
+    }
+    drop(rows);
+    let mut languages = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .into_tuple::<(i32, String)>()
+        .stream(txn)
+        .await?;
+    while let Some((id, language)) = languages.try_next().await? {
+        if let Some(c) = current.get_mut(&id) {
+            c.languages.push(language);
+        }
+    }
+    drop(languages);
+    let mut interests = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .into_tuple::<(i32, String)>()
+        .stream(txn)
+        .await?;
+    while let Some((id, interest)) = interests.try_next().await? {
+        if let Some(c) = current.get_mut(&id) {
+            c.interests.push(interest);
+        }
+    }
+    drop(interests);
+    Ok(current)
+}
+
+/// Librarians by email: their id and feed scope.
+pub(super) async fn librarians_by_email(
+    txn: &DatabaseTransaction,
+    emails: &[String],
+) -> ApiResult<HashMap<String, (i32, Scope)>> {
+    let mut found = HashMap::new();
+    for chunk in emails.chunks(chunk(1)) {
+        let rows = librarian::Entity::find()
+            .select_only()
+            .columns([
+                librarian::Column::Email,
+                librarian::Column::Id,
+                librarian::Column::CountryCode,
+                librarian::Column::ListedInDirectory,
+            ])
+            .filter(librarian::Column::Email.is_in(chunk.iter().map(String::as_str)))
+            .into_tuple::<(String, i32, String, bool)>()
+            .all(txn)
+            .await?;
+        for (email, id, country, listed) in rows {
+            let scope = Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() };
+            found.insert(email, (id, scope));
+        }
+    }
+    Ok(found)
+}
+
+/// Writes the plan; returns the change-log entries to record.
+pub(super) async fn apply(
+    txn: &DatabaseTransaction,
+    association_id: i32,
+    members: &[Member],
+    plan: &Plan,
+) -> ApiResult<Vec<Entry>> {
+    let at = now();
+    let mut entries = Vec::new();
+
+    // New librarians, then their languages and interests.
+    let mut created: Vec<(usize, i32, Scope)> = Vec::with_capacity(plan.create.len());
+    for batch in plan.create.chunks(chunk(14)) {
+        let rows = batch.iter().map(|&i| {
+            let m = &members[i];
+            librarian::ActiveModel {
+                id: NotSet,
+                full_name: Set(m.full_name.clone().unwrap_or_default()),
+                email: Set(m.email.clone().unwrap_or_default()),
+                country_code: Set(m.country_code.clone().unwrap_or_default()),
+                institution: Set(m.institution.clone().flatten()),
+                sector: Set(m.sector.unwrap_or(Sector::Other).as_str().to_owned()),
+                job_title: Set(m.job_title.clone().flatten()),
+                years_experience: Set(m.years_experience.unwrap_or(0)),
+                bio: Set(None),
+                listed_in_directory: Set(false),
+                erased_at: Set(None),
+                version: Set(1),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+        });
+        librarian::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let emails: Vec<String> = batch.iter().filter_map(|&i| members[i].email.clone()).collect();
+        let ids = librarians_by_email(txn, &emails).await?;
+        for &i in batch {
+            let email = members[i].email.as_deref().unwrap_or_default();
+            let (id, scope) = ids
+                .get(email)
+                .cloned()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted librarian not found")))?;
+            created.push((i, id, scope));
+        }
+    }
+    // Updated profiles, one statement each (a sync changes few of them). The librarian row
+    // is locked before its languages and interests, as every other writer does, so two
+    // writers of one librarian cannot deadlock.
+    for Update { before, after, .. } in &plan.update {
+        // Every field of `after` is written (`reset_all` marks them set; a converted model
+        // alone would only mark them unchanged), except the key and the creation time.
+        let mut model = librarian::ActiveModel::from(after.clone()).reset_all();
+        model.id = NotSet;
+        model.created_at = NotSet;
+        model.version = Set(before.version + 1);
+        model.updated_at = Set(at);
+        let updated = librarian::Entity::update_many()
+            .set(model)
+            .filter(librarian::Column::Id.eq(before.id))
+            .filter(librarian::Column::Version.eq(before.version))
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            // The librarian changed after this sync read them: start over from fresh reads.
+            return Err(ApiError::Conflict(CHANGED_MEANWHILE.into()));
+        }
+    }
+
+    // Tags: all of a new librarian's, and of an updated one only the lists that changed.
+    let updated_tags: Vec<TagRow> = plan
+        .update
+        .iter()
+        .map(|u| {
+            let m = &members[u.member];
+            let languages = m.languages.as_deref().filter(|_| u.tags.languages);
+            (u.before.id, languages, m.interests.as_deref().filter(|_| u.tags.interests))
+        })
+        .collect();
+    replace_tags(txn, &updated_tags).await?;
+    let new_tags: Vec<TagRow> = created
+        .iter()
+        .map(|(i, id, _)| (*id, members[*i].languages.as_deref(), members[*i].interests.as_deref()))
+        .collect();
+    insert_tags(txn, &new_tags).await?;
+
+    // New memberships: provisioned (and confirmed) for created librarians; pending, with
+    // what was sent, for linked ones.
+    let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
+        .iter()
+        .map(|(i, id, scope)| (*i, *id, true, scope))
+        .chain(plan.link.iter().map(|(i, id, scope)| (*i, *id, false, scope)))
+        .collect();
+    for batch in new_memberships.chunks(chunk(12)) {
+        let rows = batch.iter().map(|(i, id, provisioned, _)| membership::ActiveModel {
+            id: NotSet,
+            association_id: Set(association_id),
+            librarian_id: Set(*id),
+            external_id: Set(members[*i].external_id.clone()),
+            status: Set(MembershipStatus::Active.as_str().to_owned()),
+            deactivated_at: Set(None),
+            version: Set(1),
+            provisioned: Set(*provisioned),
+            consent: Set(if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending }
+                .as_str()
+                .to_owned()),
+            sent: Set((!*provisioned).then(|| SentMember::default().with(&members[*i]).to_json())),
+            created_at: Set(at),
+            updated_at: Set(at),
+        });
+        membership::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        let external: Vec<&str> = batch.iter().map(|(i, ..)| members[*i].external_id.as_str()).collect();
+        let ids: HashMap<String, i32> = membership::Entity::find()
+            .select_only()
+            .columns([membership::Column::ExternalId, membership::Column::Id])
+            .filter(membership::Column::AssociationId.eq(association_id))
+            .filter(membership::Column::ExternalId.is_in(external))
+            .into_tuple::<(String, i32)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+        for (i, librarian_id, provisioned, scope) in batch {
+            let id = ids
+                .get(&members[*i].external_id)
+                .copied()
+                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("inserted membership not found")))?;
+            // A created librarian comes into the association's view; a linked one does not
+            // until they confirm, and the pending membership is told to the association
+            // and the librarian only (no country: the ambassadors' feeds do not carry it).
+            let operation = Operation::Upsert;
+            if *provisioned {
+                entries.push(Entry::new(NodeKind::Librarian, *librarian_id, operation, (*scope).clone()));
+            }
+            let consent = if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending };
+            let row = membership::Model {
+                id,
+                association_id,
+                librarian_id: *librarian_id,
+                external_id: String::new(),
+                status: String::new(),
+                deactivated_at: None,
+                version: 1,
+                provisioned: *provisioned,
+                consent: consent.as_str().to_owned(),
+                sent: None,
+                created_at: at,
+                updated_at: at,
+            };
+            entries.push(Entry::new(NodeKind::Membership, id, operation, Scope::membership(&row, scope)));
+        }
+    }
+
+    // Status changes, in batches.
+    for (rows, status, deactivated_at, operation) in [
+        (&plan.reactivate, MembershipStatus::Active, None, Operation::Upsert),
+        (&plan.deactivate, MembershipStatus::Deactivated, Some(at), Operation::Deactivate),
+    ] {
+        for batch in rows.chunks(chunk(1)) {
+            membership::Entity::update_many()
+                .col_expr(membership::Column::Status, Expr::value(status.as_str()))
+                .col_expr(membership::Column::DeactivatedAt, Expr::value(deactivated_at))
+                .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
+                .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+                .filter(membership::Column::Id.is_in(batch.iter().map(|m| m.id)))
+                .exec(txn)
+                .await?;
+        }
+        let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
+        for m in rows {
+            let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
+            entries.push(Entry::new(NodeKind::Membership, m.id, operation, Scope::membership(m, &scope)));
+        }
+    }
+
+    // What was sent for links, one statement each (a sync changes few of them).
+    let resent: Vec<i32> = plan.resend.iter().map(|(id, _)| *id).collect();
+    for (id, sent) in &plan.resend {
+        membership::Entity::update_many()
+            .col_expr(membership::Column::Sent, Expr::value(sent.clone()))
+            .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
+            .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+            .filter(membership::Column::Id.eq(*id))
+            .exec(txn)
+            .await?;
+    }
+    for batch in resent.chunks(chunk(1)) {
+        let rows = membership::Entity::find().filter(membership::Column::Id.is_in(batch.to_vec())).all(txn).await?;
+        let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
+        for m in rows {
+            let scope = scopes.get(&m.librarian_id).cloned().unwrap_or_default();
+            entries.push(Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(&m, &scope)));
+        }
+    }
+
+    // Updated librarians; a move between countries also moves their memberships' scope.
+    let mut moved: HashMap<i32, Scope> = HashMap::new();
+    for Update { before, after, .. } in &plan.update {
+        let scope = Scope::changed(before, after);
+        if scope.previous_country_code.is_some() {
+            moved.insert(before.id, scope.clone());
+        }
+        entries.push(Entry::new(NodeKind::Librarian, before.id, Operation::Upsert, scope));
+    }
+    if !moved.is_empty() {
+        let ids: Vec<i32> = moved.keys().copied().collect();
+        for batch in ids.chunks(chunk(1)) {
+            let rows = membership::Entity::find()
+                .filter(membership::Column::LibrarianId.is_in(batch.to_vec()))
+                .all(txn)
+                .await?;
+            for m in rows {
+                entries.push(Entry::new(
+                    NodeKind::Membership,
+                    m.id,
+                    Operation::Upsert,
+                    Scope::membership(&m, &moved[&m.librarian_id]),
+                ));
+            }
+        }
+    }
+    Ok(entries)
+}
+
+/// The feed scope of librarians by id.
+pub(super) async fn scopes_of(
+    txn: &DatabaseTransaction,
+    ids: impl Iterator<Item = i32>,
+) -> ApiResult<HashMap<i32, Scope>> {
+    let ids: Vec<i32> = ids.collect::<HashSet<_>>().into_iter().collect();
+    let mut scopes = HashMap::with_capacity(ids.len());
+    for batch in ids.chunks(chunk(1)) {
+        let rows = librarian::Entity::find()
+            .select_only()
+            .columns([librarian::Column::Id, librarian::Column::CountryCode, librarian::Column::ListedInDirectory])
+            .filter(librarian::Column::Id.is_in(batch.to_vec()))
+            .into_tuple::<(i32, String, bool)>()
+            .all(txn)
+            .await?;
+        for (id, country, listed) in rows {
+            scopes
+                .insert(id, Scope { librarian_id: Some(id), country_code: Some(country), listed, ..Scope::default() });
+        }
+    }
+    Ok(scopes)
+}
+
+/// Replaces the languages and interests a member row gives (the ones it leaves out stay).
+/// A librarian's id and the tag lists to write (`None`: leave that list alone).
+pub(super) type TagRow<'a> = (i32, Option<&'a [String]>, Option<&'a [String]>);
+
+pub(super) async fn replace_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) -> ApiResult<()> {
+    let languages: Vec<i32> = rows.iter().filter(|r| r.1.is_some()).map(|r| r.0).collect();
+    let interests: Vec<i32> = rows.iter().filter(|r| r.2.is_some()).map(|r| r.0).collect();
+    for batch in languages.chunks(chunk(1)) {
+        librarian_language::Entity::delete_many()
+            .filter(librarian_language::Column::LibrarianId.is_in(batch.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    for batch in interests.chunks(chunk(1)) {
+        librarian_interest::Entity::delete_many()
+            .filter(librarian_interest::Column::LibrarianId.is_in(batch.to_vec()))
+            .exec(txn)
+            .await?;
+    }
+    insert_tags(txn, rows).await
+}
+
+pub(super) async fn insert_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) -> ApiResult<()> {
+    let languages: Vec<librarian_language::ActiveModel> = rows
+        .iter()
+        .flat_map(|(id, languages, _)| {
+            languages
+                .iter()
+                .flat_map(|l| l.iter())
+                .map(|l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
+        })
+        .collect();
+    for batch in languages.chunks(chunk(2)) {
+        librarian_language::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
+    }
+    let interests: Vec<librarian_interest::ActiveModel> = rows
+        .iter()
+        .flat_map(|(id, _, interests)| {
+            interests
+                .iter()
+                .flat_map(|t| t.iter())
+                .map(|t| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(t.clone()) })
+        })
+        .collect();
+    for batch in interests.chunks(chunk(2)) {
+        librarian_interest::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
