@@ -12,6 +12,7 @@ use sea_orm::{EntityTrait, PaginatorTrait};
 use crate::auth::{Claims, KeyRing, Role, TokenScope, Viewer};
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
 use crate::error::ApiError;
+use crate::matching::graph_file::Objective;
 use crate::service::member_files::{self, Format};
 use crate::service::sync::{self, SyncOptions, SyncRequest};
 use crate::settings::Settings;
@@ -68,6 +69,10 @@ pub enum Command {
         /// `{"pairs": [[u, v], ...], "weight": TOTAL}`.
         #[arg(long, value_name = "FILE", required_unless_present = "round", conflicts_with = "round")]
         graph: Option<PathBuf>,
+        /// With `--graph`: the round's objective, the most pairs first and then the largest
+        /// weight among those (without it: the largest weight).
+        #[arg(long, requires = "graph")]
+        max_cardinality: bool,
         /// A round (its global ID or number) in `MATCHING`: matches its applicants as
         /// `runMatching` does and prints the groups, the unmatched and the figures as JSON.
         #[arg(long, value_name = "ID")]
@@ -175,10 +180,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", graphql::schema::sdl());
         return Ok(());
     }
-    if let Command::Match { graph: Some(graph), .. } = &cli.command {
+    if let Command::Match { graph: Some(graph), max_cardinality, .. } = &cli.command {
         // Pure computation: no settings, no database, nothing but the answer on stdout.
         let text = std::fs::read_to_string(graph).with_context(|| format!("cannot read {}", graph.display()))?;
-        let matching = crate::matching::graph_file::solve(&text).map_err(anyhow::Error::msg)?;
+        let objective = if *max_cardinality { Objective::MaxCardinality } else { Objective::MaxWeight };
+        let matching = crate::matching::graph_file::solve(&text, objective).map_err(anyhow::Error::msg)?;
         println!("{}", serde_json::to_string(&matching)?);
         return Ok(());
     }

@@ -15,6 +15,10 @@ pub struct Model {
     /// `{"languages": [..], "preferredSectors": [..], "interests": [..]}`.
     pub preferences: Json,
     pub goal: Option<String>,
+    /// Why a `DEFERRED` application is deferred: `COUNTRY_SHARE` or `BY_ADMIN`.
+    pub deferral: Option<String>,
+    /// The explanation shown to the applicant, their ambassador and association.
+    pub deferral_note: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -13,6 +13,8 @@ pub struct Model {
     pub applications_close_at: DateTimeUtc,
     pub starts_at: DateTimeUtc,
     pub ends_at: DateTimeUtc,
+    /// The most a country may take of the round's places, in percent (`None`: no cap).
+    pub country_share: Option<i32>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

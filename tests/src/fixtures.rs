@@ -85,6 +85,16 @@ async fn add_librarian(db: &DatabaseConnection, l: NewLibrarian<'_>) -> i32 {
     model.id
 }
 
+/// One more librarian, listed in the directory: `name` (its email follows from it), in
+/// `country`, public sector, speaking `languages`.
+pub async fn librarian(db: &DatabaseConnection, name: &str, country: &str, languages: &[&str]) -> i32 {
+    add_librarian(
+        db,
+        NewLibrarian { name, country, sector: "PUBLIC", institution: "Library", languages, interests: &[], updated: 1 },
+    )
+    .await
+}
+
 async fn add_association(db: &DatabaseConnection, name: &str, country: &str) -> i32 {
     association::ActiveModel {
         id: NotSet,
@@ -136,6 +146,7 @@ async fn add_round(db: &DatabaseConnection, name: &str, status: &str) -> i32 {
         applications_close_at: Set(day(10)),
         starts_at: Set(day(20)),
         ends_at: Set(day(28)),
+        country_share: Set(None),
         created_at: Set(day(1)),
         updated_at: Set(day(1)),
     }
@@ -154,6 +165,8 @@ async fn add_application(db: &DatabaseConnection, round_id: i32, librarian_id: i
         match_preference: Set("INTERESTS".to_owned()),
         preferences: Set(json!({ "languages": ["en"], "preferredSectors": ["PUBLIC"], "interests": ["open access"] })),
         goal: Set(Some("Learn from a peer".to_owned())),
+        deferral: Set(None),
+        deferral_note: Set(None),
         created_at: Set(day(3)),
         updated_at: Set(day(3)),
     }

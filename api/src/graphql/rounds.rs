@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::{certificate, engagement_report};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -21,6 +21,7 @@ use crate::graphql::types::{
 };
 use crate::matching::engine::UnmatchedReason as EngineReason;
 use crate::service::applications::{self, Preferences};
+use crate::service::country_share;
 use crate::service::rounds::{self, MatchingRun, RoundInput};
 use crate::service::stats::{self, Scope};
 
@@ -59,6 +60,7 @@ round_payload!(OpenApplicationsPayload, "The round, now `OPEN` for applications.
 round_payload!(CloseApplicationsPayload, "The round, now `MATCHING`.");
 round_payload!(ConfirmPairingsPayload, "The round, now `ACTIVE`, with its proposals confirmed.");
 round_payload!(CancelRoundPayload, "The round, now `CANCELLED`.");
+round_payload!(SetCountrySharePayload, "The round with its new country share.");
 
 /// A round to create: its name and dates (in order).
 #[derive(InputObject)]
@@ -69,6 +71,9 @@ pub struct CreateRoundInput {
     pub applications_close_at: DateTime<Utc>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The most a country may take of the round's places, in percent (1 to 100); `null`
+    /// for no cap. Omitted: the programme's 20%.
+    pub country_share: MaybeUndefined<i32>,
 }
 
 /// The round a step applies to.
@@ -135,6 +140,34 @@ pub struct ApplyToRoundInput {
 #[derive(InputObject)]
 pub struct WithdrawApplicationInput {
     pub application_id: ID,
+}
+
+/// A round's country share: a percentage from 1 to 100, or `null` for no cap.
+#[derive(InputObject)]
+pub struct SetCountryShareInput {
+    pub round_id: ID,
+    pub country_share: Option<i32>,
+}
+
+/// A submitted application to defer before matching, with a note for the applicant.
+#[derive(InputObject)]
+pub struct DeferApplicationInput {
+    pub application_id: ID,
+    /// Shown to the applicant, their ambassador and association; at most 2,000 characters.
+    pub note: Option<String>,
+}
+
+/// A deferred application to take back into its round before matching.
+#[derive(InputObject)]
+pub struct ReadmitApplicationInput {
+    pub application_id: ID,
+}
+
+/// The application after `deferApplication` or `readmitApplication`.
+#[derive(SimpleObject)]
+pub struct ApplicationPayload {
+    pub application: Option<Application>,
+    pub user_errors: Vec<UserError>,
 }
 
 #[derive(InputObject)]
@@ -293,13 +326,15 @@ pub struct MatchingSummary {
     pub groups: i32,
     pub groups_of_three: i32,
     pub unmatched: i32,
-    /// The total score of the maximum-weight matching (pairs, before groups of three).
+    /// The total score of the pairs (before groups of three): the largest among the
+    /// matchings that pair the most people.
     pub matching_weight: i64,
     pub candidate_edges: i32,
     /// Times the engine added edges to its sparse candidate graph and matched again.
     pub pricing_rounds: i32,
     /// Whether the groups are proven the best possible for the complete graph of allowed
-    /// pairs (always so up to `matching.exact_up_to` applicants, 5,000 by default).
+    /// pairs: the most people paired, then the largest total score (always so up to
+    /// `matching.exact_up_to` applicants, 5,000 by default).
     pub proven_optimal: bool,
     /// Time the engine took.
     pub engine_millis: i32,
@@ -412,9 +447,14 @@ pub struct RoundStats(stats::RoundStats);
 
 #[Object]
 impl RoundStats {
-    /// Applications (not withdrawn).
+    /// Applications (not withdrawn), deferred ones included.
     async fn applicants(&self) -> i64 {
         self.0.applicants
+    }
+
+    /// Applications deferred to a later round (by the country share or by hand).
+    async fn deferred(&self) -> i64 {
+        self.0.deferred
     }
 
     /// Participants in a pairing that was not dissolved.
@@ -510,6 +550,11 @@ impl RoundMutations {
             applications_close_at: input.applications_close_at,
             starts_at: input.starts_at,
             ends_at: input.ends_at,
+            country_share: match input.country_share {
+                MaybeUndefined::Undefined => Some(country_share::DEFAULT_COUNTRY_SHARE),
+                MaybeUndefined::Null => None,
+                MaybeUndefined::Value(share) => Some(share),
+            },
         };
         Ok(rounds::create(&api(ctx)?.db, viewer, input).await?.into())
     }
@@ -703,6 +748,57 @@ impl RoundMutations {
         let outcome = applications::withdraw(&api(ctx)?.db, viewer, id).await?;
         let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
         Ok(WithdrawApplicationPayload { application, user_errors })
+    }
+
+    /// Admin: sets the round's country share (round `DRAFT` or `OPEN`): when applications
+    /// close, a country's applications beyond that share of the places are `DEFERRED`.
+    async fn set_country_share(
+        &self,
+        ctx: &Context<'_>,
+        input: SetCountryShareInput,
+    ) -> async_graphql::Result<SetCountrySharePayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = round_id(&input.round_id)?;
+        Ok(country_share::set_share(&api(ctx)?.db, viewer, id, input.country_share).await?.into())
+    }
+
+    /// Admin: defers a submitted application by hand before matching (round `MATCHING`);
+    /// the matching leaves it out and its note tells the applicant why.
+    async fn defer_application(
+        &self,
+        ctx: &Context<'_>,
+        input: DeferApplicationInput,
+    ) -> async_graphql::Result<ApplicationPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
+        if input.note.as_ref().is_some_and(|n| n.chars().count() > 2_000) {
+            let error = UserError {
+                field: "note".into(),
+                code: crate::domain::input::UserErrorCode::TooLong,
+                message: "at most 2000 characters".into(),
+            };
+            return Ok(ApplicationPayload { application: None, user_errors: vec![error] });
+        }
+        let outcome = country_share::defer(&api(ctx)?.db, viewer, id, input.note).await?;
+        let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
+        Ok(ApplicationPayload { application, user_errors })
+    }
+
+    /// Admin: takes a deferred application back into its round before matching (round
+    /// `MATCHING`), whatever its country's share.
+    async fn readmit_application(
+        &self,
+        ctx: &Context<'_>,
+        input: ReadmitApplicationInput,
+    ) -> async_graphql::Result<ApplicationPayload> {
+        let viewer = viewer(ctx)?;
+        require_admin(viewer)?;
+        let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
+        let outcome = country_share::readmit(&api(ctx)?.db, viewer, id).await?;
+        let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
+        Ok(ApplicationPayload { application, user_errors })
     }
 
     /// Admin: a discussion topic, shown to the round's participants from `publishAt`.

@@ -538,6 +538,41 @@ pub fn max_weight_matching_with_duals(n: usize, edges: &[Edge]) -> (Vec<Option<u
     Solver::new(n, &edges).solve()
 }
 
+/// The bonus added to every edge's weight so that a maximum-weight matching of the raised
+/// weights is, first, a maximum-*cardinality* matching and, among those, one of the largest
+/// total original weight (the lexicographic objective of a round: as many people paired as
+/// possible, then the best scores). `None` when the raised weights would not fit the
+/// solver's integer range.
+///
+/// Why it works: with every weight raised by `B`, a matching `M1` with `j >= 1` more edges
+/// than a matching `M2` of `k` edges (`k <= n / 2`) outweighs it, since
+/// `j·B + w(M1) - w(M2) >= j·(B + min(w, 0)) - k·D > 0` for `B = n·D + 1`, where
+/// `D = max(w) - min(0, min(w))` bounds what one edge can gain over another; and between
+/// matchings of the same size the raised weights differ exactly as the original ones do.
+/// So the ordinary maximum-weight matching of the raised graph, *and its optimality
+/// certificate* (the duals of [`max_weight_matching_with_duals`]), carry over unchanged:
+/// the duals certify the lexicographic optimum on any larger graph whose raised edges they
+/// cover, which is how the matching engine prices the pairs its sparse graph left out.
+pub fn cardinality_bonus(n: usize, min_weight: i64, max_weight: i64) -> Option<i64> {
+    let spread = max_weight.max(0).checked_sub(min_weight.min(0))?;
+    let n = i64::try_from(n).ok()?;
+    let bonus = n.checked_mul(spread)?.checked_add(1)?;
+    // The solver doubles weights and adds duals: keep every raised weight far from overflow.
+    let limit = i64::MAX / 4 / n.max(1);
+    (bonus.checked_add(max_weight.max(0))? <= limit).then_some(bonus)
+}
+
+/// A maximum-cardinality matching that, among all matchings of that size, has the largest
+/// total weight (edges of any weight count: they pair two vertices). `None` when the
+/// weights are too large for [`cardinality_bonus`].
+pub fn max_cardinality_matching(n: usize, edges: &[Edge]) -> Option<Vec<Option<usize>>> {
+    let min = edges.iter().map(|e| e.2).min().unwrap_or(0);
+    let max = edges.iter().map(|e| e.2).max().unwrap_or(0);
+    let bonus = cardinality_bonus(n, min, max)?;
+    let raised: Vec<Edge> = edges.iter().map(|&(u, v, w)| (u, v, w + bonus)).collect();
+    Some(max_weight_matching(n, &raised))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -652,5 +687,105 @@ mod tests {
             }
         }
         assert!(certified > 100, "the certificate applies often ({certified})");
+    }
+
+    /// The lexicographic optimum (most pairs, then most weight) by dynamic programming over
+    /// vertex subsets: the lowest vertex left is either alone or paired with a neighbour.
+    /// Independent of the blossom algorithm; small graphs only.
+    fn lexicographic_reference(n: usize, edges: &[Edge]) -> (usize, i64) {
+        let mut w = vec![vec![None; n]; n];
+        for &(u, v, wt) in edges {
+            let best = w[u][v].map_or(wt, |old: i64| old.max(wt));
+            w[u][v] = Some(best);
+            w[v][u] = Some(best);
+        }
+        let full = (1usize << n) - 1;
+        let mut best = vec![(0usize, 0i64); 1 << n];
+        for mask in 1..=full {
+            let v = mask.trailing_zeros() as usize;
+            let rest = mask & !(1 << v);
+            let mut here = best[rest];
+            for u in v + 1..n {
+                if rest & (1 << u) != 0
+                    && let Some(wt) = w[v][u]
+                {
+                    let (c, s) = best[rest & !(1 << u)];
+                    here = here.max((c + 1, s + wt));
+                }
+            }
+            best[mask] = here;
+        }
+        best[full]
+    }
+
+    fn pairs_and_weight(edges: &[Edge], mate: &[Option<usize>]) -> (usize, i64) {
+        let pairs = mate.iter().enumerate().filter(|(v, m)| m.is_some_and(|u| *v < u)).count();
+        (pairs, total(edges, mate))
+    }
+
+    #[test]
+    fn max_cardinality_pairs_everyone_a_heavy_middle_pair_would_strand() {
+        // The chain a-b-c-d with b-c worth more than a-b plus c-d: maximum weight takes b-c
+        // alone, the round's objective pairs all four.
+        let chain = [(0, 1, 100), (1, 2, 305), (2, 3, 100)];
+        assert_eq!(max_weight_matching(4, &chain), [None, Some(2), Some(1), None]);
+        let m = max_cardinality_matching(4, &chain).expect("fits");
+        assert_eq!(m, [Some(1), Some(0), Some(3), Some(2)]);
+        // A long path whose heavy edges sit on the wrong parity.
+        let path: Vec<Edge> = (0..9).map(|i| (i, i + 1, if i % 2 == 1 { 1_000 } else { 1 })).collect();
+        assert_eq!(pairs_and_weight(&path, &max_cardinality_matching(10, &path).expect("fits")), (5, 5));
+        // An odd cycle of five with a heavy chord: four of five paired, the chord only if
+        // it leaves a pair for the others.
+        let cycle = [(0, 1, 1), (1, 2, 1), (2, 3, 1), (3, 4, 1), (4, 0, 1), (0, 2, 900)];
+        assert_eq!(pairs_and_weight(&cycle, &max_cardinality_matching(5, &cycle).expect("fits")), (2, 901));
+        // A heavy pair in the middle of a long alternating path: taking it cuts the path
+        // into two odd halves and strands two people.
+        let mut cut: Vec<Edge> = (0..11).map(|i| (i, i + 1, 10)).collect();
+        cut.push((5, 6, 10_000));
+        cut.retain(|e| !(e.0 == 5 && e.1 == 6 && e.2 == 10));
+        let m = max_cardinality_matching(12, &cut).expect("fits");
+        assert_eq!(pairs_and_weight(&cut, &m), lexicographic_reference(12, &cut));
+        assert_eq!(pairs_and_weight(&cut, &m).0, 6, "everyone on the path is paired");
+        // Zero and negative weights still pair people.
+        let m = max_cardinality_matching(4, &[(0, 1, 0), (2, 3, -5), (1, 2, 7)]).expect("fits");
+        assert_eq!(m, [Some(1), Some(0), Some(3), Some(2)]);
+        assert_eq!(max_cardinality_matching(0, &[]), Some(vec![]));
+    }
+
+    #[test]
+    fn max_cardinality_equals_the_lexicographic_reference_on_random_graphs() {
+        let mut rng = fastrand::Rng::with_seed(14);
+        let mut gained = 0;
+        for case in 0..800 {
+            let n = rng.usize(1..=14);
+            // Sparse, dense and in-between; some graphs in two parts; small weights tie.
+            let density = [0.12, 0.3, 0.6, 0.95][case % 4];
+            let split = (case % 5 == 0).then(|| rng.usize(0..=n));
+            let top = if case % 3 == 0 { 3 } else { 400 };
+            let mut edges = Vec::new();
+            for u in 0..n {
+                for v in u + 1..n {
+                    let across = split.is_some_and(|s| (u < s) != (v < s));
+                    if !across && rng.f64() < density {
+                        edges.push((u, v, rng.i64(0..=top)));
+                    }
+                }
+            }
+            let expected = lexicographic_reference(n, &edges);
+            let mate = max_cardinality_matching(n, &edges).expect("fits");
+            assert_eq!(pairs_and_weight(&edges, &mate), expected, "case {case}: n={n} edges={edges:?}");
+            let heaviest = pairs_and_weight(&edges, &max_weight_matching(n, &edges));
+            assert!(heaviest.0 <= expected.0 && (heaviest.0 < expected.0 || heaviest.1 == expected.1));
+            gained += usize::from(heaviest.0 < expected.0);
+        }
+        assert!(gained > 20, "the random graphs include cases where maximum weight strands people ({gained})");
+    }
+
+    #[test]
+    fn the_cardinality_bonus_refuses_weights_that_would_overflow() {
+        assert_eq!(cardinality_bonus(4, 0, 305), Some(4 * 305 + 1));
+        assert_eq!(cardinality_bonus(4, -10, 5), Some(4 * 15 + 1));
+        assert_eq!(cardinality_bonus(1_000_000, 0, i64::MAX / 1_000), None);
+        assert_eq!(max_cardinality_matching(2, &[(0, 1, i64::MAX / 2)]), None);
     }
 }

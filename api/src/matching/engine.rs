@@ -7,8 +7,8 @@
 //!    language, never partners in an earlier round, and not a pair an admin forbade.
 //! 2. **Soft score** says how good an allowed pair is ([`Scoring`], every number
 //!    configurable under `[matching]` in the settings):
-//!    - `pair` points for every pair, so that pairing one more person always beats
-//!      polishing the scores of the others;
+//!    - `pair` points for every pair (a floor for every pair's score; how many people
+//!      are paired is decided before any score, see 4);
 //!    - `shared_interest` per shared interest, counting at most `max_shared_interests`
 //!      (shared interests mattered most in the real programme);
 //!    - `sector_preference` for each side whose preferred sectors include the other's sector;
@@ -29,12 +29,17 @@
 //!    (the most violated first; at most 4 per applicant in the first round, doubling each
 //!    round), and the matching runs again, until no pair can. The duals then prove the
 //!    result optimal for the complete graph of allowed pairs (linear-programming duality;
-//!    see [`super::blossom::max_weight_matching_with_duals`]). Only pairs whose duals are
+//!    see [`super::blossom::max_weight_matching_with_duals`]; the duals are those of the
+//!    raised weights of 4, so they certify the lexicographic objective). Only pairs whose duals are
 //!    below both ends' k-th best scores can qualify, so pricing scores few pairs. Each
 //!    round re-solves from scratch, so above `exact_up_to` applicants (5,000) one pricing
 //!    round is done and [`Outcome::proven_optimal`] says whether it was enough.
 //!    `candidates = 0` starts from the complete graph.
-//! 4. **Maximum-weight matching** on that graph ([`super::blossom`]): exact.
+//! 4. **As many pairs as possible, then the best scores**: a lexicographic objective. Every
+//!    pair's weight is raised by the same bonus, larger than any gain in the scores can be
+//!    ([`super::blossom::cardinality_bonus`]), and the maximum-weight matching of the raised
+//!    weights ([`super::blossom`], exact) is a maximum-cardinality matching with the largest
+//!    total score among those. Nobody is left without a partner who could have had one.
 //! 5. **Groups of three.** Everyone left over who has an allowed partner joins the pair
 //!    where they fit best (the largest sum of their scores with both members, both pairs
 //!    allowed), one extra member per pair. With an odd number of applicants who can all be
@@ -208,15 +213,17 @@ pub struct Outcome {
     pub groups: Vec<Group>,
     /// By id.
     pub unmatched: Vec<Unmatched>,
-    /// The total weight of the maximum-weight matching (the pairs, before groups of three).
+    /// The total score of the matching (the pairs, before groups of three): the largest
+    /// among the matchings with the most pairs.
     pub matching_weight: i64,
     /// Edges of the candidate graph the matching ran on (after pricing).
     pub candidate_edges: usize,
     /// How many times pricing added edges and the matching ran again (0: the first
     /// sparse matching was already optimal for the complete graph).
     pub pricing_rounds: usize,
-    /// Whether the matching is proven optimal for the complete graph of allowed pairs (the
-    /// optimal duals cover every pair left out). Always so up to `exact_up_to` applicants.
+    /// Whether the matching is proven optimal for the complete graph of allowed pairs, for
+    /// the lexicographic objective (the optimal duals of the raised weights cover every
+    /// pair left out). Always so up to `exact_up_to` applicants.
     pub proven_optimal: bool,
 }
 
@@ -568,9 +575,12 @@ impl<'a> Compiled<'a> {
         floor: &[Option<i64>],
         present: &HashSet<(usize, usize)>,
         y: &[i64],
+        bonus: i64,
         round: usize,
     ) -> Vec<blossom::Edge> {
-        let mut open: Vec<(usize, i64)> = floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f))).collect();
+        // The duals are those of the raised weights (score + bonus), and so are the floors.
+        let mut open: Vec<(usize, i64)> =
+            floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f + bonus))).collect();
         open.sort_by_key(|&(u, _)| (y[u], u));
         let mut extra = Vec::new();
         for &(u, fu) in &open {
@@ -583,8 +593,9 @@ impl<'a> Compiled<'a> {
                     continue;
                 }
                 let w = self.score(u, v);
-                if y[u] + y[v] < 2 * w {
-                    extra.push((2 * w - y[u] - y[v], u, v, w));
+                let raised = w + bonus;
+                if y[u] + y[v] < 2 * raised {
+                    extra.push((2 * raised - y[u] - y[v], u, v, w));
                 }
             }
         }
@@ -612,6 +623,42 @@ impl<'a> Compiled<'a> {
 struct Candidates {
     edges: Vec<blossom::Edge>,
     floor: Vec<Option<i64>>,
+}
+
+/// The graph a matching runs on, grown by pricing.
+struct Priced {
+    edges: Vec<blossom::Edge>,
+    present: HashSet<(usize, usize)>,
+    /// Pricing rounds so far.
+    rounds: usize,
+}
+
+impl Priced {
+    /// The maximum-weight matching of the graph with every weight raised by `bonus`,
+    /// priced against the complete graph of allowed pairs: absent pairs the duals do not
+    /// cover are added and the matching runs again, until none is left (the result is then
+    /// proven optimal there) or, above `exact_up_to` applicants, after one pricing round.
+    fn match_priced(
+        &mut self,
+        c: &Compiled<'_>,
+        floor: &[Option<i64>],
+        scoring: &Scoring,
+        bonus: i64,
+    ) -> (Vec<Option<usize>>, bool) {
+        let n = c.len();
+        loop {
+            let raised: Vec<blossom::Edge> = self.edges.iter().map(|&(u, v, w)| (u, v, w + bonus)).collect();
+            let (mate, duals) = blossom::max_weight_matching_with_duals(n, &raised);
+            let extra = c.price(floor, &self.present, &duals, bonus, self.rounds);
+            if extra.is_empty() || (n > scoring.exact_up_to && self.rounds == LARGE_ROUND_PRICING) {
+                return (mate, extra.is_empty());
+            }
+            self.rounds += 1;
+            self.present.extend(extra.iter().map(|&(u, v, _)| (u, v)));
+            self.edges.extend(extra);
+            self.edges.sort_unstable();
+        }
+    }
 }
 
 /// Pricing rounds above `exact_up_to` applicants (each re-solves from scratch).
@@ -652,20 +699,32 @@ pub fn solve(problem: &Problem, scoring: &Scoring) -> Outcome {
     // those that could improve the matching and match again, until none can. The result
     // is then the optimum of the complete graph of allowed pairs. Above `exact_up_to`
     // applicants one pricing round is done (the last pricing tells whether it was enough).
-    let Candidates { mut edges, floor } = c.candidate_graph(scoring.candidates);
-    let mut present: HashSet<(usize, usize)> = edges.iter().map(|&(u, v, _)| (u, v)).collect();
-    let mut pricing_rounds = 0;
-    let (mate, proven_optimal) = loop {
-        let (mate, duals) = blossom::max_weight_matching_with_duals(n, &edges);
-        let extra = c.price(&floor, &present, &duals, pricing_rounds);
-        if extra.is_empty() || (n > scoring.exact_up_to && pricing_rounds == LARGE_ROUND_PRICING) {
-            break (mate, extra.is_empty());
-        }
-        pricing_rounds += 1;
-        present.extend(extra.iter().map(|&(u, v, _)| (u, v)));
-        edges.extend(extra);
-        edges.sort_unstable();
-    };
+    let Candidates { edges, floor } = c.candidate_graph(scoring.candidates);
+    let mut graph = Priced { present: edges.iter().map(|&(u, v, _)| (u, v)).collect(), edges, rounds: 0 };
+    // First the maximum-weight matching, priced on the complete graph. When it leaves at
+    // most one applicant unpaired who has an allowed partner, no augmenting path exists
+    // (it would need two), so it already pairs the most people, and being the heaviest of
+    // all matchings it is the heaviest of those too: the lexicographic optimum.
+    let (mut mate, mut proven_optimal) = graph.match_priced(&c, &floor, scoring, 0);
+    let pairable_alone = (0..n).filter(|&x| mate[x].is_none() && c.no_partner_reason(x).is_none()).take(2).count();
+    if pairable_alone > 1 {
+        // Otherwise every pair's weight is raised by the same bonus, large enough that one
+        // more pair outweighs any gain in the scores (see `blossom::cardinality_bonus`): the
+        // maximum-weight matching of the raised weights pairs as many people as the hard
+        // rules allow, then has the largest total score. It starts from the graph the first
+        // pass priced. Each applicant's best candidate is in the graph, so its heaviest
+        // edge is the heaviest allowed pair of the round.
+        let heaviest = graph.edges.iter().map(|e| e.2).max().unwrap_or(0);
+        let bonus = blossom::cardinality_bonus(n, 0, heaviest);
+        let start = graph.rounds;
+        graph.rounds = 0;
+        (mate, proven_optimal) = graph.match_priced(&c, &floor, scoring, bonus.unwrap_or(0));
+        graph.rounds += start;
+        // Without a bonus (scores too large to raise safely) the cardinality is not
+        // guaranteed, so nothing is proven.
+        proven_optimal &= bonus.is_some();
+    }
+    let Priced { edges, rounds: pricing_rounds, .. } = graph;
     let mut groups: Vec<Vec<usize>> = Vec::new();
     let mut matching_weight = 0;
     for (v, m) in mate.iter().enumerate() {

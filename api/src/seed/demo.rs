@@ -208,6 +208,10 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
             applications_close_at: Set(closes),
             starts_at: Set(starts),
             ends_at: Set(starts + Duration::weeks(17)),
+            // Rounds still taking applications have the programme's cap; earlier rounds
+            // were filled as their applications came.
+            country_share: Set(matches!(plan.status, RoundStatus::Open | RoundStatus::Draft)
+                .then_some(crate::service::country_share::DEFAULT_COUNTRY_SHARE)),
             created_at: Set(plan.opens - Duration::weeks(4)),
             updated_at: Set(plan.opens),
         }
@@ -238,6 +242,8 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
                     "interests": person.interests,
                 })),
                 goal: Set(Some(GOALS[rng.usize(..GOALS.len())].to_owned())),
+                deferral: Set(None),
+                deferral_note: Set(None),
                 created_at: Set(applied),
                 updated_at: Set(applied),
             }

@@ -131,6 +131,11 @@ pub async fn apply(
             active.preferences = Set(preferences);
             active.match_preference = Set(match_preference);
             active.goal = Set(goal.filter(|g| !g.is_empty()));
+            active.deferral = Set(None);
+            active.deferral_note = Set(None);
+            // A new application after a withdrawal takes its place in the queue from now
+            // (the country share keeps the earliest applications).
+            active.created_at = Set(at);
             active.updated_at = Set(at);
             active.update(&txn).await?
         }
@@ -143,6 +148,8 @@ pub async fn apply(
                 match_preference: Set(match_preference),
                 preferences: Set(preferences),
                 goal: Set(goal.filter(|g| !g.is_empty())),
+                deferral: Set(None),
+                deferral_note: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
             }

@@ -3,6 +3,7 @@
 
 pub mod applications;
 pub mod countries;
+pub mod country_share;
 pub mod cursor;
 pub mod export;
 pub mod feed;

@@ -37,6 +37,8 @@ pub struct RoundInput {
     pub applications_close_at: DateTime<Utc>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// The most a country may take of the round's places, in percent; `None`: no cap.
+    pub country_share: Option<i32>,
 }
 
 /// Creates a round in `DRAFT`.
@@ -54,6 +56,9 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
             "dates must be in order: applicationsOpenAt < applicationsCloseAt < startsAt < endsAt",
         );
     }
+    if input.country_share.is_some_and(|s| !(1..=100).contains(&s)) {
+        c.fail("countryShare", UserErrorCode::Invalid, "a share is a percentage from 1 to 100, or null for no cap");
+    }
     let Some(name) = name.filter(|_| c.ok()) else { return Ok(Err(c.errors)) };
     let txn = crate::db::begin_write(db).await?;
     if round::Entity::find().filter(round::Column::Name.eq(&name)).one(&txn).await?.is_some() {
@@ -68,6 +73,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
         applications_close_at: Set(input.applications_close_at),
         starts_at: Set(input.starts_at),
         ends_at: Set(input.ends_at),
+        country_share: Set(input.country_share),
         created_at: Set(at),
         updated_at: Set(at),
     }
@@ -80,7 +86,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
 
 /// Begins a write transaction on the round: locks its row (a no-op update: a row lock on
 /// PostgreSQL; SQLite's write transactions are serial already) and checks its state.
-async fn lock(
+pub(crate) async fn lock(
     db: &DatabaseConnection,
     round_id: i32,
     action: &str,
@@ -141,6 +147,12 @@ pub async fn transition(
     };
     let previous = model.status.clone();
     let model = set_status(&txn, model, to).await?;
+    let mut details = json!({ "from": previous, "to": to.as_str() });
+    if to == RoundStatus::Matching {
+        // Applications close: each country keeps its share of the places.
+        let deferred = crate::service::country_share::apply_at_close(&txn, &model).await?;
+        details["deferredByCountryShare"] = json!(deferred);
+    }
     if to == RoundStatus::Cancelled {
         // Pairings of a cancelled round end.
         pairing::Entity::update_many()
@@ -151,7 +163,6 @@ pub async fn transition(
             .exec(&txn)
             .await?;
     }
-    let details = json!({ "from": previous, "to": to.as_str() });
     journal::audit(&txn, viewer, action, NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))

@@ -46,6 +46,8 @@ pub struct Engagement {
 pub struct RoundStats {
     /// Applications not withdrawn.
     pub applicants: i64,
+    /// Applications deferred to a later round.
+    pub deferred: i64,
     /// Participants in a pairing that was not dissolved.
     pub matched: i64,
     /// Participants of completed pairings.
@@ -86,6 +88,14 @@ pub async fn round_stats(db: &DatabaseConnection, round_id: i32, scope: &Scope) 
         db,
         "SELECT COUNT(*) AS n FROM applications x JOIN librarians l ON l.id = x.librarian_id \
          WHERE x.round_id = $1 AND x.status <> 'WITHDRAWN' AND {scope}",
+        round_id,
+        scope,
+    )
+    .await?;
+    let deferred = one_number(
+        db,
+        "SELECT COUNT(*) AS n FROM applications x JOIN librarians l ON l.id = x.librarian_id \
+         WHERE x.round_id = $1 AND x.status = 'DEFERRED' AND {scope}",
         round_id,
         scope,
     )
@@ -142,5 +152,5 @@ pub async fn round_stats(db: &DatabaseConnection, round_id: i32, scope: &Scope) 
     for row in countries {
         partner_countries.push((row.try_get::<String>("", "country")?, row.try_get::<i64>("", "n")?));
     }
-    Ok(RoundStats { applicants, matched, completed, engagement, partner_countries })
+    Ok(RoundStats { applicants, deferred, matched, completed, engagement, partner_countries })
 }

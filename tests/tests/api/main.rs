@@ -6,6 +6,7 @@ mod admin;
 mod auth;
 mod authorization;
 mod consent;
+mod country_share;
 mod edge;
 mod errors;
 mod failures;

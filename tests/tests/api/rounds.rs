@@ -108,7 +108,9 @@ async fn a_whole_round_runs_end_to_end() {
 
     // Create: DRAFT.
     let create = "mutation($input: CreateRoundInput!) { createRound(input: $input) { round { id status } userErrors { field code } } }";
-    let dates = json!({ "name": "2027 Round 1", "applicationsOpenAt": "2027-01-04T00:00:00Z",
+    // A small round without the country share (it would defer Alia, Ada's compatriot; the
+    // share has its own tests in country_share.rs).
+    let dates = json!({ "name": "2027 Round 1", "countryShare": null, "applicationsOpenAt": "2027-01-04T00:00:00Z",
         "applicationsCloseAt": "2027-02-01T00:00:00Z", "startsAt": "2027-02-15T00:00:00Z", "endsAt": "2027-06-15T00:00:00Z" });
     let body = app.graphql(create, json!({ "input": dates })).await;
     assert_eq!(body["data"]["createRound"]["round"]["status"], "DRAFT", "{body}");
@@ -563,7 +565,7 @@ async fn the_cli_matches_a_round_in_the_database() {
     let net = fixtures::network(&app.db).await;
     let create = "mutation($input: CreateRoundInput!) { createRound(input: $input) { round { id } } }";
     let body = app
-        .graphql(create, json!({ "input": { "name": "CLI round", "applicationsOpenAt": "2027-01-04T00:00:00Z",
+        .graphql(create, json!({ "input": { "name": "CLI round", "countryShare": null, "applicationsOpenAt": "2027-01-04T00:00:00Z",
             "applicationsCloseAt": "2027-02-01T00:00:00Z", "startsAt": "2027-02-15T00:00:00Z", "endsAt": "2027-06-15T00:00:00Z" } }))
         .await;
     let round = body["data"]["createRound"]["round"]["id"].as_str().unwrap_or_default().to_owned();
@@ -594,4 +596,63 @@ async fn the_cli_matches_a_round_in_the_database() {
     assert_eq!(proposed().await, 2, "Ada, Bongani, Emma, Alia: two pairs");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(<interlib::cli::Cli as clap::Parser>::try_parse_from(["interlib", "match", "--dry-run"]).is_err());
+}
+
+/// Four applicants whose only allowed pairs are a-b, b-c and c-d (their languages chain: fr
+/// / fr+de / de+es / es; four countries) and b-c scores more than a-b and c-d together:
+/// `runMatching` pairs all four, a-b and c-d, instead of b-c alone.
+#[tokio::test]
+async fn nobody_is_left_out_who_could_have_been_paired() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let create = "mutation($input: CreateRoundInput!) { createRound(input: $input) { round { id } } }";
+    let body = app
+        .graphql(create, json!({ "input": { "name": "Chain round", "applicationsOpenAt": "2027-01-04T00:00:00Z",
+            "applicationsCloseAt": "2027-02-01T00:00:00Z", "startsAt": "2027-02-15T00:00:00Z", "endsAt": "2027-06-15T00:00:00Z" } }))
+        .await;
+    let round = body["data"]["createRound"]["round"]["id"].as_str().unwrap_or_default().to_owned();
+    step(&app, "openApplications", &round).await;
+    let shared = ["metadata", "games", "archives"];
+    // a: Farida (LB), b: Carmen (ES), c: Alia (NG), d: Emma (AU); b and c share three
+    // interests, asked for shared interests and prefer each other's sector.
+    let chain = [
+        (net.farida, json!({ "languages": ["fr"] })),
+        (
+            net.carmen,
+            json!({ "languages": ["fr", "de"], "interests": shared, "matchPreference": "INTERESTS", "preferredSectors": ["PUBLIC"] }),
+        ),
+        (
+            net.alia,
+            json!({ "languages": ["de", "es"], "interests": shared, "matchPreference": "INTERESTS", "preferredSectors": ["NATIONAL"] }),
+        ),
+        (net.emma, json!({ "languages": ["es"] })),
+    ];
+    for (who, mut input) in chain {
+        input["roundId"] = json!(round);
+        input["librarianId"] = json!(gid(NodeKind::Librarian, who));
+        let body = app.graphql(APPLY, json!({ "input": input })).await;
+        assert_eq!(user_errors(&body["data"]["applyToRound"]), [], "{body}");
+    }
+    step(&app, "closeApplications", &round).await;
+    let body = app.graphql(RUN, json!({ "input": { "roundId": round, "dryRun": true } })).await;
+    let run = &body["data"]["runMatching"];
+    let mut groups: Vec<Vec<String>> =
+        run["proposals"].as_array().cloned().unwrap_or_default().iter().map(member_ids).collect();
+    groups.sort();
+    let mut expected: Vec<Vec<String>> = [[net.farida, net.carmen], [net.alia, net.emma]]
+        .iter()
+        .map(|g| {
+            let mut ids: Vec<String> = g.iter().map(|&id| gid(NodeKind::Librarian, id)).collect();
+            ids.sort();
+            ids
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(groups, expected, "{body}");
+    assert_eq!(run["unmatched"], json!([]), "{body}");
+    assert_eq!(run["summary"]["provenOptimal"], true);
+    // b-c (a pair, three shared interests, both sector preferences, the same career stage,
+    // two regions, both preferences met) outscores a-b plus c-d: the most people paired
+    // came first.
+    assert_eq!(run["summary"]["matchingWeight"], 250, "{body}");
 }

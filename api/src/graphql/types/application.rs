@@ -7,6 +7,23 @@ use entities::application;
 use super::{Librarian, Round, gid, required, stored};
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, Sector};
 
+/// Why an application was deferred to a later round.
+#[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeferralReason {
+    /// Its country had more applications than its share of the round's places; the
+    /// earliest kept their places.
+    CountryShare,
+    /// An admin deferred it by hand.
+    ByAdmin,
+}
+
+/// A deferral: why, and the note shown to the applicant.
+#[derive(async_graphql::SimpleObject)]
+pub struct ApplicationDeferral {
+    pub reason: DeferralReason,
+    pub note: String,
+}
+
 /// A librarian's application to a round, with matching preferences.
 pub struct Application(pub Arc<application::Model>);
 
@@ -69,6 +86,18 @@ impl Application {
         self.0.goal.as_deref()
     }
 
+    /// Why a `DEFERRED` application is deferred, and the note that explains it; null
+    /// otherwise.
+    async fn deferral(&self) -> Option<ApplicationDeferral> {
+        let reason = match self.0.deferral.as_deref()? {
+            crate::service::country_share::BY_COUNTRY_SHARE => DeferralReason::CountryShare,
+            _ => DeferralReason::ByAdmin,
+        };
+        Some(ApplicationDeferral { reason, note: self.0.deferral_note.clone().unwrap_or_default() })
+    }
+
+    /// When the application was made (a new application after a withdrawal counts from
+    /// then): the order in which the country share keeps applications.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -52,6 +52,14 @@ impl Round {
         self.0.ends_at
     }
 
+    /// The most a country may take of the round's places, in percent; null: no cap.
+    /// Applied when applications close: each country keeps `max(1, floor(N × share / 100))`
+    /// of its applications, the earliest first, where `N` is the round's submitted
+    /// applications at that moment; the rest are `DEFERRED`.
+    async fn country_share(&self) -> Option<i32> {
+        self.0.country_share
+    }
+
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
