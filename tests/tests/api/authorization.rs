@@ -261,7 +261,7 @@ async fn pairings_memberships_and_applications_are_scoped_everywhere() {
 #[tokio::test]
 async fn anonymous_callers_see_public_programme_facts_only() {
     let app = TestApp::spawn().await;
-    let net = fixtures::network(&app.db).await;
+    fixtures::network(&app.db).await;
     let body = app
         .graphql_as(
             None,
@@ -452,10 +452,10 @@ async fn a_pairings_explanation_needs_every_members_profile() {
     // not listed in the directory.
     let bongani = app.token(Role::Librarian, &[], None, Some(net.bongani));
     let body = app.graphql_as(Some(&bongani), query, ids.clone()).await;
-    assert_eq!(explained(&body)[0], true, "{body}");
+    assert!(explained(&body)[0], "{body}");
     let ada = app.token(Role::Librarian, &[], None, Some(net.ada));
     let body = app.graphql_as(Some(&ada), query, ids).await;
-    assert_eq!(explained(&body)[1], false, "{body}");
+    assert!(!explained(&body)[1], "{body}");
 }
 
 /// The names a caller's librarian list answers for `filter` in `order` (and checks that

@@ -159,7 +159,13 @@ async fn a_country_over_its_share_keeps_its_earliest_applicants() {
     for token in [&librarian, &ambassador, &liasa] {
         let body = app.graphql_as(Some(token), readmit, json!({ "input": { "applicationId": kenyan } })).await;
         assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
+        let body = app.graphql_as(Some(token), defer, json!({ "input": { "applicationId": ada_application } })).await;
+        assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
     }
+    let body = app.graphql_as(None, defer, json!({ "input": { "applicationId": ada_application } })).await;
+    assert_eq!(error_codes(&body), ["UNAUTHENTICATED"], "{body}");
+    let stats = app.data(STATS, json!({ "id": round })).await;
+    assert_eq!(stats["roundStats"], json!({ "applicants": 20, "deferred": 4 }), "nothing changed");
     let set = "mutation($input: SetCountryShareInput!) { setCountryShare(input: $input) { round { countryShare } userErrors { field code } } }";
     let body = app.graphql(set, json!({ "input": { "roundId": round, "countryShare": 30 } })).await;
     assert_eq!(error_codes(&body), ["CONFLICT"], "{body}");
