@@ -40,6 +40,12 @@ async fn migrations_apply_roll_back_and_reapply() {
     }
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
+    assert!(manager.has_column("rounds", "country_share").await.expect("checked"));
+    assert!(manager.has_column("applications", "deferral_note").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("country share down");
+    assert!(!manager.has_column("rounds", "country_share").await.expect("checked"));
+    assert!(!manager.has_column("applications", "deferral").await.expect("checked"));
+    assert!(!manager.has_column("applications", "deferral_note").await.expect("checked"));
     assert!(manager.has_column("memberships", "consent").await.expect("checked"));
     Migrator::down(&db, Some(1)).await.expect("membership consent down");
     assert!(!manager.has_column("memberships", "consent").await.expect("checked"));
