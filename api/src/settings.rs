@@ -60,6 +60,9 @@ pub struct Settings {
     pub idempotency_ttl_secs: u64,
     /// Largest body of `POST /bulk/members`, in bytes.
     pub bulk_max_bytes: usize,
+    /// Milliseconds between looks for discussion topics whose publish time has come, to
+    /// announce them in the change feed; 0 turns the announcer off in this process.
+    pub topic_poll_ms: u64,
     /// Run the webhook deliverer in this process.
     pub webhooks_enabled: bool,
     /// Milliseconds between the deliverer's looks for new events and due retries.
@@ -155,6 +158,7 @@ impl Settings {
             .set_default("auth_public_keys", "")?
             .set_default("idempotency_ttl_secs", 86_400)?
             .set_default("bulk_max_bytes", 268_435_456)?
+            .set_default("topic_poll_ms", 1_000)?
             .set_default("webhooks_enabled", true)?
             .set_default("webhook_poll_ms", 1_000)?
             .set_default("webhook_retry_base_ms", 1_000)?
@@ -209,6 +213,7 @@ impl Settings {
             auth_jwks_file: None,
             idempotency_ttl_secs: 86_400,
             bulk_max_bytes: 268_435_456,
+            topic_poll_ms: 1_000,
             webhooks_enabled: true,
             webhook_poll_ms: 1_000,
             webhook_retry_base_ms: 1_000,

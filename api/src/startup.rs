@@ -36,6 +36,8 @@ pub struct Application {
     db: DatabaseConnection,
     statements: StatementCounter,
     deliverer: Option<DelivererConfig>,
+    /// How often the topic announcer looks (`None`: not in this process).
+    topic_poll: Option<Duration>,
 }
 
 impl Application {
@@ -142,7 +144,8 @@ impl Application {
             batch_size: settings.webhook_batch_size.clamp(1, crate::service::feed::MAX_EVENTS),
             allow_private_networks: settings.webhook_allow_private_networks,
         });
-        Ok(Self { port, server, db, statements, deliverer })
+        let topic_poll = (settings.topic_poll_ms > 0).then(|| Duration::from_millis(settings.topic_poll_ms));
+        Ok(Self { port, server, db, statements, deliverer, topic_poll })
     }
 
     /// A handle that stops the server: `stop(true)` is what SIGTERM does (stop accepting,
@@ -174,8 +177,9 @@ impl Application {
         // The webhook deliverer keeps its state in the database: stopping it at any point
         // loses nothing (a claimed attempt is retried when its lease ends).
         let deliverer = self.deliverer.map(|config| tokio::spawn(webhooks::run(self.db.clone(), config)));
+        let announcer = self.topic_poll.map(|poll| tokio::spawn(crate::service::topics::run(self.db.clone(), poll)));
         let result = self.server.await;
-        if let Some(task) = deliverer {
+        for task in [deliverer, announcer].into_iter().flatten() {
             task.abort();
         }
         result

@@ -11,6 +11,8 @@ pub struct Model {
     pub body: String,
     pub publish_at: DateTimeUtc,
     pub created_at: DateTimeUtc,
+    /// When the change feed announced the topic to non-admins (at or after `publish_at`).
+    pub announced_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

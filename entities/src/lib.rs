@@ -8,6 +8,7 @@ pub mod association;
 pub mod audit_log;
 pub mod certificate;
 pub mod change_log;
+pub mod change_log_member;
 pub mod country;
 pub mod discussion_topic;
 pub mod engagement_report;

@@ -126,6 +126,8 @@ impl TestApp {
         // would count in the tests that count a request's statements: only the webhook
         // tests turn it on.
         settings.webhooks_enabled = false;
+        // So does the topic announcer: the tests of topics in the feed turn it on.
+        settings.topic_poll_ms = 0;
         // Suites send many requests as one admin: the budget is exercised by its own tests.
         settings.rate_limit.points = 1_000_000_000;
         // A secret of its own, as production requires (the built-in one is refused there).

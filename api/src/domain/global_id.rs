@@ -17,13 +17,14 @@ pub enum NodeKind {
     Pairing,
     DiscussionTopic,
     Certificate,
+    EngagementReport,
     SyncRun,
     Webhook,
     WebhookDelivery,
 }
 
 impl NodeKind {
-    const ALL: [NodeKind; 13] = [
+    const ALL: [NodeKind; 14] = [
         Self::Country,
         Self::Librarian,
         Self::Association,
@@ -34,6 +35,7 @@ impl NodeKind {
         Self::Pairing,
         Self::DiscussionTopic,
         Self::Certificate,
+        Self::EngagementReport,
         Self::SyncRun,
         Self::Webhook,
         Self::WebhookDelivery,
@@ -57,6 +59,7 @@ impl NodeKind {
             Self::Pairing => "Pairing",
             Self::DiscussionTopic => "DiscussionTopic",
             Self::Certificate => "Certificate",
+            Self::EngagementReport => "EngagementReport",
             Self::SyncRun => "SyncRun",
             Self::Webhook => "Webhook",
             Self::WebhookDelivery => "WebhookDelivery",

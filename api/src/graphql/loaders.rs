@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entities::{
-    ambassador, application, association, certificate, discussion_topic, librarian, membership, pairing, round,
-    sync_run, webhook, webhook_delivery,
+    ambassador, application, association, certificate, discussion_topic, engagement_report, librarian, membership,
+    pairing, round, sync_run, webhook, webhook_delivery,
 };
 use futures::future::BoxFuture;
 use sea_orm::DatabaseConnection;
@@ -98,6 +98,7 @@ pub struct Loaders {
     pub pairing: ById<pairing::Model>,
     pub topic: ById<discussion_topic::Model>,
     pub certificate: ById<certificate::Model>,
+    pub engagement_report: ById<engagement_report::Model>,
     pub sync_run: ById<sync_run::Model>,
     pub webhook: ById<webhook::Model>,
     pub webhook_delivery: DataLoader<BatchLoader<i64, Arc<webhook_delivery::Model>>, HashMapCache>,
@@ -151,6 +152,7 @@ impl Loaders {
             pairing: loader(db, v, by_id!(pairing, policy::pairings)),
             topic: loader(db, v, by_id!(discussion_topic, |v| policy::topics(v, crate::service::now()))),
             certificate: loader(db, v, by_id!(certificate, policy::certificates)),
+            engagement_report: loader(db, v, by_id!(engagement_report, policy::engagement_reports)),
             sync_run: loader(
                 db,
                 v,
@@ -225,6 +227,7 @@ impl Loaders {
             pairing,
             topic,
             certificate,
+            engagement_report,
             sync_run,
             webhook,
             webhook_delivery,

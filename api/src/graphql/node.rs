@@ -4,6 +4,7 @@ use async_graphql::{Context, ID, Interface};
 
 use crate::domain::{GlobalId, NodeKind};
 use crate::graphql::context::{api, loaders};
+use crate::graphql::rounds::EngagementReport;
 use crate::graphql::types::{
     Ambassador, Application, Association, Certificate, Country, DiscussionTopic, Librarian, Membership, Pairing, Round,
     SyncRun, Webhook, WebhookDelivery,
@@ -23,6 +24,7 @@ pub enum Node {
     Pairing(Pairing),
     DiscussionTopic(DiscussionTopic),
     Certificate(Certificate),
+    EngagementReport(EngagementReport),
     SyncRun(SyncRun),
     Webhook(Webhook),
     WebhookDelivery(WebhookDelivery),
@@ -58,6 +60,9 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
         NodeKind::Pairing => l.pairing.load_one(key).await?.map(|m| Node::Pairing(Pairing(m))),
         NodeKind::DiscussionTopic => l.topic.load_one(key).await?.map(|m| Node::DiscussionTopic(DiscussionTopic(m))),
         NodeKind::Certificate => l.certificate.load_one(key).await?.map(|m| Node::Certificate(Certificate(m))),
+        NodeKind::EngagementReport => {
+            l.engagement_report.load_one(key).await?.map(|m| Node::EngagementReport(EngagementReport(m)))
+        }
         NodeKind::SyncRun => l.sync_run.load_one(key).await?.map(|m| Node::SyncRun(SyncRun(m))),
         NodeKind::Webhook => l.webhook.load_one(key).await?.map(|m| Node::Webhook(Webhook(m))),
         NodeKind::WebhookDelivery => None,

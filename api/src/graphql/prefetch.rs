@@ -225,6 +225,23 @@ pub fn feed_nodes<'a>(ctx: &'a Context<'a>, entities: Vec<(NodeKind, i32)>) -> P
         if !ambassador_ids.is_empty() {
             tasks.push(Box::pin(async move { prime(&l.ambassador, ambassador_ids).await.map(|_| ()) }));
         }
+        // Programme objects: one statement per kind for the events' nodes themselves.
+        macro_rules! rows {
+            ($($kind:ident => $loader:ident),* $(,)?) => {$(
+                let ids = keys(NodeKind::$kind);
+                if !ids.is_empty() {
+                    tasks.push(Box::pin(async move { prime(&l.$loader, ids).await.map(|_| ()) }));
+                }
+            )*};
+        }
+        rows!(
+            Round => round,
+            Application => application,
+            Pairing => pairing,
+            DiscussionTopic => topic,
+            EngagementReport => engagement_report,
+            Certificate => certificate,
+        );
         all(tasks).await
     })
 }

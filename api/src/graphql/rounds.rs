@@ -389,11 +389,21 @@ impl RunMatchingPayload {
     }
 }
 
-/// A participant's report on their pairing.
-pub struct EngagementReport(pub engagement_report::Model);
+/// A participant's report on their pairing, read by the participant, their ambassadors and
+/// associations, and admins (not by their partners).
+pub struct EngagementReport(pub Arc<engagement_report::Model>);
 
 #[Object]
 impl EngagementReport {
+    pub async fn id(&self) -> ID {
+        crate::graphql::types::gid(NodeKind::EngagementReport, self.0.id)
+    }
+
+    /// The participant who reported (`null` when the caller may not see them).
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
+        Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+    }
+
     async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Pairing>> {
         Ok(crate::graphql::context::loaders(ctx)?.pairing.load_one(self.0.pairing_id).await?.map(Pairing))
     }
@@ -817,11 +827,12 @@ impl RoundMutations {
         ctx: &Context<'_>,
         input: ReportEngagementInput,
     ) -> async_graphql::Result<ReportEngagementPayload> {
-        let me = crate::graphql::mutation::require_librarian(viewer(ctx)?)?;
+        let who = viewer(ctx)?;
+        let me = crate::graphql::mutation::require_librarian(who)?;
         let id = GlobalId::decode_int("pairingId", &input.pairing_id, NodeKind::Pairing)?;
-        let outcome =
-            rounds::report_engagement(&api(ctx)?.db, me, id, input.met, input.rating, input.comment.as_deref()).await?;
-        let (report, user_errors) = payload(outcome, EngagementReport);
+        let report = rounds::Report { met: input.met, rating: input.rating, comment: input.comment.as_deref() };
+        let outcome = rounds::report_engagement(&api(ctx)?.db, who, me, id, report).await?;
+        let (report, user_errors) = payload(outcome, |m| EngagementReport(Arc::new(m)));
         Ok(ReportEngagementPayload { report, user_errors })
     }
 }

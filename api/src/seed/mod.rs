@@ -13,8 +13,11 @@ pub use generator::matching_problem;
 
 use std::collections::HashMap;
 
-use entities::{ambassador, association, librarian, membership};
-use sea_orm::{ConnectionTrait, EntityTrait, QuerySelect};
+use entities::{
+    ambassador, application, association, certificate, discussion_topic, engagement_report, librarian, membership,
+    pairing, round,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::auth::Viewer;
 use crate::domain::{MembershipStatus, NodeKind};
@@ -26,9 +29,11 @@ fn seeder() -> Viewer {
     Viewer::Admin { subject: "seed".to_owned() }
 }
 
-/// Writes a change-log entry for every librarian, association, membership and ambassador
-/// appointment, as their writers would have: a follower of the feed from the start then
-/// sees the seeded network like any other data.
+/// Writes a change-log entry for every librarian, association, membership, ambassador
+/// appointment and programme object (rounds, applications, pairings, topics, engagement
+/// reports, certificates), as their writers would have: a follower of the feed from the
+/// start then sees the seeded network like any other data. Topics already published are
+/// announced (the announcer does the rest when their time comes).
 async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     let librarians: HashMap<i32, Scope> = librarian::Entity::find()
         .select_only()
@@ -59,6 +64,57 @@ async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     for a in ambassador::Entity::find().all(db).await? {
         entries.push(Entry::new(NodeKind::Ambassador, a.id, Operation::Upsert, Scope::public()));
     }
+    let rounds: Vec<i32> = round::Entity::find()
+        .select_only()
+        .column(round::Column::Id)
+        .order_by_asc(round::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    entries.extend(rounds.into_iter().map(|id| Entry::new(NodeKind::Round, id, Operation::Upsert, Scope::public())));
+    let topics: Vec<i32> = discussion_topic::Entity::find()
+        .select_only()
+        .column(discussion_topic::Column::Id)
+        .order_by_asc(discussion_topic::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    entries.extend(topics.iter().map(|id| crate::service::topics::entry(*id, false)));
+    let owned = |kind| async move {
+        let rows: Vec<i32> = match kind {
+            NodeKind::Application => {
+                application::Entity::find().select_only().column(application::Column::Id).into_tuple().all(db).await?
+            }
+            NodeKind::Certificate => {
+                certificate::Entity::find().select_only().column(certificate::Column::Id).into_tuple().all(db).await?
+            }
+            _ => {
+                engagement_report::Entity::find()
+                    .select_only()
+                    .column(engagement_report::Column::Id)
+                    .into_tuple()
+                    .all(db)
+                    .await?
+            }
+        };
+        journal::programme::owned(db, kind, &rows, Operation::Upsert).await
+    };
+    for kind in [NodeKind::Application, NodeKind::EngagementReport, NodeKind::Certificate] {
+        entries.extend(owned(kind).await.map_err(ApiError::into_anyhow)?);
+    }
+    let pairings: Vec<i32> =
+        pairing::Entity::find().select_only().column(pairing::Column::Id).into_tuple().all(db).await?;
+    entries
+        .extend(journal::programme::pairings(db, &pairings, Operation::Upsert).await.map_err(ApiError::into_anyhow)?);
     journal::record(db, &seeder(), entries).await.map_err(ApiError::into_anyhow)?;
+    let published: Vec<i32> = discussion_topic::Entity::find()
+        .select_only()
+        .column(discussion_topic::Column::Id)
+        .filter(discussion_topic::Column::PublishAt.lte(crate::service::now()))
+        .order_by_asc(discussion_topic::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    crate::service::topics::announce(db, &seeder(), &published).await.map_err(ApiError::into_anyhow)?;
     Ok(())
 }

@@ -157,6 +157,7 @@ pub async fn apply(
             .await?
         }
     };
+    crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
     journal::audit(&txn, viewer, "applyToRound", NodeKind::Application, model.id, json!({ "roundId": round_id }))
         .await?;
     txn.commit().await?;
@@ -199,6 +200,7 @@ pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: 
     active.status = Set(ApplicationStatus::Withdrawn.as_str().to_owned());
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
+    crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
     journal::audit(&txn, viewer, "withdrawApplication", NodeKind::Application, model.id, json!({})).await?;
     txn.commit().await?;
     Ok(Ok(model))

@@ -77,12 +77,12 @@ pub fn beyond_share(queue: &[(i32, String)], share: i32) -> Vec<(i32, String)> {
 }
 
 /// Defers the applications beyond each country's share as applications close (inside the
-/// round's transaction). Returns how many were deferred.
+/// round's transaction). Returns the deferred applications.
 ///
 /// # Errors
 /// Database errors.
-pub async fn apply_at_close(txn: &DatabaseTransaction, round: &round::Model) -> ApiResult<usize> {
-    let Some(share) = round.country_share else { return Ok(0) };
+pub async fn apply_at_close(txn: &DatabaseTransaction, round: &round::Model) -> ApiResult<Vec<i32>> {
+    let Some(share) = round.country_share else { return Ok(Vec::new()) };
     let backend = txn.get_database_backend();
     let found = txn
         .query_all_raw(Statement::from_sql_and_values(
@@ -108,7 +108,7 @@ pub async fn apply_at_close(txn: &DatabaseTransaction, round: &round::Model) -> 
             .exec(txn)
             .await?;
     }
-    Ok(deferred.len())
+    Ok(deferred.into_iter().map(|(id, _)| id).collect())
 }
 
 /// `setCountryShare`: the round's share in percent (1 to 100), or `None` for no cap, while
@@ -139,6 +139,8 @@ pub async fn set_share(
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
     let details = json!({ "from": previous, "to": share });
+    journal::change(&txn, viewer, NodeKind::Round, round_id, journal::Operation::Upsert, journal::Scope::public())
+        .await?;
     journal::audit(&txn, viewer, "setCountryShare", NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
@@ -214,6 +216,7 @@ pub async fn defer(
     active.deferral_note = Set(Some(note));
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
+    crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
     journal::audit(
         &txn,
         viewer,
@@ -252,6 +255,7 @@ pub async fn readmit(db: &DatabaseConnection, viewer: &Viewer, application_id: i
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
     let details = json!({ "roundId": model.round_id, "deferral": was });
+    crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
     journal::audit(&txn, viewer, "readmitApplication", NodeKind::Application, model.id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))

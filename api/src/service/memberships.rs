@@ -199,10 +199,21 @@ pub async fn decide(
         return refused("membershipId", UserErrorCode::NotFound, "no such membership");
     };
     let scope = Scope::librarian(&person);
-    let mut entries = vec![Entry::new(NodeKind::Membership, id, Operation::Upsert, Scope::membership(&model, &scope))];
+    let was_confirmed = current.consent == MembershipConsent::Confirmed.as_str();
+    let mut membership_scope = Scope::membership(&model, &scope);
+    if was_confirmed {
+        // The ambassadors who saw the confirmed link hear that it left their view.
+        membership_scope.country_code.clone_from(&scope.country_code);
+    }
+    let mut entries = vec![Entry::new(NodeKind::Membership, id, Operation::Upsert, membership_scope)];
     if consent == MembershipConsent::Confirmed {
-        // The librarian comes into the association's view (its feed follows them from now).
-        entries.push(Entry::new(NodeKind::Librarian, person.id, Operation::Upsert, scope));
+        // The librarian and what they own come into the association's view (its feed
+        // follows them from now).
+        entries.push(Entry::new(NodeKind::Librarian, person.id, Operation::Upsert, scope).with_belongings());
+    } else if was_confirmed {
+        // They leave it: the association hears of each, and drops them.
+        let scope = Scope { association_id: Some(model.association_id), ..scope };
+        entries.push(Entry::new(NodeKind::Librarian, person.id, Operation::Upsert, scope).with_belongings());
     }
     journal::record(&txn, viewer, entries).await?;
     if viewer.is_admin() {

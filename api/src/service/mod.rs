@@ -21,6 +21,7 @@ pub mod relations;
 pub mod rounds;
 pub mod stats;
 pub mod sync;
+pub mod topics;
 pub mod webhooks;
 
 use chrono::{DateTime, SubsecRound, Utc};

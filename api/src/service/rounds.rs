@@ -12,7 +12,8 @@ use entities::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, Statement, TransactionTrait, sea_query::Expr,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait,
+    sea_query::Expr,
 };
 use serde_json::json;
 
@@ -22,7 +23,7 @@ use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, PairingOrigin,
 use crate::error::{ApiError, ApiResult};
 use crate::matching::engine::{self, Applicant, Preference, Problem, Scoring, UnmatchedReason};
 use crate::service::countries::CountryTable;
-use crate::service::journal;
+use crate::service::journal::{self, Entry, Operation, Scope, programme};
 use crate::service::now;
 use crate::service::people::{Outcome, refused};
 
@@ -79,6 +80,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
     }
     .insert(&txn)
     .await?;
+    journal::change(&txn, viewer, NodeKind::Round, model.id, Operation::Upsert, Scope::public()).await?;
     journal::audit(&txn, viewer, "createRound", NodeKind::Round, model.id, json!({ "name": model.name })).await?;
     txn.commit().await?;
     Ok(Ok(model))
@@ -122,6 +124,37 @@ fn check_state(model: &round::Model, action: &str, allowed: &[RoundStatus]) -> A
     )))
 }
 
+/// The round's pairings in one of `statuses`.
+async fn pairing_ids<C: ConnectionTrait>(db: &C, round_id: i32, statuses: &[PairingStatus]) -> ApiResult<Vec<i32>> {
+    Ok(pairing::Entity::find()
+        .select_only()
+        .column(pairing::Column::Id)
+        .filter(pairing::Column::RoundId.eq(round_id))
+        .filter(pairing::Column::Status.is_in(statuses.iter().map(|s| s.as_str())))
+        .order_by_asc(pairing::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The round's applications in `status` of the librarians `among` (all when `None`).
+async fn application_ids<C: ConnectionTrait>(
+    db: &C,
+    round_id: i32,
+    status: ApplicationStatus,
+    among: Option<&[i32]>,
+) -> ApiResult<Vec<i32>> {
+    let mut select = application::Entity::find()
+        .select_only()
+        .column(application::Column::Id)
+        .filter(application::Column::RoundId.eq(round_id))
+        .filter(application::Column::Status.eq(status.as_str()));
+    if let Some(among) = among {
+        select = select.filter(application::Column::LibrarianId.is_in(among.to_vec()));
+    }
+    Ok(select.order_by_asc(application::Column::Id).into_tuple().all(db).await?)
+}
+
 async fn set_status(txn: &DatabaseTransaction, model: round::Model, to: RoundStatus) -> ApiResult<round::Model> {
     let mut active: round::ActiveModel = model.into();
     active.status = Set(to.as_str().to_owned());
@@ -148,13 +181,16 @@ pub async fn transition(
     let previous = model.status.clone();
     let model = set_status(&txn, model, to).await?;
     let mut details = json!({ "from": previous, "to": to.as_str() });
+    let mut entries = vec![Entry::new(NodeKind::Round, round_id, Operation::Upsert, Scope::public())];
     if to == RoundStatus::Matching {
         // Applications close: each country keeps its share of the places.
         let deferred = crate::service::country_share::apply_at_close(&txn, &model).await?;
-        details["deferredByCountryShare"] = json!(deferred);
+        details["deferredByCountryShare"] = json!(deferred.len());
+        entries.extend(programme::owned(&txn, NodeKind::Application, &deferred, Operation::Upsert).await?);
     }
     if to == RoundStatus::Cancelled {
         // Pairings of a cancelled round end.
+        let ending = pairing_ids(&txn, round_id, &[PairingStatus::Proposed, PairingStatus::Active]).await?;
         pairing::Entity::update_many()
             .col_expr(pairing::Column::Status, Expr::value(PairingStatus::Dissolved.as_str()))
             .col_expr(pairing::Column::UpdatedAt, Expr::value(now()))
@@ -162,7 +198,9 @@ pub async fn transition(
             .filter(pairing::Column::Status.is_in([PairingStatus::Proposed.as_str(), PairingStatus::Active.as_str()]))
             .exec(&txn)
             .await?;
+        entries.extend(programme::pairings(&txn, &ending, Operation::Upsert).await?);
     }
+    journal::record(&txn, viewer, entries).await?;
     journal::audit(&txn, viewer, action, NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
@@ -447,6 +485,11 @@ pub async fn run_matching(
             .into_iter()
             .map(|p| p.id)
             .collect();
+        // Withdrawn proposals leave their members' and partners' views.
+        let mut entries = programme::pairings(&txn, &stale, Operation::Deactivate).await?;
+        let groups: Vec<Vec<i32>> =
+            entries.iter().map(|e| e.scope.members.iter().map(|m| m.librarian_id).collect()).collect();
+        let mut partners = groups;
         for chunk in stale.chunks(CHUNK) {
             pairing_member::Entity::delete_many()
                 .filter(pairing_member::Column::PairingId.is_in(chunk.to_vec()))
@@ -471,6 +514,11 @@ pub async fn run_matching(
         for (prop, stored) in proposals.iter_mut().zip(pairings) {
             prop.pairing = Some(stored);
         }
+        let made: Vec<i32> = proposals.iter().filter_map(|p| p.pairing.as_ref().map(|p| p.id)).collect();
+        entries.extend(programme::pairings(&txn, &made, Operation::Upsert).await?);
+        partners.extend(proposals.iter().map(|p| p.librarian_ids.clone()));
+        entries.extend(programme::partners(&partners));
+        journal::record(&txn, viewer, entries).await?;
         let details = json!({
             "proposed": proposals.len(),
             "unmatched": outcome.unmatched.len(),
@@ -546,6 +594,8 @@ pub async fn confirm(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) ->
         Err(errors) => return Ok(Err(errors)),
     };
     let at = now();
+    let proposed = pairing_ids(&txn, round_id, &[PairingStatus::Proposed]).await?;
+    let submitted = application_ids(&txn, round_id, ApplicationStatus::Submitted, None).await?;
     let confirmed = pairing::Entity::update_many()
         .col_expr(pairing::Column::Status, Expr::value(PairingStatus::Active.as_str()))
         .col_expr(pairing::Column::UpdatedAt, Expr::value(at))
@@ -565,6 +615,13 @@ pub async fn confirm(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) ->
     ))
     .await?;
     let model = set_status(&txn, model, RoundStatus::Active).await?;
+    let matched: HashSet<i32> =
+        application_ids(&txn, round_id, ApplicationStatus::Matched, None).await?.into_iter().collect();
+    let now_matched: Vec<i32> = submitted.into_iter().filter(|id| matched.contains(id)).collect();
+    let mut entries = vec![Entry::new(NodeKind::Round, round_id, Operation::Upsert, Scope::public())];
+    entries.extend(programme::pairings(&txn, &proposed, Operation::Upsert).await?);
+    entries.extend(programme::owned(&txn, NodeKind::Application, &now_matched, Operation::Upsert).await?);
+    journal::record(&txn, viewer, entries).await?;
     journal::audit(&txn, viewer, "confirmPairings", NodeKind::Round, round_id, json!({ "confirmed": confirmed }))
         .await?;
     txn.commit().await?;
@@ -612,6 +669,22 @@ pub async fn complete(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) -
         certificate::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
     }
     let model = set_status(&txn, model, RoundStatus::Completed).await?;
+    let mut completed: Vec<i32> = members.iter().map(|(m, _)| m.pairing_id).collect();
+    completed.sort_unstable();
+    completed.dedup();
+    let issued: Vec<i32> = certificate::Entity::find()
+        .select_only()
+        .column(certificate::Column::Id)
+        // A round completes once: its certificates are the ones just issued.
+        .filter(certificate::Column::RoundId.eq(round_id))
+        .order_by_asc(certificate::Column::Id)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let mut entries = vec![Entry::new(NodeKind::Round, round_id, Operation::Upsert, Scope::public())];
+    entries.extend(programme::pairings(&txn, &completed, Operation::Upsert).await?);
+    entries.extend(programme::owned(&txn, NodeKind::Certificate, &issued, Operation::Upsert).await?);
+    journal::record(&txn, viewer, entries).await?;
     let details = json!({ "certificates": certificates.len() });
     journal::audit(&txn, viewer, "completeRound", NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
@@ -785,7 +858,9 @@ pub async fn pair_manually(
             Ok(scored) => scored,
             Err(errors) => return Ok(Err(errors)),
         };
-    let model = store_manual(&txn, &round, &ids, score, explanation).await?;
+    let (model, mut entries) = store_manual(&txn, &round, &ids, score, explanation).await?;
+    entries.extend(programme::partners(&[ids.clone()]));
+    journal::record(&txn, viewer, entries).await?;
     let details = json!({ "members": ids, "force": force });
     journal::audit(&txn, viewer, "pairManually", NodeKind::Pairing, model.id, details).await?;
     txn.commit().await?;
@@ -798,7 +873,7 @@ async fn store_manual(
     ids: &[i32],
     score: i32,
     explanation: String,
-) -> ApiResult<pairing::Model> {
+) -> ApiResult<(pairing::Model, Vec<Entry>)> {
     let at = now();
     let model = pairing::ActiveModel {
         id: NotSet,
@@ -815,7 +890,10 @@ async fn store_manual(
     let members =
         ids.iter().map(|id| pairing_member::ActiveModel { pairing_id: Set(model.id), librarian_id: Set(*id) });
     pairing_member::Entity::insert_many(members).exec_without_returning(txn).await?;
+    let mut entries = programme::pairings(txn, &[model.id], Operation::Upsert).await?;
     if new_status(round) == PairingStatus::Active {
+        let matched = application_ids(txn, round.id, ApplicationStatus::Submitted, Some(ids)).await?;
+        entries.extend(programme::owned(txn, NodeKind::Application, &matched, Operation::Upsert).await?);
         application::Entity::update_many()
             .col_expr(application::Column::Status, Expr::value(ApplicationStatus::Matched.as_str()))
             .filter(application::Column::RoundId.eq(round.id))
@@ -823,7 +901,7 @@ async fn store_manual(
             .exec(txn)
             .await?;
     }
-    Ok(model)
+    Ok((model, entries))
 }
 
 /// Reads a pairing and locks its round for an edit.
@@ -877,6 +955,7 @@ pub async fn dissolve(db: &DatabaseConnection, viewer: &Viewer, pairing_id: i32)
     let model = dissolve_in(&txn, model).await?;
     // Members of a dissolved pairing of an active round are matchable again.
     let members = members_of(&txn, pairing_id).await?;
+    let freed = application_ids(&txn, round.id, ApplicationStatus::Matched, Some(&members)).await?;
     application::Entity::update_many()
         .col_expr(application::Column::Status, Expr::value(ApplicationStatus::Submitted.as_str()))
         .filter(application::Column::RoundId.eq(round.id))
@@ -884,6 +963,9 @@ pub async fn dissolve(db: &DatabaseConnection, viewer: &Viewer, pairing_id: i32)
         .filter(application::Column::Status.eq(ApplicationStatus::Matched.as_str()))
         .exec(&txn)
         .await?;
+    let mut entries = programme::pairings(&txn, &[pairing_id], Operation::Upsert).await?;
+    entries.extend(programme::owned(&txn, NodeKind::Application, &freed, Operation::Upsert).await?);
+    journal::record(&txn, viewer, entries).await?;
     journal::audit(&txn, viewer, "dissolvePairing", NodeKind::Pairing, pairing_id, json!({})).await?;
     txn.commit().await?;
     Ok(Ok(model))
@@ -943,10 +1025,15 @@ pub async fn swap(
     }
     dissolve_in(&txn, first).await?;
     dissolve_in(&txn, second).await?;
+    let mut entries = programme::pairings(&txn, &[first_id, second_id], Operation::Upsert).await?;
     let mut made = Vec::new();
     for (group, (score, explanation)) in [&one, &two].into_iter().zip(scored) {
-        made.push(store_manual(&txn, &round, group, score, explanation).await?);
+        let (model, written) = store_manual(&txn, &round, group, score, explanation).await?;
+        entries.extend(written);
+        made.push(model);
     }
+    entries.extend(programme::partners(&[one.clone(), two.clone()]));
+    journal::record(&txn, viewer, entries).await?;
     let details = json!({ "swapped": [a, b], "from": [first_id, second_id], "force": force });
     journal::audit(&txn, viewer, "swapPartners", NodeKind::Pairing, made[0].id, details).await?;
     txn.commit().await?;
@@ -983,13 +1070,27 @@ pub async fn add_topic(
         body: Set(body),
         publish_at: Set(publish_at),
         created_at: Set(now()),
+        announced_at: Set(None),
     }
     .insert(&txn)
     .await?;
+    journal::record(&txn, viewer, vec![crate::service::topics::entry(model.id, false)]).await?;
+    if model.publish_at <= now() {
+        crate::service::topics::announce(&txn, viewer, &[model.id]).await?;
+    }
     journal::audit(&txn, viewer, "addTopic", NodeKind::DiscussionTopic, model.id, json!({ "roundId": round_id }))
         .await?;
     txn.commit().await?;
     Ok(Ok(model))
+}
+
+/// What a participant reports on their pairing.
+#[derive(Debug, Clone, Copy)]
+pub struct Report<'a> {
+    pub met: bool,
+    /// 1 to 5.
+    pub rating: Option<i32>,
+    pub comment: Option<&'a str>,
 }
 
 /// `reportEngagement`: a member of an active pairing says whether they met, with an
@@ -999,11 +1100,10 @@ pub async fn add_topic(
 /// Database errors; `FORBIDDEN` for anyone but a member of the pairing.
 pub async fn report_engagement(
     db: &DatabaseConnection,
+    viewer: &Viewer,
     librarian_id: i32,
     pairing_id: i32,
-    met: bool,
-    rating: Option<i32>,
-    comment: Option<&str>,
+    Report { met, rating, comment }: Report<'_>,
 ) -> Outcome<engagement_report::Model> {
     let mut c = Checks::default();
     if rating.is_some_and(|r| !(1..=5).contains(&r)) {
@@ -1034,6 +1134,7 @@ pub async fn report_engagement(
     }
     .insert(&txn)
     .await?;
+    programme::record_owned(&txn, viewer, NodeKind::EngagementReport, &[report.id]).await?;
     txn.commit().await?;
     Ok(Ok(report))
 }

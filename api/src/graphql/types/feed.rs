@@ -16,21 +16,53 @@ pub enum ChangeEntityType {
     Membership,
     Association,
     Ambassador,
+    /// A round: created, its dates or country share changed, or its state.
+    Round,
+    /// An application: made, withdrawn, deferred or taken back in, matched, completed.
+    Application,
+    /// A pairing: proposed, confirmed, made or dissolved by hand, completed, or its
+    /// members' view of it changed.
+    Pairing,
+    /// A discussion topic: announced to non-admins when it is published.
+    DiscussionTopic,
+    /// A participant's engagement report.
+    EngagementReport,
+    /// A certificate issued when a round completes.
+    Certificate,
 }
 
 impl ChangeEntityType {
+    const ALL: [Self; 10] = [
+        Self::Librarian,
+        Self::Membership,
+        Self::Association,
+        Self::Ambassador,
+        Self::Round,
+        Self::Application,
+        Self::Pairing,
+        Self::DiscussionTopic,
+        Self::EngagementReport,
+        Self::Certificate,
+    ];
+
     pub fn kind(self) -> NodeKind {
         match self {
             Self::Librarian => NodeKind::Librarian,
             Self::Membership => NodeKind::Membership,
             Self::Association => NodeKind::Association,
             Self::Ambassador => NodeKind::Ambassador,
+            Self::Round => NodeKind::Round,
+            Self::Application => NodeKind::Application,
+            Self::Pairing => NodeKind::Pairing,
+            Self::DiscussionTopic => NodeKind::DiscussionTopic,
+            Self::EngagementReport => NodeKind::EngagementReport,
+            Self::Certificate => NodeKind::Certificate,
         }
     }
 
     /// The feed's name for a kind of node, if the feed reports that kind.
     pub fn of(kind: NodeKind) -> Option<Self> {
-        [Self::Librarian, Self::Membership, Self::Association, Self::Ambassador].into_iter().find(|t| t.kind() == kind)
+        Self::ALL.into_iter().find(|t| t.kind() == kind)
     }
 }
 

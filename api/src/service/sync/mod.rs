@@ -39,7 +39,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
 use crate::domain::input::{Checks, UserErrorCode};
-use crate::domain::{MembershipStatus, SyncMode, SyncSource};
+use crate::domain::{MembershipStatus, NodeKind, SyncMode, SyncSource};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal;
 use crate::service::now;
@@ -450,6 +450,21 @@ async fn apply_once(
     .insert(&txn)
     .await?;
     journal::record(&txn, viewer, entries).await?;
+    if viewer.is_admin() {
+        // An admin writing an association's membership is audited like every admin write.
+        let details = serde_json::json!({
+            "associationId": crate::domain::GlobalId::encode(NodeKind::Association, req.association_id),
+            "syncRun": crate::domain::GlobalId::encode(NodeKind::SyncRun, run.id),
+            "mode": req.mode.as_str(),
+            "source": req.source.as_str(),
+            "created": counts.created,
+            "updated": counts.updated,
+            "deactivated": counts.deactivated,
+            "reactivated": counts.reactivated,
+            "failed": counts.failed,
+        });
+        journal::audit(&txn, viewer, "syncMembers", NodeKind::Association, req.association_id, details).await?;
+    }
     txn.commit().await?;
     Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
 }
