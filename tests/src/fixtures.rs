@@ -341,6 +341,8 @@ pub async fn network(db: &DatabaseConnection) -> Network {
             body: Set(format!("Talk about {title}.")),
             publish_at: Set(day(20 + u32::try_from(i).unwrap_or(0))),
             created_at: Set(day(15)),
+            // Fixtures are written directly, without change-log entries to announce.
+            announced_at: Set(Some(day(20 + u32::try_from(i).unwrap_or(0)))),
         }
         .insert(db)
         .await

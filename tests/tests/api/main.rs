@@ -22,6 +22,7 @@ mod observability;
 mod over_http;
 mod pagination;
 mod privacy;
+mod programme_feed;
 mod queries;
 mod rounds;
 mod schema;

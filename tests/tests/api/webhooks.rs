@@ -18,9 +18,9 @@ use crate::sync::synced;
 
 /// One request the receiver got: its headers (lower-case names) and body.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     headers: Vec<(String, String)>,
-    body: String,
+    pub(crate) body: String,
 }
 
 impl Received {
@@ -31,7 +31,7 @@ impl Received {
 
 /// A minimal HTTP/1.1 receiver: answers the statuses in `script` in turn (the last one
 /// from then on) and records every request.
-async fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
+pub(crate) async fn receiver(script: Vec<u16>) -> (String, Arc<Mutex<Vec<Received>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}/hook", listener.local_addr().expect("address"));
     let log: Arc<Mutex<Vec<Received>>> = Arc::default();
@@ -92,13 +92,13 @@ fn hmac_hex(secret: &str, message: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-const REGISTER: &str = "mutation($input: RegisterWebhookInput!) { registerWebhook(input: $input) {
+pub(crate) const REGISTER: &str = "mutation($input: RegisterWebhookInput!) { registerWebhook(input: $input) {
   secret webhook { id url entityTypes active } userErrors { field code } } }";
 
 const DELIVERIES: &str = "query($id: ID!) { node(id: $id) { ... on Webhook { deliveries(first: 10) { nodes {
   id status attempts eventCount firstCursor lastCursor lastStatusCode lastError nextAttemptAt deliveredAt } } } } }";
 
-async fn wait_for<F: Fn() -> bool>(what: &str, done: F) {
+pub(crate) async fn wait_for<F: Fn() -> bool>(what: &str, done: F) {
     for _ in 0..200 {
         if done() {
             return;

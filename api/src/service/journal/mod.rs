@@ -174,12 +174,14 @@ pub async fn record<C: ConnectionTrait>(db: &C, viewer: &Viewer, mut entries: Ve
     if entries.is_empty() {
         return Ok(());
     }
+    // Everything read from here on is read under the lock (see `programme`).
+    lock_feed(db).await?;
     let owners: Vec<&Entry> = entries.iter().filter(|e| e.belongings).collect();
     if !owners.is_empty() {
         let extra = programme::belongings(db, &owners).await?;
         entries.extend(extra);
     }
-    lock_feed(db).await?;
+    programme::resolve(db, &mut entries).await?;
     let actor = actor(viewer);
     let at = now();
     for chunk in entries.chunks(CHUNK) {

@@ -4,6 +4,9 @@
 //! - an application, certificate or engagement report belongs to its librarian: it has the
 //!   librarian's scope (their country for ambassadors, their confirmed associations at
 //!   read time, themself), but never the directory's;
+//! - countries are read when the entries are recorded, under the feed lock ([`resolve`]):
+//!   a write that moves a librarian and one that touches what they own then see each other
+//!   in the order of their entries, so neither leaves an entry with a stale country;
 //! - a pairing concerns each of its members ([`super::Member`] rows with their countries);
 //! - a librarian who comes into or leaves a partner's view is announced to that partner
 //!   only ([`partners`]);
@@ -94,12 +97,8 @@ async fn owned_rows<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// The scope of an object the librarian `owner` (of `country`) owns.
-fn owned_scope(owner: i32, country: Option<String>) -> Scope {
-    Scope { librarian_id: Some(owner), country_code: country, ..Scope::default() }
-}
-
-/// Entries for the applications, certificates or engagement reports `ids` (by `kind`).
+/// Entries for the applications, certificates or engagement reports `ids` (by `kind`);
+/// [`super::record`] fills in their owners' countries.
 ///
 /// # Errors
 /// Database errors.
@@ -110,11 +109,40 @@ pub async fn owned<C: ConnectionTrait>(
     operation: Operation,
 ) -> ApiResult<Vec<Entry>> {
     let rows = owned_rows(db, kind, false, ids).await?;
-    let countries = countries(db, rows.iter().map(|(_, owner)| *owner)).await?;
     Ok(rows
         .into_iter()
-        .map(|(id, owner)| Entry::new(kind, id, operation, owned_scope(owner, countries.get(&owner).cloned())))
+        .map(|(id, owner)| Entry::new(kind, id, operation, Scope { librarian_id: Some(owner), ..Scope::default() }))
         .collect())
+}
+
+const OWNED: [NodeKind; 3] = [NodeKind::Application, NodeKind::Certificate, NodeKind::EngagementReport];
+
+/// Fills in the countries the entries still lack: an owned object's owner's, a pairing's
+/// members'. Called by [`super::record`] under the feed lock.
+pub(super) async fn resolve<C: ConnectionTrait>(db: &C, entries: &mut [Entry]) -> ApiResult<()> {
+    let owner = |e: &Entry| e.scope.librarian_id.filter(|_| OWNED.contains(&e.kind) && e.scope.country_code.is_none());
+    let member = |m: &Member| (!m.partner && m.country_code.is_none()).then_some(m.librarian_id);
+    let mut wanted: Vec<i32> = entries.iter().filter_map(owner).collect();
+    for e in entries.iter().filter(|e| e.kind == NodeKind::Pairing) {
+        wanted.extend(e.scope.members.iter().filter_map(member));
+    }
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let countries = countries(db, wanted).await?;
+    for e in entries.iter_mut() {
+        if let Some(id) = owner(e) {
+            e.scope.country_code = countries.get(&id).cloned();
+        }
+        if e.kind == NodeKind::Pairing {
+            for m in &mut e.scope.members {
+                if let Some(id) = member(m) {
+                    m.country_code = countries.get(&id).cloned();
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `(pairing_id, librarian_id)` of the members of the pairings `ids`, or of the pairings of
@@ -183,15 +211,14 @@ fn pairing_entries(
         .collect()
 }
 
-/// Entries for the pairings `ids`, with their members as they are now. For pairings about
-/// to be deleted, call it before the delete.
+/// Entries for the pairings `ids`, with their members as they are now (for pairings about
+/// to be deleted, call it before the delete); [`super::record`] fills in their countries.
 ///
 /// # Errors
 /// Database errors.
 pub async fn pairings<C: ConnectionTrait>(db: &C, ids: &[i32], operation: Operation) -> ApiResult<Vec<Entry>> {
     let rows = member_rows(db, false, ids).await?;
-    let countries = countries(db, rows.iter().map(|(_, m)| *m)).await?;
-    Ok(pairing_entries(&rows, &countries, operation, |_, _| {}))
+    Ok(pairing_entries(&rows, &HashMap::new(), operation, |_, _| {}))
 }
 
 /// For each group of librarians that became (or stopped being) partners, an entry about
