@@ -289,7 +289,7 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     let view = follow(&app, &p.token_a).await;
     assert_eq!(kinds(&view, "Application").len(), 2, "its two members' applications, not the others'");
     assert!(view.contains_key(&published) && !view.contains_key(&later), "only the published topic");
-    assert_eq!(kinds(&view, "Round"), [p.round.clone()]);
+    assert_eq!(kinds(&view, "Round"), std::slice::from_ref(&p.round));
     assert_eq!(kinds(&follow(&app, &jp).await, "Application").len(), 1, "Kenji's");
     // A librarian follows the topics of the rounds they applied to.
     assert!(follow(&app, &thandi).await.contains_key(&published));
@@ -360,7 +360,7 @@ async fn a_topic_is_announced_in_the_feed_when_its_publish_time_comes() {
 async fn followers_running_alongside_a_round_end_with_exactly_what_they_may_see() {
     let app = Arc::new(TestApp::spawn().await);
     let p = setup(&app).await;
-    let tokens = vec![
+    let tokens = [
         p.token_a.clone(),
         app.token(Role::Ambassador, &["ZA"], None, None),
         app.token(Role::Ambassador, &["KE"], None, None),
