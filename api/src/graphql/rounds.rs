@@ -783,14 +783,6 @@ impl RoundMutations {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
         let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
-        if input.note.as_ref().is_some_and(|n| n.chars().count() > 2_000) {
-            let error = UserError {
-                field: "note".into(),
-                code: crate::domain::input::UserErrorCode::TooLong,
-                message: "at most 2000 characters".into(),
-            };
-            return Ok(ApplicationPayload { application: None, user_errors: vec![error] });
-        }
         let outcome = country_share::defer(&api(ctx)?.db, viewer, id, input.note).await?;
         let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
         Ok(ApplicationPayload { application, user_errors })

@@ -121,6 +121,7 @@ pub async fn apply(
         .filter(application::Column::LibrarianId.eq(librarian_id))
         .one(&txn)
         .await?;
+    let first_time = existing.is_none();
     let model = match existing {
         Some(app) if app.status != ApplicationStatus::Withdrawn.as_str() => {
             return refused("roundId", UserErrorCode::Duplicate, "this librarian has already applied to this round");
@@ -158,6 +159,10 @@ pub async fn apply(
         }
     };
     crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
+    if first_time {
+        // The round's topics published so far come into the applicant's view.
+        crate::service::topics::record_for_applicant(&txn, viewer, round_id, librarian_id).await?;
+    }
     journal::audit(&txn, viewer, "applyToRound", NodeKind::Application, model.id, json!({ "roundId": round_id }))
         .await?;
     txn.commit().await?;

@@ -25,7 +25,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
-use crate::domain::input::UserErrorCode;
+use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
 use crate::domain::{ApplicationStatus, NodeKind, RoundStatus};
 use crate::error::ApiResult;
 use crate::service::journal;
@@ -97,18 +97,27 @@ pub async fn apply_at_close(txn: &DatabaseTransaction, round: &round::Model) -> 
         rows.push((row.try_get::<i32>("", "id")?, row.try_get::<String>("", "country_code")?));
     }
     let deferred = beyond_share(&rows, share);
-    let at = now();
+    // One statement per country (its applicants share the note), in chunks of ids.
+    let mut by_note: std::collections::BTreeMap<&str, Vec<i32>> = std::collections::BTreeMap::new();
     for (id, note) in &deferred {
-        application::Entity::update_many()
-            .col_expr(application::Column::Status, ApplicationStatus::Deferred.as_str().into())
-            .col_expr(application::Column::Deferral, BY_COUNTRY_SHARE.into())
-            .col_expr(application::Column::DeferralNote, note.clone().into())
-            .col_expr(application::Column::UpdatedAt, at.into())
-            .filter(application::Column::Id.eq(*id))
-            .exec(txn)
-            .await?;
+        by_note.entry(note.as_str()).or_default().push(*id);
     }
-    Ok(deferred.into_iter().map(|(id, _)| id).collect())
+    let at = now();
+    for (note, ids) in by_note {
+        for chunk in ids.chunks(1_000) {
+            application::Entity::update_many()
+                .col_expr(application::Column::Status, ApplicationStatus::Deferred.as_str().into())
+                .col_expr(application::Column::Deferral, BY_COUNTRY_SHARE.into())
+                .col_expr(application::Column::DeferralNote, note.into())
+                .col_expr(application::Column::UpdatedAt, at.into())
+                .filter(application::Column::Id.is_in(chunk.to_vec()))
+                .exec(txn)
+                .await?;
+        }
+    }
+    let mut ids: Vec<i32> = deferred.into_iter().map(|(id, _)| id).collect();
+    ids.sort_unstable();
+    Ok(ids)
 }
 
 /// `setCountryShare`: the round's share in percent (1 to 100), or `None` for no cap, while
@@ -179,6 +188,11 @@ pub async fn defer(
     application_id: i32,
     note: Option<String>,
 ) -> Outcome<application::Model> {
+    let mut c = Checks::default();
+    let note = note.as_deref().and_then(|n| c.text("note", n, MAX_BIO));
+    if !c.ok() {
+        return Ok(Err(c.errors));
+    }
     let (txn, app) = match locked_application(db, application_id, "deferApplication").await? {
         Ok(found) => found,
         Err(errors) => return Ok(Err(errors)),
@@ -206,10 +220,7 @@ pub async fn defer(
             "the applicant is in one of the round's pairings; dissolve it first",
         );
     }
-    let note = note
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty())
-        .unwrap_or_else(|| "Deferred to a later round by the programme's directors.".to_owned());
+    let note = note.unwrap_or_else(|| "Deferred to a later round by the programme's directors.".to_owned());
     let mut active: application::ActiveModel = app.into();
     active.status = Set(ApplicationStatus::Deferred.as_str().to_owned());
     active.deferral = Set(Some(BY_ADMIN.to_owned()));

@@ -298,7 +298,11 @@ pub async fn update(
                 .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))),
         );
     }
-    entries.insert(0, Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope));
+    let consent_changed = before.listed_in_directory != model.listed_in_directory;
+    let entry = Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope);
+    // Directory consent decides whether partners read the profile (and so the explanation
+    // of their pairings): the pairings are announced again.
+    entries.insert(0, if consent_changed { entry.with_belongings() } else { entry });
     if viewer.is_admin() {
         journal::audit(&txn, viewer, "updateLibrarian", NodeKind::Librarian, id, json!({ "fields": changed(&input) }))
             .await?;
@@ -425,6 +429,14 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
         active
             .iter()
             .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Deactivate, Scope::membership(m, &scope))),
+    );
+    // The others changed too (links declined, what associations sent cleared).
+    let others = membership::Entity::find().filter(membership::Column::LibrarianId.eq(id)).all(&txn).await?;
+    entries.extend(
+        others
+            .iter()
+            .filter(|m| active.iter().all(|a| a.id != m.id))
+            .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))),
     );
     entries.extend(
         open_terms.iter().map(|a| Entry::new(NodeKind::Ambassador, *a, Operation::Deactivate, Scope::public())),

@@ -52,6 +52,35 @@ pub async fn announce<C: ConnectionTrait>(db: &C, viewer: &Viewer, ids: &[i32]) 
     Ok(count)
 }
 
+/// Records, for a librarian who just applied to the round, the topics of the round already
+/// announced (to them only: they follow the topics of the rounds they applied to, and the
+/// announcements are behind them in the feed). Reads under the feed lock, so a topic
+/// announced at the same moment is in one or the other.
+///
+/// # Errors
+/// Database errors.
+pub async fn record_for_applicant<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    round_id: i32,
+    librarian_id: i32,
+) -> ApiResult<()> {
+    journal::lock_feed(db).await?;
+    let ids: Vec<i32> = discussion_topic::Entity::find()
+        .select_only()
+        .column(discussion_topic::Column::Id)
+        .filter(discussion_topic::Column::RoundId.eq(round_id))
+        .filter(discussion_topic::Column::AnnouncedAt.is_not_null())
+        .order_by_asc(discussion_topic::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let scope = Scope { librarian_id: Some(librarian_id), ..Scope::default() };
+    let entries =
+        ids.into_iter().map(|id| Entry::new(NodeKind::DiscussionTopic, id, Operation::Upsert, scope.clone())).collect();
+    journal::record(db, viewer, entries).await
+}
+
 /// The announcer's actor in the change log.
 fn announcer() -> Viewer {
     Viewer::Admin { subject: "topic-announcer".to_owned() }

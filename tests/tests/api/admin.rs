@@ -168,3 +168,28 @@ async fn admins_create_librarians_with_validated_unique_emails() {
     let total = app.data("{ librarians { totalCount } }", json!({})).await;
     assert_eq!(total["librarians"]["totalCount"], 9);
 }
+
+#[tokio::test]
+async fn an_admins_sync_is_audited_and_an_associations_own_is_not() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let liasa = gid(NodeKind::Association, net.liasa);
+    let member = |id: &str, email: &str| json!([{ "externalId": id, "email": email, "fullName": "Zanele Mokoena", "countryCode": "ZA", "languages": ["en"] }]);
+    let own = app.token(Role::Association, &[], Some(net.liasa), None);
+    crate::sync::synced(&app, &own, net.liasa, "UPSERT", member("ZA-7", "zanele@example.net")).await;
+    let admin = app.token(Role::Admin, &[], None, None);
+    crate::sync::synced(&app, &admin, net.liasa, "UPSERT", member("ZA-8", "thabo@example.net")).await;
+    let audit = app
+        .data(
+            "query($id: ID!) { auditLog(objectId: $id) { totalCount nodes { action actorRole objectId details } } }",
+            json!({ "id": liasa }),
+        )
+        .await;
+    assert_eq!(audit["auditLog"]["totalCount"], 1, "the admin's sync only: {audit}");
+    let entry = &audit["auditLog"]["nodes"][0];
+    assert_eq!(entry["action"], "syncMembers");
+    assert_eq!(entry["actorRole"], "admin");
+    assert_eq!(entry["details"]["mode"], "UPSERT");
+    assert_eq!(entry["details"]["created"], 1);
+    assert!(entry["details"]["syncRun"].as_str().is_some_and(|id| !id.is_empty()), "{entry}");
+}

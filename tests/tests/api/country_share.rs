@@ -143,6 +143,14 @@ async fn a_country_over_its_share_keeps_its_earliest_applicants() {
     assert_eq!(again["data"]["readmitApplication"]["userErrors"], json!([{ "code": "NOT_ALLOWED" }]));
     let kenyan = status_of(others[0])["id"].as_str().unwrap_or_default().to_owned();
     let defer = "mutation($input: DeferApplicationInput!) { deferApplication(input: $input) { application { status deferral { reason note } } userErrors { code } } }";
+    // A note is text like any other: too long, a user error; with a NUL byte, refused as
+    // bad input; nothing deferred either way.
+    let long = app.graphql(defer, json!({ "input": { "applicationId": kenyan, "note": "x".repeat(2_001) } })).await;
+    assert_eq!(long["data"]["deferApplication"]["userErrors"], json!([{ "code": "TOO_LONG" }]), "{long}");
+    let nul = app.graphql(defer, json!({ "input": { "applicationId": kenyan, "note": "half\u{0}note" } })).await;
+    assert_eq!(error_codes(&nul), ["BAD_USER_INPUT"], "{nul}");
+    let fresh = nodes(&app.graphql(APPLICATIONS, json!({ "id": round })).await);
+    assert!(fresh.iter().any(|a| a["id"] == kenyan.as_str() && a["status"] == "SUBMITTED"), "nothing deferred");
     let body = app
         .graphql(defer, json!({ "input": { "applicationId": kenyan, "note": "Starting a new job; next round." } }))
         .await;

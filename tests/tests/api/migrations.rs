@@ -5,7 +5,7 @@ use interlib_tests::TestDatabase;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait};
 
-const TABLES: [&str; 19] = [
+const TABLES: [&str; 20] = [
     "countries",
     "librarians",
     "librarian_languages",
@@ -20,6 +20,7 @@ const TABLES: [&str; 19] = [
     "discussion_topics",
     "certificates",
     "change_log",
+    "change_log_members",
     "audit_log",
     "sync_runs",
     "webhooks",
@@ -40,6 +41,10 @@ async fn migrations_apply_roll_back_and_reapply() {
     }
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
+    assert!(manager.has_column("discussion_topics", "announced_at").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("programme feed down");
+    assert!(!manager.has_table("change_log_members").await.expect("checked"));
+    assert!(!manager.has_column("discussion_topics", "announced_at").await.expect("checked"));
     assert!(manager.has_column("rounds", "country_share").await.expect("checked"));
     assert!(manager.has_column("applications", "deferral_note").await.expect("checked"));
     Migrator::down(&db, Some(1)).await.expect("country share down");

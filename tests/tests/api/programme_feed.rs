@@ -24,7 +24,7 @@ use crate::sync::synced;
 /// What a follower keeps of each object (no field a caller may be refused).
 const NODE: &str = "__typename id
   ... on Librarian { fullName country { code } }
-  ... on Membership { externalId status }
+  ... on Membership { externalId status consent version }
   ... on Association { name }
   ... on Ambassador { country { code } }
   ... on Round { name status countryShare }
@@ -39,6 +39,8 @@ struct Follower {
     after: Option<String>,
     state: BTreeMap<String, Value>,
     events: usize,
+    /// Every event's entity, in order.
+    entities: Vec<String>,
 }
 
 impl Follower {
@@ -54,6 +56,7 @@ impl Follower {
         for event in page["events"].as_array().expect("events") {
             self.events += 1;
             let entity = event["entity"].as_str().expect("entity").to_owned();
+            self.entities.push(entity.clone());
             if event["node"].is_null() {
                 self.state.remove(&entity);
             } else {
@@ -291,8 +294,29 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     assert!(view.contains_key(&published) && !view.contains_key(&later), "only the published topic");
     assert_eq!(kinds(&view, "Round"), std::slice::from_ref(&p.round));
     assert_eq!(kinds(&follow(&app, &jp).await, "Application").len(), 1, "Kenji's");
-    // A librarian follows the topics of the rounds they applied to.
+    // A librarian follows the topics of the rounds they applied to, even those announced
+    // before they applied (behind their cursor).
     assert!(follow(&app, &thandi).await.contains_key(&published));
+    let create = "mutation { createLibrarian(input: { fullName: \"Lola Reis\", email: \"lola@example.net\", \
+                  countryCode: \"BR\", sector: PUBLIC, languages: [\"en\"] }) { librarian { id } } }";
+    let lola =
+        app.data(create, json!({})).await["createLibrarian"]["librarian"]["id"].as_str().unwrap_or_default().to_owned();
+    let lola = app.token(
+        Role::Librarian,
+        &[],
+        None,
+        Some(interlib::domain::GlobalId::decode_int("id", &lola, NodeKind::Librarian).expect("id")),
+    );
+    let mut late = Follower::default();
+    late.catch_up(&app, &lola).await;
+    assert!(!late.state.contains_key(&published), "not hers before she applies");
+    let apply = "mutation($input: ApplyToRoundInput!) { applyToRound(input: $input) { userErrors { code } } }";
+    let body = app.graphql_as(Some(&lola), apply, json!({ "input": { "roundId": p.round } })).await;
+    assert_eq!(body["data"]["applyToRound"]["userErrors"], json!([]), "{body}");
+    late.catch_up(&app, &lola).await;
+    assert!(late.state.contains_key(&published) && !late.state.contains_key(&later), "{:#?}", late.state);
+    assert_eq!(late.state, visible(&app, &lola).await);
+    check("a late applicant").await;
 
     match_and_confirm(&app, &p.round).await;
     let pairing = pairing_of(&app, &thandi).await;
@@ -313,6 +337,35 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     let theirs = follow(&app, &kenji).await;
     assert!(kinds(&theirs, "EngagementReport").is_empty());
     assert_eq!(kinds(&theirs, "Application").len(), 1);
+    // Directory consent decides whether partners read the pairing's explanation: a partner
+    // following along hears of the pairing again.
+    let kenji_pairing = pairing_of(&app, &kenji).await;
+    let q = "query($id: ID!) { pairing(id: $id) { members { id } } }";
+    let members = app.data(q, json!({ "id": kenji_pairing })).await;
+    let partner_id = members["pairing"]["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .find(|id| *id != gid(NodeKind::Librarian, p.kenji))
+        .expect("a partner")
+        .to_owned();
+    let partner_token = app.token(
+        Role::Librarian,
+        &[],
+        None,
+        Some(interlib::domain::GlobalId::decode_int("id", &partner_id, NodeKind::Librarian).expect("id")),
+    );
+    let mut partner = Follower::default();
+    partner.catch_up(&app, &partner_token).await;
+    let seen = partner.entities.len();
+    let consent =
+        "mutation($listed: Boolean!) { setDirectoryConsent(input: { listed: $listed }) { librarian { id } } }";
+    app.graphql_as(Some(&kenji), consent, json!({ "listed": true })).await;
+    partner.catch_up(&app, &partner_token).await;
+    assert!(partner.entities[seen..].contains(&kenji_pairing), "{:?}", &partner.entities[seen..]);
+    assert_eq!(partner.state, visible(&app, &partner_token).await);
+    check("consent").await;
 
     // Thandi moves to Kenya: the ZA ambassador's copy loses what she owns, the KE one's gains it.
     synced(&app, &p.token_a, p.association, "UPSERT", json!([member("A1", "thandi@example.net", "Thandi Zulu", "KE")]))
@@ -325,6 +378,20 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
 
     step(&app, "completeRound", &p.round).await;
     check("completed").await;
+    // An association's claim on someone already in the network waits for their consent;
+    // erasing them declines it, and the association hears of it.
+    synced(&app, &p.token_a, p.association, "UPSERT", json!([member("A9", "kenji@example.net", "Kenji Sato", "JP")]))
+        .await;
+    let pending = follow(&app, &p.token_a).await;
+    assert!(pending.values().any(|n| n["externalId"] == "A9" && n["consent"] == "PENDING"), "{pending:#?}");
+    let erase = "mutation($input: EraseLibrarianInput!) { eraseLibrarian(input: $input) { librarian { id } } }";
+    app.data(erase, json!({ "input": { "librarianId": gid(NodeKind::Librarian, p.kenji) } })).await;
+    // (Kenji's own token ends with his erasure.)
+    for token in [&p.token_a, &za, &ke, &jp, &thandi] {
+        assert_eq!(follow(&app, token).await, visible(&app, token).await, "erased");
+    }
+    let after = follow(&app, &p.token_a).await;
+    assert!(after.values().any(|n| n["externalId"] == "A9" && n["consent"] == "DECLINED"), "{after:#?}");
     let view = follow(&app, &p.token_a).await;
     assert_eq!(view[&pairing]["status"], "COMPLETED");
     assert!(!kinds(&view, "Certificate").is_empty(), "its members' certificates");

@@ -271,3 +271,42 @@ async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
     assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
     assert!(closed["reason"].as_str().is_some_and(|r| r.contains("expired")), "{closed}");
 }
+
+#[tokio::test]
+async fn an_association_follows_its_members_applications_live_and_no_one_elses() {
+    let app = TestApp::spawn_with(|s| s.subscription_poll_ms = 50).await;
+    let net = fixtures::network(&app.db).await;
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    let mut association = Client::authenticated(&app, &liasa).await;
+    association
+        .subscribe(
+            "apps",
+            "subscription { changes(entityTypes: [APPLICATION]) { entityType node { ... on Application { status } } } }",
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let create = "mutation { createRound(input: { name: \"Round 2027/2\", applicationsOpenAt: \"2027-07-01T00:00:00Z\", \
+                  applicationsCloseAt: \"2027-08-01T00:00:00Z\", startsAt: \"2027-08-15T00:00:00Z\", \
+                  endsAt: \"2027-12-15T00:00:00Z\" }) { round { id } userErrors { code } } }";
+    let data = mutate(&app, create, json!({})).await;
+    let round = data["createRound"]["round"]["id"].as_str().unwrap_or_default().to_owned();
+    mutate(
+        &app,
+        "mutation($id: ID!) { openApplications(input: { roundId: $id }) { userErrors { code } } }",
+        json!({ "id": round }),
+    )
+    .await;
+    let apply = "mutation($round: ID!, $who: ID!) { applyToRound(input: { roundId: $round, librarianId: $who }) \
+                 { userErrors { code } } }";
+    // Carmen is not LIASA's; Bongani is.
+    for who in [net.carmen, net.bongani] {
+        mutate(&app, apply, json!({ "round": round, "who": gid(NodeKind::Librarian, who) })).await;
+    }
+    let update = association.next().await;
+    assert_eq!(update["id"], "apps", "{update}");
+    assert_eq!(
+        update["payload"]["data"]["changes"],
+        json!({ "entityType": "APPLICATION", "node": { "status": "SUBMITTED" } })
+    );
+    assert!(association.quiet_for(Duration::from_millis(600)).await, "Carmen's application is not LIASA's");
+}

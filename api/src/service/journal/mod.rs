@@ -149,7 +149,7 @@ const FEED_LOCK: i64 = 0x1A7E_4C0D;
 /// `n` is still uncommitted (a follower would skip it for good). PostgreSQL only: SQLite
 /// has one writer at a time already. Write transactions therefore record their changes
 /// last, after their other writes, which keeps the lock short and deadlock-free.
-async fn lock_feed<C: ConnectionTrait>(db: &C) -> ApiResult<()> {
+pub(crate) async fn lock_feed<C: ConnectionTrait>(db: &C) -> ApiResult<()> {
     if db.get_database_backend() == DatabaseBackend::Postgres {
         db.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,

@@ -117,9 +117,13 @@ pub async fn owned<C: ConnectionTrait>(
 
 const OWNED: [NodeKind; 3] = [NodeKind::Application, NodeKind::Certificate, NodeKind::EngagementReport];
 
-/// Fills in the countries the entries still lack: an owned object's owner's, a pairing's
-/// members'. Called by [`super::record`] under the feed lock.
+/// Fills in the countries the entries still lack (an owned object's owner's, a pairing's
+/// members'), and reads a membership's again: its librarian's country as it is, if the
+/// link is confirmed now or was when the write read it. Called by [`super::record`] under
+/// the feed lock, so that a move and a consent decided at the same moment cannot leave the
+/// link in the wrong ambassadors' feeds.
 pub(super) async fn resolve<C: ConnectionTrait>(db: &C, entries: &mut [Entry]) -> ApiResult<()> {
+    resolve_memberships(db, entries).await?;
     let owner = |e: &Entry| e.scope.librarian_id.filter(|_| OWNED.contains(&e.kind) && e.scope.country_code.is_none());
     let member = |m: &Member| (!m.partner && m.country_code.is_none()).then_some(m.librarian_id);
     let mut wanted: Vec<i32> = entries.iter().filter_map(owner).collect();
@@ -139,6 +143,35 @@ pub(super) async fn resolve<C: ConnectionTrait>(db: &C, entries: &mut [Entry]) -
                 if let Some(id) = member(m) {
                     m.country_code = countries.get(&id).cloned();
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn resolve_memberships<C: ConnectionTrait>(db: &C, entries: &mut [Entry]) -> ApiResult<()> {
+    use entities::membership::Column as M;
+    let ids: Vec<i32> = entries.iter().filter(|e| e.kind == NodeKind::Membership).map(|e| e.key).collect();
+    let mut links: HashMap<i32, (i32, bool)> = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(IN_CHUNK) {
+        let rows: Vec<(i32, i32, String)> = entities::membership::Entity::find()
+            .select_only()
+            .columns([M::Id, M::LibrarianId, M::Consent])
+            .filter(M::Id.is_in(chunk.to_vec()))
+            .into_tuple()
+            .all(db)
+            .await?;
+        let confirmed = crate::domain::MembershipConsent::Confirmed.as_str();
+        links.extend(rows.into_iter().map(|(id, librarian, consent)| (id, (librarian, consent == confirmed))));
+    }
+    if links.is_empty() {
+        return Ok(());
+    }
+    let countries = countries(db, links.values().map(|(librarian, _)| *librarian)).await?;
+    for e in entries.iter_mut().filter(|e| e.kind == NodeKind::Membership) {
+        if let Some((librarian, confirmed)) = links.get(&e.key) {
+            if *confirmed || e.scope.country_code.is_some() {
+                e.scope.country_code = countries.get(librarian).cloned();
             }
         }
     }
