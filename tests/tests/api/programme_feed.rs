@@ -119,6 +119,17 @@ async fn visible(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
     out
 }
 
+/// Each follower reads on, then it and a follower reading from the start must both hold
+/// exactly what the caller may see now.
+async fn check(app: &TestApp, followers: &mut [(String, Follower)], stage: &str) {
+    for (token, follower) in followers.iter_mut() {
+        follower.catch_up(app, token).await;
+        let now = visible(app, token).await;
+        assert_eq!(follower.state, now, "{stage}: reading along");
+        assert_eq!(follow(app, token).await, now, "{stage}: from the start");
+    }
+}
+
 fn kinds(state: &BTreeMap<String, Value>, typename: &str) -> Vec<String> {
     state
         .values()
@@ -274,21 +285,15 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     let jp = app.token(Role::Ambassador, &["JP"], None, None);
     let thandi = app.token(Role::Librarian, &[], None, Some(p.thandi));
     let kenji = app.token(Role::Librarian, &[], None, Some(p.kenji));
-    let tokens = [&p.token_a, &za, &ke, &jp, &thandi, &kenji];
-    let check = |stage: &'static str| {
-        let app = &app;
-        async move {
-            for token in tokens {
-                assert_eq!(follow(app, token).await, visible(app, token).await, "{stage}");
-            }
-        }
-    };
+    // Followers that read along from the start, stage by stage, and fresh ones at each stage.
+    let mut followers: Vec<(String, Follower)> =
+        [&p.token_a, &za, &ke, &jp, &thandi, &kenji].into_iter().map(|t| (t.clone(), Follower::default())).collect();
 
     step(&app, "openApplications", &p.round).await;
     apply_all(&app, &p.round).await;
     let published = add_topic(&app, &p.round, "Introduce yourselves", "2026-01-01T00:00:00Z").await;
     let later = add_topic(&app, &p.round, "Plans for next year", "2099-01-01T00:00:00Z").await;
-    check("applications in").await;
+    check(&app, &mut followers, "applications in").await;
     let view = follow(&app, &p.token_a).await;
     assert_eq!(kinds(&view, "Application").len(), 2, "its two members' applications, not the others'");
     assert!(view.contains_key(&published) && !view.contains_key(&later), "only the published topic");
@@ -316,12 +321,12 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     late.catch_up(&app, &lola).await;
     assert!(late.state.contains_key(&published) && !late.state.contains_key(&later), "{:#?}", late.state);
     assert_eq!(late.state, visible(&app, &lola).await);
-    check("a late applicant").await;
+    check(&app, &mut followers, "a late applicant").await;
 
     match_and_confirm(&app, &p.round).await;
     let pairing = pairing_of(&app, &thandi).await;
     report(&app, &thandi, &pairing).await;
-    check("paired").await;
+    check(&app, &mut followers, "paired").await;
     let view = follow(&app, &p.token_a).await;
     assert_eq!(view[&pairing]["status"], "ACTIVE", "{view:#?}");
     assert_eq!(kinds(&view, "EngagementReport").len(), 1, "Thandi's report");
@@ -365,31 +370,43 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
     partner.catch_up(&app, &partner_token).await;
     assert!(partner.entities[seen..].contains(&kenji_pairing), "{:?}", &partner.entities[seen..]);
     assert_eq!(partner.state, visible(&app, &partner_token).await);
-    check("consent").await;
+    check(&app, &mut followers, "consent").await;
 
     // Thandi moves to Kenya: the ZA ambassador's copy loses what she owns, the KE one's gains it.
     synced(&app, &p.token_a, p.association, "UPSERT", json!([member("A1", "thandi@example.net", "Thandi Zulu", "KE")]))
         .await;
-    check("moved").await;
+    check(&app, &mut followers, "moved").await;
     let ke_view = follow(&app, &ke).await;
     assert_eq!(kinds(&ke_view, "Application").len(), 1);
     assert_eq!(kinds(&ke_view, "EngagementReport").len(), 1);
     assert!(ke_view.contains_key(&pairing));
 
     step(&app, "completeRound", &p.round).await;
-    check("completed").await;
+    check(&app, &mut followers, "completed").await;
     // An association's claim on someone already in the network waits for their consent;
     // erasing them declines it, and the association hears of it.
     synced(&app, &p.token_a, p.association, "UPSERT", json!([member("A9", "kenji@example.net", "Kenji Sato", "JP")]))
         .await;
     let pending = follow(&app, &p.token_a).await;
     assert!(pending.values().any(|n| n["externalId"] == "A9" && n["consent"] == "PENDING"), "{pending:#?}");
+    // The association then drops the claim (a full replace without it); the link stays
+    // pending, deactivated.
+    synced(
+        &app,
+        &p.token_a,
+        p.association,
+        "FULL_REPLACE",
+        json!([
+            member("A1", "thandi@example.net", "Thandi Zulu", "KE"),
+            member("A2", "sipho@example.net", "Sipho Dube", "ZA")
+        ]),
+    )
+    .await;
     let erase = "mutation($input: EraseLibrarianInput!) { eraseLibrarian(input: $input) { librarian { id } } }";
     app.data(erase, json!({ "input": { "librarianId": gid(NodeKind::Librarian, p.kenji) } })).await;
     // (Kenji's own token ends with his erasure.)
-    for token in [&p.token_a, &za, &ke, &jp, &thandi] {
-        assert_eq!(follow(&app, token).await, visible(&app, token).await, "erased");
-    }
+    followers.retain(|(token, _)| *token != kenji);
+    check(&app, &mut followers, "erased").await;
     let after = follow(&app, &p.token_a).await;
     assert!(after.values().any(|n| n["externalId"] == "A9" && n["consent"] == "DECLINED"), "{after:#?}");
     let view = follow(&app, &p.token_a).await;
