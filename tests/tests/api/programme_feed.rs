@@ -402,6 +402,7 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
         ]),
     )
     .await;
+    check(&app, &mut followers, "claim dropped").await;
     let erase = "mutation($input: EraseLibrarianInput!) { eraseLibrarian(input: $input) { librarian { id } } }";
     app.data(erase, json!({ "input": { "librarianId": gid(NodeKind::Librarian, p.kenji) } })).await;
     // (Kenji's own token ends with his erasure.)
