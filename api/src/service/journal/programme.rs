@@ -169,10 +169,10 @@ async fn resolve_memberships<C: ConnectionTrait>(db: &C, entries: &mut [Entry]) 
     }
     let countries = countries(db, links.values().map(|(librarian, _)| *librarian)).await?;
     for e in entries.iter_mut().filter(|e| e.kind == NodeKind::Membership) {
-        if let Some((librarian, confirmed)) = links.get(&e.key) {
-            if *confirmed || e.scope.country_code.is_some() {
-                e.scope.country_code = countries.get(librarian).cloned();
-            }
+        if let Some((librarian, confirmed)) = links.get(&e.key)
+            && (*confirmed || e.scope.country_code.is_some())
+        {
+            e.scope.country_code = countries.get(librarian).cloned();
         }
     }
     Ok(())
