@@ -128,3 +128,34 @@ async fn the_change_feed_loads_its_nodes_in_batches() {
     assert_eq!(counts[0], counts[1], "50 events took {} statements, 500 took {}: an N+1", counts[0], counts[1]);
     assert!(counts[1] <= 5, "{} statements for a page of the feed", counts[1]);
 }
+
+const PROGRAMME_FEED: &str = "query($n: Int, $types: [ChangeEntityType!]) {
+  changes(first: $n, entityTypes: $types) { events {
+    cursor entityType operation
+    node { id
+      ... on Round { name status }
+      ... on Application { status round { name } librarian { fullName country { code } } }
+      ... on Pairing { status round { name } members { fullName } }
+      ... on DiscussionTopic { title }
+      ... on Certificate { recipientName round { name } }
+    } } } }";
+
+#[tokio::test]
+async fn the_programme_in_the_change_feed_loads_in_batches() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    for kind in ["APPLICATION", "PAIRING", "CERTIFICATE"] {
+        let mut counts = Vec::new();
+        for n in [10, 100] {
+            let before = app.statements.get();
+            let data = app.data(PROGRAMME_FEED, json!({ "n": n, "types": [kind] })).await;
+            let events = data["changes"]["events"].as_array().cloned().unwrap_or_default();
+            assert_eq!(events.len(), n, "the seeded {kind}s are in the feed");
+            assert!(events.iter().all(|e| !e["node"].is_null()), "an admin sees every node");
+            counts.push(app.statements.get() - before);
+        }
+        // The page, the nodes, then one statement per relation (round, librarians, countries).
+        assert_eq!(counts[0], counts[1], "{kind}: 10 events took {} statements, 100 took {}", counts[0], counts[1]);
+        assert!(counts[1] <= 6, "{kind}: {} statements for a page of the feed", counts[1]);
+    }
+}
