@@ -225,7 +225,7 @@ pub fn feed_nodes<'a>(ctx: &'a Context<'a>, entities: Vec<(NodeKind, i32)>) -> P
         if !ambassador_ids.is_empty() {
             tasks.push(Box::pin(async move { prime(&l.ambassador, ambassador_ids).await.map(|_| ()) }));
         }
-        // Programme objects: one statement per kind for the events' nodes themselves.
+        // Programme objects: one statement per kind, then their relations.
         macro_rules! rows {
             ($($kind:ident => $loader:ident),* $(,)?) => {$(
                 let ids = keys(NodeKind::$kind);
@@ -234,14 +234,34 @@ pub fn feed_nodes<'a>(ctx: &'a Context<'a>, entities: Vec<(NodeKind, i32)>) -> P
                 }
             )*};
         }
-        rows!(
-            Round => round,
-            Application => application,
-            Pairing => pairing,
-            DiscussionTopic => topic,
-            EngagementReport => engagement_report,
-            Certificate => certificate,
-        );
+        rows!(Round => round, DiscussionTopic => topic, EngagementReport => engagement_report);
+        let application_ids = keys(NodeKind::Application);
+        if !application_ids.is_empty() {
+            let sel = sel();
+            tasks.push(Box::pin(async move {
+                let rows = prime(&l.application, application_ids).await?;
+                applications(ctx, sel, rows.into_values().collect()).await
+            }));
+        }
+        let pairing_ids = keys(NodeKind::Pairing);
+        if !pairing_ids.is_empty() {
+            let sel = sel();
+            tasks.push(Box::pin(async move {
+                let rows = prime(&l.pairing, pairing_ids).await?;
+                pairings(ctx, sel, rows.into_values().collect()).await
+            }));
+        }
+        let certificate_ids = keys(NodeKind::Certificate);
+        if !certificate_ids.is_empty() {
+            let wants_round = sel().field("round").exists();
+            tasks.push(Box::pin(async move {
+                let rows = prime(&l.certificate, certificate_ids).await?;
+                if wants_round {
+                    rounds(l, rows.values().map(|c| c.round_id).collect()).await?;
+                }
+                Ok(())
+            }));
+        }
         all(tasks).await
     })
 }
