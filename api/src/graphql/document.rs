@@ -76,7 +76,9 @@ pub struct Shape {
     /// Fields of the expanded document, `__typename` aside: a lower bound of the
     /// complexity, since every field costs at least 1 plus its children.
     pub fields: usize,
-    /// Deepest nesting of fields, as async-graphql counts depth.
+    /// Deepest nesting of data fields, as async-graphql counts depth, except that an
+    /// introspection field (`__schema`, `__type`) counts 1 whatever it selects: its
+    /// selection is measured by `introspection_lists` instead.
     pub depth: usize,
     /// Fields at the root of the operation (through fragments).
     pub root_fields: usize,
@@ -85,7 +87,21 @@ pub struct Shape {
     /// What async-graphql's own checks and validation rules visit as they walk the
     /// document and follow its spreads, and so what they cost.
     pub selections: usize,
+    /// Under `__schema` or `__type`, the deepest nesting of the fields that list types or
+    /// their members ([`TYPE_LISTS`]): what multiplies an introspection answer. The
+    /// standard introspection queries nest 3 (`types { fields { args } }`); `ofType`
+    /// chains, however deep, are single objects and do not count.
+    pub introspection_lists: usize,
+    /// The same nesting along the current path, before its introspection field is known.
+    pub type_lists: usize,
 }
+
+/// The introspection fields that return lists of types or of their members.
+pub const TYPE_LISTS: [&str; 8] =
+    ["types", "fields", "inputFields", "interfaces", "possibleTypes", "enumValues", "args", "directives"];
+
+/// The root fields of introspection.
+const INTROSPECTION: [&str; 2] = ["__schema", "__type"];
 
 type Fragments = HashMap<Name, Positioned<FragmentDefinition>>;
 
@@ -150,13 +166,27 @@ impl<'a> ShapeOf<'a> {
                 Selection::Field(field) if field.node.name.node == "__typename" => {
                     Shape { selections: 1, ..Shape::default() }
                 }
+                Selection::Field(field) if INTROSPECTION.contains(&field.node.name.node.as_str()) => {
+                    let children = self.set(&field.node.selection_set.node);
+                    Shape {
+                        fields: children.fields.saturating_add(1),
+                        depth: 1,
+                        root_fields: 1,
+                        selections: children.selections.saturating_add(1),
+                        introspection_lists: children.introspection_lists.max(children.type_lists),
+                        type_lists: 0,
+                    }
+                }
                 Selection::Field(field) => {
                     let children = self.set(&field.node.selection_set.node);
+                    let lists = usize::from(TYPE_LISTS.contains(&field.node.name.node.as_str()));
                     Shape {
                         fields: children.fields.saturating_add(1),
                         depth: children.depth.saturating_add(1),
                         root_fields: 1,
                         selections: children.selections.saturating_add(1),
+                        introspection_lists: children.introspection_lists,
+                        type_lists: children.type_lists.saturating_add(lists),
                     }
                 }
                 Selection::InlineFragment(fragment) => {
@@ -172,6 +202,8 @@ impl<'a> ShapeOf<'a> {
             shape.depth = shape.depth.max(inner.depth);
             shape.root_fields = shape.root_fields.saturating_add(inner.root_fields);
             shape.selections = shape.selections.saturating_add(inner.selections);
+            shape.introspection_lists = shape.introspection_lists.max(inner.introspection_lists);
+            shape.type_lists = shape.type_lists.max(inner.type_lists);
         }
         shape
     }
@@ -235,7 +267,7 @@ mod tests {
         let (_, op) = document.operations.iter().next().expect("one operation");
         assert_eq!(
             shape(&op.node.selection_set.node, &document.fragments),
-            Shape { fields: 16, depth: 2, root_fields: 8, selections: 16 + 14 + 1 }
+            Shape { fields: 16, depth: 2, root_fields: 8, selections: 16 + 14 + 1, ..Shape::default() }
         );
         // The whole document: the operation (31) and each fragment expanded (30 + 14 + 6 + 2).
         assert_eq!(document_shape(&document, Some(op)).selections, 31 + 52);

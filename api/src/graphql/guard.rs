@@ -122,6 +122,13 @@ pub fn coded_error(message: String, code: &str, extra: impl FnOnce(&mut ErrorExt
     error
 }
 
+/// Deepest nesting of type lists in an introspection query ([`Shape::introspection_lists`]):
+/// the standard introspection queries of graphql-js, graphql-core (gql) and the tools built
+/// on them nest 3, while each further level multiplies the answer by the schema's size.
+/// Introspection is measured by this rule instead of the data depth limit: `ofType` chains
+/// are single objects, and their nesting is bounded with the document's bracket nesting.
+pub const MAX_INTROSPECTION_LISTS: usize = 3;
+
 fn too_complex(limit: &str, what: &str, max: usize, actual: usize) -> ServerError {
     coded_error(format!("{what} is {actual}, over the limit of {max}"), "QUERY_TOO_COMPLEX", |ext| {
         ext.set("limit", limit);
@@ -225,7 +232,15 @@ impl GuardExtension {
                 m.operation_name.clone_from(&operation.name);
             });
         }
-        let Shape { fields, depth, root_fields, selections } = operation.shape;
+        let Shape { fields, depth, root_fields, selections, introspection_lists, .. } = operation.shape;
+        if introspection_lists > MAX_INTROSPECTION_LISTS {
+            return Err(too_complex(
+                "introspection",
+                "the nesting of type lists (types, fields, args, ...) in introspection",
+                MAX_INTROSPECTION_LISTS,
+                introspection_lists,
+            ));
+        }
         let max_selections = self.limits.max_selections();
         if selections > max_selections {
             return Err(too_complex(
@@ -339,21 +354,24 @@ impl Extension for GuardExtension {
             Err(errors) => return Self::refuse(ctx, errors),
         };
         let meter = ctx.data_opt::<Arc<Meter>>();
+        // The depth of the data: async-graphql's counts introspection's nesting too, which
+        // has its own rule ([`MAX_INTROSPECTION_LISTS`]). The measured shape is the same
+        // count with introspection fields counted as 1; it is there for every document
+        // that parsed before validation.
+        let operation = self.operation();
+        let depth = if operation.kind.is_some() { operation.shape.depth } else { result.depth };
         if let Some(meter) = meter {
             meter.update(|m| {
-                m.depth = result.depth;
+                m.depth = depth;
                 m.complexity = result.complexity;
             });
         }
-        if result.depth > self.limits.max_depth || result.complexity > self.limits.max_complexity {
+        if depth > self.limits.max_depth || result.complexity > self.limits.max_complexity {
             let client = ctx.data_opt::<RateClient>();
             self.charge_refused(meter.map(AsRef::as_ref), client, result.complexity).await;
         }
-        if result.depth > self.limits.max_depth {
-            return Self::refuse(
-                ctx,
-                vec![too_complex("depth", "the query depth", self.limits.max_depth, result.depth)],
-            );
+        if depth > self.limits.max_depth {
+            return Self::refuse(ctx, vec![too_complex("depth", "the query depth", self.limits.max_depth, depth)]);
         }
         if result.complexity > self.limits.max_complexity {
             return Self::refuse(
@@ -364,7 +382,6 @@ impl Extension for GuardExtension {
         let (Some(meter), Some(RateClient(client))) = (meter, ctx.data_opt::<RateClient>()) else {
             return Ok(result);
         };
-        let operation = self.operation();
         let cost = self.limiter.cost(
             result.complexity,
             operation.kind == Some(OperationType::Mutation),

@@ -14,6 +14,7 @@ mod feed;
 mod filters;
 mod fuzz;
 mod http;
+mod introspection;
 mod limits;
 mod migrations;
 mod n_plus_one;
