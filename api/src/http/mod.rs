@@ -72,8 +72,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 }
 
 /// CORS for the configured origins (`None`: no CORS, same-origin only). Browsers may send
-/// the headers the API reads (the token, JSON, the CSRF preflight header) and read the ones
-/// it answers with (the request id, the budget, `Retry-After`). Tokens travel in a header,
+/// the headers the API reads and the ones GraphQL clients add (the token, JSON, the CSRF
+/// preflight headers, Apollo Client's name and version, the bulk path's `Idempotency-Key`)
+/// and read the ones it answers with (the request id, the budget, `Retry-After`). Tokens travel in a header,
 /// never in cookies, so credentials are not allowed.
 pub fn cors(origins: &str) -> Option<actix_cors::Cors> {
     use actix_web::http::header;
@@ -90,6 +91,9 @@ pub fn cors(origins: &str) -> Option<actix_cors::Cors> {
             HeaderName::from_static("graphql-require-preflight"),
             HeaderName::from_static("apollo-require-preflight"),
             HeaderName::from_static("x-apollo-operation-name"),
+            HeaderName::from_static("apollographql-client-name"),
+            HeaderName::from_static("apollographql-client-version"),
+            HeaderName::from_static("idempotency-key"),
         ])
         .expose_headers([
             HeaderName::from_static("x-request-id"),

@@ -240,6 +240,29 @@ async fn browsers_on_configured_origins_may_call_and_read_the_budget() {
     let allowed = |name: &str| preflight.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_lowercase();
     assert_eq!(allowed("access-control-allow-origin"), "https://app.example.org");
     assert!(allowed("access-control-allow-headers").contains("authorization"));
+    // The headers real clients add: Apollo Client with a name and version, the bulk path's
+    // idempotency key.
+    for (path, headers) in [
+        ("/graphql", "authorization, content-type, apollographql-client-name, apollographql-client-version"),
+        ("/graphql", "content-type, apollo-require-preflight, x-apollo-operation-name"),
+        ("/bulk/members", "authorization, content-type, idempotency-key"),
+    ] {
+        let res = app
+            .client
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", app.address))
+            .header("origin", "https://app.example.org")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", headers)
+            .send()
+            .await
+            .expect("sent");
+        assert!(res.status().is_success(), "{path} {headers}: {}", res.status());
+        let granted =
+            res.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or("").to_lowercase();
+        for header in headers.split(", ") {
+            assert!(granted.contains(header), "{path}: {header} not in {granted}");
+        }
+    }
     let res = app
         .client
         .post(url(&app))
