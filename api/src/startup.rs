@@ -98,8 +98,11 @@ impl Application {
             introspection: settings.introspection_enabled(),
             field_suggestions: settings.field_suggestions_enabled(),
         };
+        let schema = build_schema(context, options);
+        let nullable_roots = Arc::new(crate::http::graphql::nullable_roots(&schema.sdl()));
         let state = web::Data::new(HttpState {
-            schema: build_schema(context, options),
+            schema,
+            nullable_roots,
             sync,
             bulk_max_bytes: settings.bulk_max_bytes,
             db: db.clone(),

@@ -209,6 +209,34 @@ impl<'a> ShapeOf<'a> {
     }
 }
 
+/// The root fields of a selection set as `(response key, field name)`, through inline
+/// fragments and spreads (one level of each: a spread's own spreads are not followed, so a
+/// cycle cannot loop).
+pub fn root_fields(set: &SelectionSet, fragments: &Fragments) -> Vec<(String, String)> {
+    fn fields<'a>(set: &'a SelectionSet, out: &mut Vec<(String, String)>) -> Vec<&'a str> {
+        let mut spreads = Vec::new();
+        for item in &set.items {
+            match &item.node {
+                Selection::Field(field) => {
+                    let name = field.node.name.node.to_string();
+                    let key = field.node.alias.as_ref().map_or_else(|| name.clone(), |a| a.node.to_string());
+                    out.push((key, name));
+                }
+                Selection::InlineFragment(fragment) => spreads.extend(fields(&fragment.node.selection_set.node, out)),
+                Selection::FragmentSpread(spread) => spreads.push(spread.node.fragment_name.node.as_str()),
+            }
+        }
+        spreads
+    }
+    let mut out = Vec::new();
+    for name in fields(set, &mut out) {
+        if let Some(fragment) = fragments.get(name) {
+            fields(&fragment.node.selection_set.node, &mut out);
+        }
+    }
+    out
+}
+
 /// The expanded size of a selection set and its fragments (see [`Shape`]).
 pub fn shape(set: &SelectionSet, fragments: &Fragments) -> Shape {
     ShapeOf::new(fragments).set(set)

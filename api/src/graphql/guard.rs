@@ -227,9 +227,12 @@ impl GuardExtension {
             *slot = operation.clone();
         }
         if let Some(meter) = meter {
+            let roots =
+                selected.map(|op| super::document::root_fields(&op.node.selection_set.node, &document.fragments));
             meter.update(|m| {
                 m.operation_type = operation.kind;
                 m.operation_name.clone_from(&operation.name);
+                m.root_fields = roots.unwrap_or_default();
             });
         }
         let Shape { fields, depth, root_fields, selections, introspection_lists, .. } = operation.shape;

@@ -31,6 +31,8 @@ pub struct Measure {
     pub request_error: bool,
     pub depth: usize,
     pub complexity: usize,
+    /// The operation's root fields as `(response key, field name)`, aliases resolved.
+    pub root_fields: Vec<(String, String)>,
     /// The state of the client's budget after this request was charged.
     pub rate: Option<RateStatus>,
 }

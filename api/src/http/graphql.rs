@@ -139,7 +139,12 @@ fn with_codes(mut response: Response, request_id: &str) -> Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
         match extensions.get("code") {
-            None => extensions.set("code", "BAD_USER_INPUT"),
+            None => {
+                extensions.set("code", "BAD_USER_INPUT");
+                if let Some(message) = syntax_error(&error.message) {
+                    error.message = message;
+                }
+            }
             Some(ConstValue::String(code)) if code == "INTERNAL" => {
                 extensions.set("requestId", request_id);
                 error.message = format!("internal error; quote request id {request_id} when reporting it");
@@ -147,6 +152,80 @@ fn with_codes(mut response: Response, request_id: &str) -> Response {
             Some(_) => {}
         }
     }
+    response
+}
+
+/// The parser's message (`" --> 1:13\n  |\n1 | { round(id: \n  |  ^---\n  |\n  = expected value"`)
+/// as a sentence: what it expected, and where (the error's `locations` say it too).
+fn syntax_error(message: &str) -> Option<String> {
+    let rest = message.trim_start().strip_prefix("-->")?;
+    let (position, _) = rest.trim_start().split_once(char::is_whitespace)?;
+    let (line, column) = position.split_once(':')?;
+    let expected = message.lines().rev().find_map(|l| l.trim().strip_prefix("= ")).unwrap_or("a valid document");
+    let expected = expected.replace('_', " ");
+    Some(format!("syntax error at line {line}, column {column}: {expected}"))
+}
+
+/// The root fields that may be `null`, as `query.round` and `mutation.createRound`, read
+/// from the schema's SDL.
+pub fn nullable_roots(sdl: &str) -> std::collections::HashSet<String> {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let mut out = std::collections::HashSet::new();
+    let Ok(document) = async_graphql::parser::parse_schema(sdl) else { return out };
+    let (mut query, mut mutation) = ("Query".to_owned(), "Mutation".to_owned());
+    for definition in &document.definitions {
+        if let TypeSystemDefinition::Schema(schema) = definition {
+            if let Some(name) = &schema.node.query {
+                query = name.node.to_string();
+            }
+            if let Some(name) = &schema.node.mutation {
+                mutation = name.node.to_string();
+            }
+        }
+    }
+    for definition in &document.definitions {
+        let TypeSystemDefinition::Type(ty) = definition else { continue };
+        let name = ty.node.name.node.as_str();
+        let label = if name == query {
+            "query"
+        } else if name == mutation {
+            "mutation"
+        } else {
+            continue;
+        };
+        if let TypeKind::Object(object) = &ty.node.kind {
+            for field in object.fields.iter().filter(|f| f.node.ty.node.nullable) {
+                out.insert(format!("{label}.{}", field.node.name.node));
+            }
+        }
+    }
+    out
+}
+
+/// async-graphql answers `"data": null` when every root field of the operation failed,
+/// even where those fields may be `null`; the specification nulls the failed fields and
+/// keeps `data`, as it does when a sibling succeeds. `data` stays `null` when a root field
+/// that may not be `null` failed.
+fn roots_restored(mut response: Response, meter: &Meter, nullable: &std::collections::HashSet<String>) -> Response {
+    let measure = meter.measure();
+    let label = match measure.operation_type {
+        Some(async_graphql::parser::types::OperationType::Query) => "query",
+        Some(async_graphql::parser::types::OperationType::Mutation) => "mutation",
+        _ => return response,
+    };
+    if response.data != ConstValue::Null || response.errors.is_empty() {
+        return response;
+    }
+    let mut roots = async_graphql::indexmap::IndexMap::new();
+    for error in &response.errors {
+        let Some(PathSegment::Field(key)) = error.path.first() else { return response };
+        let field = measure.root_fields.iter().find(|(k, _)| k == key).map_or(key.as_str(), |(_, f)| f.as_str());
+        if !nullable.contains(&format!("{label}.{field}")) {
+            return response;
+        }
+        roots.insert(Name::new(key), ConstValue::Null);
+    }
+    response.data = ConstValue::Object(roots);
     response
 }
 
@@ -311,6 +390,17 @@ async fn run_one(
             let measure = Measure { request_error: true, operation_name: name, ..Measure::default() };
             return finish(state, Response::from_errors(vec![error]), measure, started);
         }
+        Ok(request) if request.query.trim().is_empty() => {
+            let error = coded_error(
+                "the request has no GraphQL document: send it in `query` (or a persisted query's hash in \
+                 `extensions.persistedQuery`)"
+                    .to_owned(),
+                "BAD_USER_INPUT",
+                |ext| ext.set("field", "query"),
+            );
+            let measure = Measure { request_error: true, operation_name: name, ..Measure::default() };
+            return finish(state, Response::from_errors(vec![error]), measure, started);
+        }
         Ok(request) => {
             let request = request
                 .data(Loaders::new(&state.db, viewer, state.page_limits))
@@ -318,7 +408,7 @@ async fn run_one(
                 .data(meter.clone())
                 .data(client.clone());
             match AssertUnwindSafe(state.schema.execute(request)).catch_unwind().await {
-                Ok(response) => with_codes(response, request_id),
+                Ok(response) => roots_restored(with_codes(response, request_id), &meter, &state.nullable_roots),
                 Err(_) => {
                     tracing::error!("a resolver panicked");
                     let error = coded_error(

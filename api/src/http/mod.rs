@@ -3,7 +3,7 @@
 
 pub mod bulk;
 pub mod edge;
-mod graphql;
+pub(crate) mod graphql;
 pub mod persisted;
 mod probes;
 mod subscriptions;
@@ -33,6 +33,8 @@ use crate::service::sync::SyncOptions;
 /// What the handlers share.
 pub struct HttpState {
     pub schema: AppSchema,
+    /// The root fields that may be `null` (see `graphql::nullable_roots`).
+    pub nullable_roots: Arc<std::collections::HashSet<String>>,
     pub db: DatabaseConnection,
     pub max_body_bytes: usize,
     pub page_limits: PageLimits,

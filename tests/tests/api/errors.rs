@@ -117,3 +117,43 @@ async fn malformed_documents_and_bodies_get_coded_errors_not_500s() {
     // The server is still healthy.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_failed_root_field_is_null_in_data_as_the_specification_says() {
+    let app = TestApp::spawn().await;
+    // The only root field fails: it is `null`, and `data` is there (as with a sibling).
+    let body = app.graphql("{ round(id: \"nope\") { id } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "round": null }), "{body}");
+    assert_eq!(body["errors"][0]["path"], json!(["round"]));
+    let body = app.graphql("{ round(id: \"nope\") { id } viewer { role } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "round": null, "viewer": { "role": "ADMIN" } }), "{body}");
+    // Two failing root fields that may be null.
+    let body = app.graphql("{ a: round(id: \"nope\") { id } b: librarian(id: \"x\") { id } }", json!({})).await;
+    assert_eq!(body["data"], json!({ "a": null, "b": null }), "{body}");
+    // A root field that may not be null takes `data` with it.
+    let body = app.graphql("{ roundStats(round: \"nope\") { applicants } }", json!({})).await;
+    assert_eq!(body["data"], json!(null), "{body}");
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+}
+
+#[tokio::test]
+async fn syntax_errors_and_a_missing_query_say_what_is_wrong_in_words() {
+    let app = TestApp::spawn().await;
+    let body = app.graphql("{ round(id: ", json!({})).await;
+    assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
+    assert_eq!(body["errors"][0]["message"], "syntax error at line 1, column 13: expected value", "{body}");
+    assert_eq!(body["errors"][0]["locations"], json!([{ "line": 1, "column": 13 }]));
+    let body = app.graphql("query {\n  viewer { role }\n}}", json!({})).await;
+    let message = body["errors"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("syntax error at line 3, column 2: expected"), "{body}");
+    assert!(!message.contains("-->") && !message.contains('^'), "{message}");
+    for body in [json!({ "variables": {} }), json!({ "query": "" }), json!({ "query": "  \n " })] {
+        let res = app.client.post(format!("{}/graphql", app.address)).json(&body).send().await.expect("sent");
+        assert!(res.status().as_u16() < 500);
+        let answer: serde_json::Value = res.json().await.expect("JSON");
+        assert_eq!(error_codes(&answer), ["BAD_USER_INPUT"], "{body}: {answer}");
+        let message = answer["errors"][0]["message"].as_str().unwrap_or_default();
+        assert!(message.starts_with("the request has no GraphQL document"), "{body}: {answer}");
+        assert!(answer.get("data").is_none(), "{answer}");
+    }
+}

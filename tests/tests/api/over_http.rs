@@ -257,8 +257,12 @@ async fn browsers_on_configured_origins_may_call_and_read_the_budget() {
             .await
             .expect("sent");
         assert!(res.status().is_success(), "{path} {headers}: {}", res.status());
-        let granted =
-            res.headers().get("access-control-allow-headers").and_then(|v| v.to_str().ok()).unwrap_or("").to_lowercase();
+        let granted = res
+            .headers()
+            .get("access-control-allow-headers")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_lowercase();
         for header in headers.split(", ") {
             assert!(granted.contains(header), "{path}: {header} not in {granted}");
         }
