@@ -15,7 +15,7 @@ use fastrand::Rng;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, TransactionTrait,
+    ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, Statement, TransactionTrait,
 };
 use serde_json::json;
 
@@ -49,6 +49,45 @@ const GOALS: &[&str] = &[
     "Understand library advocacy in another country.",
     "Build an international professional network.",
 ];
+
+/// When the demo network was written, as its rows say: later plans (a round opening next
+/// year, applications still to come) were made by then. A row written "in the future"
+/// would look changed to every reader comparing timestamps (and to clock-skewed replicas).
+fn seeded_at() -> DateTime<Utc> {
+    at(2026, 11, 30)
+}
+
+/// Dates every write of the seed at the latest [`seeded_at`] (the dates the rows are about,
+/// such as a round's opening or a topic's publication, stay as planned).
+async fn no_future_writes<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
+    const WRITES: [(&str, &str); 15] = [
+        ("librarians", "created_at"),
+        ("librarians", "updated_at"),
+        ("associations", "created_at"),
+        ("associations", "updated_at"),
+        ("memberships", "created_at"),
+        ("memberships", "updated_at"),
+        ("memberships", "deactivated_at"),
+        ("rounds", "created_at"),
+        ("rounds", "updated_at"),
+        ("applications", "created_at"),
+        ("applications", "updated_at"),
+        ("pairings", "created_at"),
+        ("pairings", "updated_at"),
+        ("discussion_topics", "created_at"),
+        ("certificates", "issued_at"),
+    ];
+    let backend = db.get_database_backend();
+    for (table, column) in WRITES {
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("UPDATE {table} SET {column} = $1 WHERE {column} > $1"),
+            [seeded_at().into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
 
 fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).single().unwrap_or_default()
@@ -93,6 +132,7 @@ pub async fn demo(db: &DatabaseConnection) -> anyhow::Result<()> {
     seed_associations(&txn, &mut rng, &chosen, &roster).await.context("inserting associations")?;
     seed_ambassadors(&txn, &mut rng, &chosen, &roster).await.context("inserting ambassadors")?;
     seed_rounds(&txn, &mut rng, &roster).await.context("inserting rounds")?;
+    no_future_writes(&txn).await.context("dating the writes")?;
     super::log_everything(&txn).await.context("writing the change log")?;
     txn.commit().await?;
     Ok(())

@@ -2,30 +2,26 @@
 //! reaches subscribers on every replica, with no broker between them).
 //!
 //! One task per process polls while anyone subscribes (and stops when the last one leaves,
-//! so an idle server runs no statements):
-//! - pairings and rounds whose `updated_at` moved: a write's `updated_at` is taken before
-//!   its transaction commits, so each poll looks back [`LOOKBACK`] and drops what it has
-//!   already sent (by id and `updated_at`); rounds are sent only when their status changed;
-//! - the last id of the change log, which subscribers of `changes` read after (the change
-//!   feed's order already guarantees they miss nothing).
+//! so an idle server runs no statements). It follows the change log, whose entries become
+//! visible in order (see `service::journal`), never wall clocks: a replica whose clock is
+//! off, or a row dated in the future, cannot make it send a change that did not happen or
+//! skip one that did.
+//! - the change log's `Pairing` entries since the last look: the pairings as they are now;
+//! - its `Round` entries: the rounds whose status differs from the last one seen (every
+//!   round's status is read when the task starts);
+//! - its last id, which subscribers of `changes` read after.
 //!
-//! Subscribers filter what they receive by the caller's policy (see
-//! `graphql::subscription`).
-
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use entities::{change_log, pairing, round};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{broadcast, watch};
 
+use crate::domain::NodeKind;
 use crate::error::ApiResult;
-
-/// How far back each poll looks for writes that committed late.
-pub const LOOKBACK: Duration = Duration::from_secs(5);
 
 /// Updates buffered per subscriber before a slow one starts losing the oldest.
 const BUFFER: usize = 1_024;
@@ -107,8 +103,8 @@ impl Notifier {
 
     async fn run(self: Arc<Self>) {
         loop {
-            // Writes from this moment on are sent; older ones only mark what was seen.
-            let mut state = PollState { start: Utc::now(), ..PollState::default() };
+            // Writes from this moment on are sent; older ones only set the baseline.
+            let mut state = PollState::default();
             while self.subscribers.load(Ordering::Acquire) > 0 {
                 if let Err(err) = self.poll_once(&mut state).await {
                     tracing::warn!(error = ?err, "live updates: poll failed; retrying");
@@ -125,42 +121,74 @@ impl Notifier {
     }
 
     async fn poll_once(&self, state: &mut PollState) -> ApiResult<()> {
-        let started = Utc::now();
-        let lookback = chrono::Duration::from_std(LOOKBACK).unwrap_or_default();
-        let since = state.since.unwrap_or(state.start) - lookback;
-        let fresh = |at: DateTime<Utc>| at > state.start;
-        let pairings = pairing::Entity::find()
-            .filter(pairing::Column::UpdatedAt.gt(since))
-            .order_by_asc(pairing::Column::UpdatedAt)
-            .all(&self.db)
-            .await?;
-        for row in pairings {
-            if state.seen_pairings.insert((row.id, row.updated_at)) && fresh(row.updated_at) {
-                let _ = self.pairings.send(Arc::new(row));
+        let Some(mut after) = state.last else {
+            // The baseline: where the log is, then each round's status.
+            let last = self.last_change().await?;
+            for row in round::Entity::find().all(&self.db).await? {
+                state.round_status.insert(row.id, row.status);
             }
-        }
-        state.seen_pairings.retain(|(_, at)| *at > since);
-        let rounds = match state.since {
-            // The first look reads every round, to know each one's status.
-            None => round::Entity::find().all(&self.db).await?,
-            Some(_) => {
-                round::Entity::find()
-                    .filter(round::Column::UpdatedAt.gt(since))
-                    .order_by_asc(round::Column::UpdatedAt)
+            state.last = Some(last);
+            self.publish_last(last);
+            return Ok(());
+        };
+        loop {
+            let entries: Vec<(i64, String, i32)> = change_log::Entity::find()
+                .select_only()
+                .columns([change_log::Column::Id, change_log::Column::EntityType, change_log::Column::EntityKey])
+                .filter(change_log::Column::Id.gt(after))
+                .filter(change_log::Column::EntityType.is_in([NodeKind::Pairing.name(), NodeKind::Round.name()]))
+                .order_by_asc(change_log::Column::Id)
+                .limit(PAGE)
+                .into_tuple()
+                .all(&self.db)
+                .await?;
+            let Some((last, _, _)) = entries.last() else { break };
+            after = *last;
+            let keys = |kind: NodeKind| -> Vec<i32> {
+                let mut seen = HashSet::new();
+                entries
+                    .iter()
+                    .filter(|(_, t, _)| t == kind.name())
+                    .map(|(_, _, k)| *k)
+                    .filter(|k| seen.insert(*k))
+                    .collect()
+            };
+            let (pairing_ids, round_ids) = (keys(NodeKind::Pairing), keys(NodeKind::Round));
+            if !pairing_ids.is_empty() {
+                let rows: HashMap<i32, pairing::Model> = pairing::Entity::find()
+                    .filter(pairing::Column::Id.is_in(pairing_ids.clone()))
                     .all(&self.db)
                     .await?
+                    .into_iter()
+                    .map(|p| (p.id, p))
+                    .collect();
+                // In the log's order; a pairing deleted since (a withdrawn proposal) is gone.
+                for id in pairing_ids {
+                    if let Some(row) = rows.get(&id) {
+                        let _ = self.pairings.send(Arc::new(row.clone()));
+                    }
+                }
             }
-        };
-        for row in rounds {
-            let known = state.round_status.get(&row.id);
-            let changed =
-                known.is_some_and(|status| *status != row.status) || (known.is_none() && fresh(row.updated_at));
-            state.round_status.insert(row.id, row.status.clone());
-            if changed {
-                let _ = self.rounds.send(Arc::new(row));
+            if !round_ids.is_empty() {
+                for row in round::Entity::find().filter(round::Column::Id.is_in(round_ids)).all(&self.db).await? {
+                    let changed = state.round_status.get(&row.id) != Some(&row.status);
+                    state.round_status.insert(row.id, row.status.clone());
+                    if changed {
+                        let _ = self.rounds.send(Arc::new(row));
+                    }
+                }
+            }
+            if (entries.len() as u64) < PAGE {
+                break;
             }
         }
+        state.last = Some(after);
         let last = self.last_change().await?;
+        self.publish_last(last);
+        Ok(())
+    }
+
+    fn publish_last(&self, last: i64) {
         self.changes.send_if_modified(|current| {
             let newer = last > *current;
             if newer {
@@ -168,17 +196,15 @@ impl Notifier {
             }
             newer
         });
-        state.since = Some(started);
-        Ok(())
     }
 }
 
+/// Entries of the log one statement reads.
+const PAGE: u64 = 1_000;
+
 #[derive(Default)]
 struct PollState {
-    /// When the task started.
-    start: DateTime<Utc>,
-    /// When the last look started.
-    since: Option<DateTime<Utc>>,
-    seen_pairings: HashSet<(i32, DateTime<Utc>)>,
+    /// The last change-log entry looked at (`None` before the first look).
+    last: Option<i64>,
     round_status: HashMap<i32, String>,
 }

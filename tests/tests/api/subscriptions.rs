@@ -248,6 +248,25 @@ async fn a_caller_who_is_gone_has_the_socket_closed_with_4403() {
     assert_eq!((closed["closed"].as_u64(), events.len()), (Some(4403), 0), "{closed} after {events:?}");
     assert!(closed["reason"].as_str().is_some_and(|r| r.starts_with("Forbidden")), "{closed}");
 
+    // The erasure changed how Ada's two pairings read (a member's name): both admins hear of
+    // both (the short token has not expired yet).
+    let mut ada_pairings =
+        vec![gid(NodeKind::Pairing, net.pairing_ada_carmen), gid(NodeKind::Pairing, net.pairing_trio)];
+    ada_pairings.sort();
+    for client in [&mut admin, &mut expiring] {
+        let mut heard = Vec::new();
+        for _ in 0..2 {
+            let update = client.next().await;
+            heard.push(update["payload"]["data"]["pairingUpdated"]["id"].as_str().unwrap_or_default().to_owned());
+        }
+        heard.sort();
+        assert_eq!(heard, ada_pairings);
+    }
+    // The erasure changed how the trio's pairing reads (a member's name): the ZA ambassador,
+    // who sees Grace's pairing, hears of it while still in office.
+    let seen = ambassador.next().await;
+    assert_eq!(seen["id"], "p", "{seen}");
+    assert_eq!(seen["payload"]["data"]["pairingUpdated"]["id"], gid(NodeKind::Pairing, net.pairing_trio));
     let data = app.data("{ country(code: \"ZA\") { ambassadors { id } } }", json!({})).await;
     let term = data["country"]["ambassadors"][0]["id"].clone();
     let end = "mutation($id: ID!) { endAmbassador(input: { ambassadorId: $id }) { userErrors { code } } }";
@@ -309,4 +328,41 @@ async fn an_association_follows_its_members_applications_live_and_no_one_elses()
         json!({ "entityType": "APPLICATION", "node": { "status": "SUBMITTED" } })
     );
     assert!(association.quiet_for(Duration::from_millis(600)).await, "Carmen's application is not LIASA's");
+}
+
+#[tokio::test]
+async fn a_new_subscriber_hears_of_changes_made_after_it_and_only_those() {
+    let app = TestApp::spawn_with(|s| s.subscription_poll_ms = 50).await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    // A round written by a replica whose clock runs a day ahead.
+    use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set};
+    let ahead = chrono::Utc::now() + chrono::Duration::days(1);
+    let skewed = entities::round::ActiveModel {
+        id: NotSet,
+        name: Set("Skewed".to_owned()),
+        status: Set("DRAFT".to_owned()),
+        applications_open_at: Set(ahead),
+        applications_close_at: Set(ahead + chrono::Duration::days(30)),
+        starts_at: Set(ahead + chrono::Duration::days(40)),
+        ends_at: Set(ahead + chrono::Duration::days(90)),
+        country_share: Set(None),
+        created_at: Set(ahead),
+        updated_at: Set(ahead),
+    }
+    .insert(&app.db)
+    .await
+    .expect("round");
+    let mut admin = Client::authenticated(&app, &app.admin).await;
+    admin.subscribe("rounds", "subscription { roundStatusChanged { name status } }").await;
+    admin.subscribe("pairings", "subscription { pairingUpdated { id } }").await;
+    assert!(admin.quiet_for(Duration::from_millis(800)).await, "nothing changed since it subscribed");
+    mutate(
+        &app,
+        "mutation($id: ID!) { openApplications(input: { roundId: $id }) { userErrors { code } } }",
+        json!({ "id": gid(NodeKind::Round, skewed.id) }),
+    )
+    .await;
+    let update = admin.next().await;
+    assert_eq!(update["payload"]["data"]["roundStatusChanged"], json!({ "name": "Skewed", "status": "OPEN" }));
+    assert!(admin.quiet_for(Duration::from_millis(600)).await, "once");
 }
