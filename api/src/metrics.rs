@@ -199,6 +199,31 @@ impl Metrics {
     }
 }
 
+/// The OpenMetrics text as the classic Prometheus text format: a counter's family is named
+/// by its sample (`x_total`) in `# HELP` and `# TYPE`, and the lines the classic format
+/// does not have (`# UNIT`, `# EOF`) are left out.
+pub fn classic_text(openmetrics: &str) -> String {
+    let counters: HashSet<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line.starts_with("# UNIT ") || line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            (counters.contains(name) && !name.ends_with("_total")).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
 /// Values read from elsewhere at a scrape.
 #[derive(Debug, Clone, Copy)]
 pub struct Sources {
@@ -229,6 +254,15 @@ fn pool_usage(db: &DatabaseConnection) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_classic_format_names_counters_by_their_samples() {
+        let open = "# HELP a Requests.\n# TYPE a counter\na_total{op=\"x\"} 1\n# HELP b_seconds Latency.\n# TYPE b_seconds histogram\n# UNIT b_seconds seconds\nb_seconds_count 1\n# EOF\n";
+        assert_eq!(
+            classic_text(open),
+            "# HELP a_total Requests.\n# TYPE a_total counter\na_total{op=\"x\"} 1\n# HELP b_seconds Latency.\n# TYPE b_seconds histogram\nb_seconds_count 1\n"
+        );
+    }
 
     #[test]
     fn operation_names_are_bounded() {

@@ -23,13 +23,23 @@ pub async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics in the OpenMetrics text format.
-pub async fn metrics(state: web::Data<HttpState>) -> HttpResponse {
+/// Prometheus metrics: the OpenMetrics text format when the scraper asks for it (Prometheus
+/// does, first), else the classic text format (`text/plain; version=0.0.4`), as Prometheus'
+/// own client libraries do: what `promtool check metrics`, older scrapers and curl read.
+pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
     let sources = crate::metrics::Sources {
         database_up: state.health.is_up(),
         redis_failures: state.limiter.redis_failures(),
         subscriptions: state.notifier.subscribers(),
     };
     let text = state.metrics.render(&state.db, &state.statements, sources);
-    HttpResponse::Ok().content_type("application/openmetrics-text; version=1.0.0; charset=utf-8").body(text)
+    let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    if accept.to_ascii_lowercase().contains("application/openmetrics-text") {
+        return HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text);
+    }
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::classic_text(&text))
 }
