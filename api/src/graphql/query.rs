@@ -53,6 +53,7 @@ impl QueryRoot {
     /// The caller's cost budget, after this request was charged (each request costs its
     /// complexity; see the README, "Limits"). `null` when rate limiting is off, and over a
     /// WebSocket.
+    #[graphql(cache_control(no_cache))]
     async fn rate_limit(&self, ctx: &Context<'_>) -> Option<RateLimit> {
         let status = ctx.data_opt::<Arc<Meter>>()?.measure().rate?;
         let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);

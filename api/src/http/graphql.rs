@@ -490,20 +490,63 @@ fn body_of(response: &Response, measure: &Measure) -> serde_json::Value {
     body
 }
 
+/// How a request came: only a GET is cacheable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Get,
+    Post,
+}
+
+/// How long shared caches may keep a public answer to a GET, in seconds.
+pub const PUBLIC_MAX_AGE: i32 = 60;
+
+/// The `Cache-Control` of a GET's answer. An anonymous caller sees only public programme
+/// facts (countries, rounds, associations, ambassador appointments: see `auth::policy`),
+/// the same for everyone, so a successful answer to one is `public` (for `max-age`
+/// [`PUBLIC_MAX_AGE`], or less if a field's hint says so), unless a field opts out
+/// (`rateLimit`, which is the caller's own). Everything a token reads depends on the
+/// caller: `private, no-store`.
+fn cache_control(viewer: &Viewer, response: &Response, status: StatusCode) -> String {
+    let hint = response.cache_control;
+    if matches!(viewer, Viewer::Anonymous) && status == StatusCode::OK && response.is_ok() && hint.max_age >= 0 {
+        let max_age = if hint.max_age > 0 { hint.max_age.min(PUBLIC_MAX_AGE) } else { PUBLIC_MAX_AGE };
+        return format!("public, max-age={max_age}");
+    }
+    "private, no-store".to_owned()
+}
+
+/// A strong validator of the exact bytes of an answer.
+fn etag(body: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(body.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether `If-None-Match` names `tag` (or is `*`).
+fn not_modified(req: &HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').map(str::trim).any(|t| t == "*" || t == tag || t.strip_prefix("W/") == Some(tag)))
+}
+
 async fn execute(
     state: &HttpState,
     req: &HttpRequest,
     viewer: Arc<Viewer>,
     batch: BatchRequest,
     media: MediaType,
+    method: Method,
 ) -> HttpResponse {
     let client = rate_client(state, req, Some(&viewer));
     let id = request_id(req);
     let (status, body, last_rate, cache) = match batch {
         BatchRequest::Single(request) => {
             let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
-            let cache = response.cache_control.value().filter(|_| response.is_ok());
-            (status_of(media, &response, &measure), body_of(&response, &measure), measure.rate, cache)
+            let status = status_of(media, &response, &measure);
+            let cache = (method == Method::Get).then(|| cache_control(&viewer, &response, status));
+            (status, body_of(&response, &measure), measure.rate, cache)
         }
         BatchRequest::Batch(requests) => {
             let mut bodies = Vec::with_capacity(requests.len());
@@ -516,15 +559,27 @@ async fn execute(
             (StatusCode::OK, serde_json::Value::Array(bodies), last_rate, None)
         }
     };
+    let body = body.to_string();
     let mut builder = HttpResponse::build(status);
     builder.content_type(media.content_type());
     if let Some(cache) = cache {
+        // The answer depends on who asks (the token) and on the media type asked for.
+        builder.insert_header((header::VARY, "Authorization, Accept"));
+        if cache.starts_with("public") {
+            let tag = etag(&body);
+            builder.insert_header((header::ETAG, tag.clone()));
+            if not_modified(req, &tag) {
+                builder.status(StatusCode::NOT_MODIFIED);
+                builder.insert_header((header::CACHE_CONTROL, cache));
+                return builder.finish();
+            }
+        }
         builder.insert_header((header::CACHE_CONTROL, cache));
     }
     if status == StatusCode::SERVICE_UNAVAILABLE {
         builder.insert_header((header::RETRY_AFTER, "1"));
     }
-    let mut res = builder.body(body.to_string());
+    let mut res = builder.body(body);
     let rate = match last_rate {
         Some(rate) => Some(rate),
         None => peek(state, &client).await,
@@ -646,7 +701,7 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     if let Some(res) = batch_error(&state, &batch) {
         return refused(&state, &req, res, Some(&viewer)).await;
     }
-    execute(&state, &req, viewer, batch, media).await
+    execute(&state, &req, viewer, batch, media, Method::Post).await
 }
 
 fn content_length(req: &HttpRequest) -> Option<usize> {
@@ -755,7 +810,7 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused(&state, &req, res, Some(&viewer)).await;
     }
-    execute(&state, &req, viewer, BatchRequest::Single(request), media).await
+    execute(&state, &req, viewer, BatchRequest::Single(request), media, Method::Get).await
 }
 
 /// `GET /schema.graphql`: the SDL (not in the production profile without introspection:

@@ -300,3 +300,58 @@ async fn browsers_on_configured_origins_may_call_and_read_the_budget() {
     assert_eq!(res.status(), 200, "a request with an Origin still works (curl, same-origin)");
     assert!(res.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn public_answers_to_get_are_cacheable_and_revalidate_and_the_rest_is_private() {
+    let app = TestApp::spawn().await;
+    let header = |res: &reqwest::Response, name: &str| {
+        res.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let public = "{ countries(first: 3) { nodes { code name } } rounds { totalCount } }";
+    let res = app.client.get(url(&app)).query(&[("query", public)]).send().await.expect("sent");
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "cache-control"), "public, max-age=60");
+    assert!(header(&res, "vary").contains("Authorization"), "{:?}", res.headers());
+    let tag = header(&res, "etag");
+    assert!(tag.starts_with('"') && tag.len() > 10, "{tag}");
+    let body = res.text().await.expect("body");
+    // Revalidation: the same answer is 304 without a body; another one is sent in full.
+    let again = app
+        .client
+        .get(url(&app))
+        .query(&[("query", public)])
+        .header("if-none-match", tag.as_str())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(again.status(), 304);
+    assert_eq!(header(&again, "etag"), tag);
+    assert!(again.text().await.expect("body").is_empty());
+    let stale = app
+        .client
+        .get(url(&app))
+        .query(&[("query", public)])
+        .header("if-none-match", "\"0000\"")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!((stale.status().as_u16(), stale.text().await.expect("body")), (200, body));
+
+    // What depends on the caller: a token, the caller's own budget, an error.
+    for (token, query) in [
+        (Some(app.admin.as_str()), public),
+        (None, "{ rateLimit { remaining } countries(first: 1) { totalCount } }"),
+        (None, "{ round(id: \"nope\") { id } }"),
+    ] {
+        let mut req = app.client.get(url(&app)).query(&[("query", query)]);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        let res = req.send().await.expect("sent");
+        assert_eq!(header(&res, "cache-control"), "private, no-store", "{query}");
+        assert!(res.headers().get("etag").is_none());
+    }
+    // A POST is never cached.
+    let res = app.client.post(url(&app)).json(&json!({ "query": public })).send().await.expect("sent");
+    assert!(res.headers().get("cache-control").is_none());
+}
