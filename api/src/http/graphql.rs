@@ -30,7 +30,7 @@ use actix_web::{
 };
 use async_graphql::{
     BatchRequest, ErrorExtensionValues, Name, PathSegment, Request, Response, Value as ConstValue,
-    http::GraphiQLSource, parser::types::OperationType,
+    parser::types::OperationType,
 };
 use futures::{FutureExt, StreamExt};
 use serde_json::json;
@@ -763,8 +763,7 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if wants_html && req.query_string().is_empty() && state.graphiql {
-        let page = GraphiQLSource::build().endpoint("/graphql").title("Interlib GraphiQL").finish();
-        return HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page);
+        return super::graphiql::page();
     }
     let Some(media) = negotiate(&req) else {
         return not_acceptable();

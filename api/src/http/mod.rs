@@ -3,6 +3,7 @@
 
 pub mod bulk;
 pub mod edge;
+mod graphiql;
 pub(crate) mod graphql;
 pub mod persisted;
 mod probes;
@@ -65,6 +66,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::get().to(graphql::get))
         .route("/graphql/ws", web::get().to(subscriptions::connect))
         .route("/schema.graphql", web::get().to(graphql::sdl))
+        .route("/graphiql/{name}", web::get().to(graphiql::asset))
         .route("/graphql", web::route().to(|| edge::method_not_allowed("GET, POST")))
         .route("/bulk/members", web::post().to(bulk::members))
         .route("/bulk/members", web::route().to(|| edge::method_not_allowed("POST")))

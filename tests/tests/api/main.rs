@@ -13,6 +13,7 @@ mod failures;
 mod feed;
 mod filters;
 mod fuzz;
+mod graphiql;
 mod http;
 mod introspection;
 mod limits;
