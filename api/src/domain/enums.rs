@@ -29,13 +29,21 @@ macro_rules! string_enum {
 string_enum!(
     /// The kind of institution a librarian works in.
     Sector {
+        /// A university or college library.
         Academic => "ACADEMIC",
+        /// A public library serving a town, city or region.
         Public => "PUBLIC",
+        /// A school library.
         School => "SCHOOL",
+        /// A special library: health, law, business, government or another field.
         Special => "SPECIAL",
+        /// A national or state library.
         National => "NATIONAL",
+        /// An archive or records office.
         Archive => "ARCHIVE",
+        /// A museum library or collection.
         Museum => "MUSEUM",
+        /// Anywhere else information professionals work.
         Other => "OTHER",
     }
 );
@@ -43,11 +51,17 @@ string_enum!(
 string_enum!(
     /// Continent-level region of a country (ISO 3166 data from the `keshvar` crate).
     Region {
+        /// Africa.
         Africa => "AFRICA",
+        /// North, Central and South America and the Caribbean.
         Americas => "AMERICAS",
+        /// Antarctica.
         Antarctica => "ANTARCTICA",
+        /// Asia.
         Asia => "ASIA",
+        /// Europe.
         Europe => "EUROPE",
+        /// Oceania.
         Oceania => "OCEANIA",
     }
 );
@@ -56,11 +70,17 @@ string_enum!(
     /// Where a round is in its life: `DRAFT -> OPEN -> MATCHING -> ACTIVE -> COMPLETED`,
     /// or `CANCELLED`.
     RoundStatus {
+        /// Being prepared by the programme's directors; not yet taking applications.
         Draft => "DRAFT",
+        /// Taking applications.
         Open => "OPEN",
+        /// Applications closed; the directors are pairing the applicants.
         Matching => "MATCHING",
+        /// Pairings confirmed: the pairs are talking.
         Active => "ACTIVE",
+        /// Over; the members of active pairings got their certificates.
         Completed => "COMPLETED",
+        /// Called off; its pairings were dissolved.
         Cancelled => "CANCELLED",
     }
 );
@@ -68,9 +88,13 @@ string_enum!(
 string_enum!(
     /// State of an application to a round.
     ApplicationStatus {
+        /// Made and waiting to be matched.
         Submitted => "SUBMITTED",
+        /// Withdrawn by the applicant (or for them) while the round was open.
         Withdrawn => "WITHDRAWN",
+        /// Put off to a later round (its `deferral` says why).
         Deferred => "DEFERRED",
+        /// The applicant is in one of the round's active pairings.
         Matched => "MATCHED",
     }
 );
@@ -92,9 +116,13 @@ string_enum!(
 string_enum!(
     /// State of a pairing: `PROPOSED -> ACTIVE -> COMPLETED`, or `DISSOLVED`.
     PairingStatus {
+        /// Proposed by a matching run or made by hand; not yet confirmed.
         Proposed => "PROPOSED",
+        /// Confirmed: the partners are talking.
         Active => "ACTIVE",
+        /// The round completed with this pairing active.
         Completed => "COMPLETED",
+        /// Ended early (by hand, a swap, or a cancelled round); kept for the record.
         Dissolved => "DISSOLVED",
     }
 );
@@ -102,7 +130,9 @@ string_enum!(
 string_enum!(
     /// Who made a pairing.
     PairingOrigin {
+        /// Proposed by the matching engine.
         Algorithm => "ALGORITHM",
+        /// Made by hand by a director (kept by later matching runs).
         Manual => "MANUAL",
     }
 );
@@ -110,7 +140,9 @@ string_enum!(
 string_enum!(
     /// An association membership is active, or a deactivated tombstone.
     MembershipStatus {
+        /// A current member of the association.
         Active => "ACTIVE",
+        /// No longer a member (kept as a tombstone, never deleted).
         Deactivated => "DEACTIVATED",
     }
 );
@@ -120,8 +152,11 @@ string_enum!(
     /// the network links them `PENDING` until they (or an admin) confirm; a membership
     /// whose sync created its librarian is `CONFIRMED` from the start.
     MembershipConsent {
+        /// The librarian agreed (or the association's sync created their record).
         Confirmed => "CONFIRMED",
+        /// Waiting for the librarian (or an admin) to confirm or decline.
         Pending => "PENDING",
+        /// The librarian declined; the association does not see them.
         Declined => "DECLINED",
     }
 );
@@ -129,9 +164,13 @@ string_enum!(
 string_enum!(
     /// Fields a librarian list can be sorted by (ties are broken by id).
     LibrarianOrderField {
+        /// By id: the order of creation.
         Id => "ID",
+        /// By full name.
         Name => "NAME",
+        /// By when the record was created.
         CreatedAt => "CREATED_AT",
+        /// By when the record last changed.
         UpdatedAt => "UPDATED_AT",
     }
 );
@@ -139,7 +178,9 @@ string_enum!(
 string_enum!(
     /// Sort direction.
     OrderDirection {
+        /// Ascending: smallest, earliest or A first.
         Asc => "ASC",
+        /// Descending: largest, latest or Z first.
         Desc => "DESC",
     }
 );
@@ -173,8 +214,11 @@ string_enum!(
 string_enum!(
     /// Where a membership sync came from.
     SyncSource {
+        /// The `syncMembers` mutation.
         Graphql => "GRAPHQL",
+        /// A member file sent to `POST /bulk/members`.
         Bulk => "BULK",
+        /// A member file read by `interlib import members`.
         Cli => "CLI",
     }
 );

@@ -52,7 +52,7 @@ impl ConsentMutations {
     async fn confirm_membership(
         &self,
         ctx: &Context<'_>,
-        input: ConfirmMembershipInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: ConfirmMembershipInput,
     ) -> async_graphql::Result<MembershipConsentPayload> {
         decide(ctx, &input.membership_id, Decision::Confirm).await
     }
@@ -62,7 +62,7 @@ impl ConsentMutations {
     async fn decline_membership(
         &self,
         ctx: &Context<'_>,
-        input: DeclineMembershipInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: DeclineMembershipInput,
     ) -> async_graphql::Result<MembershipConsentPayload> {
         decide(ctx, &input.membership_id, Decision::Decline).await
     }

@@ -238,7 +238,7 @@ impl MutationRoot {
     async fn set_directory_consent(
         &self,
         ctx: &Context<'_>,
-        input: SetDirectoryConsentInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: SetDirectoryConsentInput,
     ) -> async_graphql::Result<SetDirectoryConsentPayload> {
         let viewer = viewer(ctx)?;
         let me = require_librarian(viewer)?;
@@ -251,7 +251,7 @@ impl MutationRoot {
     async fn update_my_profile(
         &self,
         ctx: &Context<'_>,
-        input: UpdateMyProfileInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: UpdateMyProfileInput,
     ) -> async_graphql::Result<UpdateMyProfilePayload> {
         let viewer = viewer(ctx)?;
         let me = require_librarian(viewer)?;
@@ -279,7 +279,7 @@ impl MutationRoot {
     async fn erase_librarian(
         &self,
         ctx: &Context<'_>,
-        input: EraseLibrarianInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: EraseLibrarianInput,
     ) -> async_graphql::Result<EraseLibrarianPayload> {
         let viewer = viewer(ctx)?;
         let id = GlobalId::decode_int("librarianId", &input.librarian_id, NodeKind::Librarian)?;
@@ -297,7 +297,7 @@ impl MutationRoot {
     async fn create_librarian(
         &self,
         ctx: &Context<'_>,
-        input: CreateLibrarianInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: CreateLibrarianInput,
     ) -> async_graphql::Result<CreateLibrarianPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -322,7 +322,7 @@ impl MutationRoot {
     async fn create_association(
         &self,
         ctx: &Context<'_>,
-        input: CreateAssociationInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: CreateAssociationInput,
     ) -> async_graphql::Result<CreateAssociationPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -336,7 +336,7 @@ impl MutationRoot {
     async fn update_association(
         &self,
         ctx: &Context<'_>,
-        input: UpdateAssociationInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: UpdateAssociationInput,
     ) -> async_graphql::Result<UpdateAssociationPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -350,7 +350,7 @@ impl MutationRoot {
     async fn appoint_ambassador(
         &self,
         ctx: &Context<'_>,
-        input: AppointAmbassadorInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: AppointAmbassadorInput,
     ) -> async_graphql::Result<AppointAmbassadorPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -371,7 +371,7 @@ impl MutationRoot {
     async fn end_ambassador(
         &self,
         ctx: &Context<'_>,
-        input: EndAmbassadorInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: EndAmbassadorInput,
     ) -> async_graphql::Result<EndAmbassadorPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -392,7 +392,10 @@ impl MutationRoot {
     async fn sync_members(
         &self,
         ctx: &Context<'_>,
-        input: SyncMembersInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: SyncMembersInput,
+        #[graphql(
+            desc = "A key of the client's choosing: a second request with the same key and the same members replays the first one's answer instead of syncing again (keys are remembered for a day)."
+        )]
         idempotency_key: Option<String>,
     ) -> async_graphql::Result<SyncMembersPayload> {
         let viewer = viewer(ctx)?;
@@ -441,7 +444,7 @@ impl MutationRoot {
     async fn update_membership(
         &self,
         ctx: &Context<'_>,
-        input: UpdateMembershipInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: UpdateMembershipInput,
     ) -> async_graphql::Result<UpdateMembershipPayload> {
         let viewer = viewer(ctx)?;
         let id = GlobalId::decode_int("membershipId", &input.membership_id, NodeKind::Membership)?;
@@ -457,7 +460,7 @@ impl MutationRoot {
     async fn register_webhook(
         &self,
         ctx: &Context<'_>,
-        input: RegisterWebhookInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RegisterWebhookInput,
     ) -> async_graphql::Result<RegisterWebhookPayload> {
         let viewer = viewer(ctx)?;
         let association_id = GlobalId::decode_int("associationId", &input.association_id, NodeKind::Association)?;
@@ -481,7 +484,7 @@ impl MutationRoot {
     async fn delete_webhook(
         &self,
         ctx: &Context<'_>,
-        input: DeleteWebhookInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: DeleteWebhookInput,
     ) -> async_graphql::Result<DeleteWebhookPayload> {
         let viewer = viewer(ctx)?;
         let id = GlobalId::decode_int("webhookId", &input.webhook_id, NodeKind::Webhook)?;

@@ -84,9 +84,14 @@ impl QueryRoot {
     async fn changes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
         #[graphql(desc = "At most 1,000; default 100.")] first: Option<i32>,
-        entity_types: Option<Vec<ChangeEntityType>>,
+        #[graphql(desc = "Only events about these kinds of object (every kind when left out).")] entity_types: Option<
+            Vec<ChangeEntityType>,
+        >,
     ) -> async_graphql::Result<ChangeFeed> {
         let viewer = viewer(ctx)?;
         if matches!(viewer, crate::auth::Viewer::Anonymous) {
@@ -109,10 +114,17 @@ impl QueryRoot {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        object_id: Option<ID>,
+        #[graphql(desc = "Only the entries about this object (its global id).")] object_id: Option<ID>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntry>> {
         require_admin(viewer(ctx)?)?;
@@ -128,13 +140,24 @@ impl QueryRoot {
     }
 
     /// Any object by its global id; `null` if there is none.
-    async fn node(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Node>> {
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The object's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Node>> {
         node::fetch(ctx, "id", &id).await
     }
 
     /// Objects by global id, in the order asked (at most 100); `null` for unknown ids.
     #[graphql(complexity = "crate::graphql::guard::list_cost(ids.len(), child_complexity)")]
-    async fn nodes(&self, ctx: &Context<'_>, ids: Vec<ID>) -> async_graphql::Result<Vec<Option<Node>>> {
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(
+            desc = "Global ids (at most 100): each answers its object, or `null` where it is unknown or hidden from the caller."
+        )]
+        ids: Vec<ID>,
+    ) -> async_graphql::Result<Vec<Option<Node>>> {
         if ids.len() > MAX_NODES {
             return Err(
                 ApiError::bad_input("ids", format!("`ids` takes at most {MAX_NODES} ids, got {}", ids.len())).into()
@@ -148,10 +171,17 @@ impl QueryRoot {
     async fn countries(
         &self,
         ctx: &Context<'_>,
-        region: Option<Region>,
+        #[graphql(desc = "Only the countries of this region.")] region: Option<Region>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Country>> {
         let api = api(ctx)?;
@@ -171,7 +201,11 @@ impl QueryRoot {
     }
 
     /// A country by ISO 3166-1 alpha-2 code (case-insensitive).
-    async fn country(&self, ctx: &Context<'_>, code: String) -> async_graphql::Result<Option<Country>> {
+    async fn country(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "An ISO 3166-1 alpha-2 code, such as `ZA`.")] code: String,
+    ) -> async_graphql::Result<Option<Country>> {
         let code = CountryCode::parse("code", &code)?;
         Ok(api(ctx)?.countries.get(code.as_str()).cloned().map(Country))
     }
@@ -182,18 +216,30 @@ impl QueryRoot {
     async fn librarians(
         &self,
         ctx: &Context<'_>,
-        filter: Option<LibrarianFilterInput>,
+        #[graphql(desc = "Only the librarians matching every condition given.")] filter: Option<LibrarianFilterInput>,
+        #[graphql(desc = "The order of the list (by id, ascending, when left out; ties are broken by id).")]
         order_by: Option<LibrarianOrder>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Librarian>> {
         let filter = filter.unwrap_or_default().parse()?;
         librarian_connection(ctx, filter, order_by, PageArgs { first, after, last, before }).await
     }
 
-    async fn librarian(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Librarian>> {
+    async fn librarian(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The librarian's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Librarian>> {
         let id = GlobalId::decode_int("id", &id, NodeKind::Librarian)?;
         Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian))
     }
@@ -203,10 +249,19 @@ impl QueryRoot {
     async fn associations(
         &self,
         ctx: &Context<'_>,
-        country: Option<String>,
+        #[graphql(desc = "Only the associations of this country (an ISO 3166-1 alpha-2 code).")] country: Option<
+            String,
+        >,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Association>> {
         let api = api(ctx)?;
@@ -230,7 +285,11 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
-    async fn association(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Association>> {
+    async fn association(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The association's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Association>> {
         let id = GlobalId::decode_int("id", &id, NodeKind::Association)?;
         Ok(loaders(ctx)?.association.load_one(id).await?.map(Association))
     }
@@ -240,10 +299,17 @@ impl QueryRoot {
     async fn rounds(
         &self,
         ctx: &Context<'_>,
-        status: Option<RoundStatus>,
+        #[graphql(desc = "Only those in this status (every status when left out).")] status: Option<RoundStatus>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Round>> {
         let api = api(ctx)?;
@@ -267,7 +333,11 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
-    async fn round(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Round>> {
+    async fn round(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The round's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Round>> {
         let id = GlobalId::decode_int("id", &id, NodeKind::Round)?;
         Ok(loaders(ctx)?.round.load_one(id).await?.map(Round))
     }
@@ -277,10 +347,17 @@ impl QueryRoot {
     async fn pairings(
         &self,
         ctx: &Context<'_>,
-        filter: Option<PairingFilterInput>,
+        #[graphql(desc = "Only the pairings matching every condition given.")] filter: Option<PairingFilterInput>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Pairing>> {
         let api = api(ctx)?;
@@ -294,7 +371,11 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
-    async fn pairing(&self, ctx: &Context<'_>, id: ID) -> async_graphql::Result<Option<Pairing>> {
+    async fn pairing(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The pairing's global id.")] id: ID,
+    ) -> async_graphql::Result<Option<Pairing>> {
         let id = GlobalId::decode_int("id", &id, NodeKind::Pairing)?;
         Ok(loaders(ctx)?.pairing.load_one(id).await?.map(Pairing))
     }

@@ -522,7 +522,11 @@ pub struct RoundQueries;
 impl RoundQueries {
     /// A certificate, by the verification id printed on it (`Certificate.code`): public,
     /// so anyone can check it. It names the recipient, the round and the dates; no contact data.
-    async fn certificate(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Certificate>> {
+    async fn certificate(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The verification code printed on the certificate.")] id: String,
+    ) -> async_graphql::Result<Option<Certificate>> {
         if id.len() > 64 {
             return Ok(None);
         }
@@ -535,7 +539,11 @@ impl RoundQueries {
     }
 
     /// A round's figures across the network (admins).
-    async fn round_stats(&self, ctx: &Context<'_>, round: ID) -> async_graphql::Result<RoundStats> {
+    async fn round_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The round, by its global id.")] round: ID,
+    ) -> async_graphql::Result<RoundStats> {
         round_stats(ctx, &round, Scope::Network).await
     }
 }
@@ -550,7 +558,7 @@ impl RoundMutations {
     async fn create_round(
         &self,
         ctx: &Context<'_>,
-        input: CreateRoundInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: CreateRoundInput,
     ) -> async_graphql::Result<CreateRoundPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -573,7 +581,7 @@ impl RoundMutations {
     async fn open_applications(
         &self,
         ctx: &Context<'_>,
-        input: RoundStepInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<OpenApplicationsPayload> {
         use crate::domain::RoundStatus::{Draft, Open};
         let viewer = viewer(ctx)?;
@@ -586,7 +594,7 @@ impl RoundMutations {
     async fn close_applications(
         &self,
         ctx: &Context<'_>,
-        input: RoundStepInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<CloseApplicationsPayload> {
         use crate::domain::RoundStatus::{Matching, Open};
         let viewer = viewer(ctx)?;
@@ -602,7 +610,7 @@ impl RoundMutations {
     async fn run_matching(
         &self,
         ctx: &Context<'_>,
-        input: RunMatchingInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RunMatchingInput,
     ) -> async_graphql::Result<RunMatchingPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -617,7 +625,7 @@ impl RoundMutations {
     async fn pair_manually(
         &self,
         ctx: &Context<'_>,
-        input: PairManuallyInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: PairManuallyInput,
     ) -> async_graphql::Result<PairManuallyPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -639,7 +647,7 @@ impl RoundMutations {
     async fn dissolve_pairing(
         &self,
         ctx: &Context<'_>,
-        input: DissolvePairingInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: DissolvePairingInput,
     ) -> async_graphql::Result<DissolvePairingPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -654,7 +662,7 @@ impl RoundMutations {
     async fn swap_partners(
         &self,
         ctx: &Context<'_>,
-        input: SwapPartnersInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: SwapPartnersInput,
     ) -> async_graphql::Result<SwapPartnersPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -678,7 +686,7 @@ impl RoundMutations {
     async fn confirm_pairings(
         &self,
         ctx: &Context<'_>,
-        input: RoundStepInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<ConfirmPairingsPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -691,7 +699,7 @@ impl RoundMutations {
     async fn complete_round(
         &self,
         ctx: &Context<'_>,
-        input: RoundStepInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<CompleteRoundPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -710,7 +718,7 @@ impl RoundMutations {
     async fn cancel_round(
         &self,
         ctx: &Context<'_>,
-        input: RoundStepInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<CancelRoundPayload> {
         use crate::domain::RoundStatus::{Active, Cancelled, Draft, Matching, Open};
         let viewer = viewer(ctx)?;
@@ -725,7 +733,7 @@ impl RoundMutations {
     async fn apply_to_round(
         &self,
         ctx: &Context<'_>,
-        input: ApplyToRoundInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: ApplyToRoundInput,
     ) -> async_graphql::Result<ApplyToRoundPayload> {
         let viewer = viewer(ctx)?;
         let id = round_id(&input.round_id)?;
@@ -751,7 +759,7 @@ impl RoundMutations {
     async fn withdraw_application(
         &self,
         ctx: &Context<'_>,
-        input: WithdrawApplicationInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: WithdrawApplicationInput,
     ) -> async_graphql::Result<WithdrawApplicationPayload> {
         let viewer = viewer(ctx)?;
         let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
@@ -765,7 +773,7 @@ impl RoundMutations {
     async fn set_country_share(
         &self,
         ctx: &Context<'_>,
-        input: SetCountryShareInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: SetCountryShareInput,
     ) -> async_graphql::Result<SetCountrySharePayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -778,7 +786,7 @@ impl RoundMutations {
     async fn defer_application(
         &self,
         ctx: &Context<'_>,
-        input: DeferApplicationInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: DeferApplicationInput,
     ) -> async_graphql::Result<ApplicationPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -793,7 +801,7 @@ impl RoundMutations {
     async fn readmit_application(
         &self,
         ctx: &Context<'_>,
-        input: ReadmitApplicationInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: ReadmitApplicationInput,
     ) -> async_graphql::Result<ApplicationPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
@@ -804,7 +812,11 @@ impl RoundMutations {
     }
 
     /// Admin: a discussion topic, shown to the round's participants from `publishAt`.
-    async fn add_topic(&self, ctx: &Context<'_>, input: AddTopicInput) -> async_graphql::Result<AddTopicPayload> {
+    async fn add_topic(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: AddTopicInput,
+    ) -> async_graphql::Result<AddTopicPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
         let id = round_id(&input.round_id)?;
@@ -817,7 +829,7 @@ impl RoundMutations {
     async fn report_engagement(
         &self,
         ctx: &Context<'_>,
-        input: ReportEngagementInput,
+        #[graphql(desc = "What to do: the fields of the input type.")] input: ReportEngagementInput,
     ) -> async_graphql::Result<ReportEngagementPayload> {
         let who = viewer(ctx)?;
         let me = crate::graphql::mutation::require_librarian(who)?;

@@ -52,7 +52,7 @@ impl SubscriptionRoot {
     async fn pairing_updated(
         &self,
         ctx: &Context<'_>,
-        round_id: Option<ID>,
+        #[graphql(desc = "Only this round's (its global id); every round's when left out.")] round_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = Pairing> + use<>> {
         let round = self::round_id(round_id.as_ref())?;
         let notifier = notifier(ctx)?;
@@ -81,7 +81,7 @@ impl SubscriptionRoot {
     async fn round_status_changed(
         &self,
         ctx: &Context<'_>,
-        round_id: Option<ID>,
+        #[graphql(desc = "Only this round's (its global id); every round's when left out.")] round_id: Option<ID>,
     ) -> async_graphql::Result<impl Stream<Item = Round> + use<>> {
         let round = self::round_id(round_id.as_ref())?;
         let notifier = notifier(ctx)?;
@@ -98,8 +98,13 @@ impl SubscriptionRoot {
     async fn changes(
         &self,
         ctx: &Context<'_>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        entity_types: Option<Vec<ChangeEntityType>>,
+        #[graphql(desc = "Only events about these kinds of object (every kind when left out).")] entity_types: Option<
+            Vec<ChangeEntityType>,
+        >,
     ) -> async_graphql::Result<impl Stream<Item = ChangeEvent> + use<>> {
         let viewer: Arc<Viewer> = ctx.data::<Arc<Viewer>>()?.clone();
         if matches!(*self::viewer(ctx)?, Viewer::Anonymous) {

@@ -76,3 +76,33 @@ async fn introspection_that_multiplies_its_answer_is_refused_and_data_depth_is_u
     let body = app.graphql(&format!("{{ __schema {{ queryType {{ name }} }} {deep} }}"), json!({})).await;
     assert_eq!(body["errors"][0]["extensions"]["limit"], "depth", "{body}");
 }
+
+#[tokio::test]
+async fn every_argument_and_enum_value_has_a_description() {
+    let app = TestApp::spawn().await;
+    let q = "{ __schema { types { name
+        enumValues(includeDeprecated: true) { name description }
+        fields(includeDeprecated: true) { name args { name description } } } } }";
+    let body = app.graphql(q, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let mut missing = Vec::new();
+    for ty in body["data"]["__schema"]["types"].as_array().expect("types") {
+        let name = ty["name"].as_str().unwrap_or_default();
+        if name.starts_with("__") {
+            continue;
+        }
+        for value in ty["enumValues"].as_array().into_iter().flatten() {
+            if value["description"].as_str().is_none_or(str::is_empty) {
+                missing.push(format!("{name}.{}", value["name"]));
+            }
+        }
+        for field in ty["fields"].as_array().into_iter().flatten() {
+            for arg in field["args"].as_array().into_iter().flatten() {
+                if arg["description"].as_str().is_none_or(str::is_empty) {
+                    missing.push(format!("{name}.{}({})", field["name"], arg["name"]));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "without a description: {missing:?}");
+}

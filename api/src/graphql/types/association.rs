@@ -36,7 +36,7 @@ impl Association {
     async fn round_stats(
         &self,
         ctx: &Context<'_>,
-        round: ID,
+        #[graphql(desc = "The round, by its global id.")] round: ID,
     ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
         crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Association(self.0.id)).await
     }
@@ -66,10 +66,17 @@ impl Association {
     async fn members(
         &self,
         ctx: &Context<'_>,
-        status: Option<MembershipStatus>,
+        #[graphql(desc = "Only those in this status (every status when left out).")] status: Option<MembershipStatus>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Membership>> {
         let loader = &loaders(ctx)?.members_of_association;
@@ -87,9 +94,16 @@ impl Association {
     async fn sync_runs(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<SyncRun>> {
         let api = api(ctx)?;

@@ -53,7 +53,7 @@ impl Country {
     async fn round_stats(
         &self,
         ctx: &Context<'_>,
-        round: ID,
+        #[graphql(desc = "The round, by its global id.")] round: ID,
     ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
         crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Country(self.0.code.clone()))
             .await
@@ -80,11 +80,19 @@ impl Country {
     async fn participants(
         &self,
         ctx: &Context<'_>,
-        filter: Option<LibrarianFilterInput>,
+        #[graphql(desc = "Only the participants matching every condition given.")] filter: Option<LibrarianFilterInput>,
+        #[graphql(desc = "The order of the list (by id, ascending, when left out; ties are broken by id).")]
         order_by: Option<LibrarianOrder>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Librarian>> {
         let spec = participants_spec(filter, order_by)?;

@@ -12,9 +12,13 @@ use crate::service::feed;
 /// The kinds of object the change feed reports.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeEntityType {
+    /// A librarian's record (created, changed, moved, erased, or come into view).
     Librarian,
+    /// A librarian's membership of an association.
     Membership,
+    /// An association (a partner of the programme).
     Association,
+    /// An ambassador's appointment to a country.
     Ambassador,
     /// A round: created, its dates or country share changed, or its state.
     Round,

@@ -69,10 +69,17 @@ impl Round {
     async fn applications(
         &self,
         ctx: &Context<'_>,
-        status: Option<ApplicationStatus>,
+        #[graphql(desc = "Only those in this status (every status when left out).")] status: Option<ApplicationStatus>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Application>> {
         let loader = &loaders(ctx)?.applications_of_round;
@@ -90,10 +97,17 @@ impl Round {
     async fn pairings(
         &self,
         ctx: &Context<'_>,
-        status: Option<PairingStatus>,
+        #[graphql(desc = "Only those in this status (every status when left out).")] status: Option<PairingStatus>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Pairing>> {
         let loader = &loaders(ctx)?.pairings_of_round;

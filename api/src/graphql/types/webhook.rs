@@ -65,9 +65,16 @@ impl Webhook {
     async fn deliveries(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
+        #[graphql(
+            desc = "Returns the items after this cursor (a `pageInfo.endCursor` or an edge's `cursor` of this list)."
+        )]
         after: Option<String>,
-        last: Option<i32>,
+        #[graphql(desc = "Returns the last n items (0 to 100).")] last: Option<i32>,
+        #[graphql(
+            desc = "Returns the items before this cursor (a `pageInfo.startCursor` or an edge's `cursor` of this list)."
+        )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<WebhookDelivery>> {
         let api = api(ctx)?;
