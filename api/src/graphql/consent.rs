@@ -13,13 +13,17 @@ use crate::graphql::context::{api, viewer};
 use crate::graphql::types::Membership;
 use crate::service::memberships::{self, Decision};
 
+/// A membership the librarian (or an admin) confirms.
 #[derive(InputObject)]
 pub struct ConfirmMembershipInput {
+    /// The membership's global id.
     pub membership_id: ID,
 }
 
+/// A membership the librarian (or an admin) declines.
 #[derive(InputObject)]
 pub struct DeclineMembershipInput {
+    /// The membership's global id.
     pub membership_id: ID,
 }
 

@@ -46,6 +46,7 @@ macro_rules! payload {
         #[doc = $doc]
         #[derive(SimpleObject)]
         pub struct $name {
+            /// The object as the mutation left it; `null` when it was refused (see `userErrors`).
             pub $field: Option<$ty>,
             /// What the caller can fix; empty when the mutation was applied.
             pub user_errors: Vec<UserError>,
@@ -80,6 +81,7 @@ pub struct RegisterWebhookPayload {
     /// The HMAC-SHA256 key of the `Interlib-Signature` header. Store it now: it is not
     /// shown again.
     pub secret: Option<String>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
@@ -89,18 +91,27 @@ pub struct RegisterWebhookPayload {
 /// Limits as in `UpdateMyProfileInput`; `externalId` at most 128 characters.
 #[derive(InputObject)]
 pub struct SyncMemberInput {
+    /// The association's own id for the member: what later syncs match on.
     pub external_id: String,
+    /// Their email address (unique in the network; at most 254 characters).
     pub email: Option<String>,
+    /// The person's full name as they write it (at most 200 characters).
     pub full_name: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country_code: Option<String>,
+    /// Where they work (at most 200 characters).
     pub institution: Option<String>,
+    /// The kind of institution they work in.
     pub sector: Option<Sector>,
+    /// Their job title (at most 200 characters).
     pub job_title: Option<String>,
+    /// Years in the profession (0 to 70).
     pub years_experience: Option<i32>,
     /// ISO 639-1 codes.
     pub languages: Option<Vec<String>>,
+    /// Professional interests, such as `open access` (at most 20, each at most 50 characters).
     pub interests: Option<Vec<String>>,
+    /// Whether they are a member now; `false` deactivates the membership (a tombstone).
     #[graphql(default = true)]
     pub active: bool,
 }
@@ -109,17 +120,22 @@ pub struct SyncMemberInput {
 /// `POST /bulk/members` (JSON Lines or CSV).
 #[derive(InputObject)]
 pub struct SyncMembersInput {
+    /// The association whose members these are (its global id).
     pub association_id: ID,
+    /// `UPSERT` (the listed members only) or `FULL_REPLACE` (the list is the whole membership).
     #[graphql(default_with = "SyncMode::Upsert")]
     pub mode: SyncMode,
     /// Compute the result without writing anything.
     #[graphql(default = false)]
     pub dry_run: bool,
+    /// The members, each by the association's own id.
     pub members: Vec<SyncMemberInput>,
 }
 
+/// A membership's new status.
 #[derive(InputObject)]
 pub struct UpdateMembershipInput {
+    /// The membership's global id.
     pub membership_id: ID,
     /// A new external id (unique within the association).
     pub external_id: Option<String>,
@@ -129,8 +145,10 @@ pub struct UpdateMembershipInput {
     pub expected_version: Option<i32>,
 }
 
+/// A URL that receives an association's change feed.
 #[derive(InputObject)]
 pub struct RegisterWebhookInput {
+    /// The association whose feed the webhook delivers (its global id).
     pub association_id: ID,
     /// An http or https URL that accepts POSTed JSON.
     pub url: String,
@@ -141,11 +159,14 @@ pub struct RegisterWebhookInput {
     pub after: Option<String>,
 }
 
+/// A webhook to delete.
 #[derive(InputObject)]
 pub struct DeleteWebhookInput {
+    /// The webhook's global id.
     pub webhook_id: ID,
 }
 
+/// Whether the caller is listed in the librarians' directory.
 #[derive(InputObject)]
 pub struct SetDirectoryConsentInput {
     /// Whether to appear in the network's directory.
@@ -157,64 +178,95 @@ pub struct SetDirectoryConsentInput {
 /// languages, up to 20 interests of 50 characters, experience 0 to 70 years.
 #[derive(InputObject, Default)]
 pub struct UpdateMyProfileInput {
+    /// The person's full name as they write it (at most 200 characters).
     pub full_name: Option<String>,
+    /// Their email address (unique in the network; at most 254 characters).
     pub email: Option<String>,
     /// ISO 3166-1 alpha-2.
     pub country_code: Option<String>,
+    /// Where they work (at most 200 characters).
     pub institution: Option<String>,
+    /// The kind of institution they work in.
     pub sector: Option<Sector>,
+    /// Their job title (at most 200 characters).
     pub job_title: Option<String>,
+    /// Years in the profession (0 to 70).
     pub years_experience: Option<i32>,
+    /// ISO 639-1 codes of the languages they can work in with a partner (1 to 10).
     pub languages: Option<Vec<String>>,
+    /// Professional interests, such as `open access` (at most 20, each at most 50 characters).
     pub interests: Option<Vec<String>>,
+    /// A few words about themselves (at most 2,000 characters).
     pub bio: Option<String>,
     /// The version the client last read; a stale one is a `CONFLICT` error with `extensions.currentVersion`.
     pub expected_version: Option<i32>,
 }
 
+/// A librarian whose personal data is erased.
 #[derive(InputObject)]
 pub struct EraseLibrarianInput {
+    /// The librarian's global id.
     pub librarian_id: ID,
 }
 
 /// A new librarian; the same limits as `UpdateMyProfileInput`.
 #[derive(InputObject)]
 pub struct CreateLibrarianInput {
+    /// The person's full name as they write it (at most 200 characters).
     pub full_name: String,
+    /// Their email address (unique in the network; at most 254 characters).
     pub email: String,
+    /// An ISO 3166-1 alpha-2 country code, such as `ZA`.
     pub country_code: String,
+    /// The kind of institution they work in.
     pub sector: Sector,
+    /// ISO 639-1 codes of the languages they can work in with a partner (1 to 10).
     pub languages: Vec<String>,
+    /// Where they work (at most 200 characters).
     pub institution: Option<String>,
+    /// Their job title (at most 200 characters).
     pub job_title: Option<String>,
+    /// Years in the profession (0 to 70).
     pub years_experience: Option<i32>,
+    /// Professional interests, such as `open access` (at most 20, each at most 50 characters).
     pub interests: Option<Vec<String>>,
+    /// A few words about themselves (at most 2,000 characters).
     pub bio: Option<String>,
+    /// Whether other librarians may find their profile in the directory.
     #[graphql(default = false)]
     pub listed_in_directory: bool,
 }
 
+/// A new partner association.
 #[derive(InputObject)]
 pub struct CreateAssociationInput {
     /// Unique, at most 200 characters.
     pub name: String,
+    /// The association's country (an ISO 3166-1 alpha-2 code).
     pub country_code: String,
     /// An http(s) URL.
     pub website: Option<String>,
 }
 
+/// Changes to an association; fields left out stay as they are.
 #[derive(InputObject)]
 pub struct UpdateAssociationInput {
+    /// The association's global id.
     pub association_id: ID,
+    /// The association's name (at most 200 characters).
     pub name: Option<String>,
+    /// The association's country (an ISO 3166-1 alpha-2 code).
     pub country_code: Option<String>,
     /// An http(s) URL; an empty string clears it.
     pub website: Option<String>,
 }
 
+/// A librarian appointed ambassador of a country.
 #[derive(InputObject)]
 pub struct AppointAmbassadorInput {
+    /// The librarian to appoint (their global id).
     pub librarian_id: ID,
+    /// The country they look after (an ISO 3166-1 alpha-2 code).
     pub country_code: String,
     /// Default: now.
     pub term_from: Option<DateTime<Utc>>,
@@ -222,8 +274,10 @@ pub struct AppointAmbassadorInput {
     pub term_until: Option<DateTime<Utc>>,
 }
 
+/// An ambassador appointment to end now.
 #[derive(InputObject)]
 pub struct EndAmbassadorInput {
+    /// The ambassador appointment's global id.
     pub ambassador_id: ID,
     /// Default: now.
     pub term_until: Option<DateTime<Utc>>,

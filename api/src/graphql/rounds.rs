@@ -41,6 +41,7 @@ macro_rules! round_payload {
         #[doc = $doc]
         #[derive(SimpleObject)]
         pub struct $name {
+            /// The round as the mutation left it; `null` when it was refused (see `userErrors`).
             pub round: Option<Round>,
             /// What the caller can fix; empty when the mutation was applied.
             pub user_errors: Vec<UserError>,
@@ -67,9 +68,13 @@ round_payload!(SetCountrySharePayload, "The round with its new country share.");
 pub struct CreateRoundInput {
     /// Unique, at most 100 characters, e.g. "2027 Round 1".
     pub name: String,
+    /// When applications open.
     pub applications_open_at: DateTime<Utc>,
+    /// When applications close (after they open).
     pub applications_close_at: DateTime<Utc>,
+    /// When the pairs start talking (after applications close).
     pub starts_at: DateTime<Utc>,
+    /// When the round ends (after it starts).
     pub ends_at: DateTime<Utc>,
     /// The most a country may take of the round's places, in percent (1 to 100); `null`
     /// for no cap. Omitted: the programme's 20%.
@@ -79,19 +84,24 @@ pub struct CreateRoundInput {
 /// The round a step applies to.
 #[derive(InputObject)]
 pub struct RoundStepInput {
+    /// The round's global id.
     pub round_id: ID,
 }
 
+/// A matching run over a round's applicants.
 #[derive(InputObject)]
 pub struct RunMatchingInput {
+    /// The round's global id.
     pub round_id: ID,
     /// Compute and return the proposals without storing anything.
     #[graphql(default = false)]
     pub dry_run: bool,
 }
 
+/// Two or three applicants paired by hand.
 #[derive(InputObject)]
 pub struct PairManuallyInput {
+    /// The round's global id.
     pub round_id: ID,
     /// Two or three librarians who applied to the round and are not in one of its pairings.
     pub librarian_ids: Vec<ID>,
@@ -101,8 +111,10 @@ pub struct PairManuallyInput {
     pub force: bool,
 }
 
+/// A pairing to dissolve.
 #[derive(InputObject)]
 pub struct DissolvePairingInput {
+    /// The pairing's global id.
     pub pairing_id: ID,
 }
 
@@ -110,10 +122,15 @@ pub struct DissolvePairingInput {
 /// change places.
 #[derive(InputObject)]
 pub struct SwapPartnersInput {
+    /// The first pairing's global id.
     pub first_pairing_id: ID,
+    /// The member of the first pairing who moves to the second.
     pub first_librarian_id: ID,
+    /// The second pairing's global id.
     pub second_pairing_id: ID,
+    /// The member of the second pairing who moves to the first.
     pub second_librarian_id: ID,
+    /// Pair them even where the hard rules (countries, languages) would not.
     #[graphql(default = false)]
     pub force: bool,
 }
@@ -123,13 +140,16 @@ pub struct SwapPartnersInput {
 /// interests default to the profile's. Limits as in `UpdateMyProfileInput`; goal 2,000.
 #[derive(InputObject)]
 pub struct ApplyToRoundInput {
+    /// The round's global id.
     pub round_id: ID,
+    /// The applicant's global id: for admins, ambassadors and associations applying for someone; a librarian applies for themself and leaves it out.
     pub librarian_id: Option<ID>,
     /// ISO 639-1 languages the applicant can work in with a partner.
     pub languages: Option<Vec<String>>,
     /// Sectors they would like a partner from.
     #[graphql(default)]
     pub preferred_sectors: Vec<Sector>,
+    /// Interests to be matched on (the applicant's profile's when left out).
     pub interests: Option<Vec<String>>,
     /// What they hope to get from the round.
     pub goal: Option<String>,
@@ -137,21 +157,26 @@ pub struct ApplyToRoundInput {
     pub match_preference: Option<MatchPreference>,
 }
 
+/// An application to withdraw while its round is open.
 #[derive(InputObject)]
 pub struct WithdrawApplicationInput {
+    /// The application's global id.
     pub application_id: ID,
 }
 
 /// A round's country share: a percentage from 1 to 100, or `null` for no cap.
 #[derive(InputObject)]
 pub struct SetCountryShareInput {
+    /// The round's global id.
     pub round_id: ID,
+    /// The most a country may take of the round's places, in percent (1 to 100); `null` for no cap.
     pub country_share: Option<i32>,
 }
 
 /// A submitted application to defer before matching, with a note for the applicant.
 #[derive(InputObject)]
 pub struct DeferApplicationInput {
+    /// The application's global id.
     pub application_id: ID,
     /// Shown to the applicant, their ambassador and association; at most 2,000 characters.
     pub note: Option<String>,
@@ -160,6 +185,7 @@ pub struct DeferApplicationInput {
 /// A deferred application to take back into its round before matching.
 #[derive(InputObject)]
 pub struct ReadmitApplicationInput {
+    /// The application's global id.
     pub application_id: ID,
 }
 
@@ -167,11 +193,14 @@ pub struct ReadmitApplicationInput {
 #[derive(SimpleObject)]
 pub struct ApplicationPayload {
     pub application: Option<Application>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// A discussion topic for a round's pairs.
 #[derive(InputObject)]
 pub struct AddTopicInput {
+    /// The round's global id.
     pub round_id: ID,
     /// At most 200 characters.
     pub title: String,
@@ -181,8 +210,10 @@ pub struct AddTopicInput {
     pub publish_at: DateTime<Utc>,
 }
 
+/// A participant's report on their pairing.
 #[derive(InputObject)]
 pub struct ReportEngagementInput {
+    /// The pairing's global id.
     pub pairing_id: ID,
     /// Whether the partners met (or talked) since the last report.
     pub met: bool,
@@ -195,24 +226,28 @@ pub struct ReportEngagementInput {
 #[derive(SimpleObject)]
 pub struct ApplyToRoundPayload {
     pub application: Option<Application>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct WithdrawApplicationPayload {
     pub application: Option<Application>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct PairManuallyPayload {
     pub pairing: Option<Pairing>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct DissolvePairingPayload {
     pub pairing: Option<Pairing>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
@@ -220,26 +255,31 @@ pub struct DissolvePairingPayload {
 #[derive(SimpleObject)]
 pub struct SwapPartnersPayload {
     pub pairings: Vec<Pairing>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct AddTopicPayload {
     pub topic: Option<DiscussionTopic>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct ReportEngagementPayload {
     pub report: Option<EngagementReport>,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
 #[derive(SimpleObject)]
 pub struct CompleteRoundPayload {
+    /// The round it belongs to.
     pub round: Option<Round>,
     /// Certificates issued: one per member of every pairing that was not dissolved.
     pub certificates_issued: i32,
+    /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
@@ -352,6 +392,7 @@ fn clamp(n: usize) -> i32 {
 
 #[Object]
 impl RunMatchingPayload {
+    /// The round it belongs to.
     async fn round(&self) -> Option<Round> {
         self.run.as_ref().map(|r| Round(Arc::new(r.round.clone())))
     }
@@ -384,6 +425,7 @@ impl RunMatchingPayload {
         })
     }
 
+    /// What the caller can fix; empty when the mutation was applied.
     async fn user_errors(&self) -> &[UserError] {
         &self.user_errors
     }
@@ -395,6 +437,7 @@ pub struct EngagementReport(pub Arc<engagement_report::Model>);
 
 #[Object]
 impl EngagementReport {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         crate::graphql::types::gid(NodeKind::EngagementReport, self.0.id)
     }
@@ -404,22 +447,27 @@ impl EngagementReport {
         Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
     }
 
+    /// The pairing reported on (`null` for a caller who may not see it).
     async fn pairing(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Pairing>> {
         Ok(crate::graphql::context::loaders(ctx)?.pairing.load_one(self.0.pairing_id).await?.map(Pairing))
     }
 
+    /// Whether the partners met (or talked) since the last report.
     async fn met(&self) -> bool {
         self.0.met
     }
 
+    /// 1 (poor) to 5 (excellent), when given.
     async fn rating(&self) -> Option<i32> {
         self.0.rating
     }
 
+    /// The participant's comment, when given.
     async fn comment(&self) -> Option<&str> {
         self.0.comment.as_deref()
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -443,6 +491,7 @@ pub struct PartnerCountry(String, i64);
 
 #[Object]
 impl PartnerCountry {
+    /// The country.
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
         country_of(ctx, &self.0)
     }

@@ -22,6 +22,7 @@ use crate::domain::{
 #[derive(Debug, Clone, Default)]
 pub struct LibrarianFilter {
     pub country: Option<CountryCode>,
+    /// Only librarians of this sector.
     pub sector: Option<Sector>,
     pub language: Option<LanguageCode>,
     /// Exact interest tag (tags are stored in lower case).
@@ -148,7 +149,9 @@ pub fn librarians(viewer: &Viewer, filter: &LibrarianFilter, order: LibrarianOrd
 /// Filters of the pairing lists.
 #[derive(Debug, Clone, Default)]
 pub struct PairingFilter {
+    /// Only the pairings of this round (its global id).
     pub round_id: Option<i32>,
+    /// Only pairings in this status.
     pub status: Option<PairingStatus>,
     /// Pairings with a member from this country.
     pub country: Option<CountryCode>,

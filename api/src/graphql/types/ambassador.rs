@@ -19,6 +19,7 @@ impl From<Arc<ambassador::Model>> for Ambassador {
 
 #[Object]
 impl Ambassador {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Ambassador, self.0.id)
     }
@@ -28,10 +29,12 @@ impl Ambassador {
         Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
     }
 
+    /// The country the ambassador looks after.
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
         country_of(ctx, &self.0.country_code)
     }
 
+    /// When the appointment began.
     async fn term_from(&self) -> DateTime<Utc> {
         self.0.term_from
     }

@@ -27,6 +27,7 @@ impl From<Arc<association::Model>> for Association {
 
 #[Object]
 impl Association {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Association, self.0.id)
     }
@@ -41,22 +42,27 @@ impl Association {
         crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Association(self.0.id)).await
     }
 
+    /// The association's name.
     async fn name(&self) -> &str {
         &self.0.name
     }
 
+    /// The association's country.
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
         country_of(ctx, &self.0.country_code)
     }
 
+    /// Its website, when it gave one.
     async fn website(&self) -> Option<&str> {
         self.0.website.as_deref()
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When the record last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }

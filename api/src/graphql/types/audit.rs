@@ -45,6 +45,7 @@ impl AuditEntry {
         Json(serde_json::from_str(&self.0.details).unwrap_or(serde_json::Value::Null))
     }
 
+    /// When the write happened.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }

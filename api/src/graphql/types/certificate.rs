@@ -18,6 +18,7 @@ impl From<Arc<certificate::Model>> for Certificate {
 
 #[Object]
 impl Certificate {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Certificate, self.0.id)
     }
@@ -32,10 +33,12 @@ impl Certificate {
         &self.0.recipient_name
     }
 
+    /// The round it belongs to.
     async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
         required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
     }
 
+    /// When the certificate was issued (when the round completed).
     async fn issued_at(&self) -> DateTime<Utc> {
         self.0.issued_at
     }

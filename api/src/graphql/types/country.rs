@@ -34,6 +34,7 @@ impl From<std::sync::Arc<country::Model>> for Country {
 
 #[Object]
 impl Country {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Country, &self.0.code)
     }

@@ -80,6 +80,7 @@ impl ChangeEvent {
         feed::cursor(self.0.id)
     }
 
+    /// The kind of object written.
     async fn entity_type(&self) -> async_graphql::Result<ChangeEntityType> {
         stored(NodeKind::from_name(&self.0.entity_type).and_then(ChangeEntityType::of), "entity_type")
     }
@@ -89,10 +90,12 @@ impl ChangeEvent {
         ID(self.0.entity_id.clone())
     }
 
+    /// What the write did to it.
     async fn operation(&self) -> async_graphql::Result<ChangeOperation> {
         stored(ChangeOperation::parse(&self.0.operation), "operation")
     }
 
+    /// When the write happened.
     async fn at(&self) -> DateTime<Utc> {
         self.0.at
     }

@@ -68,7 +68,9 @@ impl LibrarianFilterInput {
 /// Sort order of a librarian list.
 #[derive(InputObject, Debug, Clone, Copy)]
 pub struct LibrarianOrder {
+    /// What to sort by.
     pub field: LibrarianOrderField,
+    /// Ascending or descending.
     #[graphql(default_with = "OrderDirection::Asc")]
     pub direction: OrderDirection,
 }

@@ -54,6 +54,7 @@ impl From<Arc<membership::Model>> for Membership {
 
 #[Object]
 impl Membership {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Membership, self.0.id)
     }
@@ -63,6 +64,7 @@ impl Membership {
         &self.0.external_id
     }
 
+    /// Where it is in its life.
     async fn status(&self) -> async_graphql::Result<MembershipStatus> {
         stored(MembershipStatus::parse(&self.0.status), "status")
     }
@@ -72,14 +74,17 @@ impl Membership {
         self.0.deactivated_at
     }
 
+    /// Incremented by every change: pass it back to update only what you read.
     async fn version(&self) -> i32 {
         self.0.version
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When the record last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }
@@ -110,6 +115,7 @@ impl Membership {
         Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
     }
 
+    /// The association they are a member of.
     async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Association> {
         required(ctx, self.0.association_id, |l| &l.association).await.map(Association)
     }

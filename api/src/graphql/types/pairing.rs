@@ -21,18 +21,22 @@ impl From<Arc<pairing::Model>> for Pairing {
 
 #[Object]
 impl Pairing {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Pairing, self.0.id)
     }
 
+    /// The round it belongs to.
     async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
         required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
     }
 
+    /// Where it is in its life.
     async fn status(&self) -> async_graphql::Result<PairingStatus> {
         stored(PairingStatus::parse(&self.0.status), "status")
     }
 
+    /// Whether the matching engine proposed it or a director made it by hand.
     async fn origin(&self) -> async_graphql::Result<PairingOrigin> {
         stored(PairingOrigin::parse(&self.0.origin), "origin")
     }
@@ -66,10 +70,12 @@ impl Pairing {
         Ok(rows.into_iter().map(Librarian).collect())
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When the record last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }

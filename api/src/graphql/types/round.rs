@@ -23,6 +23,7 @@ impl From<Arc<round::Model>> for Round {
 
 #[Object]
 impl Round {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Round, self.0.id)
     }
@@ -32,22 +33,27 @@ impl Round {
         &self.0.name
     }
 
+    /// Where it is in its life.
     async fn status(&self) -> async_graphql::Result<RoundStatus> {
         stored(RoundStatus::parse(&self.0.status), "status")
     }
 
+    /// When applications open.
     async fn applications_open_at(&self) -> DateTime<Utc> {
         self.0.applications_open_at
     }
 
+    /// When applications close.
     async fn applications_close_at(&self) -> DateTime<Utc> {
         self.0.applications_close_at
     }
 
+    /// When the pairs start talking.
     async fn starts_at(&self) -> DateTime<Utc> {
         self.0.starts_at
     }
 
+    /// When the round ends.
     async fn ends_at(&self) -> DateTime<Utc> {
         self.0.ends_at
     }
@@ -60,6 +66,7 @@ impl Round {
         self.0.country_share
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }

@@ -20,10 +20,12 @@ impl From<Arc<sync_run::Model>> for SyncRun {
 
 #[Object]
 impl SyncRun {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::SyncRun, self.0.id)
     }
 
+    /// The association whose members were synced.
     async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Association> {
         required(ctx, self.0.association_id, |l| &l.association).await.map(Association)
     }
@@ -33,6 +35,7 @@ impl SyncRun {
         &self.0.actor
     }
 
+    /// `UPSERT` or `FULL_REPLACE`.
     async fn mode(&self) -> async_graphql::Result<SyncMode> {
         stored(SyncMode::parse(&self.0.mode), "mode")
     }
@@ -47,22 +50,27 @@ impl SyncRun {
         self.0.received
     }
 
+    /// Members created (new librarians, and existing ones linked by email).
     async fn created(&self) -> i32 {
         self.0.created
     }
 
+    /// Active members whose profile changed.
     async fn updated(&self) -> i32 {
         self.0.updated
     }
 
+    /// Members sent as they already were.
     async fn unchanged(&self) -> i32 {
         self.0.unchanged
     }
 
+    /// Members deactivated (missing from a full replace, or sent inactive).
     async fn deactivated(&self) -> i32 {
         self.0.deactivated
     }
 
+    /// Deactivated members sent again, active.
     async fn reactivated(&self) -> i32 {
         self.0.reactivated
     }
@@ -81,10 +89,12 @@ impl SyncRun {
             .collect()
     }
 
+    /// When the sync began.
     async fn started_at(&self) -> DateTime<Utc> {
         self.0.started_at
     }
 
+    /// When it finished.
     async fn finished_at(&self) -> DateTime<Utc> {
         self.0.finished_at
     }

@@ -18,18 +18,22 @@ impl From<Arc<discussion_topic::Model>> for DiscussionTopic {
 
 #[Object]
 impl DiscussionTopic {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::DiscussionTopic, self.0.id)
     }
 
+    /// The round it belongs to.
     async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
         required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
     }
 
+    /// The topic's title.
     async fn title(&self) -> &str {
         &self.0.title
     }
 
+    /// What the pairs are invited to talk about.
     async fn body(&self) -> &str {
         &self.0.body
     }

@@ -23,14 +23,17 @@ impl From<Arc<webhook::Model>> for Webhook {
 
 #[Object]
 impl Webhook {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Webhook, self.0.id)
     }
 
+    /// The association whose feed it delivers.
     async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Association> {
         required(ctx, self.0.association_id, |l| &l.association).await.map(Association)
     }
 
+    /// Where the events are POSTed.
     async fn url(&self) -> &str {
         &self.0.url
     }
@@ -47,6 +50,7 @@ impl Webhook {
             .collect()
     }
 
+    /// Whether it still delivers (a deleted webhook does not).
     async fn active(&self) -> bool {
         self.0.active
     }
@@ -56,6 +60,7 @@ impl Webhook {
         feed::cursor(self.0.cursor)
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
@@ -103,22 +108,27 @@ impl WebhookDelivery {
         gid(NodeKind::WebhookDelivery, self.0.id)
     }
 
+    /// Pending, delivered, or failed for good.
     async fn status(&self) -> async_graphql::Result<DeliveryStatus> {
         stored(DeliveryStatus::parse(&self.0.status), "status")
     }
 
+    /// Attempts made so far.
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
 
+    /// Events in this delivery.
     async fn event_count(&self) -> i32 {
         self.0.event_count
     }
 
+    /// The feed cursor of its first event.
     async fn first_cursor(&self) -> String {
         feed::cursor(self.0.first_cursor)
     }
 
+    /// The feed cursor of its last event.
     async fn last_cursor(&self) -> String {
         feed::cursor(self.0.last_cursor)
     }
@@ -138,10 +148,12 @@ impl WebhookDelivery {
         (self.0.status == DeliveryStatus::Pending.as_str()).then_some(self.0.next_attempt_at)
     }
 
+    /// When the record was created.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
     }
 
+    /// When the receiver accepted it.
     async fn delivered_at(&self) -> Option<DateTime<Utc>> {
         self.0.delivered_at
     }
