@@ -154,28 +154,33 @@ impl Notifier {
                     .collect()
             };
             let (pairing_ids, round_ids) = (keys(NodeKind::Pairing), keys(NodeKind::Round));
+            let mut pairings: HashMap<i32, pairing::Model> = HashMap::new();
             if !pairing_ids.is_empty() {
-                let rows: HashMap<i32, pairing::Model> = pairing::Entity::find()
-                    .filter(pairing::Column::Id.is_in(pairing_ids.clone()))
-                    .all(&self.db)
-                    .await?
-                    .into_iter()
-                    .map(|p| (p.id, p))
-                    .collect();
-                // In the log's order; a pairing deleted since (a withdrawn proposal) is gone.
-                for id in pairing_ids {
-                    if let Some(row) = rows.get(&id) {
-                        let _ = self.pairings.send(Arc::new(row.clone()));
-                    }
-                }
+                let rows = pairing::Entity::find().filter(pairing::Column::Id.is_in(pairing_ids)).all(&self.db).await?;
+                pairings.extend(rows.into_iter().map(|p| (p.id, p)));
             }
+            let mut rounds: HashMap<i32, round::Model> = HashMap::new();
             if !round_ids.is_empty() {
-                for row in round::Entity::find().filter(round::Column::Id.is_in(round_ids)).all(&self.db).await? {
-                    let changed = state.round_status.get(&row.id) != Some(&row.status);
-                    state.round_status.insert(row.id, row.status.clone());
+                let rows = round::Entity::find().filter(round::Column::Id.is_in(round_ids)).all(&self.db).await?;
+                rounds.extend(rows.into_iter().map(|r| (r.id, r)));
+            }
+            // In the log's order, each object once per look, as it is now (a pairing deleted
+            // since, a withdrawn proposal, is gone).
+            let mut sent: HashSet<(bool, i32)> = HashSet::new();
+            for (_, kind, key) in &entries {
+                let is_round = kind == NodeKind::Round.name();
+                if !sent.insert((is_round, *key)) {
+                    continue;
+                }
+                if is_round {
+                    let Some(row) = rounds.get(key) else { continue };
+                    let changed = state.round_status.get(key) != Some(&row.status);
+                    state.round_status.insert(*key, row.status.clone());
                     if changed {
-                        let _ = self.rounds.send(Arc::new(row));
+                        let _ = self.rounds.send(Arc::new(row.clone()));
                     }
+                } else if let Some(row) = pairings.get(key) {
+                    let _ = self.pairings.send(Arc::new(row.clone()));
                 }
             }
             if (entries.len() as u64) < PAGE {
