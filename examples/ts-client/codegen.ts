@@ -8,7 +8,12 @@ const config: CodegenConfig = {
   generates: {
     'src/generated/': {
       preset: 'client',
-      config: { useTypeImports: true, enumsAsTypes: true },
+      config: {
+        useTypeImports: true,
+        enumsAsTypes: true,
+        // The schema's own scalars travel as strings.
+        scalars: { CountryCode: 'string', DateTime: 'string' },
+      },
     },
   },
 };

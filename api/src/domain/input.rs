@@ -26,8 +26,12 @@ pub enum UserErrorCode {
 /// One refused value: the input field (as the client named it), a code, and a message.
 #[derive(Debug, Clone, PartialEq, Eq, async_graphql::SimpleObject)]
 pub struct UserError {
+    /// The input field at fault, as the client named it (such as `input.email`), or the
+    /// argument for a refusal of the whole change.
     pub field: String,
+    /// What kind of refusal it is: stable, for programs to branch on.
     pub code: UserErrorCode,
+    /// What is wrong, in words for a person.
     pub message: String,
 }
 

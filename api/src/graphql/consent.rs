@@ -30,6 +30,7 @@ pub struct DeclineMembershipInput {
 /// The membership with the librarian's decision.
 #[derive(SimpleObject)]
 pub struct MembershipConsentPayload {
+    /// The membership as the decision left it; `null` when it was refused (see `userErrors`).
     pub membership: Option<Membership>,
     /// What the caller can fix; empty when the decision was recorded.
     pub user_errors: Vec<UserError>,

@@ -15,7 +15,7 @@ use crate::domain::{GlobalId, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
 use crate::graphql::types::{
-    Ambassador, Association, ChangeEntityType, Librarian, Membership, SyncMembersPayload, Webhook,
+    Ambassador, Association, ChangeEntityType, CountryCodeScalar, Librarian, Membership, SyncMembersPayload, Webhook,
 };
 use crate::service::memberships::{self, MembershipChanges};
 use crate::service::partners::{self, AssociationInput};
@@ -77,6 +77,7 @@ payload!(DeleteWebhookPayload, deleted_webhook_id: ID, "The id of the deleted we
 /// The new webhook and its signing secret, shown this once.
 #[derive(SimpleObject)]
 pub struct RegisterWebhookPayload {
+    /// The new webhook; `null` when it was refused (see `userErrors`).
     pub webhook: Option<Webhook>,
     /// The HMAC-SHA256 key of the `Interlib-Signature` header. Store it now: it is not
     /// shown again.
@@ -98,7 +99,7 @@ pub struct SyncMemberInput {
     /// The person's full name as they write it (at most 200 characters).
     pub full_name: Option<String>,
     /// ISO 3166-1 alpha-2.
-    pub country_code: Option<String>,
+    pub country_code: Option<CountryCodeScalar>,
     /// Where they work (at most 200 characters).
     pub institution: Option<String>,
     /// The kind of institution they work in.
@@ -183,7 +184,7 @@ pub struct UpdateMyProfileInput {
     /// Their email address (unique in the network; at most 254 characters).
     pub email: Option<String>,
     /// ISO 3166-1 alpha-2.
-    pub country_code: Option<String>,
+    pub country_code: Option<CountryCodeScalar>,
     /// Where they work (at most 200 characters).
     pub institution: Option<String>,
     /// The kind of institution they work in.
@@ -217,7 +218,7 @@ pub struct CreateLibrarianInput {
     /// Their email address (unique in the network; at most 254 characters).
     pub email: String,
     /// An ISO 3166-1 alpha-2 country code, such as `ZA`.
-    pub country_code: String,
+    pub country_code: CountryCodeScalar,
     /// The kind of institution they work in.
     pub sector: Sector,
     /// ISO 639-1 codes of the languages they can work in with a partner (1 to 10).
@@ -243,7 +244,7 @@ pub struct CreateAssociationInput {
     /// Unique, at most 200 characters.
     pub name: String,
     /// The association's country (an ISO 3166-1 alpha-2 code).
-    pub country_code: String,
+    pub country_code: CountryCodeScalar,
     /// An http(s) URL.
     pub website: Option<String>,
 }
@@ -256,7 +257,7 @@ pub struct UpdateAssociationInput {
     /// The association's name (at most 200 characters).
     pub name: Option<String>,
     /// The association's country (an ISO 3166-1 alpha-2 code).
-    pub country_code: Option<String>,
+    pub country_code: Option<CountryCodeScalar>,
     /// An http(s) URL; an empty string clears it.
     pub website: Option<String>,
 }
@@ -267,7 +268,7 @@ pub struct AppointAmbassadorInput {
     /// The librarian to appoint (their global id).
     pub librarian_id: ID,
     /// The country they look after (an ISO 3166-1 alpha-2 code).
-    pub country_code: String,
+    pub country_code: CountryCodeScalar,
     /// Default: now.
     pub term_from: Option<DateTime<Utc>>,
     /// Default: open-ended.
@@ -312,7 +313,7 @@ impl MutationRoot {
         let changes = ProfileInput {
             full_name: input.full_name,
             email: input.email,
-            country_code: input.country_code,
+            country_code: input.country_code.map(String::from),
             institution: input.institution,
             sector: input.sector,
             job_title: input.job_title,
@@ -358,7 +359,7 @@ impl MutationRoot {
         let profile = ProfileInput {
             full_name: Some(input.full_name),
             email: Some(input.email),
-            country_code: Some(input.country_code),
+            country_code: Some(input.country_code.into()),
             institution: input.institution,
             sector: Some(input.sector),
             job_title: input.job_title,
@@ -380,8 +381,11 @@ impl MutationRoot {
     ) -> async_graphql::Result<CreateAssociationPayload> {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
-        let changes =
-            AssociationInput { name: Some(input.name), country_code: Some(input.country_code), website: input.website };
+        let changes = AssociationInput {
+            name: Some(input.name),
+            country_code: Some(input.country_code.into()),
+            website: input.website,
+        };
         let outcome = partners::save_association(&api(ctx)?.db, viewer, None, changes).await?;
         Ok(CreateAssociationPayload::from_outcome(outcome, Association))
     }
@@ -395,7 +399,11 @@ impl MutationRoot {
         let viewer = viewer(ctx)?;
         require_admin(viewer)?;
         let id = GlobalId::decode_int("associationId", &input.association_id, NodeKind::Association)?;
-        let changes = AssociationInput { name: input.name, country_code: input.country_code, website: input.website };
+        let changes = AssociationInput {
+            name: input.name,
+            country_code: input.country_code.map(String::from),
+            website: input.website,
+        };
         let outcome = partners::save_association(&api(ctx)?.db, viewer, Some(id), changes).await?;
         Ok(UpdateAssociationPayload::from_outcome(outcome, Association))
     }
@@ -413,7 +421,7 @@ impl MutationRoot {
             &api(ctx)?.db,
             viewer,
             librarian,
-            &input.country_code,
+            input.country_code.as_str(),
             input.term_from,
             input.term_until,
         )
@@ -471,7 +479,7 @@ impl MutationRoot {
                 external_id: Some(m.external_id),
                 email: m.email,
                 full_name: m.full_name,
-                country_code: m.country_code,
+                country_code: m.country_code.map(String::from),
                 institution: m.institution,
                 sector: m.sector.map(|s| s.as_str().to_owned()),
                 job_title: m.job_title,

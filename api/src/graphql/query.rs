@@ -17,8 +17,8 @@ use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
 use crate::graphql::types::{
-    Association, AuditEntry, ChangeEntityType, ChangeFeed, Country, Librarian, LibrarianFilterInput, LibrarianOrder,
-    Pairing, PairingFilterInput, Round, ViewerInfo, librarian_connection, participants_spec,
+    Association, AuditEntry, ChangeEntityType, ChangeFeed, Country, CountryCodeScalar, Librarian, LibrarianFilterInput,
+    LibrarianOrder, Pairing, PairingFilterInput, Round, ViewerInfo, librarian_connection, participants_spec,
 };
 use crate::service::{export, feed, filters, orderings, page, page::PageArgs};
 
@@ -204,9 +204,9 @@ impl QueryRoot {
     async fn country(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "An ISO 3166-1 alpha-2 code, such as `ZA`.")] code: String,
+        #[graphql(desc = "Its code, such as `ZA` (in any case).")] code: CountryCodeScalar,
     ) -> async_graphql::Result<Option<Country>> {
-        let code = CountryCode::parse("code", &code)?;
+        let code = CountryCode::parse("code", code.as_str())?;
         Ok(api(ctx)?.countries.get(code.as_str()).cloned().map(Country))
     }
 
@@ -235,6 +235,7 @@ impl QueryRoot {
         librarian_connection(ctx, filter, order_by, PageArgs { first, after, last, before }).await
     }
 
+    /// A librarian by global id; `null` if there is none the caller may see.
     async fn librarian(
         &self,
         ctx: &Context<'_>,
@@ -249,9 +250,7 @@ impl QueryRoot {
     async fn associations(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Only the associations of this country (an ISO 3166-1 alpha-2 code).")] country: Option<
-            String,
-        >,
+        #[graphql(desc = "Only the associations of this country.")] country_code: Option<CountryCodeScalar>,
         #[graphql(desc = "Returns the first n items (0 to 100; 20 when neither `first` nor `last` is given).")]
         first: Option<i32>,
         #[graphql(
@@ -265,7 +264,7 @@ impl QueryRoot {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<Association>> {
         let api = api(ctx)?;
-        let country = country.map(|c| CountryCode::parse("country", &c)).transpose()?;
+        let country = country_code.map(|c| CountryCode::parse("countryCode", c.as_str())).transpose()?;
         let select = filters::associations(country.as_ref());
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
@@ -285,6 +284,7 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
+    /// A partner association by global id; `null` if there is none.
     async fn association(
         &self,
         ctx: &Context<'_>,
@@ -333,6 +333,7 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
+    /// A round by global id; `null` if there is none.
     async fn round(
         &self,
         ctx: &Context<'_>,
@@ -371,6 +372,7 @@ impl QueryRoot {
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))
     }
 
+    /// A pairing by global id; `null` if there is none the caller may see.
     async fn pairing(
         &self,
         ctx: &Context<'_>,

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
 use crate::graphql::mutation::require_admin;
 use crate::graphql::types::{
-    Application, Certificate, Country, DiscussionTopic, Librarian, Pairing, Round, country_of,
+    Application, Certificate, Country, DiscussionTopic, Librarian, Pairing, Round, country_of, required,
 };
 use crate::matching::engine::UnmatchedReason as EngineReason;
 use crate::service::applications::{self, Preferences};
@@ -192,6 +192,7 @@ pub struct ReadmitApplicationInput {
 /// The application after `deferApplication` or `readmitApplication`.
 #[derive(SimpleObject)]
 pub struct ApplicationPayload {
+    /// The application as the mutation left it; `null` when it was refused (see `userErrors`).
     pub application: Option<Application>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
@@ -223,59 +224,73 @@ pub struct ReportEngagementInput {
     pub comment: Option<String>,
 }
 
+/// The result of `applyToRound`.
 #[derive(SimpleObject)]
 pub struct ApplyToRoundPayload {
+    /// The application as it was stored; `null` when it was refused (see `userErrors`).
     pub application: Option<Application>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `withdrawApplication`.
 #[derive(SimpleObject)]
 pub struct WithdrawApplicationPayload {
+    /// The application, now `WITHDRAWN`; `null` when it was refused (see `userErrors`).
     pub application: Option<Application>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `pairManually`.
 #[derive(SimpleObject)]
 pub struct PairManuallyPayload {
+    /// The new, `CONFIRMED` pairing; `null` when it was refused (see `userErrors`).
     pub pairing: Option<Pairing>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `dissolvePairing`.
 #[derive(SimpleObject)]
 pub struct DissolvePairingPayload {
+    /// The pairing, now `DISSOLVED`; `null` when it was refused (see `userErrors`).
     pub pairing: Option<Pairing>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
-/// The two new pairings (the old ones are dissolved).
+/// The result of `swapPartners`.
 #[derive(SimpleObject)]
 pub struct SwapPartnersPayload {
+    /// The two new pairings (the old ones are dissolved); empty when it was refused (see `userErrors`).
     pub pairings: Vec<Pairing>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `addTopic`.
 #[derive(SimpleObject)]
 pub struct AddTopicPayload {
+    /// The new topic; `null` when it was refused (see `userErrors`).
     pub topic: Option<DiscussionTopic>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `reportEngagement`.
 #[derive(SimpleObject)]
 pub struct ReportEngagementPayload {
+    /// The stored report; `null` when it was refused (see `userErrors`).
     pub report: Option<EngagementReport>,
     /// What the caller can fix; empty when the mutation was applied.
     pub user_errors: Vec<UserError>,
 }
 
+/// The result of `completeRound`.
 #[derive(SimpleObject)]
 pub struct CompleteRoundPayload {
-    /// The round it belongs to.
+    /// The round, now `COMPLETED`; `null` when it was refused (see `userErrors`).
     pub round: Option<Round>,
     /// Certificates issued: one per member of every pairing that was not dissolved.
     pub certificates_issued: i32,
@@ -310,9 +325,9 @@ impl From<EngineReason> for UnmatchedReason {
     }
 }
 
-/// A group the engine proposes.
 pub struct MatchProposal(rounds::Proposal);
 
+/// A group the engine proposes.
 #[Object]
 impl MatchProposal {
     /// The two or three librarians.
@@ -322,6 +337,8 @@ impl MatchProposal {
         Ok(ids.iter().filter_map(|id| loaded.get(id).cloned().map(Librarian)).collect())
     }
 
+    /// How good a match the group is: the sum of the scores of its pairs (one pair for a
+    /// pair; for a group of three, the third member's pairs with both others).
     async fn score(&self) -> i32 {
         self.0.score
     }
@@ -337,15 +354,17 @@ impl MatchProposal {
     }
 }
 
-/// An applicant without a group, and why.
 pub struct UnmatchedApplicant(rounds::Left);
 
+/// An applicant without a group, and why.
 #[Object]
 impl UnmatchedApplicant {
-    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
-        Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+    /// The applicant.
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
     }
 
+    /// Why the engine could not place them.
     async fn reason(&self) -> UnmatchedReason {
         self.0.reason.into()
     }
@@ -363,12 +382,16 @@ pub struct MatchingSummary {
     pub applicants: i32,
     /// Librarians in pairings made by hand, which the run kept.
     pub kept: i32,
+    /// Groups proposed, pairs and groups of three.
     pub groups: i32,
+    /// Of those, groups of three (made when someone would otherwise be left out).
     pub groups_of_three: i32,
+    /// Applicants left without a group (see `RunMatchingPayload.unmatched` for why).
     pub unmatched: i32,
     /// The total score of the pairs (before groups of three): the largest among the
     /// matchings that pair the most people.
     pub matching_weight: i64,
+    /// Allowed pairs the engine considered (its sparse candidate graph, at the end).
     pub candidate_edges: i32,
     /// Times the engine added edges to its sparse candidate graph and matched again.
     pub pricing_rounds: i32,
@@ -380,7 +403,6 @@ pub struct MatchingSummary {
     pub engine_millis: i32,
 }
 
-/// The result of `runMatching`.
 pub struct RunMatchingPayload {
     run: Option<MatchingRun>,
     user_errors: Vec<UserError>,
@@ -390,6 +412,7 @@ fn clamp(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The result of `runMatching`.
 #[Object]
 impl RunMatchingPayload {
     /// The round it belongs to.
@@ -397,6 +420,7 @@ impl RunMatchingPayload {
         self.run.as_ref().map(|r| Round(Arc::new(r.round.clone())))
     }
 
+    /// Whether this was a dry run (nothing stored); `null` when the run was refused.
     async fn dry_run(&self) -> Option<bool> {
         self.run.as_ref().map(|r| r.dry_run)
     }
@@ -406,10 +430,12 @@ impl RunMatchingPayload {
         self.run.as_ref().map(|r| r.proposals.iter().cloned().map(MatchProposal).collect()).unwrap_or_default()
     }
 
+    /// The applicants left without a group, and why.
     async fn unmatched(&self) -> Vec<UnmatchedApplicant> {
         self.run.as_ref().map(|r| r.unmatched.iter().cloned().map(UnmatchedApplicant).collect()).unwrap_or_default()
     }
 
+    /// The run's figures; `null` when the run was refused (see `userErrors`).
     async fn summary(&self) -> Option<MatchingSummary> {
         self.run.as_ref().map(|r| MatchingSummary {
             applicants: clamp(r.applicants),
@@ -431,10 +457,10 @@ impl RunMatchingPayload {
     }
 }
 
-/// A participant's report on their pairing, read by the participant, their ambassadors and
-/// associations, and admins (not by their partners).
 pub struct EngagementReport(pub Arc<engagement_report::Model>);
 
+/// A participant's report on their pairing, read by the participant, their ambassadors and
+/// associations, and admins (not by their partners).
 #[Object]
 impl EngagementReport {
     /// Opaque global id, stable across requests.
@@ -476,9 +502,11 @@ impl EngagementReport {
 /// Engagement reported by a report's participants.
 #[derive(SimpleObject)]
 pub struct EngagementStats {
+    /// Engagement reports filed.
     pub reports: i64,
     /// Reports that say the partners met.
     pub met: i64,
+    /// The mean of the ratings given (1 to 5); `null` when no report gave one.
     pub average_rating: Option<f64>,
     /// Pairings with a report of a meeting.
     pub engaged_pairings: i64,
@@ -486,9 +514,9 @@ pub struct EngagementStats {
     pub disengaged_pairings: i64,
 }
 
-/// How many partners came from a country.
 pub struct PartnerCountry(String, i64);
 
+/// How many partners came from a country.
 #[Object]
 impl PartnerCountry {
     /// The country.
@@ -496,14 +524,15 @@ impl PartnerCountry {
         country_of(ctx, &self.0)
     }
 
+    /// How many partners came from it.
     async fn count(&self) -> i64 {
         self.1
     }
 }
 
-/// A round's figures for a country, an association's members or the network.
 pub struct RoundStats(stats::RoundStats);
 
+/// A round's figures for a country, an association's members or the network.
 #[Object]
 impl RoundStats {
     /// Applications (not withdrawn), deferred ones included.
@@ -526,6 +555,7 @@ impl RoundStats {
         self.0.completed
     }
 
+    /// What the participants reported about their pairings.
     async fn engagement(&self) -> EngagementStats {
         let e = &self.0.engagement;
         EngagementStats {
@@ -569,18 +599,18 @@ pub struct RoundQueries;
 
 #[Object]
 impl RoundQueries {
-    /// A certificate, by the verification id printed on it (`Certificate.code`): public,
+    /// A certificate, by the verification code printed on it (`Certificate.code`): public,
     /// so anyone can check it. It names the recipient, the round and the dates; no contact data.
     async fn certificate(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The verification code printed on the certificate.")] id: String,
+        #[graphql(desc = "The verification code printed on the certificate (in any case).")] code: String,
     ) -> async_graphql::Result<Option<Certificate>> {
-        if id.len() > 64 {
+        if code.len() > 64 {
             return Ok(None);
         }
         let found = certificate::Entity::find()
-            .filter(certificate::Column::Code.eq(id.trim().to_ascii_lowercase()))
+            .filter(certificate::Column::Code.eq(code.trim().to_ascii_lowercase()))
             .one(&api(ctx)?.db)
             .await
             .map_err(ApiError::from)?;
@@ -591,9 +621,9 @@ impl RoundQueries {
     async fn round_stats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The round, by its global id.")] round: ID,
+        #[graphql(desc = "The round, by its global id.")] round_id: ID,
     ) -> async_graphql::Result<RoundStats> {
-        round_stats(ctx, &round, Scope::Network).await
+        round_stats(ctx, &round_id, Scope::Network).await
     }
 }
 

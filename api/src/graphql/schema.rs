@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use async_graphql::{MergedObject, Schema};
+use async_graphql::{ID, Json, MergedObject, SDLExportOptions, Schema, SchemaBuilder};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::connection::Conn;
 
 use crate::graphql::consent::ConsentMutations;
 use crate::graphql::context::ApiContext;
@@ -12,6 +15,9 @@ use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
 use crate::graphql::rounds::{RoundMutations, RoundQueries};
 use crate::graphql::subscription::SubscriptionRoot;
+use crate::graphql::types::{
+    Application, Association, AuditEntry, Country, Librarian, Membership, Pairing, Round, SyncRun, WebhookDelivery,
+};
 use crate::ratelimit::RateLimiter;
 use crate::service::live::Notifier;
 
@@ -39,8 +45,7 @@ pub struct SchemaOptions {
 /// The schema with its process-wide data. Per-request data (DataLoaders, the caller, the
 /// meter) is added by the HTTP handler.
 pub fn build_schema(context: ApiContext, options: SchemaOptions) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
-        .register_output_type::<Node>()
+    let mut builder = builder()
         .extension(Guard { limits: options.limits, limiter: options.limiter })
         .data(options.notifier)
         .data(context);
@@ -55,5 +60,50 @@ pub fn build_schema(context: ApiContext, options: SchemaOptions) -> AppSchema {
 
 /// The SDL of the schema, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), SubscriptionRoot).register_output_type::<Node>().finish().sdl()
+    sdl_of(&builder().finish())
+}
+
+/// The SDL of a built schema, in the committed form (with `@specifiedBy` on scalars that
+/// have a specification, for code generators).
+pub fn sdl_of(schema: &AppSchema) -> String {
+    schema.sdl_with_options(SDLExportOptions::new().include_specified_by())
+}
+
+/// Describes a connection type (async-graphql's generic `Connection` has no description).
+macro_rules! describe_connections {
+    ($builder:expr, $($node:ty => $items:literal),+ $(,)?) => {
+        $builder$(.override_output_type_description::<Conn<$node>>(concat!(
+            "A page of ", $items, " with Relay cursors: `edges` (each with its `cursor`) or `nodes`, ",
+            "`pageInfo` to page on, and `totalCount` for the whole list."
+        )))+
+    };
+}
+
+/// The schema's types and their descriptions, the same for the server and for the SDL.
+fn builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
+    let builder = Schema::build(Query::default(), Mutation::default(), SubscriptionRoot)
+        .register_output_type::<Node>()
+        .override_output_type_description::<DateTime<Utc>>(
+            "A date and time (RFC 3339). Answers are in UTC, such as `2026-03-01T09:30:00Z`; \
+             inputs may carry any offset.",
+        )
+        .override_output_type_description::<ID>(
+            "An object's global id (Relay): opaque and stable across requests; `node(id:)` fetches \
+             any object by it. Pass it back as it came; its format is not part of the API.",
+        )
+        .override_output_type_description::<Json<serde_json::Value>>(
+            "Any JSON value, where the shape is not the schema's own (an audit entry's details, a data export).",
+        );
+    describe_connections!(builder,
+        Application => "applications",
+        Association => "partner associations",
+        AuditEntry => "audit entries",
+        Country => "countries",
+        Librarian => "librarians",
+        Membership => "memberships",
+        Pairing => "pairings",
+        Round => "rounds",
+        SyncRun => "membership syncs",
+        WebhookDelivery => "webhook deliveries",
+    )
 }

@@ -45,7 +45,9 @@ fn items<T: Clone + Send + 'static>(
     })
 }
 
-#[Subscription]
+/// Live updates over WebSocket (`/graphql/ws`, the graphql-transport-ws protocol): what a
+/// caller could read with a query, as it changes.
+#[Subscription(name = "Subscription")]
 impl SubscriptionRoot {
     /// A pairing the caller may see was created or changed (proposed by a matching run,
     /// confirmed, made or dissolved by hand, completed); of one round, or of all.

@@ -818,5 +818,5 @@ pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
     if !state.introspection {
         return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "the schema is not published by this server");
     }
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(state.schema.sdl())
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(crate::graphql::schema::sdl_of(&state.schema))
 }

@@ -67,7 +67,7 @@ struct Args {
     serve: Option<String>,
 }
 
-const QUERY: &str = "query Ambassador($code: String!) { country(code: $code) {
+const QUERY: &str = "query Ambassador($code: CountryCode!) { country(code: $code) {
   participants(first: 50) { totalCount nodes {
     id fullName email institution sector languages
     memberships { externalId status association { name } }

@@ -71,7 +71,7 @@ struct Args {
     serve_limiter: Limiter,
 }
 
-const AMBASSADOR: &str = "query Ambassador($code: String!) { country(code: $code) {
+const AMBASSADOR: &str = "query Ambassador($code: CountryCode!) { country(code: $code) {
   participants(first: 20) { totalCount nodes {
     id fullName institution sector languages
     memberships { externalId status association { name } }

@@ -270,7 +270,7 @@ async fn anonymous_callers_see_public_programme_facts_only() {
                rounds { nodes { name status topics { title } } }
                associations { nodes { name country { code } } }
                country(code: \"ZA\") { ambassadors { active librarian { fullName } } }
-               certificate(id: $cert) { recipientName round { name } }
+               certificate(code: $cert) { recipientName round { name } }
                viewer { role subject }
              }",
             json!({ "cert": "8d0e6f4e-4c1b-4f7e-9d59-1c2b3a4d5e6f" }),
@@ -382,7 +382,7 @@ async fn certificates_are_verified_by_their_code_and_sequential_ids_open_nothing
         assert_eq!(found(&body), ["Ada Okafor"], "{body}");
     }
     // Anyone verifies it with the code printed on it; a made-up code finds nothing.
-    let verify = "query($code: String!) { certificate(id: $code) { recipientName round { name } } }";
+    let verify = "query($code: String!) { certificate(code: $code) { recipientName round { name } } }";
     let body = app.graphql_as(None, verify, json!({ "code": "8D0E6F4E-4C1B-4F7E-9D59-1C2B3A4D5E6F" })).await;
     assert_eq!(
         body["data"]["certificate"],
@@ -497,7 +497,7 @@ async fn filters_and_orderings_match_only_fields_the_caller_may_read() {
         (json!({ "updatedSince": since }), "NAME", "updatedAt", &["Ada Okafor"]),
         (json!({}), "UPDATED_AT", "updatedAt", &["Ada Okafor"]),
         (json!({}), "CREATED_AT", "createdAt", &["Ada Okafor"]),
-        (json!({ "country": "ES" }), "NAME", "country { code }", &["Carmen García"]),
+        (json!({ "countryCode": "ES" }), "NAME", "country { code }", &["Carmen García"]),
     ];
     for (filter, order, field, expected) in cases {
         assert_eq!(found_by(&app, &ada, filter.clone(), order, field).await, expected, "Ada, {filter} by {order}");
@@ -518,9 +518,9 @@ async fn filters_and_orderings_match_only_fields_the_caller_may_read() {
     // ZA ambassador cannot find the trio by Farida's country, nor Bongani's pairing by Emma.
     let pairings = "query($f: PairingFilter) { pairings(filter: $f) { totalCount } }";
     for (filter, count) in [
-        (json!({ "country": "LB" }), 0),
+        (json!({ "countryCode": "LB" }), 0),
         (json!({ "librarianId": gid(NodeKind::Librarian, net.emma) }), 0),
-        (json!({ "country": "ZA" }), 2),
+        (json!({ "countryCode": "ZA" }), 2),
         (json!({ "librarianId": gid(NodeKind::Librarian, net.grace) }), 1),
     ] {
         let body = app.graphql_as(Some(&za), pairings, json!({ "f": filter })).await;

@@ -15,7 +15,7 @@ const APPLY: &str =
     "mutation($input: ApplyToRoundInput!) { applyToRound(input: $input) { application { id } userErrors { code } } }";
 const APPLICATIONS: &str = "query($id: ID!) { round(id: $id) { applications(first: 100) { nodes {
     id status librarian { id country { code } } deferral { reason note } } } } }";
-const STATS: &str = "query($id: ID!) { roundStats(round: $id) { applicants deferred } }";
+const STATS: &str = "query($id: ID!) { roundStats(roundId: $id) { applicants deferred } }";
 
 fn dates(name: &str) -> Value {
     json!({ "name": name, "applicationsOpenAt": "2027-01-04T00:00:00Z", "applicationsCloseAt": "2027-02-01T00:00:00Z",
@@ -100,7 +100,7 @@ async fn a_country_over_its_share_keeps_its_earliest_applicants() {
     let stats = app.data(STATS, json!({ "id": round })).await;
     assert_eq!(stats["roundStats"], json!({ "applicants": 20, "deferred": 4 }));
     let ambassador = app.token(Role::Ambassador, &["NG"], None, None);
-    let country = "query($id: ID!) { country(code: \"NG\") { roundStats(round: $id) { applicants deferred } } }";
+    let country = "query($id: ID!) { country(code: \"NG\") { roundStats(roundId: $id) { applicants deferred } } }";
     let body = app.graphql_as(Some(&ambassador), country, json!({ "id": round })).await;
     assert_eq!(body["data"]["country"]["roundStats"], json!({ "applicants": 8, "deferred": 4 }), "{body}");
     // The ambassador and Ada's association see why Ada was deferred.

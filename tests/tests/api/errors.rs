@@ -52,11 +52,11 @@ async fn bad_cursors_and_filters_are_bad_user_input() {
     let cases = [
         ("{ librarians(after: \"garbage\") { totalCount } }", json!({})),
         ("query($c: String) { librarians(after: $c) { totalCount } }", json!({ "c": cursor })),
-        ("{ librarians(filter: { country: \"ZAF\" }) { totalCount } }", json!({})),
+        ("{ librarians(filter: { countryCode: \"ZAF\" }) { totalCount } }", json!({})),
         ("{ librarians(filter: { language: \"english\" }) { totalCount } }", json!({})),
         ("{ librarians(filter: { roundId: \"nope\" }) { totalCount } }", json!({})),
         ("{ country(code: \"1\") { name } }", json!({})),
-        ("{ pairings(filter: { country: \"\" }) { totalCount } }", json!({})),
+        ("{ pairings(filter: { countryCode: \"\" }) { totalCount } }", json!({})),
     ];
     for (query, vars) in cases {
         let body = app.graphql(query, vars).await;
@@ -131,7 +131,7 @@ async fn a_failed_root_field_is_null_in_data_as_the_specification_says() {
     let body = app.graphql("{ a: round(id: \"nope\") { id } b: librarian(id: \"x\") { id } }", json!({})).await;
     assert_eq!(body["data"], json!({ "a": null, "b": null }), "{body}");
     // A root field that may not be null takes `data` with it.
-    let body = app.graphql("{ roundStats(round: \"nope\") { applicants } }", json!({})).await;
+    let body = app.graphql("{ roundStats(roundId: \"nope\") { applicants } }", json!({})).await;
     assert_eq!(body["data"], json!(null), "{body}");
     assert_eq!(error_codes(&body), ["BAD_USER_INPUT"]);
 }

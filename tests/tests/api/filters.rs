@@ -24,7 +24,7 @@ async fn librarian_filters_each_select_the_right_rows() {
     let net = fixtures::network(&app.db).await;
 
     assert_eq!(names(&app, json!({})).await.len(), 8);
-    assert_eq!(names(&app, json!({ "country": "ng" })).await, ["Ada Okafor", "Alia Khan"]);
+    assert_eq!(names(&app, json!({ "countryCode": "ng" })).await, ["Ada Okafor", "Alia Khan"]);
     assert_eq!(names(&app, json!({ "sector": "PUBLIC" })).await, ["Alia Khan", "Bongani Ndlovu"]);
     assert_eq!(names(&app, json!({ "language": "fr" })).await, ["Ada Okafor", "Farida Haddad"]);
     assert_eq!(
@@ -36,7 +36,7 @@ async fn librarian_filters_each_select_the_right_rows() {
         ["Ada Okafor", "Farida Haddad", "Grace Mensah"]
     );
     // Grace's LIASA membership is deactivated: only active members count.
-    let liasa = app.data("{ associations(country: \"ZA\") { nodes { id } } }", json!({})).await;
+    let liasa = app.data("{ associations(countryCode: \"ZA\") { nodes { id } } }", json!({})).await;
     let liasa_id = liasa["associations"]["nodes"][0]["id"].clone();
     assert_eq!(names(&app, json!({ "associationId": liasa_id })).await, ["Ada Okafor", "Bongani Ndlovu"]);
     // Search is case-insensitive over name and institution, and takes % and _ literally.
@@ -50,8 +50,11 @@ async fn librarian_filters_each_select_the_right_rows() {
         ["Alia Khan", "Grace Mensah", "Lisa 100% Pure_Test"]
     );
     // Filters combine with AND.
-    assert_eq!(names(&app, json!({ "country": "ZA", "language": "en", "sector": "ARCHIVE" })).await, ["Grace Mensah"]);
-    assert!(names(&app, json!({ "country": "ZA", "interest": "research data" })).await.is_empty());
+    assert_eq!(
+        names(&app, json!({ "countryCode": "ZA", "language": "en", "sector": "ARCHIVE" })).await,
+        ["Grace Mensah"]
+    );
+    assert!(names(&app, json!({ "countryCode": "ZA", "interest": "research data" })).await.is_empty());
     // The nested participants list applies the same filters within its country.
     let data = app
         .data(
@@ -74,9 +77,9 @@ async fn pairing_filters_each_select_the_right_rows() {
     assert_eq!(ids(&by_round), [p(net.pairing_ada_carmen), p(net.pairing_bongani_emma)]);
     let active = app.data(q, json!({ "f": { "status": "ACTIVE" } })).await;
     assert_eq!(ids(&active), [p(net.pairing_trio)]);
-    let lebanon = app.data(q, json!({ "f": { "country": "LB" } })).await;
+    let lebanon = app.data(q, json!({ "f": { "countryCode": "LB" } })).await;
     assert_eq!(ids(&lebanon), [p(net.pairing_trio)]);
-    let south_africa = app.data(q, json!({ "f": { "country": "ZA" } })).await;
+    let south_africa = app.data(q, json!({ "f": { "countryCode": "ZA" } })).await;
     assert_eq!(ids(&south_africa), [p(net.pairing_bongani_emma), p(net.pairing_trio)]);
     assert_eq!(south_africa["pairings"]["totalCount"], 2);
     let carmen = app.data(q, json!({ "f": { "librarianId": gid(NodeKind::Librarian, net.carmen) } })).await;

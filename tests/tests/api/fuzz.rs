@@ -240,13 +240,13 @@ impl Gen {
     fn with_nul(&mut self) -> Value {
         let text = self.pick(&["\\u0000", "a\\u0000", "\\u0000b"]);
         let raw = text.replace("\\u0000", "\u{0}");
-        let filter = self.pick(&["interest", "search", "language", "country"]);
+        let filter = self.pick(&["interest", "search", "language", "countryCode"]);
         let profile = self.pick(&["fullName", "bio", "institution", "jobTitle", "email"]);
         match self.0.u8(..6) {
             0 => json!({ "query": format!("{{ librarians(filter: {{ search: \"{text}\" }}) {{ totalCount }} }}") }),
             1 => json!({ "query": "query($f: LibrarianFilter) { librarians(filter: $f) { totalCount } }",
                          "variables": { "f": { (filter): raw } } }),
-            2 => json!({ "query": format!("{{ certificate(id: \"{text}\") {{ id }} }}") }),
+            2 => json!({ "query": format!("{{ certificate(code: \"{text}\") {{ id }} }}") }),
             3 => {
                 json!({ "query": "mutation($i: UpdateMyProfileInput!) { updateMyProfile(input: $i) { userErrors { field } } }",
                          "variables": { "i": { (profile): raw } } })

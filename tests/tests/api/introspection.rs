@@ -4,6 +4,7 @@
 //! limits. Introspection has its own rule (the nesting of type lists), so the data depth
 //! limit stays at 12 and an introspection query that multiplies its answer is refused.
 
+use chrono::{Months, NaiveDate};
 use interlib_tests::{TestApp, error_codes};
 use serde_json::{Value, json};
 
@@ -77,32 +78,111 @@ async fn introspection_that_multiplies_its_answer_is_refused_and_data_depth_is_u
     assert_eq!(body["errors"][0]["extensions"]["limit"], "depth", "{body}");
 }
 
-#[tokio::test]
-async fn every_argument_and_enum_value_has_a_description() {
-    let app = TestApp::spawn().await;
-    let q = "{ __schema { types { name
-        enumValues(includeDeprecated: true) { name description }
-        fields(includeDeprecated: true) { name args { name description } } } } }";
+/// Every element of the schema as introspection shows it, deprecated ones included:
+/// (schema coordinate, description, deprecation reason).
+async fn elements(app: &TestApp) -> Vec<(String, Option<String>, Option<String>)> {
+    let q = "{ __schema { description types { name description
+        enumValues(includeDeprecated: true) { name description deprecationReason }
+        inputFields(includeDeprecated: true) { name description deprecationReason }
+        fields(includeDeprecated: true) { name description deprecationReason
+            args(includeDeprecated: true) { name description deprecationReason } } }
+        directives { name description args(includeDeprecated: true) { name description deprecationReason } } } }";
     let body = app.graphql(q, json!({})).await;
     assert!(body.get("errors").is_none(), "{body}");
-    let mut missing = Vec::new();
+    let text = |v: &Value| v.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned);
+    let mut all = Vec::new();
     for ty in body["data"]["__schema"]["types"].as_array().expect("types") {
         let name = ty["name"].as_str().unwrap_or_default();
         if name.starts_with("__") {
             continue;
         }
-        for value in ty["enumValues"].as_array().into_iter().flatten() {
-            if value["description"].as_str().is_none_or(str::is_empty) {
-                missing.push(format!("{name}.{}", value["name"]));
-            }
-        }
-        for field in ty["fields"].as_array().into_iter().flatten() {
-            for arg in field["args"].as_array().into_iter().flatten() {
-                if arg["description"].as_str().is_none_or(str::is_empty) {
-                    missing.push(format!("{name}.{}({})", field["name"], arg["name"]));
+        all.push((name.to_owned(), text(&ty["description"]), None));
+        for key in ["enumValues", "inputFields", "fields"] {
+            for item in ty[key].as_array().into_iter().flatten() {
+                let coordinate = format!("{name}.{}", item["name"].as_str().unwrap_or_default());
+                for arg in item["args"].as_array().into_iter().flatten() {
+                    let arg_name = arg["name"].as_str().unwrap_or_default();
+                    all.push((
+                        format!("{coordinate}({arg_name}:)"),
+                        text(&arg["description"]),
+                        text(&arg["deprecationReason"]),
+                    ));
                 }
+                all.push((coordinate, text(&item["description"]), text(&item["deprecationReason"])));
             }
         }
     }
+    for directive in body["data"]["__schema"]["directives"].as_array().expect("directives") {
+        let name = format!("@{}", directive["name"].as_str().unwrap_or_default());
+        for arg in directive["args"].as_array().into_iter().flatten() {
+            let arg_name = arg["name"].as_str().unwrap_or_default();
+            all.push((format!("{name}({arg_name}:)"), text(&arg["description"]), text(&arg["deprecationReason"])));
+        }
+        all.push((name, text(&directive["description"]), None));
+    }
+    all
+}
+
+#[tokio::test]
+async fn every_element_of_the_schema_has_a_description() {
+    let app = TestApp::spawn().await;
+    let all = elements(&app).await;
+    // Types, fields, arguments, input fields, enum values and directives.
+    assert!(all.len() > 800, "{}", all.len());
+    let missing: Vec<&str> = all.iter().filter(|(_, d, _)| d.is_none()).map(|(c, _, _)| c.as_str()).collect();
     assert!(missing.is_empty(), "without a description: {missing:?}");
+}
+
+/// Where a deprecated element breaks the deprecation policy of `CHANGELOG.md`: its reason
+/// names the removal date ("Removed no earlier than YYYY-MM-DD"), a changelog entry names
+/// the element (in backticks), and the date is at least six months after that entry's.
+fn deprecation_violations(deprecated: &[(String, String)], changelog: &str) -> Vec<String> {
+    let entries: Vec<(NaiveDate, &str)> = changelog
+        .split("\n## ")
+        .skip(1)
+        .filter_map(|entry| Some((NaiveDate::parse_from_str(entry.get(..10)?, "%Y-%m-%d").ok()?, entry)))
+        .collect();
+    let mut violations = Vec::new();
+    for (coordinate, reason) in deprecated {
+        let removal = reason
+            .split("Removed no earlier than ")
+            .nth(1)
+            .and_then(|rest| NaiveDate::parse_from_str(rest.get(..10)?, "%Y-%m-%d").ok());
+        let Some(removal) = removal else {
+            violations.push(format!("{coordinate}: the reason names no removal date"));
+            continue;
+        };
+        let announced =
+            entries.iter().filter(|(_, text)| text.contains(&format!("`{coordinate}`"))).map(|(d, _)| *d).min();
+        let Some(announced) = announced else {
+            violations.push(format!("{coordinate}: no CHANGELOG.md entry names it"));
+            continue;
+        };
+        if announced.checked_add_months(Months::new(6)).is_none_or(|earliest| removal < earliest) {
+            violations.push(format!("{coordinate}: removal on {removal} is less than six months after {announced}"));
+        }
+    }
+    violations
+}
+
+#[test]
+fn the_deprecation_check_catches_each_broken_rule() {
+    let changelog = "# Changelog\n\n## 2027-01-10\n\n- `Round.title` is deprecated: use `Round.name`.\n";
+    let case =
+        |coordinate: &str, reason: &str| deprecation_violations(&[(coordinate.into(), reason.into())], changelog);
+    assert!(case("Round.title", "Use `name`. Removed no earlier than 2027-07-10.").is_empty());
+    assert_eq!(case("Round.title", "Use `name`.").len(), 1);
+    assert_eq!(case("Round.title", "Use `name`. Removed no earlier than 2027-05-01.").len(), 1);
+    assert_eq!(case("Round.label", "Use `name`. Removed no earlier than 2028-01-01.").len(), 1);
+}
+
+#[tokio::test]
+async fn every_deprecation_follows_the_policy() {
+    let app = TestApp::spawn().await;
+    let deprecated: Vec<(String, String)> =
+        elements(&app).await.into_iter().filter_map(|(c, _, reason)| Some((c, reason?))).collect();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../CHANGELOG.md");
+    let changelog = std::fs::read_to_string(path).expect("CHANGELOG.md");
+    let violations = deprecation_violations(&deprecated, &changelog);
+    assert!(violations.is_empty(), "{violations:?}");
 }

@@ -70,7 +70,7 @@ async fn nested_connections_under_a_list_are_batched_across_parents() {
     for country in populated {
         let alone = app
             .data(
-                "query($code: String!) { country(code: $code) {
+                "query($code: CountryCode!) { country(code: $code) {
                    participants(first: 3, orderBy: { field: NAME }) {
                      totalCount pageInfo { hasNextPage }
                      nodes { fullName memberships { externalId association { name } } } } } }",

@@ -30,7 +30,7 @@ async fn text_with_nul_is_bad_user_input_naming_the_field_in_every_argument() {
             json!({ "f": { "interest": "games\u{0}" } }),
             "filter.interest",
         ),
-        ("admin", "query($id: String!) { certificate(id: $id) { id } }", json!({ "id": "C\u{0}" }), "id"),
+        ("admin", "query($code: String!) { certificate(code: $code) { id } }", json!({ "code": "C\u{0}" }), "code"),
         (
             "admin",
             "query($c: String) { librarians(after: $c) { totalCount } }",

@@ -96,7 +96,7 @@ async fn associations_list_their_members_by_status() {
     let data = app
         .data(
             "{ associations { totalCount nodes { id name country { code } } }
-               za: associations(country: \"ZA\") { nodes { name
+               za: associations(countryCode: \"ZA\") { nodes { name
                  all: members { totalCount nodes { externalId status deactivatedAt librarian { fullName } } }
                  active: members(status: ACTIVE) { totalCount nodes { externalId } }
                } } }",

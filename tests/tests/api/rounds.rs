@@ -442,7 +442,8 @@ async fn a_whole_round_runs_end_to_end() {
 
     // Reports: the network (admins), a country (its ambassadors), an association (itself).
     let stats = "{ engagement { reports met averageRating engagedPairings disengagedPairings } applicants matched completed partnerCountries { country { code } count } }";
-    let network = app.data(&format!("query($r: ID!) {{ roundStats(round: $r) {stats} }}"), json!({ "r": round })).await;
+    let network =
+        app.data(&format!("query($r: ID!) {{ roundStats(roundId: $r) {stats} }}"), json!({ "r": round })).await;
     let network = &network["roundStats"];
     assert_eq!(network["applicants"], 6, "{network}");
     assert_eq!(network["matched"], participants);
@@ -460,13 +461,14 @@ async fn a_whole_round_runs_end_to_end() {
         .sum();
     assert_eq!(partner_total, i64::try_from(participants).unwrap_or(0));
     let country_stats =
-        format!("query($r: ID!, $c: String!) {{ country(code: $c) {{ roundStats(round: $r) {stats} }} }}");
+        format!("query($r: ID!, $c: CountryCode!) {{ country(code: $c) {{ roundStats(roundId: $r) {stats} }} }}");
     let za = app.graphql_as(Some(&ambassador), &country_stats, json!({ "r": round, "c": "ZA" })).await;
     assert_eq!(za["data"]["country"]["roundStats"]["applicants"], 1, "Bongani (Lisa withdrew): {za}");
     assert_eq!(za["data"]["country"]["roundStats"]["matched"], 1);
     let ng = app.graphql_as(Some(&ambassador), &country_stats, json!({ "r": round, "c": "NG" })).await;
     assert_eq!(error_codes(&ng), ["FORBIDDEN"]);
-    let assoc_stats = format!("query($r: ID!, $a: ID!) {{ association(id: $a) {{ roundStats(round: $r) {stats} }} }}");
+    let assoc_stats =
+        format!("query($r: ID!, $a: ID!) {{ association(id: $a) {{ roundStats(roundId: $r) {stats} }} }}");
     let liasa_id = gid(NodeKind::Association, net.liasa);
     let own = app.graphql_as(Some(&liasa), &assoc_stats, json!({ "r": round, "a": liasa_id })).await;
     assert_eq!(own["data"]["association"]["roundStats"]["applicants"], 2, "Ada and Bongani: {own}");
@@ -475,7 +477,7 @@ async fn a_whole_round_runs_end_to_end() {
     let network_by_ambassador = app
         .graphql_as(
             Some(&ambassador),
-            &format!("query($r: ID!) {{ roundStats(round: $r) {stats} }}"),
+            &format!("query($r: ID!) {{ roundStats(roundId: $r) {stats} }}"),
             json!({ "r": round }),
         )
         .await;
@@ -495,14 +497,14 @@ async fn a_whole_round_runs_end_to_end() {
     assert_eq!(certificates.len(), participants);
     let ada_certificate = certificates.iter().find(|c| c.librarian_id == net.ada).expect("Ada's certificate");
     let verify =
-        "query($id: String!) { certificate(id: $id) { recipientName issuedAt round { name startsAt endsAt } } }";
+        "query($id: String!) { certificate(code: $id) { recipientName issuedAt round { name startsAt endsAt } } }";
     let body = app.graphql_as(None, verify, json!({ "id": ada_certificate.code })).await;
     assert_eq!(body["data"]["certificate"]["recipientName"], "Ada Okafor", "public: {body}");
     assert_eq!(body["data"]["certificate"]["round"]["name"], "2027 Round 1");
     let body = app
         .graphql_as(
             None,
-            "query($id: String!) { certificate(id: $id) { email } }",
+            "query($id: String!) { certificate(code: $id) { email } }",
             json!({ "id": ada_certificate.code }),
         )
         .await;
@@ -510,7 +512,7 @@ async fn a_whole_round_runs_end_to_end() {
     let body = app.graphql_as(None, verify, json!({ "id": "not-a-certificate" })).await;
     assert!(body["data"]["certificate"].is_null());
     let completed =
-        app.data(&format!("query($r: ID!) {{ roundStats(round: $r) {stats} }}"), json!({ "r": round })).await;
+        app.data(&format!("query($r: ID!) {{ roundStats(roundId: $r) {stats} }}"), json!({ "r": round })).await;
     assert_eq!(completed["roundStats"]["completed"], participants);
     let dissolved = pairing::Entity::find()
         .filter(pairing::Column::RoundId.eq(round_key))

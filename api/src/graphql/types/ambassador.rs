@@ -8,7 +8,6 @@ use super::{Country, Librarian, country_of, gid};
 use crate::domain::NodeKind;
 use crate::graphql::context::loaders;
 
-/// A librarian appointed to promote the programme in a country, for a term.
 pub struct Ambassador(pub Arc<ambassador::Model>);
 
 impl From<Arc<ambassador::Model>> for Ambassador {
@@ -17,6 +16,7 @@ impl From<Arc<ambassador::Model>> for Ambassador {
     }
 }
 
+/// A librarian appointed to promote the programme in a country, for a term.
 #[Object]
 impl Ambassador {
     /// Opaque global id, stable across requests.

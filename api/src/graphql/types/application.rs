@@ -20,11 +20,12 @@ pub enum DeferralReason {
 /// A deferral: why, and the note shown to the applicant.
 #[derive(async_graphql::SimpleObject)]
 pub struct ApplicationDeferral {
+    /// Who put it off: the country share at the close of applications, or an admin.
     pub reason: DeferralReason,
+    /// The explanation shown to the applicant (a standard one when an admin gave none).
     pub note: String,
 }
 
-/// A librarian's application to a round, with matching preferences.
 pub struct Application(pub Arc<application::Model>);
 
 impl From<Arc<application::Model>> for Application {
@@ -44,24 +45,30 @@ impl Application {
     }
 }
 
+/// A librarian's application to a round, with matching preferences.
 #[Object]
 impl Application {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Application, self.0.id)
     }
 
+    /// The round applied to.
     async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
         required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
     }
 
+    /// The applicant.
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
         required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
     }
 
+    /// Where the application stands.
     async fn status(&self) -> async_graphql::Result<ApplicationStatus> {
         stored(ApplicationStatus::parse(&self.0.status), "status")
     }
 
+    /// What the applicant cares most about in a partner (the engine weighs it).
     async fn match_preference(&self) -> async_graphql::Result<MatchPreference> {
         stored(MatchPreference::parse(&self.0.match_preference), "match_preference")
     }
@@ -102,6 +109,7 @@ impl Application {
         self.0.created_at
     }
 
+    /// When the application last changed (its status, preferences or deferral).
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
     }

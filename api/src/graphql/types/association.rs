@@ -16,7 +16,6 @@ use crate::graphql::nested;
 use crate::graphql::prefetch;
 use crate::service::{filters, filters::scoped, orderings, page, page::PageArgs};
 
-/// A library association: a partner that brings its members into the network.
 pub struct Association(pub Arc<association::Model>);
 
 impl From<Arc<association::Model>> for Association {
@@ -25,6 +24,7 @@ impl From<Arc<association::Model>> for Association {
     }
 }
 
+/// A library association: a partner that brings its members into the network.
 #[Object]
 impl Association {
     /// Opaque global id, stable across requests.
@@ -37,9 +37,9 @@ impl Association {
     async fn round_stats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The round, by its global id.")] round: ID,
+        #[graphql(desc = "The round, by its global id.")] round_id: ID,
     ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
-        crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Association(self.0.id)).await
+        crate::graphql::rounds::round_stats(ctx, &round_id, crate::service::stats::Scope::Association(self.0.id)).await
     }
 
     /// The association's name.

@@ -4,7 +4,6 @@ use async_graphql::{ID, Json, Object};
 use chrono::{DateTime, Utc};
 use entities::audit_log;
 
-/// One admin write (or erasure): who did what to which object, and when.
 pub struct AuditEntry(pub Arc<audit_log::Model>);
 
 impl From<Arc<audit_log::Model>> for AuditEntry {
@@ -13,6 +12,7 @@ impl From<Arc<audit_log::Model>> for AuditEntry {
     }
 }
 
+/// One admin write (or erasure): who did what to which object, and when.
 #[Object]
 impl AuditEntry {
     /// The mutation, e.g. `createAssociation`.

@@ -7,7 +7,6 @@ use entities::certificate;
 use super::{Round, gid, required};
 use crate::domain::NodeKind;
 
-/// A certificate of completion, verifiable by its public code.
 pub struct Certificate(pub Arc<certificate::Model>);
 
 impl From<Arc<certificate::Model>> for Certificate {
@@ -16,6 +15,7 @@ impl From<Arc<certificate::Model>> for Certificate {
     }
 }
 
+/// A certificate of completion, verifiable by its public code.
 #[Object]
 impl Certificate {
     /// Opaque global id, stable across requests.

@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object};
 use entities::country;
 
-use super::{Ambassador, Librarian, LibrarianFilterInput, LibrarianOrder, gid};
+use super::{Ambassador, CountryCodeScalar, Librarian, LibrarianFilterInput, LibrarianOrder, gid};
 use crate::domain::{CountryCode, LibrarianOrderField, NodeKind, OrderDirection, Region};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Conn, connection};
@@ -23,7 +23,6 @@ pub fn participants_spec(
     Ok((filter.unwrap_or_default().parse()?, order.field, order.direction))
 }
 
-/// A country (ISO 3166-1).
 pub struct Country(pub country::Model);
 
 impl From<std::sync::Arc<country::Model>> for Country {
@@ -32,6 +31,7 @@ impl From<std::sync::Arc<country::Model>> for Country {
     }
 }
 
+/// A country (ISO 3166-1).
 #[Object]
 impl Country {
     /// Opaque global id, stable across requests.
@@ -39,9 +39,9 @@ impl Country {
         gid(NodeKind::Country, &self.0.code)
     }
 
-    /// ISO 3166-1 alpha-2 code.
-    async fn code(&self) -> &str {
-        &self.0.code
+    /// Its ISO 3166-1 alpha-2 code: the key every `countryCode` argument and input takes.
+    async fn code(&self) -> CountryCodeScalar {
+        CountryCodeScalar(self.0.code.clone())
     }
 
     /// ISO short name in English.
@@ -54,12 +54,13 @@ impl Country {
     async fn round_stats(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The round, by its global id.")] round: ID,
+        #[graphql(desc = "The round, by its global id.")] round_id: ID,
     ) -> async_graphql::Result<crate::graphql::rounds::RoundStats> {
-        crate::graphql::rounds::round_stats(ctx, &round, crate::service::stats::Scope::Country(self.0.code.clone()))
+        crate::graphql::rounds::round_stats(ctx, &round_id, crate::service::stats::Scope::Country(self.0.code.clone()))
             .await
     }
 
+    /// UN M49 region, e.g. `AFRICA`; `null` for the few territories without one.
     async fn region(&self) -> Option<Region> {
         self.0.region.as_deref().and_then(Region::parse)
     }

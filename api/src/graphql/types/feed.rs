@@ -70,9 +70,9 @@ impl ChangeEntityType {
     }
 }
 
-/// One write, as the change feed reports it.
 pub struct ChangeEvent(pub Arc<change_log::Model>);
 
+/// One write, as the change feed reports it.
 #[Object]
 impl ChangeEvent {
     /// Where this event is in the feed: pass it as `after` to read on from here.
@@ -107,7 +107,6 @@ impl ChangeEvent {
     }
 }
 
-/// A page of the change feed.
 pub struct ChangeFeed {
     pub events: Vec<Arc<change_log::Model>>,
     pub has_more: bool,
@@ -115,6 +114,7 @@ pub struct ChangeFeed {
     pub end_cursor: Option<String>,
 }
 
+/// A page of the change feed.
 #[Object]
 impl ChangeFeed {
     /// The events after the cursor, oldest first.

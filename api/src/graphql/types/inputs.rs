@@ -3,6 +3,7 @@
 use async_graphql::{ID, InputObject};
 use chrono::{DateTime, Utc};
 
+use super::CountryCodeScalar;
 use crate::domain::{
     CountryCode, GlobalId, LanguageCode, LibrarianOrderField, NodeKind, OrderDirection, PairingStatus, Sector,
 };
@@ -16,8 +17,9 @@ const MAX_TAG_CHARS: usize = 64;
 #[derive(InputObject, Debug, Default)]
 #[graphql(name = "LibrarianFilter")]
 pub struct LibrarianFilterInput {
-    /// ISO 3166-1 alpha-2 code of the librarian's country.
-    pub country: Option<String>,
+    /// The librarian's country.
+    pub country_code: Option<CountryCodeScalar>,
+    /// The kind of institution they work in.
     pub sector: Option<Sector>,
     /// ISO 639-1 code of a working language.
     pub language: Option<String>,
@@ -47,7 +49,7 @@ impl LibrarianFilterInput {
     /// `BAD_USER_INPUT` naming the first malformed filter.
     pub fn parse(self) -> ApiResult<LibrarianFilter> {
         Ok(LibrarianFilter {
-            country: self.country.map(|c| CountryCode::parse("filter.country", &c)).transpose()?,
+            country: self.country_code.map(|c| CountryCode::parse("filter.countryCode", c.as_str())).transpose()?,
             sector: self.sector,
             language: self.language.map(|l| LanguageCode::parse("filter.language", &l)).transpose()?,
             interest: bounded("filter.interest", self.interest, MAX_TAG_CHARS)?,
@@ -79,10 +81,12 @@ pub struct LibrarianOrder {
 #[derive(InputObject, Debug, Default)]
 #[graphql(name = "PairingFilter")]
 pub struct PairingFilterInput {
+    /// Pairings of this round (its global id).
     pub round_id: Option<ID>,
+    /// Pairings in this status.
     pub status: Option<PairingStatus>,
-    /// Pairings with a member from this country (ISO 3166-1 alpha-2).
-    pub country: Option<String>,
+    /// Pairings with a member from this country.
+    pub country_code: Option<CountryCodeScalar>,
     /// Pairings of this librarian.
     pub librarian_id: Option<ID>,
 }
@@ -97,7 +101,7 @@ impl PairingFilterInput {
                 .map(|id| GlobalId::decode_int("filter.roundId", &id, NodeKind::Round))
                 .transpose()?,
             status: self.status,
-            country: self.country.map(|c| CountryCode::parse("filter.country", &c)).transpose()?,
+            country: self.country_code.map(|c| CountryCode::parse("filter.countryCode", c.as_str())).transpose()?,
             librarian_id: self
                 .librarian_id
                 .map(|id| GlobalId::decode_int("filter.librarianId", &id, NodeKind::Librarian))

@@ -13,7 +13,6 @@ use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
-/// A participant of the network: a librarian, archivist or information professional.
 pub struct Librarian(pub Arc<librarian::Model>);
 
 impl From<Arc<librarian::Model>> for Librarian {
@@ -52,32 +51,45 @@ impl Librarian {
     }
 }
 
-/// Fields other than `id`, `fullName` and `country` may be denied to the viewer (see the
-/// policy): a denied field is `null` with a `FORBIDDEN` error for that field alone.
+/// A participant of the network: a librarian, archivist or information professional.
+///
+/// Anyone who may see the librarian reads `id`, `fullName`, `country` and `erasedAt`.
+/// The other fields come in three groups. Contact (`email`): the librarian, their partners,
+/// associations and admins, and their country's ambassadors if they are listed in the
+/// directory. Profile (work, languages, interests, bio, consent): the same, but other
+/// librarians (partners included) only if they are listed. Record (version, timestamps,
+/// memberships, applications, pairings): the librarian, their associations, their
+/// country's ambassadors and admins. A denied field is `null`, with a `FORBIDDEN` error
+/// for that field alone.
 #[Object]
 impl Librarian {
+    /// Opaque global id, stable across requests.
     pub async fn id(&self) -> ID {
         gid(NodeKind::Librarian, self.0.id)
     }
 
+    /// Their full name as they write it (`Erased librarian` once their data is erased).
     async fn full_name(&self) -> &str {
         &self.0.full_name
     }
 
-    /// Contact email: for the librarian, their partners, their associations, admins, and
-    /// their country's ambassadors if they consented to be listed.
+    /// Contact email (contact group: the librarian, their partners, their associations,
+    /// admins, and their country's ambassadors if they consented to be listed).
     async fn email(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         self.contact(ctx, "email", self.0.email.as_str())
     }
 
+    /// The country they live and work in.
     async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
         country_of(ctx, &self.0.country_code)
     }
 
+    /// Where they work (profile group).
     async fn institution(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         Ok(self.profile(ctx, "institution", self.0.institution.as_deref())?.flatten())
     }
 
+    /// The kind of institution they work in (profile group).
     async fn sector(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Sector>> {
         if self.profile(ctx, "sector", ())?.is_none() {
             return Ok(None);
@@ -85,15 +97,17 @@ impl Librarian {
         stored(Sector::parse(&self.0.sector), "sector").map(Some)
     }
 
+    /// Their job title (profile group).
     async fn job_title(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         Ok(self.profile(ctx, "jobTitle", self.0.job_title.as_deref())?.flatten())
     }
 
+    /// Years in the profession (profile group).
     async fn years_experience(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
         self.profile(ctx, "yearsExperience", self.0.years_experience)
     }
 
-    /// Working languages (ISO 639-1 codes).
+    /// Working languages, ISO 639-1 codes (profile group).
     async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         if self.profile(ctx, "languages", ())?.is_none() {
             return Ok(None);
@@ -101,7 +115,7 @@ impl Librarian {
         many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(Some)
     }
 
-    /// Interest tags.
+    /// Interest tags (profile group).
     async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
         if self.profile(ctx, "interests", ())?.is_none() {
             return Ok(None);
@@ -109,11 +123,12 @@ impl Librarian {
         many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(Some)
     }
 
+    /// A few words about themselves (profile group).
     async fn bio(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         Ok(self.profile(ctx, "bio", self.0.bio.as_deref())?.flatten())
     }
 
-    /// Whether the librarian consented to appear in the network's directory.
+    /// Whether the librarian consented to appear in the network's directory (profile group).
     async fn listed_in_directory(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<bool>> {
         self.profile(ctx, "listedInDirectory", self.0.listed_in_directory)
     }
@@ -123,20 +138,22 @@ impl Librarian {
         self.0.erased_at
     }
 
-    /// Version for optimistic concurrency: it changes on every update.
+    /// Version for optimistic concurrency: it changes on every update (record group).
     async fn version(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<i32>> {
         self.record(ctx, "version", self.0.version)
     }
 
+    /// When the record was created (record group).
     async fn created_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
         self.record(ctx, "createdAt", self.0.created_at)
     }
 
+    /// When the record last changed (record group).
     async fn updated_at(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<DateTime<Utc>>> {
         self.record(ctx, "updatedAt", self.0.updated_at)
     }
 
-    /// Association memberships, active and deactivated (those the viewer may see).
+    /// Association memberships, active and deactivated, that the caller may see (record group).
     async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Membership>>> {
         if self.record(ctx, "memberships", ())?.is_none() {
             return Ok(None);
@@ -145,7 +162,7 @@ impl Librarian {
         Ok(Some(rows.into_iter().map(Membership).collect()))
     }
 
-    /// Applications to rounds, oldest first.
+    /// Applications to rounds, oldest first (record group).
     async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Application>>> {
         if self.record(ctx, "applications", ())?.is_none() {
             return Ok(None);
@@ -154,7 +171,7 @@ impl Librarian {
         Ok(Some(rows.into_iter().map(Application).collect()))
     }
 
-    /// Pairings in all rounds, oldest first.
+    /// Pairings in all rounds, oldest first (record group).
     async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Pairing>>> {
         if self.record(ctx, "pairings", ())?.is_none() {
             return Ok(None);

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entities::membership;
 
-use super::{Association, Librarian, gid, required, stored};
+use super::{Association, CountryCodeScalar, Librarian, gid, required, stored};
 use crate::auth::Viewer;
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::ApiError;
@@ -15,15 +15,23 @@ use crate::service::sync::SentMember as Sent;
 /// it sees of that person until they confirm the membership.
 #[derive(SimpleObject)]
 pub struct SentMember {
+    /// Their email, as sent.
     pub email: Option<String>,
+    /// Their full name, as sent.
     pub full_name: Option<String>,
-    /// ISO 3166-1 alpha-2.
-    pub country_code: Option<String>,
+    /// Their country, as sent.
+    pub country_code: Option<CountryCodeScalar>,
+    /// Where they work, as sent.
     pub institution: Option<String>,
+    /// The kind of institution, as sent.
     pub sector: Option<Sector>,
+    /// Their job title, as sent.
     pub job_title: Option<String>,
+    /// Years in the profession, as sent.
     pub years_experience: Option<i32>,
+    /// Working languages (ISO 639-1 codes), as sent.
     pub languages: Option<Vec<String>>,
+    /// Interest tags, as sent.
     pub interests: Option<Vec<String>>,
 }
 
@@ -32,7 +40,7 @@ impl From<Sent> for SentMember {
         Self {
             email: sent.email,
             full_name: sent.full_name,
-            country_code: sent.country_code,
+            country_code: sent.country_code.map(CountryCodeScalar),
             institution: sent.institution,
             sector: sent.sector.as_deref().and_then(Sector::parse),
             job_title: sent.job_title,
@@ -43,7 +51,6 @@ impl From<Sent> for SentMember {
     }
 }
 
-/// A librarian's membership of an association, keyed by the association's own member id.
 pub struct Membership(pub Arc<membership::Model>);
 
 impl From<Arc<membership::Model>> for Membership {
@@ -52,6 +59,7 @@ impl From<Arc<membership::Model>> for Membership {
     }
 }
 
+/// A librarian's membership of an association, keyed by the association's own member id.
 #[Object]
 impl Membership {
     /// Opaque global id, stable across requests.

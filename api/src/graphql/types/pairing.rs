@@ -10,7 +10,6 @@ use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
 
-/// Two librarians (or three, for a group of three) paired for a round.
 pub struct Pairing(pub Arc<pairing::Model>);
 
 impl From<Arc<pairing::Model>> for Pairing {
@@ -19,6 +18,7 @@ impl From<Arc<pairing::Model>> for Pairing {
     }
 }
 
+/// Two librarians (or three, for a group of three) paired for a round.
 #[Object]
 impl Pairing {
     /// Opaque global id, stable across requests.

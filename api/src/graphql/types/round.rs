@@ -12,7 +12,6 @@ use crate::graphql::nested;
 use crate::graphql::prefetch;
 use crate::service::{filters, filters::PairingFilter, page::PageArgs};
 
-/// A programme round: applications, matching, a few months of partnership.
 pub struct Round(pub Arc<round::Model>);
 
 impl From<Arc<round::Model>> for Round {
@@ -21,6 +20,7 @@ impl From<Arc<round::Model>> for Round {
     }
 }
 
+/// A programme round: applications, matching, a few months of partnership.
 #[Object]
 impl Round {
     /// Opaque global id, stable across requests.

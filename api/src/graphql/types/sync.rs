@@ -9,7 +9,6 @@ use crate::domain::input::UserErrorCode;
 use crate::domain::{NodeKind, SyncMode, SyncSource};
 use crate::service::sync::{RowError, SyncReport};
 
-/// One membership sync of an association: who ran it, when, how, and what it did.
 pub struct SyncRun(pub Arc<sync_run::Model>);
 
 impl From<Arc<sync_run::Model>> for SyncRun {
@@ -18,6 +17,7 @@ impl From<Arc<sync_run::Model>> for SyncRun {
     }
 }
 
+/// One membership sync of an association: who ran it, when, how, and what it did.
 #[Object]
 impl SyncRun {
     /// Opaque global id, stable across requests.
@@ -104,10 +104,15 @@ impl SyncRun {
 /// the field and what is wrong.
 #[derive(SimpleObject, Debug, Clone)]
 pub struct SyncUserError {
+    /// The member's position in the list sent, from 0.
     pub index: i32,
+    /// The member's `externalId`, when the row had one.
     pub external_id: Option<String>,
+    /// The member's field at fault (such as `email`).
     pub field: String,
+    /// What kind of refusal it is: stable, for programs to branch on.
     pub code: UserErrorCode,
+    /// What is wrong, in words for a person.
     pub message: String,
 }
 
@@ -123,9 +128,9 @@ impl From<RowError> for SyncUserError {
     }
 }
 
-/// What `syncMembers` did (or, on a dry run, would do).
 pub struct SyncMembersPayload(pub SyncReport);
 
+/// What `syncMembers` did (or, on a dry run, would do).
 #[Object]
 impl SyncMembersPayload {
     /// Members created: new librarians, and librarians already in the network linked by email.
@@ -138,6 +143,7 @@ impl SyncMembersPayload {
         self.0.counts.updated
     }
 
+    /// Members sent as they already were.
     async fn unchanged(&self) -> usize {
         self.0.counts.unchanged
     }

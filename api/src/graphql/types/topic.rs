@@ -7,7 +7,6 @@ use entities::discussion_topic;
 use super::{Round, gid, required};
 use crate::domain::NodeKind;
 
-/// A discussion topic sent to a round's pairs.
 pub struct DiscussionTopic(pub Arc<discussion_topic::Model>);
 
 impl From<Arc<discussion_topic::Model>> for DiscussionTopic {
@@ -16,6 +15,7 @@ impl From<Arc<discussion_topic::Model>> for DiscussionTopic {
     }
 }
 
+/// A discussion topic sent to a round's pairs.
 #[Object]
 impl DiscussionTopic {
     /// Opaque global id, stable across requests.

@@ -4,11 +4,12 @@ use super::{Association, Country, Librarian, country_of};
 use crate::auth::{Role, Viewer};
 use crate::graphql::context::{loaders, viewer};
 
-/// Who the caller is, as their token says.
 pub struct ViewerInfo;
 
+/// Who the caller is, as their token says.
 #[Object(name = "Viewer")]
 impl ViewerInfo {
+    /// The caller's role: what the token says, or `ANONYMOUS` without one.
     async fn role(&self, ctx: &Context<'_>) -> async_graphql::Result<Role> {
         Ok(viewer(ctx)?.role())
     }

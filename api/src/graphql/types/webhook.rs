@@ -12,7 +12,6 @@ use crate::graphql::context::api;
 use crate::graphql::types::feed::ChangeEntityType;
 use crate::service::{feed, orderings, page, page::PageArgs};
 
-/// A URL that receives an association's change events, signed with HMAC-SHA256.
 pub struct Webhook(pub Arc<webhook::Model>);
 
 impl From<Arc<webhook::Model>> for Webhook {
@@ -21,6 +20,7 @@ impl From<Arc<webhook::Model>> for Webhook {
     }
 }
 
+/// A URL that receives an association's change events, signed with HMAC-SHA256.
 #[Object]
 impl Webhook {
     /// Opaque global id, stable across requests.
@@ -91,7 +91,6 @@ impl Webhook {
     }
 }
 
-/// One batch of events sent (or to be sent) to a webhook, and how that went.
 pub struct WebhookDelivery(pub Arc<webhook_delivery::Model>);
 
 impl From<Arc<webhook_delivery::Model>> for WebhookDelivery {
@@ -100,6 +99,7 @@ impl From<Arc<webhook_delivery::Model>> for WebhookDelivery {
     }
 }
 
+/// One batch of events sent (or to be sent) to a webhook, and how that went.
 #[Object]
 impl WebhookDelivery {
     /// Also sent as the `Interlib-Delivery` header and `deliveryId` in the body: receivers
