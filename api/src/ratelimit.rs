@@ -88,6 +88,22 @@ pub struct RateStatus {
 }
 
 impl RateStatus {
+    /// Why a request of this cost was refused, in words.
+    pub fn refusal(&self) -> String {
+        if self.cost > self.limit {
+            format!("this request costs {} points, more than the whole budget of {} points", self.cost, self.limit)
+        } else {
+            format!(
+                "this request costs {} points and {} of the budget of {} remain until {}; retry after {} s",
+                self.cost,
+                self.remaining,
+                self.limit,
+                self.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                self.retry_after_secs()
+            )
+        }
+    }
+
     /// Whole seconds until the window resets (at least 1).
     pub fn retry_after_secs(&self) -> u64 {
         let ms = (self.reset_at - Utc::now()).num_milliseconds().max(0);

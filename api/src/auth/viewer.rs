@@ -132,7 +132,9 @@ async fn resolve(db: &DatabaseConnection, claims: Claims) -> ApiResult<Viewer> {
                         .count(db)
                         .await?;
                     if active < countries.len() as u64 {
-                        return Err(refused("the token's ambassador appointment has ended"));
+                        return Err(refused(
+                            "the token names an ambassador appointment outside its term (ended, or not begun)",
+                        ));
                     }
                     Some(id)
                 }

@@ -397,18 +397,7 @@ impl Extension for GuardExtension {
         if status.allowed {
             return Ok(result);
         }
-        let message = if cost > status.limit {
-            format!("this request costs {cost} points, more than the whole budget of {} points", status.limit)
-        } else {
-            format!(
-                "this request costs {cost} points and {} of the budget of {} remain until {}; retry after {} s",
-                status.remaining,
-                status.limit,
-                status.reset_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                status.retry_after_secs()
-            )
-        };
-        let error = coded_error(message, "RATE_LIMITED", |ext| {
+        let error = coded_error(status.refusal(), "RATE_LIMITED", |ext| {
             ext.set("cost", status.cost);
             ext.set("limit", status.limit);
             ext.set("remaining", status.remaining);

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::HttpState;
-use super::graphql::{api_error, error_response, unavailable, viewer};
+use super::graphql::{api_error, error_response, error_with, rate_client, rate_headers, refused, unavailable, viewer};
+use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
 use crate::error::ApiError;
 use crate::service::member_files::{self, Format};
@@ -49,21 +50,50 @@ pub fn report_json(report: &SyncReport) -> serde_json::Value {
     })
 }
 
-/// `POST /bulk/members`.
+/// `POST /bulk/members`: charged to the caller's budget like a `syncMembers` mutation,
+/// and every answer carries the budget headers, as on `/graphql`.
 pub async fn members(
     state: web::Data<HttpState>,
     req: HttpRequest,
     params: Result<web::Query<BulkParams>, actix_web::Error>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> HttpResponse {
     if !state.health.is_up() {
-        return unavailable();
+        return refused(&state, &req, unavailable(), None).await;
     }
-    let refuse = |err: ApiError| api_error(&state, &req, err);
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
-        Err(res) => return res,
+        Err(res) => return refused(&state, &req, res, None).await,
     };
+    let client = rate_client(&state, &req, Some(&viewer));
+    // One sync, whatever its size: what a `syncMembers` mutation costs.
+    let cost = state.limiter.cost(1, true, 1);
+    let Some(status) = state.limiter.charge(&client.0, cost).await else {
+        return sync_members(&state, &req, &viewer, params, payload).await;
+    };
+    let mut res = if status.allowed {
+        sync_members(&state, &req, &viewer, params, payload).await
+    } else {
+        error_with(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &status.refusal(), |ext| {
+            ext.insert("cost".into(), json!(status.cost));
+            ext.insert("limit".into(), json!(status.limit));
+            ext.insert("remaining".into(), json!(status.remaining));
+            ext.insert("retryAfter".into(), json!(status.retry_after_secs()));
+        })
+    };
+    rate_headers(&mut res, &status);
+    res
+}
+
+/// The sync itself, for a caller who may spend on it.
+async fn sync_members(
+    state: &HttpState,
+    req: &HttpRequest,
+    viewer: &Viewer,
+    params: Result<web::Query<BulkParams>, actix_web::Error>,
+    mut payload: web::Payload,
+) -> HttpResponse {
+    let refuse = |err: ApiError| api_error(state, req, err);
     let Ok(web::Query(params)) = params else {
         return refuse(ApiError::bad_input("query", "query parameters: associationId, mode, dryRun (true or false)"));
     };
@@ -75,7 +105,7 @@ pub async fn members(
         Err(err) => return refuse(err),
     };
     // Refuse callers who may not sync this association before reading a large body.
-    if let Err(err) = sync::authorize(&viewer, association_id) {
+    if let Err(err) = sync::authorize(viewer, association_id) {
         return refuse(err);
     }
     let mode = match params.mode.as_deref().map(|m| SyncMode::parse(&m.to_ascii_uppercase())) {
@@ -134,7 +164,7 @@ pub async fn members(
         idempotency_key,
         source: SyncSource::Bulk,
     };
-    match sync::sync(&state.db, &viewer, state.sync, request).await {
+    match sync::sync(&state.db, viewer, state.sync, request).await {
         Ok(report) => HttpResponse::Ok().json(report_json(&report)),
         Err(err) => refuse(err),
     }

@@ -95,7 +95,7 @@ pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> H
     error_with(status, code, message, |_| {})
 }
 
-fn error_with(
+pub(super) fn error_with(
     status: StatusCode,
     code: &str,
     message: &str,
@@ -340,7 +340,7 @@ pub(super) fn rate_client(state: &HttpState, req: &HttpRequest, viewer: Option<&
 }
 
 /// Adds the `X-RateLimit-*` headers of `status`.
-fn rate_headers(res: &mut HttpResponse, status: &RateStatus) {
+pub(super) fn rate_headers(res: &mut HttpResponse, status: &RateStatus) {
     let headers = res.headers_mut();
     for (name, value) in [
         ("x-ratelimit-limit", status.limit.to_string()),
@@ -366,7 +366,12 @@ async fn peek(state: &HttpState, client: &RateClient) -> Option<RateStatus> {
 }
 
 /// Finishes a response that ran no operation: metrics and budget headers.
-async fn refused(state: &HttpState, req: &HttpRequest, mut res: HttpResponse, viewer: Option<&Viewer>) -> HttpResponse {
+pub(super) async fn refused(
+    state: &HttpState,
+    req: &HttpRequest,
+    mut res: HttpResponse,
+    viewer: Option<&Viewer>,
+) -> HttpResponse {
     let client = rate_client(state, req, viewer);
     if let Some(status) = peek(state, &client).await {
         rate_headers(&mut res, &status);
@@ -407,23 +412,32 @@ async fn run_one(
                 .data(viewer.clone())
                 .data(meter.clone())
                 .data(client.clone());
-            match AssertUnwindSafe(state.schema.execute(request)).catch_unwind().await {
+            match caught(state.schema.execute(request), request_id).await {
                 Ok(response) => roots_restored(with_codes(response, request_id), &meter, &state.nullable_roots),
-                Err(_) => {
-                    tracing::error!("a resolver panicked");
-                    let error = coded_error(
-                        format!("internal error; quote request id {request_id} when reporting it"),
-                        "INTERNAL",
-                        |ext| ext.set("requestId", request_id),
-                    );
-                    Response::from_errors(vec![error])
-                }
+                Err(internal) => internal,
             }
         }
     };
     let mut measure = meter.measure();
     measure.operation_name = measure.operation_name.or(name);
     finish(state, response, measure, started)
+}
+
+/// Runs an execution, turning a panic in it (a resolver's) into an `INTERNAL` answer that
+/// names the request id under which it was logged: the worker and the other requests go on.
+async fn caught(
+    execution: impl std::future::Future<Output = Response>,
+    request_id: &str,
+) -> Result<Response, Response> {
+    AssertUnwindSafe(execution).catch_unwind().await.map_err(|_| {
+        tracing::error!("a resolver panicked");
+        let error = coded_error(
+            format!("internal error; quote request id {request_id} when reporting it"),
+            "INTERNAL",
+            |ext| ext.set("requestId", request_id),
+        );
+        Response::from_errors(vec![error])
+    })
 }
 
 fn finish(state: &HttpState, response: Response, measure: Measure, started: Instant) -> (Response, Measure) {
@@ -652,15 +666,15 @@ fn batch_error(state: &HttpState, batch: &BatchRequest) -> Option<HttpResponse> 
 
 /// `POST /graphql` with a JSON body (one request or a batch).
 pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: web::Payload) -> HttpResponse {
-    let Some(media) = negotiate(&req) else {
-        return not_acceptable();
-    };
     if !state.health.is_up() {
         return refused(&state, &req, unavailable(), None).await;
     }
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
         Err(res) => return refused(&state, &req, res, None).await,
+    };
+    let Some(media) = negotiate(&req) else {
+        return refused(&state, &req, not_acceptable(), Some(&viewer)).await;
     };
     if let Some(res) = refuse_content_type(&req) {
         return refused(&state, &req, res, Some(&viewer)).await;
@@ -765,15 +779,15 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
     if wants_html && req.query_string().is_empty() && state.graphiql {
         return super::graphiql::page();
     }
-    let Some(media) = negotiate(&req) else {
-        return not_acceptable();
-    };
     if !state.health.is_up() {
         return refused(&state, &req, unavailable(), None).await;
     }
     let viewer = match viewer(&state, &req).await {
         Ok(viewer) => viewer,
         Err(res) => return refused(&state, &req, res, None).await,
+    };
+    let Some(media) = negotiate(&req) else {
+        return refused(&state, &req, not_acceptable(), Some(&viewer)).await;
     };
     let request = match parse_get(req.query_string()) {
         Ok(request) => request,
@@ -819,4 +833,39 @@ pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
         return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "the schema is not published by this server");
     }
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(crate::graphql::schema::sdl_of(&state.schema))
+}
+
+#[cfg(test)]
+mod tests {
+    use async_graphql::{EmptyMutation, EmptySubscription, Object, Schema};
+
+    use super::caught;
+
+    struct Panicky;
+
+    #[Object]
+    impl Panicky {
+        async fn fine(&self) -> i32 {
+            1
+        }
+
+        async fn boom(&self, really: bool) -> i32 {
+            assert!(!really, "a resolver bug");
+            2
+        }
+    }
+
+    #[tokio::test]
+    async fn a_resolver_panic_is_an_internal_error_naming_the_request_and_the_next_request_runs() {
+        let schema = Schema::new(Panicky, EmptyMutation, EmptySubscription);
+        let answer = caught(schema.execute("{ fine boom(really: true) }"), "req-42").await.expect_err("the panic is caught");
+        let error = &answer.errors[0];
+        assert_eq!(error.message, "internal error; quote request id req-42 when reporting it");
+        let extensions = serde_json::to_value(&error.extensions).expect("JSON");
+        assert_eq!((&extensions["code"], &extensions["requestId"]), (&"INTERNAL".into(), &"req-42".into()));
+        // Nothing of the panic's own text reaches the client.
+        assert!(!serde_json::to_string(&answer).expect("JSON").contains("resolver bug"));
+        let next = caught(schema.execute("{ fine }"), "req-43").await.expect("no panic");
+        assert_eq!(next.data.into_json().expect("JSON"), serde_json::json!({ "fine": 1 }));
+    }
 }

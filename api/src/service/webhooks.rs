@@ -1,10 +1,14 @@
 //! Webhooks: an association registers a URL and receives its change events in signed
 //! batches, retried with exponential back-off until the receiver answers 2xx.
 //!
-//! All state is in the database, so any number of server processes can run the deliverer:
-//! a batch is cut by moving the webhook's cursor with a compare-and-set, and an attempt is
-//! claimed with a short lease (`locked_until`). A webhook has at most one pending delivery,
-//! so its receiver gets batches in feed order.
+//! All state is in the database, so any number of server processes can run the deliverer.
+//! A batch is cut by moving the webhook's cursor with a compare-and-set that also requires
+//! the webhook to have no pending delivery, so a webhook has at most one, and its receiver
+//! gets batches in feed order. An attempt is claimed with a compare-and-set on the
+//! delivery's status and attempt count that takes a short lease (`locked_until`) and
+//! counts the attempt; its outcome is recorded only if that attempt still holds the
+//! delivery. So a process that read a delivery before another one sent it cannot send it
+//! again, and one whose lease ran out cannot overwrite a later attempt's outcome.
 //!
 //! The request: `POST url` with the JSON body
 //! `{"deliveryId", "webhookId", "associationId", "events": [{cursor, entityType, entity, operation, at}]}`
@@ -191,6 +195,9 @@ pub struct DelivererConfig {
     pub allow_private_networks: bool,
 }
 
+/// How the resolver refuses a name with no public address.
+const PRIVATE_ONLY: &str = "resolves to private addresses only";
+
 /// Resolves host names for deliveries, keeping public addresses only: a name that a
 /// partner (or an attacker who controls its DNS) points at a private address later does
 /// not reach the private network.
@@ -202,7 +209,7 @@ impl reqwest::dns::Resolve for PublicOnly {
             let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
             let public: Vec<SocketAddr> = found.filter(|a| !is_private(a.ip())).collect();
             if public.is_empty() {
-                return Err(format!("{} resolves to private addresses only", name.as_str()).into());
+                return Err(format!("{} {PRIVATE_ONLY}", name.as_str()).into());
             }
             Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
@@ -221,11 +228,7 @@ pub fn backoff(base: Duration, attempts: u32) -> Duration {
 pub async fn run(db: DatabaseConnection, config: DelivererConfig) {
     // Webhook URLs may be https: use the ring provider that the database driver already uses.
     crate::install_tls_provider();
-    let mut builder = reqwest::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none());
-    if !config.allow_private_networks {
-        builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
-    }
-    let client = match builder.build() {
+    let client = match client(&config) {
         Ok(client) => client,
         Err(err) => {
             tracing::error!(error = %err, "webhook deliverer cannot start");
@@ -240,14 +243,40 @@ pub async fn run(db: DatabaseConnection, config: DelivererConfig) {
     }
 }
 
-/// One round of the deliverer.
+/// The HTTP client deliveries go out with: no redirects followed, and (unless private
+/// networks are allowed) only public addresses resolved.
+///
+/// # Errors
+/// When the TLS backend cannot start.
+pub fn client(config: &DelivererConfig) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder().timeout(config.timeout).redirect(reqwest::redirect::Policy::none());
+    if !config.allow_private_networks {
+        builder = builder.dns_resolver(std::sync::Arc::new(PublicOnly));
+    }
+    builder.build()
+}
+
+/// One round of the deliverer: cut new batches, then attempt what is due.
 ///
 /// # Errors
 /// Database errors.
 pub async fn tick(db: &DatabaseConnection, client: &reqwest::Client, config: &DelivererConfig) -> ApiResult<()> {
     enqueue(db, config).await?;
+    let sends = due(db).await?.into_iter().map(|d| attempt(db, client, config, d));
+    for result in futures::future::join_all(sends).await {
+        result?;
+    }
+    Ok(())
+}
+
+/// Deliveries due for an attempt now: pending, their time come, not leased (at most 20).
+/// What another process does after this read is settled by [`attempt`]'s claim.
+///
+/// # Errors
+/// Database errors.
+pub async fn due(db: &DatabaseConnection) -> ApiResult<Vec<webhook_delivery::Model>> {
     let at = now();
-    let due = webhook_delivery::Entity::find()
+    Ok(webhook_delivery::Entity::find()
         .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
         .filter(webhook_delivery::Column::NextAttemptAt.lte(at))
         .filter(
@@ -258,97 +287,115 @@ pub async fn tick(db: &DatabaseConnection, client: &reqwest::Client, config: &De
         .order_by_asc(webhook_delivery::Column::Id)
         .limit(20)
         .all(db)
-        .await?;
-    let sends = due.into_iter().map(|d| attempt(db, client, config, d));
-    for result in futures::future::join_all(sends).await {
-        result?;
-    }
-    Ok(())
+        .await?)
+}
+
+/// The ids of the webhooks with a pending delivery, as a subquery.
+fn with_pending() -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(webhook_delivery::Column::WebhookId)
+        .from(webhook_delivery::Entity)
+        .and_where(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .to_owned()
 }
 
 /// Cuts the next batch of every active webhook that has none pending.
 async fn enqueue(db: &DatabaseConnection, config: &DelivererConfig) -> ApiResult<()> {
-    let pending = webhook_delivery::Entity::find()
-        .select_only()
-        .column(webhook_delivery::Column::WebhookId)
-        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-        .into_tuple::<i32>()
-        .all(db)
-        .await?;
+    // Skipping the webhooks with a pending delivery here only saves reading their feed:
+    // `cut` decides, in the statement that moves the cursor.
     let hooks = webhook::Entity::find()
         .filter(webhook::Column::Active.eq(true))
-        .filter(webhook::Column::Id.is_not_in(pending))
+        .filter(webhook::Column::Id.not_in_subquery(with_pending()))
         .all(db)
         .await?;
     for hook in hooks {
-        let viewer =
-            Viewer::Association { subject: format!("webhook:{}", hook.id), association_id: hook.association_id };
-        let kinds: Vec<NodeKind> =
-            hook.entity_types.as_deref().unwrap_or_default().split(',').filter_map(NodeKind::from_name).collect();
-        let first = i32::try_from(config.batch_size).unwrap_or(100);
-        let page = feed::read(db, &viewer, Some(hook.cursor), Some(first), &kinds).await?;
-        let (Some(first), Some(last)) = (page.events.first(), page.events.last()) else { continue };
-        let txn = crate::db::begin_write(db).await?;
-        // Compare-and-set: another process may have cut this batch already.
-        let moved = webhook::Entity::update_many()
-            .col_expr(webhook::Column::Cursor, Expr::value(last.id))
-            .filter(webhook::Column::Id.eq(hook.id))
-            .filter(webhook::Column::Cursor.eq(hook.cursor))
-            .exec(&txn)
-            .await?;
-        if moved.rows_affected != 1 {
-            continue;
-        }
-        let at = now();
-        let delivery = webhook_delivery::ActiveModel {
-            id: NotSet,
-            webhook_id: Set(hook.id),
-            status: Set(DeliveryStatus::Pending.as_str().to_owned()),
-            first_cursor: Set(first.id),
-            last_cursor: Set(last.id),
-            event_count: Set(i32::try_from(page.events.len()).unwrap_or(i32::MAX)),
-            payload: Set(String::new()),
-            attempts: Set(0),
-            next_attempt_at: Set(at),
-            locked_until: Set(None),
-            last_status_code: Set(None),
-            last_error: Set(None),
-            created_at: Set(at),
-            delivered_at: Set(None),
-        }
-        .insert(&txn)
-        .await?;
-        let events: Vec<_> = page
-            .events
-            .iter()
-            .map(|e| {
-                json!({
-                    "cursor": feed::cursor(e.id),
-                    "entityType": e.entity_type,
-                    "entity": e.entity_id,
-                    "operation": e.operation,
-                    "at": e.at,
-                })
-            })
-            .collect();
-        let payload = json!({
-            "deliveryId": GlobalId::encode(NodeKind::WebhookDelivery, delivery.id),
-            "webhookId": GlobalId::encode(NodeKind::Webhook, hook.id),
-            "associationId": GlobalId::encode(NodeKind::Association, hook.association_id),
-            "events": events,
-        });
-        webhook_delivery::Entity::update_many()
-            .col_expr(webhook_delivery::Column::Payload, Expr::value(payload.to_string()))
-            .filter(webhook_delivery::Column::Id.eq(delivery.id))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
+        cut(db, config, &hook).await?;
     }
     Ok(())
 }
 
-/// Claims and sends one delivery, then records what happened.
-async fn attempt(
+/// Cuts `hook`'s next batch, as read in `hook`, into a pending delivery; its id, or `None`
+/// when there is nothing new, another process moved the cursor first, or the webhook has a
+/// pending delivery (whoever read it when).
+///
+/// # Errors
+/// Database errors.
+pub async fn cut(db: &DatabaseConnection, config: &DelivererConfig, hook: &webhook::Model) -> ApiResult<Option<i64>> {
+    let viewer = Viewer::Association { subject: format!("webhook:{}", hook.id), association_id: hook.association_id };
+    let kinds: Vec<NodeKind> =
+        hook.entity_types.as_deref().unwrap_or_default().split(',').filter_map(NodeKind::from_name).collect();
+    let first = i32::try_from(config.batch_size).unwrap_or(100);
+    let page = feed::read(db, &viewer, Some(hook.cursor), Some(first), &kinds).await?;
+    let (Some(first), Some(last)) = (page.events.first(), page.events.last()) else { return Ok(None) };
+    let txn = crate::db::begin_write(db).await?;
+    // Compare-and-set in one statement: the cursor is where this batch starts, and no
+    // delivery of the webhook is pending. (On PostgreSQL a concurrent cutter holds the
+    // row until it commits, and the condition is then checked again on the new row.)
+    let moved = webhook::Entity::update_many()
+        .col_expr(webhook::Column::Cursor, Expr::value(last.id))
+        .filter(webhook::Column::Id.eq(hook.id))
+        .filter(webhook::Column::Cursor.eq(hook.cursor))
+        .filter(webhook::Column::Id.not_in_subquery(with_pending()))
+        .exec(&txn)
+        .await?;
+    if moved.rows_affected != 1 {
+        return Ok(None);
+    }
+    let at = now();
+    let delivery = webhook_delivery::ActiveModel {
+        id: NotSet,
+        webhook_id: Set(hook.id),
+        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+        first_cursor: Set(first.id),
+        last_cursor: Set(last.id),
+        event_count: Set(i32::try_from(page.events.len()).unwrap_or(i32::MAX)),
+        payload: Set(String::new()),
+        attempts: Set(0),
+        next_attempt_at: Set(at),
+        locked_until: Set(None),
+        last_status_code: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        delivered_at: Set(None),
+    }
+    .insert(&txn)
+    .await?;
+    let events: Vec<_> = page
+        .events
+        .iter()
+        .map(|e| {
+            json!({
+                "cursor": feed::cursor(e.id),
+                "entityType": e.entity_type,
+                "entity": e.entity_id,
+                "operation": e.operation,
+                "at": e.at,
+            })
+        })
+        .collect();
+    let payload = json!({
+        "deliveryId": GlobalId::encode(NodeKind::WebhookDelivery, delivery.id),
+        "webhookId": GlobalId::encode(NodeKind::Webhook, hook.id),
+        "associationId": GlobalId::encode(NodeKind::Association, hook.association_id),
+        "events": events,
+    });
+    webhook_delivery::Entity::update_many()
+        .col_expr(webhook_delivery::Column::Payload, Expr::value(payload.to_string()))
+        .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Some(delivery.id))
+}
+
+/// Claims and sends one delivery as read in `delivery`, then records what happened. The
+/// claim holds only if the delivery is still pending at the same attempt count and not
+/// leased: otherwise another process has sent it (or is sending it) since, and nothing is
+/// sent.
+///
+/// # Errors
+/// Database errors.
+pub async fn attempt(
     db: &DatabaseConnection,
     client: &reqwest::Client,
     config: &DelivererConfig,
@@ -358,7 +405,11 @@ async fn attempt(
     let lease = chrono::Duration::from_std(config.timeout + Duration::from_secs(5)).unwrap_or_default();
     let claimed = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::LockedUntil, Expr::value(Some(at + lease)))
+        .col_expr(webhook_delivery::Column::Attempts, Expr::value(delivery.attempts + 1))
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_delivery::Column::Attempts.eq(delivery.attempts))
+        .filter(webhook_delivery::Column::NextAttemptAt.lte(at))
         .filter(
             Condition::any()
                 .add(webhook_delivery::Column::LockedUntil.is_null())
@@ -392,8 +443,9 @@ async fn attempt(
     finish(db, config, &delivery, code, error).await
 }
 
-/// Records the outcome of an attempt: delivered, to be retried after a back-off, or
-/// failed for good.
+/// Records the outcome of the attempt that claimed `delivery` (its attempt count then):
+/// delivered, to be retried after a back-off, or failed for good. Nothing is recorded if a
+/// later attempt holds the delivery (this one's lease ran out).
 async fn finish(
     db: &DatabaseConnection,
     config: &DelivererConfig,
@@ -416,7 +468,7 @@ async fn finish(
     if let Some(error) = &error {
         tracing::info!(delivery = delivery.id, attempts, error, "webhook delivery failed");
     }
-    webhook_delivery::Entity::update_many()
+    let recorded = webhook_delivery::Entity::update_many()
         .col_expr(webhook_delivery::Column::Status, Expr::value(status.as_str()))
         .col_expr(webhook_delivery::Column::Attempts, Expr::value(attempts))
         .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(next))
@@ -428,13 +480,25 @@ async fn finish(
         )
         .col_expr(webhook_delivery::Column::DeliveredAt, Expr::value(delivered))
         .filter(webhook_delivery::Column::Id.eq(delivery.id))
+        .filter(webhook_delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .filter(webhook_delivery::Column::Attempts.eq(attempts))
         .exec(db)
         .await?;
+    if recorded.rows_affected != 1 {
+        tracing::warn!(delivery = delivery.id, attempts, "a later attempt holds the delivery: outcome not recorded");
+    }
     Ok(())
 }
 
 /// A transport error in words, without the URL's query string (which may hold a token).
 fn describe(err: &reqwest::Error) -> String {
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        if cause.to_string().contains(PRIVATE_ONLY) {
+            return "the receiver's host name resolves to private addresses only".to_owned();
+        }
+        source = cause.source();
+    }
     if err.is_timeout() {
         "the receiver did not answer in time".to_owned()
     } else if err.is_connect() {

@@ -146,6 +146,36 @@ async fn ambassador_terms_start_and_end_and_their_tokens_follow() {
 }
 
 #[tokio::test]
+async fn a_token_naming_an_ambassador_is_refused_outside_every_term_it_claims() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let appoint = "mutation($input: AppointAmbassadorInput!) { appointAmbassador(input: $input) {
+        userErrors { field code } } }";
+    let lisa = gid(NodeKind::Librarian, net.lisa);
+    // A term that ended by its date, one that has not begun, and one that is open.
+    for (country, from, until) in [
+        ("LS", Some("2025-01-01T00:00:00Z"), Some("2025-06-01T00:00:00Z")),
+        ("NA", Some("2030-01-01T00:00:00Z"), None),
+        ("ZA", None, None),
+    ] {
+        let input = json!({ "librarianId": lisa, "countryCode": country, "termFrom": from, "termUntil": until });
+        let body = app.graphql(appoint, json!({ "input": input })).await;
+        assert_eq!(user_errors(&body["data"]["appointAmbassador"]), [], "{country}: {body}");
+    }
+    let viewer = "{ viewer { role } }";
+    let open = app.token(Role::Ambassador, &["ZA"], None, Some(net.lisa));
+    assert_eq!(app.post_as(Some(&open), viewer, json!({})).await.status().as_u16(), 200);
+    for countries in [&["LS"][..], &["NA"], &["ZA", "LS"]] {
+        let token = app.token(Role::Ambassador, countries, None, Some(net.lisa));
+        let res = app.post_as(Some(&token), viewer, json!({})).await;
+        assert_eq!(res.status().as_u16(), 401, "{countries:?}");
+        let body: Value = res.json().await.expect("JSON");
+        assert_eq!(error_codes(&body), ["UNAUTHENTICATED"]);
+        assert!(body["errors"][0]["message"].as_str().unwrap_or_default().contains("outside its term"), "{body}");
+    }
+}
+
+#[tokio::test]
 async fn admins_create_librarians_with_validated_unique_emails() {
     let app = TestApp::spawn().await;
     fixtures::network(&app.db).await;

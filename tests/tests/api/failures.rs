@@ -160,4 +160,23 @@ async fn a_statement_past_the_database_timeout_is_service_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(4), "cancelled at the timeout");
     assert!(interlib::error::is_unavailable(&err), "{err}");
     assert_eq!(interlib::error::ApiError::from(err).code(), "SERVICE_UNAVAILABLE");
+
+    // Through HTTP: another session holds the rounds table, so the request's statement
+    // waits until the timeout cancels it, and the client hears 503 at the timeout.
+    let holder = sea_orm::Database::connect(&app.database.url).await.expect("a second session");
+    let txn = holder.begin().await.expect("begin");
+    sea_orm::ConnectionTrait::execute_unprepared(&txn, "LOCK TABLE rounds IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("lock");
+    let started = Instant::now();
+    let (status, retry, body) = query(&app).await;
+    let waited = started.elapsed();
+    txn.rollback().await.expect("released");
+    assert_eq!((status, error_codes(&body)), (503, vec!["SERVICE_UNAVAILABLE".to_owned()]), "{body}");
+    assert_eq!(retry.as_deref(), Some("1"));
+    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(4), "answered after {waited:?}");
+    // The database was never down: the server answers again once it has looked.
+    until_ready(&app, Duration::from_secs(10)).await;
+    let (status, _, body) = query(&app).await;
+    assert_eq!(status, 200, "{body}");
 }

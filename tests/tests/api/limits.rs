@@ -4,8 +4,11 @@
 //! and shared through Redis by several servers.
 
 use interlib::auth::Role;
+use interlib::domain::NodeKind;
 use interlib_tests::{TestApp, error_codes, fixtures};
 use serde_json::{Value, json};
+
+use crate::gid;
 
 const GRAPHQL_RESPONSE: &str = "application/graphql-response+json";
 
@@ -181,6 +184,54 @@ async fn each_client_spends_its_own_budget_by_complexity() {
         .expect("sent");
     assert_eq!(res.status(), 400);
     assert_eq!(budget(res.headers()).1, PROBE_COST + 13);
+    // So does a refused `Accept`.
+    let res = app
+        .client
+        .post(format!("{}/graphql", app.address))
+        .bearer_auth(&ambassador)
+        .header("accept", "text/html")
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(res.status(), 406);
+    assert_eq!(budget(res.headers()), (100, PROBE_COST + 13, 100 - PROBE_COST - 13));
+}
+
+#[tokio::test]
+async fn the_bulk_path_spends_the_same_budget_as_a_sync_mutation() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.points = 30;
+        s.rate_limit.window_secs = 3600;
+    })
+    .await;
+    let net = fixtures::network(&app.db).await;
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    let url = format!("{}/bulk/members?associationId={}", app.address, gid(NodeKind::Association, net.liasa));
+    let bulk = || {
+        app.client
+            .post(&url)
+            .bearer_auth(&liasa)
+            .header("content-type", "application/x-ndjson")
+            .body("{\"externalId\":\"ZA-1\"}\n")
+            .send()
+    };
+    // One sync costs 1 + 10, whatever its size: two fit in 30 points, the third does not.
+    for used in [11, 22] {
+        let res = bulk().await.expect("sent");
+        assert_eq!(res.status(), 200);
+        assert_eq!(budget(res.headers()), (30, used, 30 - used));
+        assert_eq!(res.headers()["x-ratelimit-cost"], "11");
+    }
+    let res = bulk().await.expect("sent");
+    assert_eq!(res.status(), 429);
+    assert!(res.headers().contains_key("retry-after"));
+    assert_eq!(budget(res.headers()), (30, 22, 8));
+    let body: Value = res.json().await.expect("JSON");
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+    // The same budget as `/graphql`: a query still fits in what is left.
+    let (status, headers, _) = post(&app, Some(&liasa), &json!({ "query": "{ __typename }" })).await;
+    assert_eq!((status, budget(&headers)), (200, (30, 23, 7)));
 }
 
 #[tokio::test]
@@ -359,4 +410,31 @@ async fn refused_documents_spend_the_budget_like_queries() {
     let (status, headers, body) = post(&app, None, &json!({ "query": "{ __typename }" })).await;
     assert_eq!((status, error_codes(&body)), (429, vec!["RATE_LIMITED".to_owned()]), "{body}");
     assert_eq!(budget(&headers), (100_000, 100_000, 0));
+}
+
+#[tokio::test]
+async fn anonymous_budgets_follow_x_forwarded_for_only_when_it_is_trusted() {
+    let spend = |app: &TestApp, forwarded: &'static str| {
+        let req = app
+            .client
+            .post(format!("{}/graphql", app.address))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({ "query": "{ __typename }" }));
+        async move { budget(req.send().await.expect("sent").headers()).1 }
+    };
+    // Not trusted (the default): a client cannot pick a fresh budget by sending the
+    // header; everyone behind this address shares one.
+    let app = TestApp::spawn_with(|s| s.rate_limit.points = 100).await;
+    assert_eq!(spend(&app, "203.0.113.1").await, 1);
+    assert_eq!(spend(&app, "203.0.113.2").await, 2);
+    assert_eq!(spend(&app, "203.0.113.3, 198.51.100.7").await, 3);
+    // Trusted (behind a proxy that sets it): the first address is the client.
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit.points = 100;
+        s.rate_limit.trust_forwarded_for = true;
+    })
+    .await;
+    assert_eq!(spend(&app, "203.0.113.1").await, 1);
+    assert_eq!(spend(&app, "203.0.113.2").await, 1);
+    assert_eq!(spend(&app, "203.0.113.1, 198.51.100.7").await, 2);
 }

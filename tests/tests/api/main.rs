@@ -31,6 +31,7 @@ mod schema;
 mod seed;
 mod subscriptions;
 mod sync;
+mod webhook_delivery;
 mod webhooks;
 
 use interlib::domain::{GlobalId, NodeKind};

@@ -113,7 +113,7 @@ impl WebhookDelivery {
         stored(DeliveryStatus::parse(&self.0.status), "status")
     }
 
-    /// Attempts made so far.
+    /// Attempts made so far (one in flight included).
     async fn attempts(&self) -> i32 {
         self.0.attempts
     }
