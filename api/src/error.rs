@@ -1,27 +1,193 @@
 //! The one error type at the API edge, and its mapping to `extensions.code`.
 
+use std::fmt;
+
 use async_graphql::ErrorExtensions;
 use sea_orm::DbErr;
 
-/// Everything a resolver can fail with. Each variant has a stable `extensions.code`.
-#[derive(Debug)]
+/// Every `extensions.code` the API answers with: the stable contract clients branch on.
+/// Resolvers, the guard and the HTTP layer all name their errors with it, and the status
+/// of an answer is decided by it, never by comparing text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The client sent something malformed or out of range (a document, an argument).
+    BadUserInput,
+    /// The HTTP request itself is malformed (its body, its query string).
+    BadRequest,
+    NotFound,
+    Unauthenticated,
+    Forbidden,
+    /// The request contradicts the current state.
+    Conflict,
+    /// Over the client's budget.
+    RateLimited,
+    /// Over a limit on the document's shape or cost.
+    QueryTooComplex,
+    /// Over the execution timeout.
+    Timeout,
+    /// The database cannot serve right now; retry later.
+    ServiceUnavailable,
+    /// A bug or an unexpected failure, logged under the request id.
+    Internal,
+    CsrfPrevented,
+    UnsupportedMediaType,
+    NotAcceptable,
+    PayloadTooLarge,
+    MethodNotAllowed,
+    HeadersTooLarge,
+    BatchTooLarge,
+    BatchingDisabled,
+    PersistedQueryNotFound,
+    PersistedQueryNotAllowed,
+    PersistedQueryNotSupported,
+}
+
+impl ErrorCode {
+    pub const ALL: [Self; 22] = [
+        Self::BadUserInput,
+        Self::BadRequest,
+        Self::NotFound,
+        Self::Unauthenticated,
+        Self::Forbidden,
+        Self::Conflict,
+        Self::RateLimited,
+        Self::QueryTooComplex,
+        Self::Timeout,
+        Self::ServiceUnavailable,
+        Self::Internal,
+        Self::CsrfPrevented,
+        Self::UnsupportedMediaType,
+        Self::NotAcceptable,
+        Self::PayloadTooLarge,
+        Self::MethodNotAllowed,
+        Self::HeadersTooLarge,
+        Self::BatchTooLarge,
+        Self::BatchingDisabled,
+        Self::PersistedQueryNotFound,
+        Self::PersistedQueryNotAllowed,
+        Self::PersistedQueryNotSupported,
+    ];
+
+    /// The code as clients read it in `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadUserInput => "BAD_USER_INPUT",
+            Self::BadRequest => "BAD_REQUEST",
+            Self::NotFound => "NOT_FOUND",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::Conflict => "CONFLICT",
+            Self::RateLimited => "RATE_LIMITED",
+            Self::QueryTooComplex => "QUERY_TOO_COMPLEX",
+            Self::Timeout => "TIMEOUT",
+            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
+            Self::Internal => "INTERNAL",
+            Self::CsrfPrevented => "CSRF_PREVENTED",
+            Self::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            Self::NotAcceptable => "NOT_ACCEPTABLE",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::HeadersTooLarge => "HEADERS_TOO_LARGE",
+            Self::BatchTooLarge => "BATCH_TOO_LARGE",
+            Self::BatchingDisabled => "BATCHING_DISABLED",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
+            Self::PersistedQueryNotAllowed => "PERSISTED_QUERY_NOT_ALLOWED",
+            Self::PersistedQueryNotSupported => "PERSISTED_QUERY_NOT_SUPPORTED",
+        }
+    }
+
+    /// The code named `code` (as in `extensions.code`).
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == code)
+    }
+
+    /// The HTTP status of an answer refused with this error before any operation ran (a
+    /// GraphQL request error under `application/json` is answered 200 instead, as the
+    /// GraphQL-over-HTTP specification wants for older clients).
+    pub const fn status(self) -> u16 {
+        match self {
+            Self::BadUserInput
+            | Self::BadRequest
+            | Self::QueryTooComplex
+            | Self::CsrfPrevented
+            | Self::BatchTooLarge
+            | Self::BatchingDisabled
+            | Self::PersistedQueryNotFound
+            | Self::PersistedQueryNotAllowed
+            | Self::PersistedQueryNotSupported => 400,
+            Self::Unauthenticated => 401,
+            Self::Forbidden => 403,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::NotAcceptable => 406,
+            Self::Conflict => 409,
+            Self::PayloadTooLarge => 413,
+            Self::UnsupportedMediaType => 415,
+            Self::RateLimited => 429,
+            Self::HeadersTooLarge => 431,
+            Self::Internal => 500,
+            Self::ServiceUnavailable | Self::Timeout => 503,
+        }
+    }
+
+    /// The code of an HTTP error answered with `status` by something that named none (the
+    /// HTTP layer, a route's extractor).
+    pub fn of_status(status: u16) -> Self {
+        match status {
+            401 => Self::Unauthenticated,
+            403 => Self::Forbidden,
+            404 => Self::NotFound,
+            405 => Self::MethodNotAllowed,
+            406 => Self::NotAcceptable,
+            413 => Self::PayloadTooLarge,
+            415 => Self::UnsupportedMediaType,
+            429 => Self::RateLimited,
+            431 => Self::HeadersTooLarge,
+            503 => Self::ServiceUnavailable,
+            500..=599 => Self::Internal,
+            _ => Self::BadRequest,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Everything a service or resolver can fail with. Its `Display` is the message a client
+/// reads (an internal error's cause is logged, never shown).
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// `BAD_USER_INPUT`: the client sent something malformed or out of range; the message
     /// names the argument and what is allowed.
+    #[error("{message}")]
     BadUserInput { field: Option<String>, message: String },
     /// `NOT_FOUND`: a referenced object does not exist (queries answer `null` instead).
+    #[error("{0}")]
     NotFound(String),
     /// `UNAUTHENTICATED`: no valid credentials for something that needs them.
+    #[error("{0}")]
     Unauthenticated(String),
     /// `FORBIDDEN`: the caller may not see or do this.
+    #[error("{0}")]
     Forbidden(String),
     /// `CONFLICT`: the request contradicts the current state.
+    #[error("{0}")]
     Conflict(String),
+    /// `CONFLICT`: concurrent writers changed what the request read, and a retry may
+    /// succeed (services retry it themselves before giving up with it).
+    #[error("{0}")]
+    Contended(String),
     /// `CONFLICT` with `extensions.currentVersion`: an `expectedVersion` that is not current.
+    #[error("{message}")]
     Stale { message: String, current_version: i32 },
     /// `SERVICE_UNAVAILABLE`: the database cannot be reached right now; retry later.
+    #[error("the database is unavailable; retry later")]
     ServiceUnavailable,
     /// `INTERNAL`: a bug or an unexpected database error; details are logged, never shown.
+    #[error("internal error")]
     Internal(anyhow::Error),
 }
 
@@ -32,26 +198,32 @@ impl ApiError {
     }
 
     /// The stable `extensions.code` of this error.
-    pub fn code(&self) -> &'static str {
+    pub const fn code(&self) -> ErrorCode {
         match self {
-            Self::BadUserInput { .. } => "BAD_USER_INPUT",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::Conflict(_) | Self::Stale { .. } => "CONFLICT",
-            Self::ServiceUnavailable => "SERVICE_UNAVAILABLE",
-            Self::Internal(_) => "INTERNAL",
+            Self::BadUserInput { .. } => ErrorCode::BadUserInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden(_) => ErrorCode::Forbidden,
+            Self::Conflict(_) | Self::Contended(_) | Self::Stale { .. } => ErrorCode::Conflict,
+            Self::ServiceUnavailable => ErrorCode::ServiceUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 
-    fn message(&self) -> String {
-        match self {
-            Self::BadUserInput { message, .. } | Self::Stale { message, .. } => message.clone(),
-            Self::NotFound(m) | Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) => m.clone(),
-            Self::ServiceUnavailable => "the database is unavailable; retry later".to_owned(),
-            Self::Internal(_) => "internal error".to_owned(),
-        }
+    /// The HTTP status of this error where it is the whole answer (the bulk path).
+    pub const fn status(&self) -> u16 {
+        self.code().status()
     }
+}
+
+/// Whether `err` violates the unique index of `table` on `columns`, by that index (as the
+/// migrations name it, `uq_<table>_<columns>`) on PostgreSQL and by its columns on SQLite:
+/// a write can violate several, and each means something else to the client.
+pub fn violates_unique(err: &DbErr, table: &str, columns: &[&str]) -> bool {
+    let Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else { return false };
+    let index = format!("\"uq_{table}_{}\"", columns.join("_"));
+    let sqlite = columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ");
+    message.contains(&index) || message.ends_with(&format!("UNIQUE constraint failed: {sqlite}"))
 }
 
 /// Whether a database error means the database cannot serve right now (unreachable,
@@ -100,7 +272,7 @@ impl From<ApiError> for async_graphql::Error {
             // The cause chain goes to the log only: clients never see SQL or internals.
             tracing::error!(error = ?cause, "internal error");
         }
-        let code = err.code();
+        let code = err.code().as_str();
         let field = match &err {
             ApiError::BadUserInput { field, .. } => field.clone(),
             _ => None,
@@ -109,7 +281,7 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::Stale { current_version, .. } => Some(*current_version),
             _ => None,
         };
-        async_graphql::Error::new(err.message()).extend_with(|_, ext| {
+        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
             ext.set("code", code);
             if let Some(field) = field {
                 ext.set("field", field);
@@ -126,10 +298,65 @@ impl ApiError {
     pub fn into_anyhow(self) -> anyhow::Error {
         match self {
             Self::Internal(cause) => cause,
-            other => anyhow::anyhow!("{}: {}", other.code(), other.message()),
+            other => anyhow::anyhow!("{}: {other}", other.code()),
         }
     }
 }
 
 /// Results of services and resolvers.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn every_code_is_named_once_and_read_back() {
+        let names: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
+        for code in ErrorCode::ALL {
+            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
+            assert_eq!(code.to_string(), code.as_str());
+            assert!((400..600).contains(&code.status()), "{code}");
+        }
+        assert_eq!(ErrorCode::parse("bad_user_input"), None);
+    }
+
+    #[test]
+    fn a_bare_status_gets_the_code_that_answers_with_it() {
+        for code in [
+            ErrorCode::Unauthenticated,
+            ErrorCode::Forbidden,
+            ErrorCode::NotFound,
+            ErrorCode::MethodNotAllowed,
+            ErrorCode::NotAcceptable,
+            ErrorCode::PayloadTooLarge,
+            ErrorCode::UnsupportedMediaType,
+            ErrorCode::RateLimited,
+            ErrorCode::HeadersTooLarge,
+            ErrorCode::ServiceUnavailable,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(ErrorCode::of_status(code.status()), code);
+        }
+        assert_eq!(ErrorCode::of_status(400), ErrorCode::BadRequest);
+        assert_eq!(ErrorCode::of_status(502), ErrorCode::Internal);
+    }
+
+    #[test]
+    fn errors_show_their_message_and_hide_internal_causes() {
+        let err = ApiError::bad_input("first", "`first` must be 0 to 100");
+        assert_eq!(
+            (err.to_string().as_str(), err.code(), err.status()),
+            ("`first` must be 0 to 100", ErrorCode::BadUserInput, 400)
+        );
+        let err = ApiError::Internal(anyhow::anyhow!("SELECT secret FROM users"));
+        assert_eq!(err.to_string(), "internal error");
+        let graphql: async_graphql::Error = err.into();
+        assert_eq!(graphql.message, "internal error");
+        let err = ApiError::Contended("try again".into());
+        assert_eq!((err.code(), err.status()), (ErrorCode::Conflict, 409));
+    }
+}

@@ -19,6 +19,7 @@ use prometheus_client::registry::Registry;
 use sea_orm::DatabaseConnection;
 
 use crate::db::StatementCounter;
+use crate::error::ErrorCode;
 
 /// Distinct operation names with their own series.
 pub const MAX_OPERATIONS: usize = 200;
@@ -154,13 +155,13 @@ impl Metrics {
     }
 
     /// Records one executed (or refused) GraphQL operation.
-    pub fn operation(&self, name: Option<&str>, kind: &str, elapsed: Duration, error_codes: &[String]) {
+    pub fn operation(&self, name: Option<&str>, kind: &str, elapsed: Duration, error_codes: &[ErrorCode]) {
         let labels = OperationLabels { operation: self.operation_label(name), kind: kind.to_owned() };
         self.requests.get_or_create(&labels).inc();
         self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
         for code in error_codes {
-            self.errors.get_or_create(&CodeLabels { code: code.clone() }).inc();
-            if code == "RATE_LIMITED" {
+            self.errors.get_or_create(&CodeLabels { code: code.as_str().to_owned() }).inc();
+            if *code == ErrorCode::RateLimited {
                 self.rate_limited.inc();
             }
         }
@@ -169,11 +170,6 @@ impl Metrics {
     /// Records an HTTP response status.
     pub fn response(&self, status: u16) {
         self.responses.get_or_create(&StatusLabels { status: status.to_string() }).inc();
-    }
-
-    /// Records an error returned outside an executed operation (a refused body, a token).
-    pub fn error(&self, code: &str) {
-        self.errors.get_or_create(&CodeLabels { code: code.to_owned() }).inc();
     }
 
     /// The metrics as OpenMetrics text, with the pool and database read now.

@@ -61,7 +61,10 @@ mod tests {
     fn country_codes_are_normalised() {
         assert_eq!(CountryCode::parse("c", " za ").expect("valid").as_str(), "ZA");
         for bad in ["", "Z", "ZAF", "Z1", "ü1"] {
-            assert_eq!(CountryCode::parse("c", bad).expect_err("invalid").code(), "BAD_USER_INPUT");
+            assert_eq!(
+                CountryCode::parse("c", bad).expect_err("invalid").code(),
+                crate::error::ErrorCode::BadUserInput
+            );
         }
     }
 

@@ -142,7 +142,7 @@ mod tests {
     fn rejects_garbage_with_bad_user_input() {
         for bad in ["", "!!!", "Zm9v", &URL_SAFE_NO_PAD.encode("Nope:1"), &URL_SAFE_NO_PAD.encode("Librarian:")] {
             let err = GlobalId::decode("id", bad).expect_err("rejects");
-            assert_eq!(err.code(), "BAD_USER_INPUT");
+            assert_eq!(err.code(), crate::error::ErrorCode::BadUserInput);
         }
     }
 
@@ -150,7 +150,7 @@ mod tests {
     fn rejects_an_id_of_another_type() {
         let round = GlobalId::encode(NodeKind::Round, 1);
         let err = GlobalId::decode_int("id", &round, NodeKind::Librarian).expect_err("rejects");
-        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(err.code(), crate::error::ErrorCode::BadUserInput);
         let negative = GlobalId::encode(NodeKind::Librarian, -3);
         assert!(GlobalId::decode_int("id", &negative, NodeKind::Librarian).is_err());
     }

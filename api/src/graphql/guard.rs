@@ -30,6 +30,7 @@ use serde::Deserialize;
 
 use super::document::{Shape, count_aliases, document_shape, nesting};
 pub use super::meter::{Measure, Meter, RateClient};
+use crate::error::ErrorCode;
 use crate::ratelimit::RateLimiter;
 
 /// Limits on one GraphQL request (`[limits]` in the settings).
@@ -113,10 +114,10 @@ pub fn list_cost(count: usize, child_complexity: usize) -> usize {
 }
 
 /// An error with `extensions.code` and more extension values.
-pub fn coded_error(message: String, code: &str, extra: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
+pub fn coded_error(message: String, code: ErrorCode, extra: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
     let mut error = ServerError::new(message, None);
     let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
+    extensions.set("code", code.as_str());
     extra(&mut extensions);
     error.extensions = Some(extensions);
     error
@@ -130,7 +131,7 @@ pub fn coded_error(message: String, code: &str, extra: impl FnOnce(&mut ErrorExt
 pub const MAX_INTROSPECTION_LISTS: usize = 3;
 
 fn too_complex(limit: &str, what: &str, max: usize, actual: usize) -> ServerError {
-    coded_error(format!("{what} is {actual}, over the limit of {max}"), "QUERY_TOO_COMPLEX", |ext| {
+    coded_error(format!("{what} is {actual}, over the limit of {max}"), ErrorCode::QueryTooComplex, |ext| {
         ext.set("limit", limit);
         ext.set("max", max);
         ext.set("actual", actual);
@@ -397,7 +398,7 @@ impl Extension for GuardExtension {
         if status.allowed {
             return Ok(result);
         }
-        let error = coded_error(status.refusal(), "RATE_LIMITED", |ext| {
+        let error = coded_error(status.refusal(), ErrorCode::RateLimited, |ext| {
             ext.set("cost", status.cost);
             ext.set("limit", status.limit);
             ext.set("remaining", status.remaining);
@@ -421,7 +422,7 @@ impl Extension for GuardExtension {
             Ok(response) => response,
             Err(_) => Response::from_errors(vec![coded_error(
                 format!("the query ran longer than the execution timeout of {timeout} ms"),
-                "TIMEOUT",
+                ErrorCode::Timeout,
                 |ext| {
                     ext.set("limit", "executionTimeout");
                     ext.set("max", timeout);

@@ -17,6 +17,7 @@ use async_graphql::{Name, Pos, Positioned, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
 
 use super::guard::coded_error;
+use crate::error::ErrorCode;
 
 /// Arguments whose key at the top level is validated row by row by the service:
 /// (field, argument, key).
@@ -35,7 +36,7 @@ pub fn refuse_nul(document: &ExecutableDocument, variables: &Variables) -> Optio
     let found = find(document, variables)?;
     let mut error = coded_error(
         format!("`{}` contains a NUL character (U+0000), which no text field accepts", found.path),
-        "BAD_USER_INPUT",
+        ErrorCode::BadUserInput,
         |ext| {
             ext.set("field", found.path.as_str());
             if let Some(variable) = &found.variable {

@@ -7,7 +7,7 @@
 //! The answer is the sync's result as JSON (the fields of `SyncMembersPayload`); errors
 //! are `{"errors": [{"message", "extensions": {"code"}}]}` with a matching HTTP status.
 
-use actix_web::{HttpRequest, HttpResponse, http::StatusCode, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
@@ -16,7 +16,7 @@ use super::HttpState;
 use super::graphql::{api_error, error_response, error_with, rate_client, rate_headers, refused, unavailable, viewer};
 use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::service::member_files::{self, Format};
 use crate::service::sync::{self, SyncReport, SyncRequest};
 
@@ -74,7 +74,7 @@ pub async fn members(
     let mut res = if status.allowed {
         sync_members(&state, &req, &viewer, params, payload).await
     } else {
-        error_with(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED", &status.refusal(), |ext| {
+        error_with(ErrorCode::RateLimited, &status.refusal(), |ext| {
             ext.insert("cost".into(), json!(status.cost));
             ext.insert("limit".into(), json!(status.limit));
             ext.insert("remaining".into(), json!(status.remaining));
@@ -116,8 +116,7 @@ async fn sync_members(
     let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let Some(format) = Format::from_content_type(content_type) else {
         return error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
+            ErrorCode::UnsupportedMediaType,
             "send the members as application/x-ndjson (JSON Lines) or text/csv",
         );
     };
@@ -139,12 +138,11 @@ async fn sync_members(
     let mut body = web::BytesMut::with_capacity(announced.min(state.bulk_max_bytes));
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+            return error_response(ErrorCode::BadRequest, "could not read the request body");
         };
         if body.len() + chunk.len() > state.bulk_max_bytes {
             return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                ErrorCode::PayloadTooLarge,
                 &format!("the member list exceeds the limit of {} bytes (bulk_max_bytes)", state.bulk_max_bytes),
             );
         }

@@ -18,6 +18,8 @@ use actix_web::{
 use serde_json::{Value, json};
 use tracing_actix_web::RequestId;
 
+use crate::error::ErrorCode;
+
 /// Bytes of request headers (names, values and the request line) and headers in one
 /// request the API reads; past either, 431 `HEADERS_TOO_LARGE`.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
@@ -26,30 +28,11 @@ pub const MAX_HEADERS: usize = 64;
 /// The largest error body that is rewritten (error bodies are a few hundred bytes).
 const MAX_ERROR_BODY: usize = 256 * 1024;
 
-/// The code of an error answered with `status` when its body did not name one.
-fn code_of(status: StatusCode) -> &'static str {
-    match status {
-        StatusCode::BAD_REQUEST => "BAD_REQUEST",
-        StatusCode::UNAUTHORIZED => "UNAUTHENTICATED",
-        StatusCode::FORBIDDEN => "FORBIDDEN",
-        StatusCode::NOT_FOUND => "NOT_FOUND",
-        StatusCode::METHOD_NOT_ALLOWED => "METHOD_NOT_ALLOWED",
-        StatusCode::NOT_ACCEPTABLE => "NOT_ACCEPTABLE",
-        StatusCode::PAYLOAD_TOO_LARGE => "PAYLOAD_TOO_LARGE",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "UNSUPPORTED_MEDIA_TYPE",
-        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "HEADERS_TOO_LARGE",
-        StatusCode::TOO_MANY_REQUESTS => "RATE_LIMITED",
-        StatusCode::SERVICE_UNAVAILABLE => "SERVICE_UNAVAILABLE",
-        s if s.is_server_error() => "INTERNAL",
-        _ => "BAD_REQUEST",
-    }
-}
-
 /// 405 for a method a path does not take, naming those it does.
 pub async fn method_not_allowed(allow: &'static str) -> HttpResponse {
     HttpResponse::MethodNotAllowed().insert_header((header::ALLOW, allow)).json(json!({ "errors": [{
         "message": format!("this path takes {allow}"),
-        "extensions": { "code": "METHOD_NOT_ALLOWED" },
+        "extensions": { "code": ErrorCode::MethodNotAllowed.as_str() },
     }] }))
 }
 
@@ -75,7 +58,7 @@ fn envelope(status: StatusCode, body: &[u8], request_id: &str) -> Value {
             let Some(error) = error.as_object_mut() else { continue };
             let extensions = error.entry("extensions").or_insert_with(|| json!({}));
             if let Some(extensions) = extensions.as_object_mut() {
-                extensions.entry("code").or_insert_with(|| json!(code_of(status)));
+                extensions.entry("code").or_insert_with(|| json!(ErrorCode::of_status(status.as_u16()).as_str()));
                 extensions.entry("requestId").or_insert_with(|| json!(request_id));
             }
         }
@@ -101,7 +84,7 @@ pub async fn errors_in_one_shape(
         };
         let body = json!({ "errors": [{
             "message": format!("the request's {limit} is {actual}, over the limit of {max}"),
-            "extensions": { "code": "HEADERS_TOO_LARGE", "limit": limit, "max": max, "actual": actual,
+            "extensions": { "code": ErrorCode::HeadersTooLarge.as_str(), "limit": limit, "max": max, "actual": actual,
                             "requestId": request_id },
         }] });
         let mut res = HttpResponse::build(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);

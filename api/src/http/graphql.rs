@@ -38,7 +38,7 @@ use tracing_actix_web::RequestId;
 
 use super::HttpState;
 use crate::auth::{Viewer, authenticate};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::graphql::guard::{Measure, Meter, RateClient, coded_error};
 use crate::graphql::loaders::Loaders;
 use crate::ratelimit::RateStatus;
@@ -90,19 +90,20 @@ fn request_id(req: &HttpRequest) -> String {
     req.extensions().get::<RequestId>().map(ToString::to_string).unwrap_or_default()
 }
 
-/// A response of one error, before any operation ran.
-pub(super) fn error_response(status: StatusCode, code: &str, message: &str) -> HttpResponse {
-    error_with(status, code, message, |_| {})
+/// A response of one error, before any operation ran, with the status of its code.
+pub(super) fn error_response(code: ErrorCode, message: &str) -> HttpResponse {
+    error_with(code, message, |_| {})
 }
 
+/// [`error_response`] with more extension values.
 pub(super) fn error_with(
-    status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     extra: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
 ) -> HttpResponse {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut extensions = serde_json::Map::new();
-    extensions.insert("code".into(), json!(code));
+    extensions.insert("code".into(), json!(code.as_str()));
     extra(&mut extensions);
     HttpResponse::build(status).json(json!({ "errors": [{ "message": message, "extensions": extensions }] }))
 }
@@ -140,12 +141,12 @@ fn with_codes(mut response: Response, request_id: &str) -> Response {
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
         match extensions.get("code") {
             None => {
-                extensions.set("code", "BAD_USER_INPUT");
+                extensions.set("code", ErrorCode::BadUserInput.as_str());
                 if let Some(message) = syntax_error(&error.message) {
                     error.message = message;
                 }
             }
-            Some(ConstValue::String(code)) if code == "INTERNAL" => {
+            Some(ConstValue::String(code)) if ErrorCode::parse(code) == Some(ErrorCode::Internal) => {
                 extensions.set("requestId", request_id);
                 error.message = format!("internal error; quote request id {request_id} when reporting it");
             }
@@ -229,19 +230,20 @@ fn roots_restored(mut response: Response, meter: &Meter, nullable: &std::collect
     response
 }
 
-fn codes(response: &Response) -> Vec<String> {
+/// The codes of a response's errors (every error has one: see [`with_codes`]).
+fn codes(response: &Response) -> Vec<ErrorCode> {
     response
         .errors
         .iter()
         .filter_map(|e| match e.extensions.as_ref().and_then(|ext| ext.get("code")) {
-            Some(ConstValue::String(code)) => Some(code.clone()),
+            Some(ConstValue::String(code)) => ErrorCode::parse(code),
             _ => None,
         })
         .collect()
 }
 
 fn unauthenticated(message: &str) -> HttpResponse {
-    let mut res = error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", message);
+    let mut res = error_response(ErrorCode::Unauthenticated, message);
     res.headers_mut()
         .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer error=\"invalid_token\""));
     res
@@ -268,8 +270,7 @@ pub(super) async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<V
             let error: async_graphql::Error = err.into();
             let id = request_id(req);
             Err(error_with(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL",
+                ErrorCode::Internal,
                 &format!("{}; quote request id {id} when reporting it", error.message),
                 |ext| {
                     ext.insert("requestId".into(), json!(id));
@@ -283,27 +284,23 @@ pub(super) async fn viewer(state: &HttpState, req: &HttpRequest) -> Result<Arc<V
 /// field and current version; an unavailable database is reported to the health gate and
 /// answered 503 with `Retry-After`; an internal error carries only the request id.
 pub(super) fn api_error(state: &HttpState, req: &HttpRequest, err: ApiError) -> HttpResponse {
-    let status = match &err {
-        ApiError::BadUserInput { .. } => StatusCode::BAD_REQUEST,
-        ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+    match &err {
         ApiError::Unauthenticated(message) => return unauthenticated(message),
-        ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-        ApiError::Conflict(_) | ApiError::Stale { .. } => StatusCode::CONFLICT,
         ApiError::ServiceUnavailable => {
             state.health.report_failure();
             return unavailable();
         }
-        ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+        _ => {}
+    }
     let code = err.code();
     let error: async_graphql::Error = err.into();
     let id = request_id(req);
-    let message = if code == "INTERNAL" {
+    let message = if code == ErrorCode::Internal {
         format!("internal error; quote request id {id} when reporting it")
     } else {
         error.message.clone()
     };
-    error_with(status, code, &message, |ext| {
+    error_with(code, &message, |ext| {
         if let Some(extensions) = &error.extensions
             && let Ok(serde_json::Value::Object(map)) = serde_json::to_value(extensions)
         {
@@ -315,11 +312,7 @@ pub(super) fn api_error(state: &HttpState, req: &HttpRequest, err: ApiError) -> 
 
 /// 503 `SERVICE_UNAVAILABLE`, with a hint when to retry.
 pub(super) fn unavailable() -> HttpResponse {
-    let mut res = error_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "SERVICE_UNAVAILABLE",
-        "the database is unavailable; retry later",
-    );
+    let mut res = error_response(ErrorCode::ServiceUnavailable, "the database is unavailable; retry later");
     res.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
     res
 }
@@ -400,7 +393,7 @@ async fn run_one(
                 "the request has no GraphQL document: send it in `query` (or a persisted query's hash in \
                  `extensions.persistedQuery`)"
                     .to_owned(),
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 |ext| ext.set("field", "query"),
             );
             let measure = Measure { request_error: true, operation_name: name, ..Measure::default() };
@@ -433,7 +426,7 @@ async fn caught(
         tracing::error!("a resolver panicked");
         let error = coded_error(
             format!("internal error; quote request id {request_id} when reporting it"),
-            "INTERNAL",
+            ErrorCode::Internal,
             |ext| ext.set("requestId", request_id),
         );
         Response::from_errors(vec![error])
@@ -459,7 +452,7 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
         errors = ?codes,
         "graphql request"
     );
-    if codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+    if codes.contains(&ErrorCode::ServiceUnavailable) {
         state.health.report_failure();
     }
     (response, measure)
@@ -476,15 +469,15 @@ fn status_of(media: MediaType, response: &Response, measure: &Measure) -> Status
             ConstValue::Object(fields) => fields.values().all(|v| *v == ConstValue::Null),
             _ => false,
         };
-        if nothing && codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+        if nothing && codes.contains(&ErrorCode::ServiceUnavailable) {
             return StatusCode::SERVICE_UNAVAILABLE;
         }
         return StatusCode::OK;
     }
-    if codes.iter().any(|c| c == "RATE_LIMITED") {
+    if codes.contains(&ErrorCode::RateLimited) {
         return StatusCode::TOO_MANY_REQUESTS;
     }
-    if codes.iter().any(|c| c == "SERVICE_UNAVAILABLE") {
+    if codes.contains(&ErrorCode::ServiceUnavailable) {
         return StatusCode::SERVICE_UNAVAILABLE;
     }
     match media {
@@ -625,11 +618,7 @@ fn refuse_content_type(req: &HttpRequest) -> Option<HttpResponse> {
         Some(_) => false,
     };
     if !simple {
-        return Some(error_response(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "UNSUPPORTED_MEDIA_TYPE",
-            "send the request as application/json",
-        ));
+        return Some(error_response(ErrorCode::UnsupportedMediaType, "send the request as application/json"));
     }
     let preflighted =
         PREFLIGHT_HEADERS.iter().any(|name| req.headers().get(*name).is_some_and(|v| !v.as_bytes().is_empty()));
@@ -637,8 +626,7 @@ fn refuse_content_type(req: &HttpRequest) -> Option<HttpResponse> {
         return None;
     }
     Some(error_response(
-        StatusCode::BAD_REQUEST,
-        "CSRF_PREVENTED",
+        ErrorCode::CsrfPrevented,
         "this request was refused as a possible cross-site request forgery: send it as application/json, \
          or add a non-empty GraphQL-Require-Preflight header",
     ))
@@ -648,12 +636,11 @@ fn batch_error(state: &HttpState, batch: &BatchRequest) -> Option<HttpResponse> 
     let BatchRequest::Batch(requests) = batch else { return None };
     let max = state.limits.max_batch_size;
     if max == 0 {
-        return Some(error_response(StatusCode::BAD_REQUEST, "BATCHING_DISABLED", "this server does not take batches"));
+        return Some(error_response(ErrorCode::BatchingDisabled, "this server does not take batches"));
     }
     (requests.len() > max).then(|| {
         error_with(
-            StatusCode::BAD_REQUEST,
-            "BATCH_TOO_LARGE",
+            ErrorCode::BatchTooLarge,
             &format!("the batch has {} requests, over the limit of {max}", requests.len()),
             |ext| {
                 ext.insert("limit".into(), json!("batchSize"));
@@ -683,13 +670,12 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let Ok(chunk) = chunk else {
-            let res = error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", "could not read the request body");
+            let res = error_response(ErrorCode::BadRequest, "could not read the request body");
             return refused(&state, &req, res, Some(&viewer)).await;
         };
         if body.len() + chunk.len() > max {
             let res = error_with(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "PAYLOAD_TOO_LARGE",
+                ErrorCode::PayloadTooLarge,
                 &format!("the request body is over the limit of {max} bytes"),
                 |ext| {
                     ext.insert("limit".into(), json!("bodyBytes"));
@@ -704,11 +690,8 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     let batch = match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(batch) => batch,
         Err(err) => {
-            let res = error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_REQUEST",
-                &format!("the body must be a GraphQL request as JSON: {err}"),
-            );
+            let res =
+                error_response(ErrorCode::BadRequest, &format!("the body must be a GraphQL request as JSON: {err}"));
             return refused(&state, &req, res, Some(&viewer)).await;
         }
     };
@@ -724,8 +707,7 @@ fn content_length(req: &HttpRequest) -> Option<usize> {
 
 fn not_acceptable() -> HttpResponse {
     error_response(
-        StatusCode::NOT_ACCEPTABLE,
-        "NOT_ACCEPTABLE",
+        ErrorCode::NotAcceptable,
         "this endpoint answers application/graphql-response+json or application/json",
     )
 }
@@ -792,8 +774,7 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
     let request = match parse_get(req.query_string()) {
         Ok(request) => request,
         Err(err) => {
-            let res =
-                error_response(StatusCode::BAD_REQUEST, "BAD_REQUEST", &format!("invalid GraphQL GET request: {err}"));
+            let res = error_response(ErrorCode::BadRequest, &format!("invalid GraphQL GET request: {err}"));
             return refused(&state, &req, res, Some(&viewer)).await;
         }
     };
@@ -815,11 +796,8 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
         }
     };
     if is_mutation(&request) {
-        let mut res = error_response(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "METHOD_NOT_ALLOWED",
-            "only queries may be sent with GET; send mutations with POST",
-        );
+        let mut res =
+            error_response(ErrorCode::MethodNotAllowed, "only queries may be sent with GET; send mutations with POST");
         res.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return refused(&state, &req, res, Some(&viewer)).await;
     }
@@ -830,7 +808,7 @@ pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse 
 /// the SDL tells as much as introspection does).
 pub async fn sdl(state: web::Data<HttpState>) -> HttpResponse {
     if !state.introspection {
-        return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "the schema is not published by this server");
+        return error_response(ErrorCode::NotFound, "the schema is not published by this server");
     }
     HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(crate::graphql::schema::sdl_of(&state.schema))
 }
@@ -858,7 +836,8 @@ mod tests {
     #[tokio::test]
     async fn a_resolver_panic_is_an_internal_error_naming_the_request_and_the_next_request_runs() {
         let schema = Schema::new(Panicky, EmptyMutation, EmptySubscription);
-        let answer = caught(schema.execute("{ fine boom(really: true) }"), "req-42").await.expect_err("the panic is caught");
+        let answer =
+            caught(schema.execute("{ fine boom(really: true) }"), "req-42").await.expect_err("the panic is caught");
         let error = &answer.errors[0];
         assert_eq!(error.message, "internal error; quote request id req-42 when reporting it");
         let extensions = serde_json::to_value(&error.extensions).expect("JSON");

@@ -19,6 +19,7 @@ use async_graphql::{Request, ServerError, Value};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::error::ErrorCode;
 use crate::graphql::guard::coded_error;
 
 /// How persisted queries are handled.
@@ -107,7 +108,7 @@ impl PersistedQueries {
             if self.mode == PersistedMode::Off {
                 return Err(coded_error(
                     "persisted queries are turned off: send the document".into(),
-                    "PERSISTED_QUERY_NOT_SUPPORTED",
+                    ErrorCode::PersistedQueryNotSupported,
                     |_| {},
                 ));
             }
@@ -125,7 +126,7 @@ impl PersistedQueries {
                 }
                 None if self.mode == PersistedMode::Allowlist => Err(not_allowed()),
                 // The message is the one Apollo clients look for before resending the text.
-                None => Err(coded_error("PersistedQueryNotFound".into(), "PERSISTED_QUERY_NOT_FOUND", |_| {})),
+                None => Err(coded_error("PersistedQueryNotFound".into(), ErrorCode::PersistedQueryNotFound, |_| {})),
             };
         }
         // A plain request (no hash) needs no hashing unless only registered documents run.
@@ -138,7 +139,7 @@ impl PersistedQueries {
         {
             return Err(coded_error(
                 "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query".into(),
-                "BAD_USER_INPUT",
+                ErrorCode::BadUserInput,
                 |ext| ext.set("field", "extensions.persistedQuery.sha256Hash"),
             ));
         }
@@ -175,7 +176,7 @@ impl PersistedQueries {
 fn not_allowed() -> ServerError {
     coded_error(
         "this server runs only registered documents, and this is not one of them".into(),
-        "PERSISTED_QUERY_NOT_ALLOWED",
+        ErrorCode::PersistedQueryNotAllowed,
         |_| {},
     )
 }
@@ -186,7 +187,7 @@ fn persisted_hash(request: &Request) -> Result<Option<String>, ServerError> {
         return Ok(None);
     };
     let bad = |message: &str| {
-        coded_error(message.to_owned(), "BAD_USER_INPUT", |ext| ext.set("field", "extensions.persistedQuery"))
+        coded_error(message.to_owned(), ErrorCode::BadUserInput, |ext| ext.set("field", "extensions.persistedQuery"))
     };
     let Value::Object(fields) = persisted else {
         return Err(bad("extensions.persistedQuery must be an object { version: 1, sha256Hash }"));

@@ -99,8 +99,7 @@ pub async fn connect(
     }
     let Some(protocol) = protocol_of(&req) else {
         return Ok(super::graphql::error_response(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "BAD_REQUEST",
+            crate::error::ErrorCode::BadRequest,
             "a GraphQL WebSocket needs the graphql-transport-ws (or graphql-ws) subprotocol",
         ));
     };

@@ -341,7 +341,7 @@ mod tests {
         assert_eq!(args(None, None).window(limits()).map(|w| w.limit).ok(), Some(20));
         assert_eq!(args(Some(100), None).window(limits()).map(|w| w.limit).ok(), Some(100));
         let err = args(Some(1000), None).window(limits()).err().expect("too large");
-        assert_eq!(err.code(), "BAD_USER_INPUT");
+        assert_eq!(err.code(), crate::error::ErrorCode::BadUserInput);
         assert!(args(Some(-1), None).window(limits()).is_err());
         assert!(args(Some(1), Some(1)).window(limits()).is_err());
         assert!(args(None, Some(5)).window(limits()).map(|w| w.backward).unwrap_or(false));

@@ -123,17 +123,16 @@ async fn replace_tags<C: ConnectionTrait>(db: &C, id: i32, profile: &Profile) ->
     Ok(())
 }
 
-/// A unique-constraint race (two writers with the same email) is a user error too.
+/// A race on the unique email (two writers with the same one) is a user error too; any
+/// other violation is not the client's.
 fn on_unique<T>(result: Result<T, sea_orm::DbErr>) -> ApiResult<Result<T, Vec<UserError>>> {
     match result {
         Ok(value) => Ok(Ok(value)),
-        Err(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))) => {
-            Ok(Err(vec![UserError {
-                field: "email".to_owned(),
-                code: UserErrorCode::Taken,
-                message: "another librarian has this email".to_owned(),
-            }]))
-        }
+        Err(err) if crate::error::violates_unique(&err, "librarians", &["email"]) => Ok(Err(vec![UserError {
+            field: "email".to_owned(),
+            code: UserErrorCode::Taken,
+            message: "another librarian has this email".to_owned(),
+        }])),
         Err(err) => Err(err.into()),
     }
 }

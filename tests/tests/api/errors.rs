@@ -1,8 +1,11 @@
 //! Bad input gets a clear error with a stable code, never a 500, and the rest of the request
 //! still runs.
 
+use entities::{association, librarian};
 use interlib::domain::NodeKind;
+use interlib::error::{ErrorCode, violates_unique};
 use interlib_tests::{TestApp, error_codes, fixtures};
+use sea_orm::{ActiveModelTrait, ActiveValue::NotSet, EntityTrait};
 use serde_json::json;
 
 use crate::gid;
@@ -156,4 +159,31 @@ async fn syntax_errors_and_a_missing_query_say_what_is_wrong_in_words() {
         assert!(message.starts_with("the request has no GraphQL document"), "{body}: {answer}");
         assert!(answer.get("data").is_none(), "{answer}");
     }
+}
+
+#[tokio::test]
+async fn a_unique_violation_is_told_by_its_index_on_both_databases() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let ada = librarian::Entity::find_by_id(net.ada).one(&app.db).await.expect("read").expect("Ada");
+    let mut twin: librarian::ActiveModel = ada.into();
+    twin.id = NotSet;
+    let err = twin.insert(&app.db).await.expect_err("emails are unique");
+    assert!(violates_unique(&err, "librarians", &["email"]), "{err}");
+    assert!(!violates_unique(&err, "associations", &["name"]), "{err}");
+    let liasa = association::Entity::find_by_id(net.liasa).one(&app.db).await.expect("read").expect("LIASA");
+    let mut twin: association::ActiveModel = liasa.into();
+    twin.id = NotSet;
+    let err = twin.insert(&app.db).await.expect_err("association names are unique");
+    assert!(violates_unique(&err, "associations", &["name"]), "{err}");
+    assert!(!violates_unique(&err, "librarians", &["email"]), "{err}");
+}
+
+#[test]
+fn the_readme_lists_every_error_code() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    let section = readme.split("\n## Errors\n").nth(1).and_then(|rest| rest.split("\n## ").next()).expect("Errors");
+    let missing: Vec<&str> =
+        ErrorCode::ALL.iter().map(|c| c.as_str()).filter(|c| !section.contains(&format!("`{c}`"))).collect();
+    assert!(missing.is_empty(), "codes the README's Errors section does not name: {missing:?}");
 }

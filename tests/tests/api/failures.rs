@@ -159,7 +159,7 @@ async fn a_statement_past_the_database_timeout_is_service_unavailable() {
     let err = sea_orm::ConnectionTrait::execute_unprepared(&app.db, "SELECT pg_sleep(5)").await.expect_err("cancelled");
     assert!(started.elapsed() < Duration::from_secs(4), "cancelled at the timeout");
     assert!(interlib::error::is_unavailable(&err), "{err}");
-    assert_eq!(interlib::error::ApiError::from(err).code(), "SERVICE_UNAVAILABLE");
+    assert_eq!(interlib::error::ApiError::from(err).code(), interlib::error::ErrorCode::ServiceUnavailable);
 
     // Through HTTP: another session holds the rounds table, so the request's statement
     // waits until the timeout cancels it, and the client hears 503 at the timeout.

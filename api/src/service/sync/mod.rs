@@ -209,13 +209,14 @@ struct Prepared {
 /// Why a sync gives up after its retries.
 const CHANGED_MEANWHILE: &str = "members changed while the sync ran, three times over; retry the sync";
 
-/// A conflict with a concurrent writer, which a fresh attempt resolves.
+/// A conflict with a concurrent writer, which a fresh attempt resolves: members changed
+/// under the sync, or another sync created a person with an email this one creates.
 fn is_retryable(err: &ApiError) -> bool {
     match err {
-        ApiError::Conflict(message) => message == CHANGED_MEANWHILE,
+        ApiError::Contended(_) => true,
         ApiError::Internal(cause) => cause
             .downcast_ref::<sea_orm::DbErr>()
-            .is_some_and(|e| matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))),
+            .is_some_and(|e| crate::error::violates_unique(e, "librarians", &["email"])),
         _ => false,
     }
 }

@@ -183,7 +183,7 @@ pub(super) async fn apply(
             .await?;
         if updated.rows_affected != 1 {
             // The librarian changed after this sync read them: start over from fresh reads.
-            return Err(ApiError::Conflict(CHANGED_MEANWHILE.into()));
+            return Err(ApiError::Contended(CHANGED_MEANWHILE.into()));
         }
     }
 
