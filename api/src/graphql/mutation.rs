@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
-use crate::auth::Viewer;
+use crate::auth::policy;
 use crate::domain::SyncMode;
 use crate::domain::SyncSource;
 use crate::domain::input::UserError;
@@ -22,24 +22,6 @@ use crate::service::partners::{self, AssociationInput};
 use crate::service::people::{self, ProfileInput};
 use crate::service::sync::{self, MAX_GRAPHQL_MEMBERS, MemberRecord, SyncRequest};
 use crate::service::{feed, webhooks};
-
-/// The caller must be an admin.
-pub fn require_admin(viewer: &Viewer) -> async_graphql::Result<()> {
-    match viewer {
-        Viewer::Admin { .. } => Ok(()),
-        Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs an admin token".into()).into()),
-        _ => Err(ApiError::Forbidden("only admins may do this".into()).into()),
-    }
-}
-
-/// The caller must be a librarian; their id.
-pub fn require_librarian(viewer: &Viewer) -> async_graphql::Result<i32> {
-    match viewer {
-        Viewer::Librarian { librarian_id, .. } => Ok(*librarian_id),
-        Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a librarian token".into()).into()),
-        _ => Err(ApiError::Forbidden("only a librarian may do this, for themself".into()).into()),
-    }
-}
 
 macro_rules! payload {
     ($name:ident, $field:ident: $ty:ty, $doc:literal) => {
@@ -296,7 +278,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: SetDirectoryConsentInput,
     ) -> async_graphql::Result<SetDirectoryConsentPayload> {
         let viewer = viewer(ctx)?;
-        let me = require_librarian(viewer)?;
+        let me = policy::librarian(viewer)?;
         let changes = ProfileInput { listed_in_directory: Some(input.listed), ..ProfileInput::default() };
         let outcome = people::update(&api(ctx)?.db, viewer, me, changes, None).await?;
         Ok(SetDirectoryConsentPayload::from_outcome(outcome, Librarian))
@@ -309,7 +291,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: UpdateMyProfileInput,
     ) -> async_graphql::Result<UpdateMyProfilePayload> {
         let viewer = viewer(ctx)?;
-        let me = require_librarian(viewer)?;
+        let me = policy::librarian(viewer)?;
         let changes = ProfileInput {
             full_name: input.full_name,
             email: input.email,
@@ -338,12 +320,7 @@ impl MutationRoot {
     ) -> async_graphql::Result<EraseLibrarianPayload> {
         let viewer = viewer(ctx)?;
         let id = GlobalId::decode_int("librarianId", &input.librarian_id, NodeKind::Librarian)?;
-        match viewer {
-            Viewer::Admin { .. } => {}
-            Viewer::Librarian { librarian_id, .. } if *librarian_id == id => {}
-            Viewer::Anonymous => return Err(ApiError::Unauthenticated("this needs a token".into()).into()),
-            _ => return Err(ApiError::Forbidden("only the librarian themself or an admin may erase".into()).into()),
-        }
+        policy::librarian_or_admin(viewer, id, "erase")?;
         let outcome = people::erase(&api(ctx)?.db, viewer, id).await?;
         Ok(EraseLibrarianPayload::from_outcome(outcome, Librarian))
     }
@@ -355,7 +332,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: CreateLibrarianInput,
     ) -> async_graphql::Result<CreateLibrarianPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let profile = ProfileInput {
             full_name: Some(input.full_name),
             email: Some(input.email),
@@ -380,7 +357,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: CreateAssociationInput,
     ) -> async_graphql::Result<CreateAssociationPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let changes = AssociationInput {
             name: Some(input.name),
             country_code: Some(input.country_code.into()),
@@ -397,7 +374,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: UpdateAssociationInput,
     ) -> async_graphql::Result<UpdateAssociationPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = GlobalId::decode_int("associationId", &input.association_id, NodeKind::Association)?;
         let changes = AssociationInput {
             name: input.name,
@@ -415,7 +392,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: AppointAmbassadorInput,
     ) -> async_graphql::Result<AppointAmbassadorPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let librarian = GlobalId::decode_int("librarianId", &input.librarian_id, NodeKind::Librarian)?;
         let outcome = partners::appoint_ambassador(
             &api(ctx)?.db,
@@ -436,7 +413,7 @@ impl MutationRoot {
         #[graphql(desc = "What to do: the fields of the input type.")] input: EndAmbassadorInput,
     ) -> async_graphql::Result<EndAmbassadorPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = GlobalId::decode_int("ambassadorId", &input.ambassador_id, NodeKind::Ambassador)?;
         let outcome = partners::end_ambassador(&api(ctx)?.db, viewer, id, input.term_until).await?;
         Ok(EndAmbassadorPayload::from_outcome(outcome, Ambassador))

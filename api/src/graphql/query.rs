@@ -12,7 +12,6 @@ use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders, viewer};
 use crate::graphql::guard::Meter;
-use crate::graphql::mutation::{require_admin, require_librarian};
 use crate::graphql::nested::{self, FieldArgs};
 use crate::graphql::node::{self, Node};
 use crate::graphql::prefetch;
@@ -69,7 +68,7 @@ impl QueryRoot {
     /// Everything the network stores about the calling librarian, as one JSON document
     /// (profile, memberships, applications, pairings, certificates, ambassador terms).
     async fn export_my_data(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<serde_json::Value>> {
-        let me = require_librarian(viewer(ctx)?)?;
+        let me = crate::auth::policy::librarian(viewer(ctx)?)?;
         let document = export::export(&api(ctx)?.db, me).await?;
         document.map(Json).ok_or_else(|| ApiError::NotFound("no such librarian".into()).into())
     }
@@ -94,9 +93,7 @@ impl QueryRoot {
         >,
     ) -> async_graphql::Result<ChangeFeed> {
         let viewer = viewer(ctx)?;
-        if matches!(viewer, crate::auth::Viewer::Anonymous) {
-            return Err(ApiError::Unauthenticated("the change feed needs a token".into()).into());
-        }
+        crate::auth::policy::signed_in(viewer, "the change feed needs a token")?;
         let after_id = after.as_deref().map(|c| feed::decode_cursor("after", c)).transpose()?;
         let kinds: Vec<NodeKind> = entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();
         let page = feed::read(&api(ctx)?.db, viewer, after_id, first, &kinds).await?;
@@ -127,7 +124,7 @@ impl QueryRoot {
         )]
         before: Option<String>,
     ) -> async_graphql::Result<Conn<AuditEntry>> {
-        require_admin(viewer(ctx)?)?;
+        crate::auth::policy::admin(viewer(ctx)?)?;
         let api = api(ctx)?;
         let mut select = audit_log::Entity::find();
         if let Some(id) = object_id {

@@ -11,11 +11,11 @@ use entities::{certificate, engagement_report};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::auth::Viewer;
+use crate::auth::policy::{self, ReportOf};
 use crate::domain::input::UserError;
 use crate::domain::{GlobalId, MatchPreference, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
-use crate::graphql::mutation::require_admin;
 use crate::graphql::types::{
     Application, Certificate, Country, DiscussionTopic, Librarian, Pairing, Round, country_of, required,
 };
@@ -576,19 +576,12 @@ impl RoundStats {
 /// `roundStats` for `scope`, after checking the viewer may read it: admins everything,
 /// an ambassador their countries, an association its own members.
 pub async fn round_stats(ctx: &Context<'_>, round: &ID, scope: Scope) -> async_graphql::Result<RoundStats> {
-    let allowed = match (viewer(ctx)?, &scope) {
-        (Viewer::Admin { .. }, _) => true,
-        (Viewer::Ambassador { countries, .. }, Scope::Country(code)) => countries.contains(code),
-        (Viewer::Association { association_id, .. }, Scope::Association(id)) => association_id == id,
-        (Viewer::Anonymous, _) => return Err(ApiError::Unauthenticated("round reports need a token".into()).into()),
-        _ => false,
+    let of = match &scope {
+        Scope::Network => ReportOf::Network,
+        Scope::Country(code) => ReportOf::Country(code),
+        Scope::Association(id) => ReportOf::Association(*id),
     };
-    if !allowed {
-        return Err(ApiError::Forbidden(
-            "round reports are for admins, the country's ambassadors and the association itself".into(),
-        )
-        .into());
-    }
+    policy::round_report(viewer(ctx)?, of)?;
     let id = round_id(round)?;
     Ok(RoundStats(stats::round_stats(&api(ctx)?.db, id, &scope).await?))
 }
@@ -640,7 +633,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: CreateRoundInput,
     ) -> async_graphql::Result<CreateRoundPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let input = RoundInput {
             name: input.name,
             applications_open_at: input.applications_open_at,
@@ -664,7 +657,7 @@ impl RoundMutations {
     ) -> async_graphql::Result<OpenApplicationsPayload> {
         use crate::domain::RoundStatus::{Draft, Open};
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         Ok(rounds::transition(&api(ctx)?.db, viewer, id, "openApplications", &[Draft], Open).await?.into())
     }
@@ -677,7 +670,7 @@ impl RoundMutations {
     ) -> async_graphql::Result<CloseApplicationsPayload> {
         use crate::domain::RoundStatus::{Matching, Open};
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         Ok(rounds::transition(&api(ctx)?.db, viewer, id, "closeApplications", &[Open], Matching).await?.into())
     }
@@ -692,7 +685,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: RunMatchingInput,
     ) -> async_graphql::Result<RunMatchingPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         let api = api(ctx)?;
         let outcome = rounds::run_matching(&api.db, viewer, &api.countries, &api.matching, id, input.dry_run).await?;
@@ -707,7 +700,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: PairManuallyInput,
     ) -> async_graphql::Result<PairManuallyPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         let ids = input
             .librarian_ids
@@ -729,7 +722,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: DissolvePairingInput,
     ) -> async_graphql::Result<DissolvePairingPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = GlobalId::decode_int("pairingId", &input.pairing_id, NodeKind::Pairing)?;
         let outcome = rounds::dissolve(&api(ctx)?.db, viewer, id).await?;
         let (pairing, user_errors) = payload(outcome, |m| Pairing(Arc::new(m)));
@@ -744,7 +737,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: SwapPartnersInput,
     ) -> async_graphql::Result<SwapPartnersPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let first = GlobalId::decode_int("firstPairingId", &input.first_pairing_id, NodeKind::Pairing)?;
         let second = GlobalId::decode_int("secondPairingId", &input.second_pairing_id, NodeKind::Pairing)?;
         let a = GlobalId::decode_int("firstLibrarianId", &input.first_librarian_id, NodeKind::Librarian)?;
@@ -768,7 +761,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<ConfirmPairingsPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         Ok(rounds::confirm(&api(ctx)?.db, viewer, id).await?.into())
     }
@@ -781,7 +774,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: RoundStepInput,
     ) -> async_graphql::Result<CompleteRoundPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         Ok(match rounds::complete(&api(ctx)?.db, viewer, id).await? {
             Ok((model, issued)) => CompleteRoundPayload {
@@ -801,7 +794,7 @@ impl RoundMutations {
     ) -> async_graphql::Result<CancelRoundPayload> {
         use crate::domain::RoundStatus::{Active, Cancelled, Draft, Matching, Open};
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         let from = [Draft, Open, Matching, Active];
         Ok(rounds::transition(&api(ctx)?.db, viewer, id, "cancelRound", &from, Cancelled).await?.into())
@@ -855,7 +848,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: SetCountryShareInput,
     ) -> async_graphql::Result<SetCountrySharePayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         Ok(country_share::set_share(&api(ctx)?.db, viewer, id, input.country_share).await?.into())
     }
@@ -868,7 +861,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: DeferApplicationInput,
     ) -> async_graphql::Result<ApplicationPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
         let outcome = country_share::defer(&api(ctx)?.db, viewer, id, input.note).await?;
         let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
@@ -883,7 +876,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: ReadmitApplicationInput,
     ) -> async_graphql::Result<ApplicationPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = GlobalId::decode_int("applicationId", &input.application_id, NodeKind::Application)?;
         let outcome = country_share::readmit(&api(ctx)?.db, viewer, id).await?;
         let (application, user_errors) = payload(outcome, |m| Application(Arc::new(m)));
@@ -897,7 +890,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: AddTopicInput,
     ) -> async_graphql::Result<AddTopicPayload> {
         let viewer = viewer(ctx)?;
-        require_admin(viewer)?;
+        policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         let outcome = rounds::add_topic(&api(ctx)?.db, viewer, id, &input.title, &input.body, input.publish_at).await?;
         let (topic, user_errors) = payload(outcome, |m| DiscussionTopic(Arc::new(m)));
@@ -911,7 +904,7 @@ impl RoundMutations {
         #[graphql(desc = "What to do: the fields of the input type.")] input: ReportEngagementInput,
     ) -> async_graphql::Result<ReportEngagementPayload> {
         let who = viewer(ctx)?;
-        let me = crate::graphql::mutation::require_librarian(who)?;
+        let me = policy::librarian(who)?;
         let id = GlobalId::decode_int("pairingId", &input.pairing_id, NodeKind::Pairing)?;
         let report = rounds::Report { met: input.met, rating: input.rating, comment: input.comment.as_deref() };
         let outcome = rounds::report_engagement(&api(ctx)?.db, who, me, id, report).await?;

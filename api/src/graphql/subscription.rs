@@ -11,7 +11,6 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::auth::{Viewer, policy};
 use crate::domain::{GlobalId, NodeKind};
-use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
 use crate::graphql::types::{ChangeEntityType, ChangeEvent, Pairing, Round};
 use crate::service::live::{Notifier, Subscribed};
@@ -109,9 +108,7 @@ impl SubscriptionRoot {
         >,
     ) -> async_graphql::Result<impl Stream<Item = ChangeEvent> + use<>> {
         let viewer: Arc<Viewer> = ctx.data::<Arc<Viewer>>()?.clone();
-        if matches!(*self::viewer(ctx)?, Viewer::Anonymous) {
-            return Err(ApiError::Unauthenticated("the change feed needs a token".into()).into());
-        }
+        policy::signed_in(self::viewer(ctx)?, "the change feed needs a token")?;
         let notifier = notifier(ctx)?;
         let db = api(ctx)?.db.clone();
         let kinds: Vec<NodeKind> = entity_types.unwrap_or_default().into_iter().map(ChangeEntityType::kind).collect();

@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::Viewer;
+use crate::auth::{Viewer, policy};
 use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
 use crate::domain::{
     ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, NodeKind, RoundStatus, Sector,
@@ -32,25 +32,17 @@ pub struct Preferences {
 /// Whether `viewer` may apply or withdraw for `librarian_id`: the librarian themself, an
 /// admin, or an association the librarian is an active, confirmed member of.
 async fn may_act_for(db: &DatabaseConnection, viewer: &Viewer, librarian_id: i32) -> ApiResult<()> {
-    match viewer {
-        Viewer::Admin { .. } => Ok(()),
-        Viewer::Librarian { librarian_id: me, .. } if *me == librarian_id => Ok(()),
-        Viewer::Association { association_id, .. } => {
-            let member = membership::Entity::find()
-                .filter(membership::Column::AssociationId.eq(*association_id))
-                .filter(membership::Column::LibrarianId.eq(librarian_id))
-                .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
-                .filter(membership::Column::Consent.eq(MembershipConsent::Confirmed.as_str()))
-                .one(db)
-                .await?;
-            if member.is_some() {
-                Ok(())
-            } else {
-                Err(ApiError::Forbidden("an association may act only for its active members".into()))
-            }
-        }
-        Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a token".into())),
-        _ => Err(ApiError::Forbidden("only the librarian, their association or an admin may do this".into())),
+    let policy::ActFor::IfMemberOf(association_id) = policy::act_for(viewer, librarian_id)? else { return Ok(()) };
+    let member = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::LibrarianId.eq(librarian_id))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+        .filter(membership::Column::Consent.eq(MembershipConsent::Confirmed.as_str()))
+        .one(db)
+        .await?;
+    match member {
+        Some(_) => Ok(()),
+        None => Err(ApiError::Forbidden("an association may act only for its active members".into())),
     }
 }
 
@@ -175,9 +167,7 @@ pub async fn apply(
 /// Database errors; `UNAUTHENTICATED` without a token; `CONFLICT` unless the round is
 /// `OPEN`. An application the caller may not act for is a `NOT_FOUND` user error.
 pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: i32) -> Outcome<application::Model> {
-    if matches!(viewer, Viewer::Anonymous) {
-        return Err(ApiError::Unauthenticated("this needs a token".into()));
-    }
+    policy::signed_in(viewer, "this needs a token")?;
     // An application the caller may not act for is answered as one that does not exist,
     // so that ids tell nothing.
     let app = application::Entity::find_by_id(application_id).one(db).await?;

@@ -7,7 +7,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use crate::auth::Viewer;
+use crate::auth::{Viewer, policy};
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::ApiError;
@@ -41,20 +41,14 @@ pub async fn update(
     if !c.ok() {
         return Ok(Err(c.errors));
     }
+    policy::manages_memberships(viewer)?;
     let txn = crate::db::begin_write(db).await?;
-    let current = membership::Entity::find_by_id(id).one(&txn).await?.filter(|m| match viewer {
-        Viewer::Admin { .. } => true,
-        Viewer::Association { association_id, .. } => *association_id == m.association_id,
-        _ => false,
-    });
+    let current = membership::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .filter(|m| policy::manages_association(viewer, m.association_id));
     let Some(current) = current else {
-        return match viewer {
-            Viewer::Admin { .. } | Viewer::Association { .. } => {
-                refused("membershipId", UserErrorCode::NotFound, "no such membership")
-            }
-            Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a token".into())),
-            _ => Err(ApiError::Forbidden("only the association or an admin may change a membership".into())),
-        };
+        return refused("membershipId", UserErrorCode::NotFound, "no such membership");
     };
     if let Some(expected) = expected_version.filter(|v| *v != current.version) {
         return Err(stale("membership", expected, current.version));
@@ -151,16 +145,7 @@ pub async fn decide(
     id: i32,
     decision: Decision,
 ) -> Outcome<membership::Model> {
-    let me = match viewer {
-        Viewer::Admin { .. } => None,
-        Viewer::Librarian { librarian_id, .. } => Some(*librarian_id),
-        Viewer::Anonymous => return Err(ApiError::Unauthenticated("this needs a token".into())),
-        _ => {
-            return Err(ApiError::Forbidden(
-                "only the librarian themself or an admin may decide on a membership".into(),
-            ));
-        }
-    };
+    let me = policy::self_or_admin(viewer, "decide on a membership")?;
     let txn = crate::db::begin_write(db).await?;
     let current =
         membership::Entity::find_by_id(id).one(&txn).await?.filter(|m| me.is_none_or(|me| me == m.librarian_id));

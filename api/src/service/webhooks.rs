@@ -62,12 +62,7 @@ fn new_secret() -> String {
 
 /// The caller may manage the webhooks of `association_id`: that association, or an admin.
 fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
-    match viewer {
-        Viewer::Admin { .. } => Ok(()),
-        Viewer::Association { association_id: own, .. } if *own == association_id => Ok(()),
-        Viewer::Anonymous => Err(ApiError::Unauthenticated("webhooks need a token".into())),
-        _ => Err(ApiError::Forbidden("only the association itself or an admin may manage its webhooks".into())),
-    }
+    crate::auth::policy::association_or_admin(viewer, association_id, "manage its webhooks", "webhooks need a token")
 }
 
 /// An address a webhook must not reach unless private networks are allowed: anything not

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entities::membership;
 
 use super::{Association, CountryCodeScalar, Librarian, gid, required, stored};
-use crate::auth::Viewer;
+use crate::auth::policy;
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
@@ -108,7 +108,7 @@ impl Membership {
     /// created: their profile is what it sent). Read by the association, the librarian
     /// and admins.
     async fn sent(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<SentMember>> {
-        if matches!(viewer(ctx)?, Viewer::Ambassador { .. }) {
+        if !policy::reads_sent_member(viewer(ctx)?) {
             let error: async_graphql::Error =
                 ApiError::Forbidden("what an association sent is for it, the librarian and admins".into()).into();
             ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));

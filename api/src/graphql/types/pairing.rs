@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entities::pairing;
 
 use super::{Librarian, Round, gid, many, required, stored};
-use crate::auth::{Viewer, policy};
+use crate::auth::policy;
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
@@ -51,7 +51,7 @@ impl Pairing {
     /// read the profile of every member.
     async fn explanation(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<&str>> {
         let viewer = viewer(ctx)?;
-        if !matches!(viewer, Viewer::Admin { .. }) {
+        if !policy::reads_every_profile(viewer) {
             let visible = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
             let members = loaders(ctx)?.member_count.load_one(self.0.id).await?.unwrap_or(0);
             if !policy::reads_explanation(viewer, usize::try_from(members).unwrap_or(0), &visible) {

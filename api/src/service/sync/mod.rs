@@ -149,12 +149,12 @@ pub struct SyncOptions {
 /// # Errors
 /// `UNAUTHENTICATED` for anonymous callers, `FORBIDDEN` for everyone else.
 pub fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
-    match viewer {
-        Viewer::Admin { .. } => Ok(()),
-        Viewer::Association { association_id: own, .. } if *own == association_id => Ok(()),
-        Viewer::Anonymous => Err(ApiError::Unauthenticated("syncing members needs a token".into())),
-        _ => Err(ApiError::Forbidden("only the association itself or an admin may sync its members".into())),
-    }
+    crate::auth::policy::association_or_admin(
+        viewer,
+        association_id,
+        "sync its members",
+        "syncing members needs a token",
+    )
 }
 
 /// Runs a sync.

@@ -1,4 +1,6 @@
-//! The one place that says who may see what.
+//! The one place that says who may see what, and who may do what.
+//!
+//! Actions ([`actions`]): the role a mutation or a report needs, with its refusal.
 //!
 //! Rows: each function below gives the SQL condition that restricts a table to what the
 //! viewer may see (`None`: everything). Every statement that returns these rows, whether a
@@ -29,8 +31,7 @@
 //! associations ([`topics`], on every path: `Round.topics`, `node`, `nodes`). A pairing's
 //! explanation names its members' countries and interests: it is read by those who may
 //! read every member's profile ([`reads_explanation`]). Round reports (`roundStats`) go
-//! to admins, the country's ambassadors and the association itself
-//! (`graphql::rounds::round_stats`).
+//! to admins, the country's ambassadors and the association itself ([`round_report`]).
 
 use entities::{
     application, certificate, discussion_topic, engagement_report, librarian, membership, pairing, pairing_member,
@@ -41,6 +42,17 @@ use sea_orm::{
 };
 
 use super::Viewer;
+
+mod actions;
+mod changes;
+mod fields;
+
+pub use actions::{
+    ActFor, ReportOf, act_for, admin, association_or_admin, librarian, librarian_or_admin, manages_association,
+    manages_memberships, reads_every_profile, reads_sent_member, round_report, self_or_admin, signed_in,
+};
+pub use changes::changes;
+pub use fields::{LibrarianAccess, LibrarianFields, librarian_access, librarians_readable, reads_explanation};
 
 fn nothing() -> Option<Condition> {
     Some(Condition::all().add(Expr::cust("1 = 0")))
@@ -232,14 +244,6 @@ pub fn topics(viewer: &Viewer, now: chrono::DateTime<chrono::Utc>) -> Option<Con
     }
 }
 
-/// Whether the viewer may read the explanation of a pairing whose members it sees as
-/// `visible` out of `members`: the explanation names every member's country, languages
-/// and interests, so it takes the right to read every member's profile.
-pub fn reads_explanation(viewer: &Viewer, members: usize, visible: &[std::sync::Arc<librarian::Model>]) -> bool {
-    matches!(viewer, Viewer::Admin { .. })
-        || (visible.len() == members && visible.iter().all(|member| librarian_access(viewer, member).profile))
-}
-
 /// The pairings the viewer may see: those with a member the viewer looks after.
 pub fn pairings(viewer: &Viewer) -> Option<Condition> {
     let members = match viewer {
@@ -252,77 +256,6 @@ pub fn pairings(viewer: &Viewer) -> Option<Condition> {
     Some(Condition::all().add(pairing::Column::Id.in_subquery(pairings_of(members))))
 }
 
-/// Which groups of a visible librarian's fields the viewer may read. The name, country
-/// and id of a visible librarian are always readable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct LibrarianAccess {
-    /// `email`.
-    pub contact: bool,
-    /// Institution, sector, job title, experience, languages, interests, bio, consent.
-    pub profile: bool,
-    /// Version, timestamps, memberships, applications and pairings.
-    pub record: bool,
-}
-
-impl LibrarianAccess {
-    const ALL: Self = Self { contact: true, profile: true, record: true };
-    const NONE: Self = Self { contact: false, profile: false, record: false };
-}
-
-/// What `viewer` may read of the librarian `row`.
-pub fn librarian_access(viewer: &Viewer, row: &librarian::Model) -> LibrarianAccess {
-    let listed = row.listed_in_directory;
-    match viewer {
-        Viewer::Admin { .. } => LibrarianAccess::ALL,
-        Viewer::Ambassador { countries, .. } if countries.contains(&row.country_code) => {
-            LibrarianAccess { contact: listed, profile: true, record: true }
-        }
-        // Only members reach an association (the row condition), and it sees all of them.
-        Viewer::Association { .. } => LibrarianAccess::ALL,
-        Viewer::Librarian { librarian_id, .. } if *librarian_id == row.id => LibrarianAccess::ALL,
-        Viewer::Librarian { partners, .. } if partners.contains(&row.id) => {
-            LibrarianAccess { contact: true, profile: listed, record: false }
-        }
-        Viewer::Librarian { .. } => LibrarianAccess { contact: false, profile: listed, record: false },
-        Viewer::Ambassador { .. } | Viewer::Anonymous => LibrarianAccess::NONE,
-    }
-}
-
-/// A group of a librarian's fields, for [`librarians_readable`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LibrarianFields {
-    Contact,
-    Profile,
-    Record,
-}
-
-/// The visible librarians on which `viewer` may read `fields`, as a condition to add to
-/// [`librarians`] (`None`: on every visible row): the SQL twin of [`librarian_access`],
-/// which it must agree with. A list may match a filter on a field, or be ordered by it,
-/// only on these rows, so that neither a filter nor an ordering (nor its cursor) tells
-/// what the field would have refused.
-pub fn librarians_readable(viewer: &Viewer, fields: LibrarianFields) -> Option<Condition> {
-    use librarian::Column as L;
-    let listed = || Condition::all().add(L::ListedInDirectory.eq(true));
-    match (viewer, fields) {
-        (Viewer::Admin { .. } | Viewer::Association { .. }, _) => None,
-        (Viewer::Ambassador { .. }, LibrarianFields::Contact) => Some(listed()),
-        (Viewer::Ambassador { .. }, _) => None,
-        (Viewer::Librarian { librarian_id, partners, .. }, LibrarianFields::Contact) => {
-            let mut ids: Vec<i32> = partners.iter().copied().collect();
-            ids.push(*librarian_id);
-            Some(Condition::all().add(L::Id.is_in(ids)))
-        }
-        (Viewer::Librarian { librarian_id, .. }, LibrarianFields::Profile) => {
-            Some(Condition::any().add(L::Id.eq(*librarian_id)).add(L::ListedInDirectory.eq(true)))
-        }
-        (Viewer::Librarian { librarian_id, .. }, LibrarianFields::Record) => {
-            Some(Condition::all().add(L::Id.eq(*librarian_id)))
-        }
-        (Viewer::Anonymous, _) => nothing(),
-    }
-}
-
 /// The sync runs and webhooks the viewer may see: an association's own, all for admins.
 pub fn association_records<C: ColumnTrait>(viewer: &Viewer, association_column: C) -> Option<Condition> {
     match viewer {
@@ -331,98 +264,6 @@ pub fn association_records<C: ColumnTrait>(viewer: &Viewer, association_column: 
             Some(Condition::all().add(association_column.eq(*association_id)))
         }
         _ => nothing(),
-    }
-}
-
-/// The change-log entries the viewer may follow: those about an entity the viewer may see
-/// now or could see when the entry was written (the scope columns and member rows record
-/// that moment, see `service::journal`), so a follower also hears of what leaves its view.
-///
-/// | entries | admin | ambassador | association | librarian |
-/// |---|---|---|---|---|
-/// | associations, ambassador appointments | all | all | its own record | all |
-/// | rounds; topics once published | all | all | all | rounds; topics of their rounds |
-/// | a librarian and what they own | all | of their countries | of its members | self |
-/// | memberships | all | confirmed, of their countries | its own | own |
-/// | pairings | all | with a member of their countries | with a member of its | their own |
-/// | a librarian's record | all | of their countries | of its members | partners, the directory |
-///
-/// (An association follows no other association's record nor ambassador appointments; a
-/// topic announced before its publish time is an admin's entry until it is published.)
-pub fn changes(viewer: &Viewer) -> Option<Condition> {
-    use crate::domain::NodeKind as K;
-    use entities::{change_log::Column as C, change_log_member as cm};
-    let kinds = |kinds: &[K]| C::EntityType.is_in(kinds.iter().map(|k| k.name()));
-    let public = || kinds(&[K::Association, K::Ambassador]);
-    let published_topics = || Condition::all().add(C::EntityType.eq(K::DiscussionTopic.name())).add(C::Listed.eq(true));
-    let programme = || Condition::any().add(C::EntityType.eq(K::Round.name())).add(published_topics());
-    // Entries whose member rows match `rows`.
-    let members = |rows: Condition| {
-        C::Id.in_subquery(Query::select().column(cm::Column::ChangeId).from(cm::Entity).cond_where(rows).to_owned())
-    };
-    match viewer {
-        Viewer::Admin { .. } => None,
-        Viewer::Ambassador { countries, .. } => Some(
-            Condition::any()
-                .add(public())
-                .add(programme())
-                .add(C::CountryCode.is_in(countries.clone()))
-                .add(C::PreviousCountryCode.is_in(countries.clone()))
-                .add(members(
-                    Condition::all().add(cm::Column::Partner.eq(false)).add(
-                        Condition::any()
-                            .add(cm::Column::CountryCode.is_in(countries.clone()))
-                            .add(cm::Column::PreviousCountryCode.is_in(countries.clone())),
-                    ),
-                )),
-        ),
-        // An association follows its own record, its memberships, its members and what
-        // they own, their pairings, and the programme's rounds and topics.
-        Viewer::Association { association_id, .. } => Some(
-            Condition::any()
-                .add(
-                    Condition::all().add(C::EntityType.eq(K::Association.name())).add(C::EntityKey.eq(*association_id)),
-                )
-                .add(C::AssociationId.eq(*association_id))
-                .add(
-                    Condition::all()
-                        .add(kinds(&[K::Librarian, K::Application, K::Certificate, K::EngagementReport]))
-                        .add(C::LibrarianId.in_subquery(members_of(*association_id))),
-                )
-                .add(members(
-                    Condition::all()
-                        .add(cm::Column::Partner.eq(false))
-                        .add(cm::Column::LibrarianId.in_subquery(members_of(*association_id))),
-                ))
-                .add(programme()),
-        ),
-        Viewer::Librarian { librarian_id, partners, .. } => {
-            let partners: Vec<i32> = partners.iter().copied().collect();
-            let their_rounds = Query::select()
-                .column(application::Column::RoundId)
-                .from(application::Entity)
-                .and_where(application::Column::LibrarianId.eq(*librarian_id))
-                .to_owned();
-            let their_topics = Query::select()
-                .column(discussion_topic::Column::Id)
-                .from(discussion_topic::Entity)
-                .and_where(discussion_topic::Column::RoundId.in_subquery(their_rounds))
-                .to_owned();
-            Some(
-                Condition::any()
-                    .add(public())
-                    .add(C::EntityType.eq(K::Round.name()))
-                    .add(published_topics().add(C::EntityKey.in_subquery(their_topics)))
-                    .add(C::LibrarianId.eq(*librarian_id))
-                    .add(
-                        Condition::all()
-                            .add(C::EntityType.eq(K::Librarian.name()))
-                            .add(Condition::any().add(C::LibrarianId.is_in(partners)).add(C::Listed.eq(true))),
-                    )
-                    .add(members(Condition::all().add(cm::Column::LibrarianId.eq(*librarian_id)))),
-            )
-        }
-        Viewer::Anonymous => nothing(),
     }
 }
 
