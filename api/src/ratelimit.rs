@@ -16,59 +16,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// `[rate_limit]` in the settings.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitSettings {
-    /// Charge requests to budgets at all.
-    pub enabled: bool,
-    /// Points per client per window.
-    pub points: u64,
-    /// Length of a window in seconds.
-    pub window_secs: u64,
-    /// Points each root field of a mutation adds to the cost (writes cost more than reads).
-    pub mutation_cost: u64,
-    /// `redis://host:port/db`: keep the counters in Redis, shared by every replica.
-    pub redis_url: Option<String>,
-    /// Prefix of the Redis keys (several deployments may share one Redis).
-    pub redis_prefix: String,
-    /// Milliseconds to wait for Redis before falling back to local counters.
-    pub redis_timeout_ms: u64,
-    /// Take an anonymous client's address from `X-Forwarded-For` (only behind a proxy
-    /// that sets it; otherwise a client could pick its own budget).
-    pub trust_forwarded_for: bool,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            points: 250_000,
-            window_secs: 60,
-            mutation_cost: 10,
-            redis_url: None,
-            redis_prefix: "interlib".to_owned(),
-            redis_timeout_ms: 250,
-            trust_forwarded_for: false,
-        }
-    }
-}
-
-impl RateLimitSettings {
-    /// Checks the settings make sense.
-    ///
-    /// # Errors
-    /// A zero budget or window.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.points == 0 || self.window_secs == 0 {
-            return Err("rate_limit.points and rate_limit.window_secs must be at least 1".into());
-        }
-        Ok(())
-    }
-}
+use crate::settings::RateLimitSettings;
 
 /// A client's budget after a request was charged (or refused).
 #[derive(Debug, Clone, PartialEq, Eq)]

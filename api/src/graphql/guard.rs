@@ -26,76 +26,25 @@ use async_graphql::extensions::{
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
-use serde::Deserialize;
 
 use super::document::{Shape, count_aliases, document_shape, nesting};
 pub use super::meter::{Measure, Meter, RateClient};
 use crate::error::ErrorCode;
 use crate::ratelimit::RateLimiter;
+use crate::settings::QueryLimits;
 
-/// Limits on one GraphQL request (`[limits]` in the settings).
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueryLimits {
-    /// Deepest nesting of fields (`{ a { b } }` is 2).
-    pub max_depth: usize,
-    /// Highest complexity: 1 per field plus its children, a connection's children counted
-    /// `first`/`last` times (default page size when neither is given).
-    pub max_complexity: usize,
-    /// Most aliased fields in one document.
-    pub max_aliases: usize,
-    /// Most fields at the root of the operation.
-    pub max_root_fields: usize,
-    /// Most requests in one batch (a JSON array); 0 turns batching off.
-    pub max_batch_size: usize,
-    /// Milliseconds a query may run; 0: no timeout. Mutations always run to the end.
-    pub execution_timeout_ms: u64,
+/// Most selections (fields, `__typename`, fragment spreads, inline fragments) of the
+/// document with its fragments expanded: room for a query of the highest complexity
+/// with `__typename` and fragments everywhere, far below what takes noticeable time
+/// to walk.
+fn max_selections(limits: &QueryLimits) -> usize {
+    limits.max_complexity.saturating_mul(4)
 }
 
-impl Default for QueryLimits {
-    fn default() -> Self {
-        Self {
-            max_depth: 12,
-            max_complexity: 50_000,
-            max_aliases: 30,
-            max_root_fields: 20,
-            max_batch_size: 10,
-            execution_timeout_ms: 10_000,
-        }
-    }
-}
-
-impl QueryLimits {
-    /// Checks the limits make sense.
-    ///
-    /// # Errors
-    /// A limit of zero where zero would refuse every request.
-    pub fn validate(&self) -> Result<(), String> {
-        for (name, value) in [
-            ("limits.max_depth", self.max_depth),
-            ("limits.max_complexity", self.max_complexity),
-            ("limits.max_root_fields", self.max_root_fields),
-        ] {
-            if value == 0 {
-                return Err(format!("{name} must be at least 1"));
-            }
-        }
-        Ok(())
-    }
-
-    /// Most selections (fields, `__typename`, fragment spreads, inline fragments) of the
-    /// document with its fragments expanded: room for a query of the highest complexity
-    /// with `__typename` and fragments everywhere, far below what takes noticeable time
-    /// to walk.
-    fn max_selections(&self) -> usize {
-        self.max_complexity.saturating_mul(4)
-    }
-
-    /// Deepest bracket nesting (`{`, `[`, `(`) the raw text may have: room for the field
-    /// depth and nested input values, far below what could exhaust the parser's stack.
-    fn max_nesting(&self) -> usize {
-        self.max_depth.saturating_mul(4).saturating_add(16)
-    }
+/// Deepest bracket nesting (`{`, `[`, `(`) the raw text may have: room for the field
+/// depth and nested input values, far below what could exhaust the parser's stack.
+fn max_nesting(limits: &QueryLimits) -> usize {
+    limits.max_depth.saturating_mul(4).saturating_add(16)
 }
 
 /// Page size a connection is costed at when the query gives neither `first` nor `last`.
@@ -245,7 +194,7 @@ impl GuardExtension {
                 introspection_lists,
             ));
         }
-        let max_selections = self.limits.max_selections();
+        let max_selections = max_selections(&self.limits);
         if selections > max_selections {
             return Err(too_complex(
                 "selections",
@@ -314,7 +263,7 @@ impl Extension for GuardExtension {
             Err(error)
         };
         let nested = nesting(&request.query);
-        let max = self.limits.max_nesting();
+        let max = max_nesting(&self.limits);
         if nested > max {
             self.charge_refused(meter.as_deref(), client.as_ref(), usize::MAX).await;
             return refuse(too_complex("nesting", "the bracket nesting of the document", max, nested));
@@ -456,7 +405,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_query_past_the_timeout_is_cut_off_but_a_mutation_runs_to_the_end() {
-        let limiter = Arc::new(RateLimiter::new(&crate::ratelimit::RateLimitSettings::default()).expect("limiter"));
+        let limiter = Arc::new(RateLimiter::new(&crate::settings::RateLimitSettings::default()).expect("limiter"));
         let limits = QueryLimits { execution_timeout_ms: 50, ..QueryLimits::default() };
         let schema = async_graphql::Schema::build(Slow, Slow, async_graphql::EmptySubscription)
             .extension(Guard { limits, limiter })

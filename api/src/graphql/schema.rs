@@ -9,7 +9,7 @@ use crate::graphql::connection::Conn;
 
 use crate::graphql::consent::ConsentMutations;
 use crate::graphql::context::ApiContext;
-use crate::graphql::guard::{Guard, QueryLimits};
+use crate::graphql::guard::Guard;
 use crate::graphql::mutation::MutationRoot;
 use crate::graphql::node::Node;
 use crate::graphql::query::QueryRoot;
@@ -20,6 +20,7 @@ use crate::graphql::types::{
 };
 use crate::ratelimit::RateLimiter;
 use crate::service::live::Notifier;
+use crate::settings::QueryLimits;
 
 /// The root query: the network's reads, and those about running rounds.
 #[derive(MergedObject, Default)]

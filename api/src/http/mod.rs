@@ -25,11 +25,11 @@ use std::sync::Arc;
 use crate::auth::KeyRing;
 use crate::db::{DbHealth, StatementCounter};
 use crate::graphql::AppSchema;
-use crate::graphql::guard::QueryLimits;
 use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::service::page::PageLimits;
 use crate::service::sync::SyncOptions;
+use crate::settings::QueryLimits;
 
 /// What the handlers share.
 pub struct HttpState {

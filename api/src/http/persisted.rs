@@ -16,38 +16,11 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use async_graphql::{Request, ServerError, Value};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ErrorCode;
 use crate::graphql::guard::coded_error;
-
-/// How persisted queries are handled.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PersistedMode {
-    #[default]
-    Automatic,
-    Allowlist,
-    Off,
-}
-
-/// `[persisted_queries]` in the settings.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(default, deny_unknown_fields)]
-pub struct PersistedSettings {
-    pub mode: PersistedMode,
-    /// A JSON file `{ "<sha256 hex>": "<document>", ... }` of registered documents.
-    pub manifest: Option<String>,
-    /// Documents remembered from clients in `automatic` mode.
-    pub cache_size: usize,
-}
-
-impl Default for PersistedSettings {
-    fn default() -> Self {
-        Self { mode: PersistedMode::Automatic, manifest: None, cache_size: 1_000 }
-    }
-}
+use crate::settings::{PersistedMode, PersistedSettings};
 
 /// The registered documents and those learnt from clients.
 pub struct PersistedQueries {

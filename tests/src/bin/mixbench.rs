@@ -194,7 +194,8 @@ async fn main() -> anyhow::Result<()> {
 /// locked map update and a SHA-256 of the client key), and in Redis (a loopback round trip,
 /// awaited without holding a thread; 100 in flight as under load).
 async fn charge_cost(redis: &str) -> anyhow::Result<()> {
-    use interlib::ratelimit::{RateLimitSettings, RateLimiter};
+    use interlib::ratelimit::RateLimiter;
+    use interlib::settings::RateLimitSettings;
     let settings = RateLimitSettings { points: u64::MAX / 2, ..RateLimitSettings::default() };
     let memory = RateLimiter::new(&settings)?;
     let keys: Vec<String> = (0..10_000).map(|i| format!("Ambassador:subject-{i}")).collect();

@@ -1,7 +1,8 @@
 //! GraphQL over HTTP as the specification gives it: media types, status codes, GET and
 //! POST, CSRF; persisted queries; the production profile; masked internal errors.
 
-use interlib::http::persisted::{PersistedMode, hash};
+use interlib::http::persisted::hash;
+use interlib::settings::PersistedMode;
 use interlib_tests::{TestApp, error_codes, fixtures};
 use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};

@@ -7,6 +7,10 @@ use anyhow::Context;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+mod limits;
+
+pub use limits::{PersistedMode, PersistedSettings, QueryLimits, RateLimitSettings};
+
 /// Where log lines go and how they look.
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -17,8 +21,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// All settings of the server and the CLI.
+/// All settings of the server and the CLI. A setting left out of the file and the
+/// environment keeps its default ([`Settings::default`], the one place defaults are
+/// written).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
 pub struct Settings {
     /// Database URL: `sqlite://interlib.db?mode=rwc` (default) or `postgres://...`.
     /// Wrapped as a secret because it may carry a password.
@@ -93,13 +100,13 @@ pub struct Settings {
     pub field_suggestions: Option<bool>,
     /// Limits on the shape and cost of one GraphQL request (`[limits]`).
     #[serde(default)]
-    pub limits: crate::graphql::guard::QueryLimits,
+    pub limits: QueryLimits,
     /// The per-client cost budget (`[rate_limit]`).
     #[serde(default)]
-    pub rate_limit: crate::ratelimit::RateLimitSettings,
+    pub rate_limit: RateLimitSettings,
     /// Persisted queries (`[persisted_queries]`).
     #[serde(default)]
-    pub persisted_queries: crate::http::persisted::PersistedSettings,
+    pub persisted_queries: PersistedSettings,
     /// Seconds a single SQL statement may run before the database cancels it (PostgreSQL;
     /// 0: no limit). A cancelled statement fails the request with `SERVICE_UNAVAILABLE`.
     pub database_statement_timeout_secs: u64,
@@ -131,80 +138,21 @@ pub const EXAMPLE_SECRET: &str = "replace-with-32-or-more-random-bytes-0000";
 /// The development secret used when none is configured.
 pub const DEVELOPMENT_SECRET: &str = "interlib-development-secret-not-for-production";
 
-impl Settings {
-    /// Reads the settings: built-in defaults, then the TOML file at `path` (or
-    /// `INTERLIB_CONFIG`, or `interlib.toml` if it exists), then `INTERLIB_*` variables.
-    ///
-    /// # Errors
-    /// A file that cannot be parsed, or a value of the wrong type.
-    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
-        let path = path.or_else(|| std::env::var_os("INTERLIB_CONFIG").map(PathBuf::from));
-        let mut builder = config::Config::builder()
-            .set_default("database_url", "sqlite://interlib.db?mode=rwc")?
-            .set_default("database_max_connections", 10)?
-            .set_default("database_acquire_timeout_secs", 5)?
-            .set_default("migrate_on_start", true)?
-            .set_default("bind_address", "127.0.0.1:8080")?
-            .set_default("log_format", "pretty")?
-            .set_default("log_level", "info")?
-            .set_default("max_page_size", 100)?
-            .set_default("default_page_size", 20)?
-            .set_default("max_body_bytes", 8_388_608)?
-            .set_default("shutdown_timeout_secs", 30)?
-            .set_default("auth_secret", DEVELOPMENT_SECRET)?
-            .set_default("auth_issuer", "interlib")?
-            .set_default("auth_audience", "interlib-api")?
-            .set_default("auth_leeway_secs", 30)?
-            .set_default("auth_public_keys", "")?
-            .set_default("idempotency_ttl_secs", 86_400)?
-            .set_default("bulk_max_bytes", 268_435_456)?
-            .set_default("topic_poll_ms", 1_000)?
-            .set_default("webhooks_enabled", true)?
-            .set_default("webhook_poll_ms", 1_000)?
-            .set_default("webhook_retry_base_ms", 1_000)?
-            .set_default("webhook_max_attempts", 8)?
-            .set_default("webhook_timeout_secs", 10)?
-            .set_default("webhook_batch_size", 100)?
-            .set_default("webhook_allow_private_networks", false)?
-            .set_default("profile", "development")?
-            .set_default("database_statement_timeout_secs", 30)?
-            .set_default("subscription_poll_ms", 500)?
-            .set_default("subscription_recheck_ms", 1_000)?
-            .set_default("cors_allowed_origins", "")?;
-        builder = match path {
-            Some(path) => builder.add_source(config::File::from(path).required(true)),
-            None => builder.add_source(config::File::with_name("interlib").required(false)),
-        };
-        builder
-            .add_source(
-                config::Environment::with_prefix("INTERLIB").prefix_separator("_").separator("__").try_parsing(true),
-            )
-            .build()?
-            .try_deserialize::<Self>()
-            .context("invalid settings")
-            .and_then(|settings| {
-                settings.matching.validate().map_err(anyhow::Error::msg)?;
-                settings.limits.validate().map_err(anyhow::Error::msg)?;
-                settings.rate_limit.validate().map_err(anyhow::Error::msg)?;
-                settings.check_auth_secret().map_err(anyhow::Error::msg)?;
-                Ok(settings)
-            })
-    }
-
-    /// Settings for tests and tools: the defaults with another database and a free port.
-    pub fn for_database(database_url: &str) -> Self {
+impl Default for Settings {
+    /// The built-in defaults, documented in `interlib.example.toml` and the README.
+    fn default() -> Self {
         Self {
-            database_url: SecretString::from(database_url.to_owned()),
+            database_url: SecretString::from("sqlite://interlib.db?mode=rwc".to_owned()),
             database_max_connections: 10,
             database_acquire_timeout_secs: 5,
             migrate_on_start: true,
-            bind_address: "127.0.0.1:0".to_owned(),
+            bind_address: "127.0.0.1:8080".to_owned(),
             log_format: LogFormat::Pretty,
-            log_level: "warn".to_owned(),
+            log_level: "info".to_owned(),
             max_page_size: 100,
             default_page_size: 20,
             max_body_bytes: 8_388_608,
-            shutdown_timeout_secs: 5,
+            shutdown_timeout_secs: 30,
             auth_secret: SecretString::from(DEVELOPMENT_SECRET.to_owned()),
             auth_issuer: "interlib".to_owned(),
             auth_audience: "interlib-api".to_owned(),
@@ -226,13 +174,55 @@ impl Settings {
             introspection: None,
             graphiql: None,
             field_suggestions: None,
-            limits: crate::graphql::guard::QueryLimits::default(),
-            rate_limit: crate::ratelimit::RateLimitSettings::default(),
-            persisted_queries: crate::http::persisted::PersistedSettings::default(),
+            limits: QueryLimits::default(),
+            rate_limit: RateLimitSettings::default(),
+            persisted_queries: PersistedSettings::default(),
             database_statement_timeout_secs: 30,
             subscription_poll_ms: 500,
             subscription_recheck_ms: 1_000,
             cors_allowed_origins: String::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the settings: built-in defaults, then the TOML file at `path` (or
+    /// `INTERLIB_CONFIG`, or `interlib.toml` if it exists), then `INTERLIB_*` variables.
+    ///
+    /// # Errors
+    /// A file that cannot be parsed, or a value of the wrong type.
+    pub fn load(path: Option<PathBuf>) -> anyhow::Result<Self> {
+        let path = path.or_else(|| std::env::var_os("INTERLIB_CONFIG").map(PathBuf::from));
+        let builder = config::Config::builder();
+        let builder = match path {
+            Some(path) => builder.add_source(config::File::from(path).required(true)),
+            None => builder.add_source(config::File::with_name("interlib").required(false)),
+        };
+        builder
+            .add_source(
+                config::Environment::with_prefix("INTERLIB").prefix_separator("_").separator("__").try_parsing(true),
+            )
+            .build()?
+            .try_deserialize::<Self>()
+            .context("invalid settings")
+            .and_then(|settings| {
+                settings.matching.validate().map_err(anyhow::Error::msg)?;
+                settings.limits.validate().map_err(anyhow::Error::msg)?;
+                settings.rate_limit.validate().map_err(anyhow::Error::msg)?;
+                settings.check_auth_secret().map_err(anyhow::Error::msg)?;
+                Ok(settings)
+            })
+    }
+
+    /// Settings for tests and tools: the defaults with another database, a free port,
+    /// quieter logs and a short shutdown.
+    pub fn for_database(database_url: &str) -> Self {
+        Self {
+            database_url: SecretString::from(database_url.to_owned()),
+            bind_address: "127.0.0.1:0".to_owned(),
+            log_level: "warn".to_owned(),
+            shutdown_timeout_secs: 5,
+            ..Self::default()
         }
     }
 
@@ -313,6 +303,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let path = std::env::temp_dir().join(format!("interlib-empty-{}.toml", std::process::id()));
+        std::fs::write(&path, "").expect("file");
+        let loaded = Settings::load(Some(path.clone()));
+        let _ = std::fs::remove_file(&path);
+        let (loaded, default) = (loaded.expect("settings"), Settings::default());
+        assert_eq!(loaded.database_url(), default.database_url());
+        assert_eq!(
+            (loaded.bind_address.as_str(), loaded.webhook_max_attempts, loaded.max_body_bytes, loaded.profile),
+            ("127.0.0.1:8080", 8, 8_388_608, Profile::Development)
+        );
+        assert_eq!((loaded.limits, loaded.rate_limit), (default.limits, default.rate_limit));
+    }
+
+    #[test]
     fn tables_fill_in_their_defaults_and_the_profile_sets_the_switches() {
         let path = std::env::temp_dir().join(format!("interlib-settings-{}.toml", std::process::id()));
         std::fs::write(
@@ -324,7 +329,7 @@ mod tests {
         let _ = std::fs::remove_file(&path);
         let settings = settings.expect("settings");
         assert_eq!(settings.limits.max_depth, 7);
-        assert_eq!(settings.limits.max_aliases, crate::graphql::guard::QueryLimits::default().max_aliases);
+        assert_eq!(settings.limits.max_aliases, QueryLimits::default().max_aliases);
         assert_eq!(settings.rate_limit.points, 99);
         assert!(!settings.introspection_enabled() && !settings.field_suggestions_enabled());
         assert!(settings.graphiql_enabled(), "an explicit switch beats the profile");
