@@ -217,7 +217,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     .map_err(ApiError::into_anyhow)?;
             match outcome {
                 Ok(run) => {
-                    println!("{}", serde_json::to_string_pretty(&crate::service::rounds::run_json(&run))?);
+                    println!("{}", serde_json::to_string_pretty(&crate::http::views::matching_run(&run))?);
                     Ok(())
                 }
                 Err(errors) => {
@@ -280,7 +280,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 SyncOptions { idempotency_ttl: std::time::Duration::from_secs(settings.idempotency_ttl_secs) };
             let viewer = Viewer::Admin { subject: "cli".to_owned() };
             let report = sync::sync(&db, &viewer, options, request).await.map_err(ApiError::into_anyhow)?;
-            println!("{}", serde_json::to_string_pretty(&crate::http::bulk::report_json(&report))?);
+            println!("{}", serde_json::to_string_pretty(&crate::http::views::sync_report(&report))?);
             Ok(())
         }
         Command::Seed { demo, librarians, seed: rng_seed } => {

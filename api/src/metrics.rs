@@ -175,16 +175,16 @@ impl Metrics {
     /// The metrics as OpenMetrics text, with the pool and database read now.
     pub fn render(&self, db: &DatabaseConnection, statements: &StatementCounter, sources: Sources) -> String {
         let Sources { database_up: up, redis_failures, subscriptions } = sources;
-        self.subscriptions.set(i64::try_from(subscriptions).unwrap_or(i64::MAX));
+        self.subscriptions.set(crate::domain::counts::to_i64(subscriptions));
         let (size, idle, max) = pool_usage(db);
         self.pool.get_or_create(&PoolLabels { state: "idle".into() }).set(idle);
         self.pool.get_or_create(&PoolLabels { state: "in_use".into() }).set(size - idle);
         self.pool_max.set(max);
         self.database_up.set(i64::from(up));
-        let total = i64::try_from(statements.get()).unwrap_or(i64::MAX);
+        let total = crate::domain::counts::to_i64(statements.get());
         let before = self.seen_statements.swap(total, Ordering::Relaxed);
         self.statements.inc_by(u64::try_from(total - before).unwrap_or(0));
-        let failures = i64::try_from(redis_failures).unwrap_or(i64::MAX);
+        let failures = crate::domain::counts::to_i64(redis_failures);
         let before = self.seen_redis_failures.swap(failures, Ordering::Relaxed);
         self.redis_failures.inc_by(u64::try_from(failures - before).unwrap_or(0));
         let mut text = String::new();

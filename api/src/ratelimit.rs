@@ -173,7 +173,7 @@ impl RateLimiter {
             return None;
         }
         let limit = self.settings.points;
-        let window_ms = i64::try_from(self.settings.window_secs.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let window_ms = crate::domain::counts::to_i64(self.settings.window_secs.saturating_mul(1000));
         let now = Utc::now().timestamp_millis();
         let window_start = now - now.rem_euclid(window_ms);
         let reset_at =

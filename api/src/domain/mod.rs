@@ -2,6 +2,7 @@
 //! and the enumerations of the data model.
 
 mod codes;
+pub mod counts;
 mod enums;
 mod global_id;
 pub mod input;

@@ -56,7 +56,7 @@ impl ConnectionTotals {
     /// Number of items in the whole list, across all pages, with the same filters.
     async fn total_count(&self) -> async_graphql::Result<i64> {
         let count = (self.count)().await?;
-        Ok(i64::try_from(count).unwrap_or(i64::MAX))
+        Ok(crate::domain::counts::to_i64(count))
     }
 }
 

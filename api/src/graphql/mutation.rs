@@ -20,8 +20,11 @@ use crate::graphql::types::{
 use crate::service::memberships::{self, MembershipChanges};
 use crate::service::partners::{self, AssociationInput};
 use crate::service::people::{self, ProfileInput};
-use crate::service::sync::{self, MAX_GRAPHQL_MEMBERS, MemberRecord, SyncRequest};
+use crate::service::sync::{self, MemberRecord, SyncRequest};
 use crate::service::{feed, webhooks};
+
+/// Members one `syncMembers` call may carry; larger lists go through the bulk path.
+pub const MAX_GRAPHQL_MEMBERS: usize = 10_000;
 
 macro_rules! payload {
     ($name:ident, $field:ident: $ty:ty, $doc:literal) => {

@@ -3,10 +3,9 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Json, Object, SimpleObject};
-use entities::audit_log;
 use futures::future::try_join_all;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
+use crate::domain::counts::to_i32;
 use crate::domain::{CountryCode, GlobalId, NodeKind, Region, RoundStatus};
 use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
@@ -55,12 +54,11 @@ impl QueryRoot {
     #[graphql(cache_control(no_cache))]
     async fn rate_limit(&self, ctx: &Context<'_>) -> Option<RateLimit> {
         let status = ctx.data_opt::<Arc<Meter>>()?.measure().rate?;
-        let int = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
         Some(RateLimit {
-            limit: int(status.limit),
-            cost: int(status.cost),
-            used: int(status.used),
-            remaining: int(status.remaining),
+            limit: to_i32(status.limit),
+            cost: to_i32(status.cost),
+            used: to_i32(status.used),
+            remaining: to_i32(status.remaining),
             reset_at: status.reset_at,
         })
     }
@@ -126,11 +124,8 @@ impl QueryRoot {
     ) -> async_graphql::Result<Conn<AuditEntry>> {
         crate::auth::policy::admin(viewer(ctx)?)?;
         let api = api(ctx)?;
-        let mut select = audit_log::Entity::find();
-        if let Some(id) = object_id {
-            let id = GlobalId::decode("objectId", &id)?;
-            select = select.filter(audit_log::Column::ObjectId.eq(GlobalId::encode(id.kind, &id.key)));
-        }
+        let object = object_id.map(|id| GlobalId::decode("objectId", &id)).transpose()?;
+        let select = filters::audit_entries(object.as_ref());
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::audit_entries(), &args, api.page_limits).await?;
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))

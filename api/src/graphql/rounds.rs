@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use entities::{certificate, engagement_report};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entities::engagement_report;
 
 use crate::auth::Viewer;
 use crate::auth::policy::{self, ReportOf};
+use crate::domain::counts::to_i32;
 use crate::domain::input::UserError;
 use crate::domain::{GlobalId, MatchPreference, NodeKind, Sector};
 use crate::error::ApiError;
@@ -408,10 +408,6 @@ pub struct RunMatchingPayload {
     user_errors: Vec<UserError>,
 }
 
-fn clamp(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
-}
-
 /// The result of `runMatching`.
 #[Object]
 impl RunMatchingPayload {
@@ -438,16 +434,16 @@ impl RunMatchingPayload {
     /// The run's figures; `null` when the run was refused (see `userErrors`).
     async fn summary(&self) -> Option<MatchingSummary> {
         self.run.as_ref().map(|r| MatchingSummary {
-            applicants: clamp(r.applicants),
-            kept: clamp(r.kept),
-            groups: clamp(r.proposals.len()),
-            groups_of_three: clamp(r.proposals.iter().filter(|p| p.librarian_ids.len() == 3).count()),
-            unmatched: clamp(r.unmatched.len()),
+            applicants: to_i32(r.applicants),
+            kept: to_i32(r.kept),
+            groups: to_i32(r.proposals.len()),
+            groups_of_three: to_i32(r.proposals.iter().filter(|p| p.librarian_ids.len() == 3).count()),
+            unmatched: to_i32(r.unmatched.len()),
             matching_weight: r.matching_weight,
-            candidate_edges: clamp(r.candidate_edges),
-            pricing_rounds: clamp(r.pricing_rounds),
+            candidate_edges: to_i32(r.candidate_edges),
+            pricing_rounds: to_i32(r.pricing_rounds),
             proven_optimal: r.proven_optimal,
-            engine_millis: i32::try_from(r.engine_millis).unwrap_or(i32::MAX),
+            engine_millis: to_i32(r.engine_millis),
         })
     }
 
@@ -599,14 +595,7 @@ impl RoundQueries {
         ctx: &Context<'_>,
         #[graphql(desc = "The verification code printed on the certificate (in any case).")] code: String,
     ) -> async_graphql::Result<Option<Certificate>> {
-        if code.len() > 64 {
-            return Ok(None);
-        }
-        let found = certificate::Entity::find()
-            .filter(certificate::Column::Code.eq(code.trim().to_ascii_lowercase()))
-            .one(&api(ctx)?.db)
-            .await
-            .map_err(ApiError::from)?;
+        let found = rounds::certificate_by_code(&api(ctx)?.db, &code).await?;
         Ok(found.map(|c| Certificate(Arc::new(c))))
     }
 
@@ -779,7 +768,7 @@ impl RoundMutations {
         Ok(match rounds::complete(&api(ctx)?.db, viewer, id).await? {
             Ok((model, issued)) => CompleteRoundPayload {
                 round: Some(Round(Arc::new(model))),
-                certificates_issued: clamp(issued),
+                certificates_issued: to_i32(issued),
                 user_errors: Vec::new(),
             },
             Err(user_errors) => CompleteRoundPayload { round: None, certificates_issued: 0, user_errors },

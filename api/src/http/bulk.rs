@@ -18,7 +18,7 @@ use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
 use crate::error::{ApiError, ErrorCode};
 use crate::service::member_files::{self, Format};
-use crate::service::sync::{self, SyncReport, SyncRequest};
+use crate::service::sync::{self, SyncRequest};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -26,28 +26,6 @@ pub struct BulkParams {
     association_id: Option<String>,
     mode: Option<String>,
     dry_run: Option<bool>,
-}
-
-/// The JSON answer of a sync (shared with the CLI, which prints it).
-pub fn report_json(report: &SyncReport) -> serde_json::Value {
-    let c = &report.counts;
-    json!({
-        "syncRun": report.run.as_ref().map(|run| json!({
-            "id": GlobalId::encode(NodeKind::SyncRun, run.id),
-            "startedAt": run.started_at,
-            "finishedAt": run.finished_at,
-        })),
-        "dryRun": report.dry_run,
-        "replayed": report.replayed,
-        "received": c.received,
-        "created": c.created,
-        "updated": c.updated,
-        "unchanged": c.unchanged,
-        "deactivated": c.deactivated,
-        "reactivated": c.reactivated,
-        "failed": c.failed,
-        "userErrors": report.user_errors,
-    })
 }
 
 /// `POST /bulk/members`: charged to the caller's budget like a `syncMembers` mutation,
@@ -163,7 +141,7 @@ async fn sync_members(
         source: SyncSource::Bulk,
     };
     match sync::sync(&state.db, viewer, state.sync, request).await {
-        Ok(report) => HttpResponse::Ok().json(report_json(&report)),
+        Ok(report) => HttpResponse::Ok().json(super::views::sync_report(&report)),
         Err(err) => refuse(err),
     }
 }

@@ -8,6 +8,7 @@ pub(crate) mod graphql;
 pub mod persisted;
 mod probes;
 mod subscriptions;
+pub mod views;
 
 use actix_web::{
     Error, HttpMessage,

@@ -345,7 +345,7 @@ pub fn matching_problem(applicants: usize, seed: u64) -> crate::matching::engine
             let preferred_sectors =
                 (0..rng.usize(..3)).map(|_| Sector::ALL[rng.usize(..Sector::ALL.len())].as_str().to_owned()).collect();
             Applicant {
-                id: i64::try_from(i).unwrap_or(i64::MAX) + 1,
+                id: crate::domain::counts::to_i64(i) + 1,
                 country: p.country_code,
                 region: place.region.map(|r| r.as_str().to_owned()),
                 languages: p.languages,

@@ -3,8 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use entities::{
-    application, association, country, librarian, librarian_interest, librarian_language, membership, pairing,
-    pairing_member, round,
+    application, association, audit_log, country, librarian, librarian_interest, librarian_language, membership,
+    pairing, pairing_member, round, sync_run, webhook_delivery,
 };
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, QueryFilter, Select,
@@ -14,7 +14,7 @@ use sea_orm::{
 use crate::auth::Viewer;
 use crate::auth::policy::{self, LibrarianFields};
 use crate::domain::{
-    ApplicationStatus, CountryCode, LanguageCode, LibrarianOrderField, MembershipConsent, MembershipStatus,
+    ApplicationStatus, CountryCode, GlobalId, LanguageCode, LibrarianOrderField, MembershipConsent, MembershipStatus,
     PairingStatus, Region, RoundStatus, Sector,
 };
 
@@ -256,6 +256,26 @@ pub fn applications(
         select = select.filter(application::Column::Status.eq(status.as_str()));
     }
     select
+}
+
+/// The sync runs of one association that `viewer` may see (its own; all for admins).
+pub fn sync_runs(viewer: &Viewer, association_id: i32) -> Select<sync_run::Entity> {
+    scoped(sync_run::Entity::find(), policy::association_records(viewer, sync_run::Column::AssociationId))
+        .filter(sync_run::Column::AssociationId.eq(association_id))
+}
+
+/// The deliveries of one webhook (whoever may read the webhook reads its deliveries).
+pub fn webhook_deliveries(webhook_id: i32) -> Select<webhook_delivery::Entity> {
+    webhook_delivery::Entity::find().filter(webhook_delivery::Column::WebhookId.eq(webhook_id))
+}
+
+/// Audit entries, of one object or of all (admins only: see `auth::policy::admin`).
+pub fn audit_entries(object: Option<&GlobalId>) -> Select<audit_log::Entity> {
+    let select = audit_log::Entity::find();
+    match object {
+        Some(id) => select.filter(audit_log::Column::ObjectId.eq(GlobalId::encode(id.kind, &id.key))),
+        None => select,
+    }
 }
 
 #[cfg(test)]

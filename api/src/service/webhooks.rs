@@ -343,7 +343,7 @@ pub async fn cut(db: &DatabaseConnection, config: &DelivererConfig, hook: &webho
         status: Set(DeliveryStatus::Pending.as_str().to_owned()),
         first_cursor: Set(first.id),
         last_cursor: Set(last.id),
-        event_count: Set(i32::try_from(page.events.len()).unwrap_or(i32::MAX)),
+        event_count: Set(crate::domain::counts::to_i32(page.events.len())),
         payload: Set(String::new()),
         attempts: Set(0),
         next_attempt_at: Set(at),

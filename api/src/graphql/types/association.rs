@@ -4,17 +4,13 @@ use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::association;
 
-use entities::sync_run;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
 use super::{Country, Membership, SyncRun, Webhook, country_of, gid, many};
-use crate::auth::policy;
 use crate::domain::{MembershipStatus, NodeKind};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, loaders, viewer};
 use crate::graphql::nested;
 use crate::graphql::prefetch;
-use crate::service::{filters, filters::scoped, orderings, page, page::PageArgs};
+use crate::service::{filters, orderings, page, page::PageArgs};
 
 pub struct Association(pub Arc<association::Model>);
 
@@ -113,8 +109,7 @@ impl Association {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<SyncRun>> {
         let api = api(ctx)?;
-        let scope = policy::association_records(viewer(ctx)?, sync_run::Column::AssociationId);
-        let select = scoped(sync_run::Entity::find(), scope).filter(sync_run::Column::AssociationId.eq(self.0.id));
+        let select = filters::sync_runs(viewer(ctx)?, self.0.id);
         let args = PageArgs { first, after, last, before };
         let page = page::paginate(&api.db, select.clone(), &orderings::sync_runs(), &args, api.page_limits).await?;
         Ok(connection(page, ConnectionTotals::of(&api.db, select)))

@@ -119,7 +119,7 @@ pub struct SyncUserError {
 impl From<RowError> for SyncUserError {
     fn from(e: RowError) -> Self {
         Self {
-            index: i32::try_from(e.index).unwrap_or(i32::MAX),
+            index: crate::domain::counts::to_i32(e.index),
             external_id: e.external_id,
             field: e.field,
             code: e.code,

@@ -3,14 +3,13 @@ use std::sync::Arc;
 use async_graphql::{Context, ID, Object};
 use chrono::{DateTime, Utc};
 use entities::{webhook, webhook_delivery};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{Association, gid, required, stored};
 use crate::domain::{DeliveryStatus, NodeKind};
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::api;
 use crate::graphql::types::feed::ChangeEntityType;
-use crate::service::{feed, orderings, page, page::PageArgs};
+use crate::service::{feed, filters, orderings, page, page::PageArgs};
 
 pub struct Webhook(pub Arc<webhook::Model>);
 
@@ -83,7 +82,7 @@ impl Webhook {
         before: Option<String>,
     ) -> async_graphql::Result<Conn<WebhookDelivery>> {
         let api = api(ctx)?;
-        let select = webhook_delivery::Entity::find().filter(webhook_delivery::Column::WebhookId.eq(self.0.id));
+        let select = filters::webhook_deliveries(self.0.id);
         let args = PageArgs { first, after, last, before };
         let page =
             page::paginate(&api.db, select.clone(), &orderings::webhook_deliveries(), &args, api.page_limits).await?;

@@ -38,6 +38,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
+use crate::domain::counts::to_i32;
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{MembershipStatus, NodeKind, SyncMode, SyncSource};
 use crate::error::{ApiError, ApiResult};
@@ -54,8 +55,6 @@ pub use rows::SentMember;
 use rows::{Member, profile_changes, resent, row_error, validate};
 use write::{Plan, Update, apply, librarians_by_email, load_provisioned, members_of};
 
-/// Members one GraphQL `syncMembers` call may carry; larger lists go through the bulk path.
-pub const MAX_GRAPHQL_MEMBERS: usize = 10_000;
 /// The longest external id and idempotency key.
 pub const MAX_EXTERNAL_ID: usize = 128;
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -435,13 +434,13 @@ async fn apply_once(
         actor: Set(viewer.subject().unwrap_or("anonymous").chars().take(128).collect()),
         mode: Set(req.mode.as_str().to_owned()),
         source: Set(req.source.as_str().to_owned()),
-        received: Set(count(counts.received)),
-        created: Set(count(counts.created)),
-        updated: Set(count(counts.updated)),
-        unchanged: Set(count(counts.unchanged)),
-        deactivated: Set(count(counts.deactivated)),
-        reactivated: Set(count(counts.reactivated)),
-        failed: Set(count(counts.failed)),
+        received: Set(to_i32(counts.received)),
+        created: Set(to_i32(counts.created)),
+        updated: Set(to_i32(counts.updated)),
+        unchanged: Set(to_i32(counts.unchanged)),
+        deactivated: Set(to_i32(counts.deactivated)),
+        reactivated: Set(to_i32(counts.reactivated)),
+        failed: Set(to_i32(counts.failed)),
         user_errors: Set(serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.into()))?),
         idempotency_key: Set(req.idempotency_key.clone()),
         request_hash: Set(Some(hash.clone())),
@@ -468,8 +467,4 @@ async fn apply_once(
     }
     txn.commit().await?;
     Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
-}
-
-fn count(n: usize) -> i32 {
-    i32::try_from(n).unwrap_or(i32::MAX)
 }
