@@ -32,28 +32,29 @@ use futures::TryStreamExt;
 use sea_orm::{
     ActiveModelTrait,
     ActiveValue::{NotSet, Set},
-    ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, TransactionTrait,
     sea_query::Expr,
 };
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
 use crate::domain::counts::to_i32;
-use crate::domain::input::{Checks, UserErrorCode};
-use crate::domain::{MembershipStatus, NodeKind, SyncMode, SyncSource};
+use crate::domain::input::UserErrorCode;
+use crate::domain::{NodeKind, SyncMode, SyncSource};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal;
 use crate::service::now;
 
 mod idempotency;
+mod plan;
 mod rows;
 mod write;
 
 pub use idempotency::report_of;
 use idempotency::{replay, request_hash};
 pub use rows::SentMember;
-use rows::{Member, profile_changes, resent, row_error, validate};
-use write::{Plan, Update, apply, librarians_by_email, load_provisioned, members_of};
+use rows::{Member, validate};
+use write::{apply, librarians_by_email, load_provisioned, members_of};
 
 /// The longest external id and idempotency key.
 pub const MAX_EXTERNAL_ID: usize = 128;
@@ -220,7 +221,8 @@ fn is_retryable(err: &ApiError) -> bool {
     }
 }
 
-/// One transaction of a sync.
+/// One transaction of a sync: lock the association, replay a retry, read what it holds,
+/// plan, and (unless it is a dry run) write the plan and the sync's record.
 async fn apply_once(
     db: &DatabaseConnection,
     viewer: &Viewer,
@@ -228,206 +230,96 @@ async fn apply_once(
     req: &SyncRequest,
     prepared: &Prepared,
 ) -> ApiResult<SyncReport> {
-    let Prepared { received, members, hash, started_at, .. } = prepared;
-    let (received, started_at) = (*received, *started_at);
     let mut errors = prepared.errors.clone();
     let txn = if req.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
-    // Serialise syncs of this association (and check that it exists) before reading.
-    let locked = if req.dry_run {
-        association::Entity::find_by_id(req.association_id).one(&txn).await?.is_some()
-    } else {
-        association::Entity::update_many()
-            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt))
-            .filter(association::Column::Id.eq(req.association_id))
-            .exec(&txn)
-            .await?
-            .rows_affected
-            == 1
-    };
-    if !locked {
-        return Err(ApiError::NotFound("no such association".into()));
-    }
+    lock_association(&txn, req).await?;
     if let Some(key) = &req.idempotency_key
-        && let Some(report) = replay(&txn, req, key, hash, options, started_at).await?
+        && let Some(report) = replay(&txn, req, key, &prepared.hash, options, prepared.started_at).await?
     {
         return Ok(report);
     }
-
-    // Large reads stream: `all()` would hold every raw row and every model at once.
-    let existing: Vec<membership::Model> = membership::Entity::find()
-        .filter(membership::Column::AssociationId.eq(req.association_id))
-        .stream(&txn)
-        .await?
-        .try_collect()
-        .await?;
-    let by_external: HashMap<&str, &membership::Model> = existing.iter().map(|m| (m.external_id.as_str(), m)).collect();
-    let member_of: HashSet<i32> = existing.iter().map(|m| m.librarian_id).collect();
-    let erased: HashSet<i32> = librarian::Entity::find()
-        .select_only()
-        .column(librarian::Column::Id)
-        .filter(librarian::Column::ErasedAt.is_not_null())
-        .filter(librarian::Column::Id.in_subquery(members_of(req.association_id, false)))
-        .into_tuple::<i32>()
-        .all(&txn)
-        .await?
-        .into_iter()
-        .collect();
-    let provisioned = load_provisioned(&txn, req.association_id).await?;
-
-    // Emails to look up: new members, and provisioned members whose email changes.
-    let lookup: Vec<String> = members
-        .iter()
-        .filter_map(|m| {
-            let email = m.email.as_ref()?;
-            match by_external.get(m.external_id.as_str()) {
-                None => Some(email.clone()),
-                Some(ms) => {
-                    provisioned.get(&ms.librarian_id).filter(|cur| cur.row.email != *email).map(|_| email.clone())
-                }
-            }
-        })
-        .collect();
-    let by_email = librarians_by_email(&txn, &lookup).await?;
-
-    let mut plan = Plan::default();
-    let mut counts = Counts { received, ..Counts::default() };
-    let mut present: HashSet<&str> = HashSet::new();
-    for (i, m) in members.iter().enumerate() {
-        present.insert(m.external_id.as_str());
-        match by_external.get(m.external_id.as_str()) {
-            Some(ms) => {
-                let active = ms.status == MembershipStatus::Active.as_str();
-                if !m.active {
-                    if active {
-                        plan.deactivate.push((*ms).clone());
-                    } else {
-                        counts.unchanged += 1;
-                    }
-                    continue;
-                }
-                if erased.contains(&ms.librarian_id) {
-                    errors.push(row_error(
-                        m,
-                        "externalId",
-                        UserErrorCode::NotAllowed,
-                        "this member's librarian erased their data; they cannot be re-activated under this externalId",
-                    ));
-                    continue;
-                }
-                let mut changed = false;
-                if !ms.provisioned
-                    && let Some(next) = resent(m, ms.sent.as_deref())
-                {
-                    plan.resend.push((ms.id, next));
-                    changed = true;
-                }
-                if ms.provisioned
-                    && let Some(current) = provisioned.get(&ms.librarian_id)
-                    && let Some((mut next, tags)) = profile_changes(m, current)
-                {
-                    // An address that belongs to someone else in the network is not taken
-                    // over, and the answer is the one a free address gets (`updated`), so
-                    // that it does not tell the address is known.
-                    if next.email != current.row.email && by_email.contains_key(&next.email) {
-                        next.email.clone_from(&current.row.email);
-                    }
-                    if next != current.row || tags.languages || tags.interests {
-                        plan.update.push(Update { member: i, before: current.row.clone(), after: next, tags });
-                    }
-                    changed = true;
-                }
-                if !active {
-                    plan.reactivate.push((*ms).clone());
-                } else if changed {
-                    counts.updated += 1;
-                } else {
-                    counts.unchanged += 1;
-                }
-            }
-            None if !m.active => {
-                errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
-            }
-            None => {
-                // The same fields whether or not the email is known, so the answer does not
-                // tell which.
-                let mut c = Checks::default();
-                for (field, missing) in [
-                    ("email", m.email.is_none()),
-                    ("fullName", m.full_name.is_none()),
-                    ("countryCode", m.country_code.is_none()),
-                ] {
-                    if missing {
-                        c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
-                    }
-                }
-                if !c.ok() {
-                    errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
-                    continue;
-                }
-                match m.email.as_ref().and_then(|e| by_email.get(e)) {
-                    Some((id, _)) if member_of.contains(id) => {
-                        errors.push(row_error(
-                            m,
-                            "email",
-                            UserErrorCode::Taken,
-                            "this email is already a member of the association under another externalId",
-                        ));
-                    }
-                    Some((id, scope)) => plan.link.push((i, *id, scope.clone())),
-                    None => plan.create.push(i),
-                }
-            }
-        }
-    }
-    if req.mode == SyncMode::FullReplace {
-        // Rows skipped for errors still name members that exist: they are not missing. A
-        // row without a readable externalId could be anyone, so then nobody is deactivated.
-        let unidentified: Vec<usize> = errors
-            .iter()
-            .filter(|e| e.external_id.as_deref().is_none_or(|id| id.trim().is_empty()))
-            .map(|e| e.index)
-            .collect();
-        for e in &errors {
-            if let Some(id) = &e.external_id {
-                present.insert(id.trim());
-            }
-        }
-        if let Some(&first) = unidentified.first() {
-            errors.push(RowError {
-                index: first,
-                external_id: None,
-                field: "externalId".to_owned(),
-                code: UserErrorCode::NotAllowed,
-                message: format!(
-                    "{} row(s) have no readable externalId, so this full replace cannot tell who is missing \
-                     and deactivated no one; fix those rows and send the list again",
-                    unidentified.len()
-                ),
-            });
-        } else {
-            plan.deactivate.extend(
-                existing
-                    .iter()
-                    .filter(|m| {
-                        m.status == MembershipStatus::Active.as_str() && !present.contains(m.external_id.as_str())
-                    })
-                    .cloned(),
-            );
-        }
-    }
-    counts.created = plan.create.len() + plan.link.len();
-    counts.deactivated = plan.deactivate.len();
-    counts.reactivated = plan.reactivate.len();
-    errors.sort_by_key(|e| e.index);
-    let mut failed: Vec<usize> = errors.iter().map(|e| e.index).collect();
-    failed.dedup();
-    counts.failed = failed.len();
-
+    let held = Held::read(&txn, req.association_id, &prepared.members).await?;
+    let (plan, counts) = plan::plan(&prepared.members, &held.known(), req.mode, prepared.received, &mut errors);
     if req.dry_run {
         txn.rollback().await?;
         return Ok(SyncReport { counts, user_errors: errors, run: None, dry_run: true, replayed: false });
     }
-    let entries = apply(&txn, req.association_id, members, &plan).await?;
+    let entries = apply(&txn, req.association_id, &prepared.members, &plan).await?;
+    let run = record_run(&txn, viewer, req, prepared, &counts, &errors).await?;
+    journal::record(&txn, viewer, entries).await?;
+    txn.commit().await?;
+    Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
+}
+
+/// Serialises syncs of the association (a write to its row, held until commit; a dry run
+/// only reads) and checks that it exists.
+async fn lock_association(txn: &DatabaseTransaction, req: &SyncRequest) -> ApiResult<()> {
+    let found = if req.dry_run {
+        association::Entity::find_by_id(req.association_id).one(txn).await?.is_some()
+    } else {
+        association::Entity::update_many()
+            .col_expr(association::Column::UpdatedAt, Expr::col(association::Column::UpdatedAt))
+            .filter(association::Column::Id.eq(req.association_id))
+            .exec(txn)
+            .await?
+            .rows_affected
+            == 1
+    };
+    if found { Ok(()) } else { Err(ApiError::NotFound("no such association".into())) }
+}
+
+/// What the database holds that a sync plans against, read in the sync's transaction.
+struct Held {
+    existing: Vec<membership::Model>,
+    erased: HashSet<i32>,
+    provisioned: HashMap<i32, rows::Current>,
+    by_email: HashMap<String, (i32, journal::Scope)>,
+}
+
+impl Held {
+    async fn read(txn: &DatabaseTransaction, association_id: i32, members: &[Member]) -> ApiResult<Self> {
+        // Large reads stream: `all()` would hold every raw row and every model at once.
+        let existing: Vec<membership::Model> = membership::Entity::find()
+            .filter(membership::Column::AssociationId.eq(association_id))
+            .stream(txn)
+            .await?
+            .try_collect()
+            .await?;
+        let erased: HashSet<i32> = librarian::Entity::find()
+            .select_only()
+            .column(librarian::Column::Id)
+            .filter(librarian::Column::ErasedAt.is_not_null())
+            .filter(librarian::Column::Id.in_subquery(members_of(association_id, false)))
+            .into_tuple::<i32>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+        let provisioned = load_provisioned(txn, association_id).await?;
+        let lookup = plan::emails_to_look_up(members, &existing, &provisioned);
+        let by_email = librarians_by_email(txn, &lookup).await?;
+        Ok(Self { existing, erased, provisioned, by_email })
+    }
+
+    fn known(&self) -> plan::Known<'_> {
+        plan::Known {
+            existing: &self.existing,
+            erased: &self.erased,
+            provisioned: &self.provisioned,
+            by_email: &self.by_email,
+        }
+    }
+}
+
+/// Stores the sync's record (and, for an admin's sync, its audit entry).
+async fn record_run(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    req: &SyncRequest,
+    prepared: &Prepared,
+    counts: &Counts,
+    errors: &[RowError],
+) -> ApiResult<sync_run::Model> {
     let run = sync_run::ActiveModel {
         id: NotSet,
         association_id: Set(req.association_id),
@@ -441,15 +333,14 @@ async fn apply_once(
         deactivated: Set(to_i32(counts.deactivated)),
         reactivated: Set(to_i32(counts.reactivated)),
         failed: Set(to_i32(counts.failed)),
-        user_errors: Set(serde_json::to_string(&errors).map_err(|e| ApiError::Internal(e.into()))?),
+        user_errors: Set(serde_json::to_string(errors).map_err(|e| ApiError::Internal(e.into()))?),
         idempotency_key: Set(req.idempotency_key.clone()),
-        request_hash: Set(Some(hash.clone())),
-        started_at: Set(started_at),
+        request_hash: Set(Some(prepared.hash.clone())),
+        started_at: Set(prepared.started_at),
         finished_at: Set(now()),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    journal::record(&txn, viewer, entries).await?;
     if viewer.is_admin() {
         // An admin writing an association's membership is audited like every admin write.
         let details = serde_json::json!({
@@ -463,8 +354,7 @@ async fn apply_once(
             "reactivated": counts.reactivated,
             "failed": counts.failed,
         });
-        journal::audit(&txn, viewer, "syncMembers", NodeKind::Association, req.association_id, details).await?;
+        journal::audit(txn, viewer, "syncMembers", NodeKind::Association, req.association_id, details).await?;
     }
-    txn.commit().await?;
-    Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
+    Ok(run)
 }

@@ -12,35 +12,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
-use super::rows::{Current, Member, SentMember, Tags};
+use super::plan::{Plan, Update};
+use super::rows::{Current, Member, SentMember};
 use super::{CHANGED_MEANWHILE, chunk};
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{Entry, Operation, Scope};
 use crate::service::now;
-
-/// A provisioned librarian to update.
-pub(super) struct Update {
-    pub(super) member: usize,
-    pub(super) before: librarian::Model,
-    pub(super) after: librarian::Model,
-    pub(super) tags: Tags,
-}
-
-/// What the sync will write.
-#[derive(Default)]
-pub(super) struct Plan {
-    /// New librarians (and their provisioned memberships).
-    pub(super) create: Vec<usize>,
-    /// Existing librarians to link by a new membership: (member, librarian id, scope).
-    pub(super) link: Vec<(usize, i32, Scope)>,
-    /// Provisioned librarians to update.
-    pub(super) update: Vec<Update>,
-    /// Links whose `sent` record changes: (membership id, the new record).
-    pub(super) resend: Vec<(i32, String)>,
-    pub(super) reactivate: Vec<membership::Model>,
-    pub(super) deactivate: Vec<membership::Model>,
-}
 
 /// `SELECT librarian_id FROM memberships WHERE association_id = ..` (provisioned only).
 pub(super) fn members_of(association_id: i32, provisioned_only: bool) -> sea_orm::sea_query::SelectStatement {
