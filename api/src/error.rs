@@ -216,6 +216,20 @@ impl ApiError {
     }
 }
 
+/// An error with `extensions.code` and more extension values.
+pub fn coded_error(
+    message: String,
+    code: ErrorCode,
+    extra: impl FnOnce(&mut async_graphql::ErrorExtensionValues),
+) -> async_graphql::ServerError {
+    let mut error = async_graphql::ServerError::new(message, None);
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", code.as_str());
+    extra(&mut extensions);
+    error.extensions = Some(extensions);
+    error
+}
+
 /// Whether `err` violates the unique index of `table` on `columns`, by that index (as the
 /// migrations name it, `uq_<table>_<columns>`) on PostgreSQL and by its columns on SQLite:
 /// a write can violate several, and each means something else to the client.

@@ -9,9 +9,9 @@ use sea_orm::{
 };
 
 use super::{Claims, KeyRing, Role};
+use crate::domain::now;
 use crate::domain::{CountryCode, GlobalId, NodeKind};
 use crate::error::{ApiError, ApiResult};
-use crate::service::now;
 
 /// Who is asking, with the scope their token grants.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,3 +14,10 @@ pub use enums::{
     MembershipStatus, OrderDirection, PairingOrigin, PairingStatus, Region, RoundStatus, Sector, SyncMode, SyncSource,
 };
 pub use global_id::{GlobalId, NodeKind};
+
+/// The current time, truncated to microseconds so that SQLite and PostgreSQL store and
+/// compare the same value.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

@@ -25,11 +25,11 @@ use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest, NextValidation,
 };
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
-use async_graphql::{ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Variables};
+use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
 use super::document::{Shape, count_aliases, document_shape, nesting};
 pub use super::meter::{Measure, Meter, RateClient};
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, coded_error};
 use crate::ratelimit::RateLimiter;
 use crate::settings::QueryLimits;
 
@@ -60,16 +60,6 @@ pub fn connection_cost(first: Option<i32>, last: Option<i32>, child_complexity: 
 /// The complexity of a field that returns a list of `count` items.
 pub fn list_cost(count: usize, child_complexity: usize) -> usize {
     count.max(1).saturating_mul(child_complexity).saturating_add(1)
-}
-
-/// An error with `extensions.code` and more extension values.
-pub fn coded_error(message: String, code: ErrorCode, extra: impl FnOnce(&mut ErrorExtensionValues)) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code.as_str());
-    extra(&mut extensions);
-    error.extensions = Some(extensions);
-    error
 }
 
 /// Deepest nesting of type lists in an introspection query ([`Shape::introspection_lists`]):

@@ -16,8 +16,8 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Pos, Positioned, ServerError, Variables};
 use async_graphql_value::{ConstValue, Value};
 
-use super::guard::coded_error;
 use crate::error::ErrorCode;
+use crate::error::coded_error;
 
 /// Arguments whose key at the top level is validated row by row by the service:
 /// (field, argument, key).

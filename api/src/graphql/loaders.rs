@@ -17,7 +17,7 @@ use sea_orm::DatabaseConnection;
 use crate::auth::{Viewer, policy};
 use crate::domain::{ApplicationStatus, LibrarianOrderField, MembershipStatus, OrderDirection, PairingStatus};
 use crate::error::ApiResult;
-use crate::graphql::nested::NestedLoader;
+use crate::graphql::windowed::NestedLoader;
 use crate::service::filters::{self, LibrarianFilter, PairingFilter};
 use crate::service::orderings;
 use crate::service::page::PageLimits;

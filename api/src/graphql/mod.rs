@@ -17,5 +17,6 @@ pub mod rounds;
 pub mod schema;
 pub mod subscription;
 pub mod types;
+pub mod windowed;
 
 pub use schema::{AppSchema, SchemaOptions, build_schema};

@@ -8,11 +8,11 @@
 //! are `{"errors": [{"message", "extensions": {"code"}}]}` with a matching HTTP status.
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
-use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::HttpState;
+use super::body::{self, BodyError};
 use super::graphql::{api_error, error_response, error_with, rate_client, rate_headers, refused, unavailable, viewer};
 use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind, SyncMode, SyncSource};
@@ -105,27 +105,16 @@ async fn sync_members(
             return refuse(ApiError::bad_input("Idempotency-Key", "the Idempotency-Key header is not text"));
         }
     };
-    // Reserve what the client announces (within the limit), so the buffer is not grown by
-    // doubling and copied on the way: the bulk path's memory is dominated by its input.
-    let announced = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0);
-    let mut body = web::BytesMut::with_capacity(announced.min(state.bulk_max_bytes));
-    while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
-            return error_response(ErrorCode::BadRequest, "could not read the request body");
-        };
-        if body.len() + chunk.len() > state.bulk_max_bytes {
+    let body = match body::read(req, &mut payload, state.bulk_max_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::Broken) => return error_response(ErrorCode::BadRequest, "could not read the request body"),
+        Err(BodyError::TooLarge { max, .. }) => {
             return error_response(
                 ErrorCode::PayloadTooLarge,
-                &format!("the member list exceeds the limit of {} bytes (bulk_max_bytes)", state.bulk_max_bytes),
+                &format!("the member list exceeds the limit of {max} bytes (bulk_max_bytes)"),
             );
         }
-        body.extend_from_slice(&chunk);
-    }
+    };
     let list = match member_files::parse(&body, format) {
         Ok(list) => list,
         Err(err) => return refuse(err),

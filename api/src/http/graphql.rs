@@ -32,14 +32,16 @@ use async_graphql::{
     BatchRequest, ErrorExtensionValues, Name, PathSegment, Request, Response, Value as ConstValue,
     parser::types::OperationType,
 };
-use futures::{FutureExt, StreamExt};
+use futures::FutureExt;
 use serde_json::json;
 use tracing_actix_web::RequestId;
 
 use super::HttpState;
+use super::body::BodyError;
 use crate::auth::{Viewer, authenticate};
+use crate::error::coded_error;
 use crate::error::{ApiError, ErrorCode};
-use crate::graphql::guard::{Measure, Meter, RateClient, coded_error};
+use crate::graphql::guard::{Measure, Meter, RateClient};
 use crate::graphql::loaders::Loaders;
 use crate::ratelimit::RateStatus;
 
@@ -666,27 +668,25 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
     if let Some(res) = refuse_content_type(&req) {
         return refused(&state, &req, res, Some(&viewer)).await;
     }
-    let max = state.max_body_bytes;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let Ok(chunk) = chunk else {
+    let body = match super::body::read(&req, &mut payload, state.max_body_bytes).await {
+        Ok(body) => body,
+        Err(BodyError::Broken) => {
             let res = error_response(ErrorCode::BadRequest, "could not read the request body");
             return refused(&state, &req, res, Some(&viewer)).await;
-        };
-        if body.len() + chunk.len() > max {
+        }
+        Err(BodyError::TooLarge { max, actual }) => {
             let res = error_with(
                 ErrorCode::PayloadTooLarge,
                 &format!("the request body is over the limit of {max} bytes"),
                 |ext| {
                     ext.insert("limit".into(), json!("bodyBytes"));
                     ext.insert("max".into(), json!(max));
-                    ext.insert("actual".into(), json!(content_length(&req).unwrap_or(body.len() + chunk.len())));
+                    ext.insert("actual".into(), json!(actual));
                 },
             );
             return refused(&state, &req, res, Some(&viewer)).await;
         }
-        body.extend_from_slice(&chunk);
-    }
+    };
     let batch = match serde_json::from_slice::<BatchRequest>(&body) {
         Ok(batch) => batch,
         Err(err) => {
@@ -699,10 +699,6 @@ pub async fn post(state: web::Data<HttpState>, req: HttpRequest, mut payload: we
         return refused(&state, &req, res, Some(&viewer)).await;
     }
     execute(&state, &req, viewer, batch, media, Method::Post).await
-}
-
-fn content_length(req: &HttpRequest) -> Option<usize> {
-    req.headers().get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
 fn not_acceptable() -> HttpResponse {

@@ -1,6 +1,7 @@
 //! HTTP endpoints: GraphQL over POST and GET, subscriptions over WebSocket, GraphiQL,
 //! the SDL, health, readiness and metrics.
 
+mod body;
 pub mod bulk;
 pub mod edge;
 mod graphiql;

@@ -19,7 +19,7 @@ use async_graphql::{Request, ServerError, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::ErrorCode;
-use crate::graphql::guard::coded_error;
+use crate::error::coded_error;
 use crate::settings::{PersistedMode, PersistedSettings};
 
 /// The registered documents and those learnt from clients.

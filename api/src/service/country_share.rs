@@ -31,7 +31,7 @@ use crate::error::ApiResult;
 use crate::service::journal;
 use crate::service::now;
 use crate::service::people::{Outcome, refused};
-use crate::service::rounds::lock;
+use crate::service::rounds::locking::lock;
 
 /// The share a new round gets unless its admin says otherwise, in percent.
 pub const DEFAULT_COUNTRY_SHARE: i32 = 20;

@@ -24,10 +24,4 @@ pub mod sync;
 pub mod topics;
 pub mod webhooks;
 
-use chrono::{DateTime, SubsecRound, Utc};
-
-/// The current time, truncated to microseconds so that SQLite and PostgreSQL store and
-/// compare the same value.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+pub use crate::domain::now;

@@ -12,20 +12,22 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
-use crate::domain::input::{Checks, UserError, UserErrorCode};
+use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::service::journal::{self, Entry, Operation, Scope, programme};
 use crate::service::now;
 use crate::service::people::{Outcome, refused};
 
 mod completion;
 mod engagement;
+pub(crate) mod locking;
 mod manual;
 mod matching;
 
 pub use completion::*;
 pub use engagement::*;
+pub(crate) use locking::{check_state, lock};
 pub use manual::*;
 pub use matching::*;
 
@@ -86,44 +88,6 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
     journal::audit(&txn, viewer, "createRound", NodeKind::Round, model.id, json!({ "name": model.name })).await?;
     txn.commit().await?;
     Ok(Ok(model))
-}
-
-/// Begins a write transaction on the round: locks its row (a no-op update: a row lock on
-/// PostgreSQL; SQLite's write transactions are serial already) and checks its state.
-pub(crate) async fn lock(
-    db: &DatabaseConnection,
-    round_id: i32,
-    action: &str,
-    allowed: &[RoundStatus],
-) -> ApiResult<Result<(DatabaseTransaction, round::Model), Vec<UserError>>> {
-    let txn = crate::db::begin_write(db).await?;
-    round::Entity::update_many()
-        .col_expr(round::Column::UpdatedAt, Expr::col(round::Column::UpdatedAt))
-        .filter(round::Column::Id.eq(round_id))
-        .exec(&txn)
-        .await?;
-    let Some(model) = round::Entity::find_by_id(round_id).one(&txn).await? else {
-        return Ok(Err(vec![UserError {
-            field: "roundId".into(),
-            code: UserErrorCode::NotFound,
-            message: "no such round".into(),
-        }]));
-    };
-    check_state(&model, action, allowed)?;
-    Ok(Ok((txn, model)))
-}
-
-/// The `CONFLICT` of a step the round's state does not allow.
-pub(super) fn check_state(model: &round::Model, action: &str, allowed: &[RoundStatus]) -> ApiResult<()> {
-    if allowed.iter().any(|s| s.as_str() == model.status) {
-        return Ok(());
-    }
-    let expected: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
-    Err(ApiError::Conflict(format!(
-        "the round is {}; {action} needs a round that is {}",
-        model.status,
-        expected.join(" or ")
-    )))
 }
 
 /// The round's pairings in one of `statuses`.
