@@ -381,3 +381,10 @@ pub async fn network(db: &DatabaseConnection) -> Network {
         certificate_ada,
     }
 }
+
+/// A member row as an association syncs it: the fields a new member needs, and English.
+/// Tests add what they need (`sector`, `interests`...).
+pub fn member_row(external_id: &str, email: &str, name: &str, country: &str) -> serde_json::Value {
+    serde_json::json!({ "externalId": external_id, "email": email, "fullName": name, "countryCode": country,
+                        "languages": ["en"] })
+}

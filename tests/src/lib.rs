@@ -3,6 +3,7 @@
 //! set, e.g. `postgres://postgres@127.0.0.1:5432`), and talks to it over HTTP.
 
 pub mod bench;
+pub mod feed;
 pub mod fixtures;
 pub mod proxy;
 

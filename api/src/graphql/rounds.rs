@@ -19,7 +19,6 @@ use crate::graphql::context::{api, viewer};
 use crate::graphql::types::{
     Application, Certificate, Country, DiscussionTopic, Librarian, Pairing, Round, country_of, required,
 };
-use crate::matching::engine::UnmatchedReason as EngineReason;
 use crate::service::applications::{self, Preferences};
 use crate::service::country_share;
 use crate::service::rounds::{self, MatchingRun, RoundInput};
@@ -299,7 +298,9 @@ pub struct CompleteRoundPayload {
 }
 
 /// Why the engine could not place an applicant.
+// The engine's own reasons, kept in step by the compiler: `remote` derives the conversions.
 #[derive(Enum, Debug, Clone, Copy, PartialEq, Eq)]
+#[graphql(remote = "crate::matching::engine::UnmatchedReason")]
 pub enum UnmatchedReason {
     /// Every other applicant is from the same country.
     OnlyOwnCountry,
@@ -311,18 +312,6 @@ pub enum UnmatchedReason {
     NoGroupToJoin,
     /// They appear twice.
     DuplicateApplicant,
-}
-
-impl From<EngineReason> for UnmatchedReason {
-    fn from(reason: EngineReason) -> Self {
-        match reason {
-            EngineReason::OnlyOwnCountry => Self::OnlyOwnCountry,
-            EngineReason::NoSharedLanguage => Self::NoSharedLanguage,
-            EngineReason::OnlyPastOrForbiddenPartners => Self::OnlyPastOrForbiddenPartners,
-            EngineReason::NoGroupToJoin => Self::NoGroupToJoin,
-            EngineReason::DuplicateApplicant => Self::DuplicateApplicant,
-        }
-    }
 }
 
 pub struct MatchProposal(rounds::Proposal);

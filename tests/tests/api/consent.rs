@@ -16,8 +16,9 @@ use crate::gid;
 use crate::sync::sync;
 
 fn member(external_id: &str, email: &str, name: &str) -> Value {
-    json!({ "externalId": external_id, "email": email, "fullName": name, "countryCode": "ZA",
-            "languages": ["en"], "interests": ["outreach"] })
+    let mut row = fixtures::member_row(external_id, email, name, "ZA");
+    row["interests"] = json!(["outreach"]);
+    row
 }
 
 /// The counts and row errors of a sync, without the run's own id and time.

@@ -1,13 +1,14 @@
 //! The change feed: ordered, filtered by the caller's rights, complete under concurrency.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use entities::librarian;
 use interlib::auth::Role;
 use interlib::domain::NodeKind;
-use interlib_tests::{TestApp, error_codes};
+use interlib_tests::feed::{Follower, Reading};
+use interlib_tests::{TestApp, error_codes, fixtures};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
@@ -36,43 +37,18 @@ async fn create_association(app: &TestApp, name: &str, country: &str) -> i32 {
 }
 
 fn member(external_id: &str, n: usize, name: &str, country: &str) -> Value {
-    json!({ "externalId": external_id, "email": format!("person{n}@example.net"), "fullName": name,
-            "countryCode": country, "languages": ["en"] })
+    fixtures::member_row(external_id, &format!("person{n}@example.net"), name, country)
 }
 
-/// A follower's copy of what it may see: global id -> node.
-#[derive(Default)]
-struct Follower {
-    after: Option<String>,
-    state: BTreeMap<String, Value>,
-    seen: HashSet<String>,
-    events: usize,
-}
-
-impl Follower {
-    /// Reads one page and applies it; whether the follower is up to date.
-    async fn step(&mut self, app: &TestApp, token: &str) -> bool {
-        let body = app.graphql_as(Some(token), FEED, json!({ "after": self.after, "first": 7 })).await;
-        // Fields the caller may not read (an unlisted person's email) are denied on their own.
-        assert!(error_codes(&body).iter().all(|c| c == "FORBIDDEN"), "{body:#}");
-        let page = &body["data"]["changes"];
-        for event in page["events"].as_array().expect("events") {
-            let cursor = event["cursor"].as_str().expect("cursor").to_owned();
-            assert!(self.seen.insert(cursor), "an event came twice: {event}");
-            self.events += 1;
-            let entity = event["entity"].as_str().expect("entity").to_owned();
-            if event["node"].is_null() {
-                self.state.remove(&entity);
-            } else {
-                self.state.insert(entity, event["node"].clone());
-            }
-        }
-        if let Some(cursor) = page["endCursor"].as_str() {
-            self.after = Some(cursor.to_owned());
-        }
-        !page["hasMore"].as_bool().expect("hasMore")
-    }
-}
+/// How the feed's followers read: seven events a page, an unlisted person's email denied.
+const READING: Reading<'static> = Reading {
+    node: "__typename id
+        ... on Librarian { fullName email country { code } }
+        ... on Membership { externalId status association { id } }
+        ... on Association { name }",
+    first: 7,
+    denied_fields: true,
+};
 
 /// What the association follows, read directly: its association, its memberships and
 /// their librarians.
@@ -196,7 +172,7 @@ async fn a_follower_running_alongside_writes_ends_with_exactly_what_it_may_see()
             let mut follower = Follower::default();
             loop {
                 let finished = done.load(Ordering::SeqCst);
-                let up_to_date = follower.step(&app, &token).await;
+                let up_to_date = follower.step(&app, &token, READING).await;
                 if finished && up_to_date {
                     return follower;
                 }
@@ -325,7 +301,7 @@ async fn a_follower_never_skips_an_entry_committed_late() {
 /// Reads the whole feed as `token` and applies it.
 async fn follow(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
     let mut follower = Follower::default();
-    while !follower.step(app, token).await {}
+    follower.catch_up(app, token, READING).await;
     follower.state
 }
 

@@ -15,6 +15,8 @@ use entities::{
 use interlib::auth::Role;
 use interlib::domain::NodeKind;
 use interlib_tests::TestApp;
+use interlib_tests::feed::{Follower, Reading};
+use interlib_tests::fixtures;
 use sea_orm::{EntityTrait, QuerySelect};
 use serde_json::{Value, json};
 
@@ -34,50 +36,13 @@ const NODE: &str = "__typename id
   ... on EngagementReport { met rating }
   ... on Certificate { recipientName }";
 
-#[derive(Default)]
-struct Follower {
-    after: Option<String>,
-    state: BTreeMap<String, Value>,
-    events: usize,
-    /// Every event's entity, in order.
-    entities: Vec<String>,
-}
-
-impl Follower {
-    /// Reads one page; whether the follower is up to date.
-    async fn step(&mut self, app: &TestApp, token: &str) -> bool {
-        let q = format!(
-            "query($after: String) {{ changes(after: $after, first: 40) {{ endCursor hasMore
-               events {{ entity node {{ {NODE} }} }} }} }}"
-        );
-        let body = app.graphql_as(Some(token), &q, json!({ "after": self.after })).await;
-        assert!(body.get("errors").is_none(), "{body:#}");
-        let page = &body["data"]["changes"];
-        for event in page["events"].as_array().expect("events") {
-            self.events += 1;
-            let entity = event["entity"].as_str().expect("entity").to_owned();
-            self.entities.push(entity.clone());
-            if event["node"].is_null() {
-                self.state.remove(&entity);
-            } else {
-                self.state.insert(entity, event["node"].clone());
-            }
-        }
-        if let Some(cursor) = page["endCursor"].as_str() {
-            self.after = Some(cursor.to_owned());
-        }
-        !page["hasMore"].as_bool().expect("hasMore")
-    }
-
-    async fn catch_up(&mut self, app: &TestApp, token: &str) {
-        while !self.step(app, token).await {}
-    }
-}
+/// How the programme's followers read: forty events a page, no field denied.
+const READING: Reading<'static> = Reading { node: NODE, first: 40, denied_fields: false };
 
 /// A follower that read the whole feed from the start.
 async fn follow(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
     let mut follower = Follower::default();
-    follower.catch_up(app, token).await;
+    follower.catch_up(app, token, READING).await;
     follower.state
 }
 
@@ -123,7 +88,7 @@ async fn visible(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
 /// exactly what the caller may see now.
 async fn check(app: &TestApp, followers: &mut [(String, Follower)], stage: &str) {
     for (token, follower) in followers.iter_mut() {
-        follower.catch_up(app, token).await;
+        follower.catch_up(app, token, READING).await;
         let now = visible(app, token).await;
         assert_eq!(follower.state, now, "{stage}: reading along");
         assert_eq!(follow(app, token).await, now, "{stage}: from the start");
@@ -149,7 +114,7 @@ struct Programme {
 }
 
 fn member(external_id: &str, email: &str, name: &str, country: &str) -> Value {
-    json!({ "externalId": external_id, "email": email, "fullName": name, "countryCode": country, "languages": ["en"] })
+    fixtures::member_row(external_id, email, name, country)
 }
 
 async fn setup(app: &TestApp) -> Programme {
@@ -313,12 +278,12 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
         Some(interlib::domain::GlobalId::decode_int("id", &lola, NodeKind::Librarian).expect("id")),
     );
     let mut late = Follower::default();
-    late.catch_up(&app, &lola).await;
+    late.catch_up(&app, &lola, READING).await;
     assert!(!late.state.contains_key(&published), "not hers before she applies");
     let apply = "mutation($input: ApplyToRoundInput!) { applyToRound(input: $input) { userErrors { code } } }";
     let body = app.graphql_as(Some(&lola), apply, json!({ "input": { "roundId": p.round } })).await;
     assert_eq!(body["data"]["applyToRound"]["userErrors"], json!([]), "{body}");
-    late.catch_up(&app, &lola).await;
+    late.catch_up(&app, &lola, READING).await;
     assert!(late.state.contains_key(&published) && !late.state.contains_key(&later), "{:#?}", late.state);
     assert_eq!(late.state, visible(&app, &lola).await);
     check(&app, &mut followers, "a late applicant").await;
@@ -362,12 +327,12 @@ async fn partners_follow_a_round_from_application_to_certificate_and_see_only_th
         Some(interlib::domain::GlobalId::decode_int("id", &partner_id, NodeKind::Librarian).expect("id")),
     );
     let mut partner = Follower::default();
-    partner.catch_up(&app, &partner_token).await;
+    partner.catch_up(&app, &partner_token, READING).await;
     let seen = partner.entities.len();
     let consent =
         "mutation($listed: Boolean!) { setDirectoryConsent(input: { listed: $listed }) { librarian { id } } }";
     app.graphql_as(Some(&kenji), consent, json!({ "listed": true })).await;
-    partner.catch_up(&app, &partner_token).await;
+    partner.catch_up(&app, &partner_token, READING).await;
     assert!(partner.entities[seen..].contains(&kenji_pairing), "{:?}", &partner.entities[seen..]);
     assert_eq!(partner.state, visible(&app, &partner_token).await);
     check(&app, &mut followers, "consent").await;
@@ -423,14 +388,14 @@ async fn a_topic_is_announced_in_the_feed_when_its_publish_time_comes() {
     let za = app.token(Role::Ambassador, &["ZA"], None, None);
     let soon = (chrono::Utc::now() + chrono::Duration::milliseconds(1_500)).to_rfc3339();
     let mut follower = Follower::default();
-    follower.catch_up(&app, &za).await;
+    follower.catch_up(&app, &za, READING).await;
     let topic = add_topic(&app, &p.round, "Soon", &soon).await;
-    follower.catch_up(&app, &za).await;
+    follower.catch_up(&app, &za, READING).await;
     assert!(!follower.state.contains_key(&topic), "not before its time");
     // Admins follow it from the start.
     assert!(follow(&app, &app.token(Role::Admin, &[], None, None)).await.contains_key(&topic));
     for _ in 0..100 {
-        follower.catch_up(&app, &za).await;
+        follower.catch_up(&app, &za, READING).await;
         if follower.state.contains_key(&topic) {
             break;
         }
@@ -460,7 +425,7 @@ async fn followers_running_alongside_a_round_end_with_exactly_what_they_may_see(
                 let mut follower = Follower::default();
                 loop {
                     let finished = done.load(Ordering::SeqCst);
-                    if follower.step(&app, &token).await && finished {
+                    if follower.step(&app, &token, READING).await && finished {
                         return follower;
                     }
                 }

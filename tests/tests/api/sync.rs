@@ -63,8 +63,10 @@ async fn roster(app: &TestApp, association: i32) -> Vec<(String, String, i32)> {
 }
 
 fn member(external_id: &str, email: &str, name: &str, country: &str) -> Value {
-    json!({ "externalId": external_id, "email": email, "fullName": name, "countryCode": country,
-            "sector": "PUBLIC", "languages": ["en"], "interests": ["outreach"] })
+    let mut row = fixtures::member_row(external_id, email, name, country);
+    row["sector"] = json!("PUBLIC");
+    row["interests"] = json!(["outreach"]);
+    row
 }
 
 #[tokio::test]

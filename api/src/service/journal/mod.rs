@@ -18,23 +18,8 @@ use crate::domain::{GlobalId, NodeKind};
 use crate::error::ApiResult;
 use crate::service::now;
 
-/// The operation a change-log entry records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Operation {
-    Upsert,
-    Deactivate,
-    Erase,
-}
-
-impl Operation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Upsert => "UPSERT",
-            Self::Deactivate => "DEACTIVATE",
-            Self::Erase => "ERASE",
-        }
-    }
-}
+/// The operation a change-log entry records (the feed's `ChangeOperation`).
+pub use crate::domain::ChangeOperation as Operation;
 
 fn actor(viewer: &Viewer) -> String {
     viewer.subject().unwrap_or("anonymous").chars().take(128).collect()
