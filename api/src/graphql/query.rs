@@ -49,7 +49,7 @@ impl QueryRoot {
     }
 
     /// The caller's cost budget, after this request was charged (each request costs its
-    /// complexity; see the README, "Limits"). `null` when rate limiting is off, and over a
+    /// complexity; see "Limits" in docs/front-end.md). `null` when rate limiting is off, and over a
     /// WebSocket.
     #[graphql(cache_control(no_cache))]
     async fn rate_limit(&self, ctx: &Context<'_>) -> Option<RateLimit> {
@@ -71,8 +71,8 @@ impl QueryRoot {
         document.map(Json).ok_or_else(|| ApiError::NotFound("no such librarian".into()).into())
     }
 
-    /// The change feed: every write, in order, that the caller may follow (see the README,
-    /// "Change feed"). Start without `after`, then pass each page's `endCursor`; a
+    /// The change feed: every write, in order, that the caller may follow (see "The change
+    /// feed" in docs/partners.md). Start without `after`, then pass each page's `endCursor`; a
     /// follower that applies every event (`node`, or dropping its copy when `node` is
     /// `null`) holds exactly what it may see, and never misses or repeats an event.
     #[graphql(

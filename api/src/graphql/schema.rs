@@ -108,3 +108,46 @@ fn builder() -> SchemaBuilder<Query, Mutation, SubscriptionRoot> {
         WebhookDelivery => "webhook deliveries",
     )
 }
+
+/// Stops every request after validation: what [`validate`] needs.
+struct ValidateOnly;
+
+impl async_graphql::extensions::ExtensionFactory for ValidateOnly {
+    fn create(&self) -> Arc<dyn async_graphql::extensions::Extension> {
+        Arc::new(ValidateOnly)
+    }
+}
+
+#[async_graphql::async_trait::async_trait]
+impl async_graphql::extensions::Extension for ValidateOnly {
+    async fn execute(
+        &self,
+        _ctx: &async_graphql::extensions::ExtensionContext<'_>,
+        _operation_name: Option<&str>,
+        _next: async_graphql::extensions::NextExecute<'_>,
+    ) -> async_graphql::Response {
+        async_graphql::Response::new(async_graphql::Value::Null)
+    }
+}
+
+/// The errors of parsing and validating `document` against the schema (empty: valid),
+/// without running anything: for the documentation's examples, which a test checks.
+pub async fn validate(document: &str) -> Vec<String> {
+    let schema = builder().extension(ValidateOnly).finish();
+    // Validation covers the whole document; a document of several operations needs one
+    // named to be run at all.
+    let first_name = match async_graphql::parser::parse_query(document) {
+        Ok(doc) => match doc.operations {
+            async_graphql::parser::types::DocumentOperations::Multiple(ops) => {
+                ops.keys().next().map(ToString::to_string)
+            }
+            async_graphql::parser::types::DocumentOperations::Single(_) => None,
+        },
+        Err(err) => return vec![err.to_string()],
+    };
+    let mut request = async_graphql::Request::new(document);
+    if let Some(name) = first_name {
+        request = request.operation_name(name);
+    }
+    schema.execute(request).await.errors.into_iter().map(|e| e.message).collect()
+}

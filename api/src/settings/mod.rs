@@ -139,7 +139,7 @@ pub const EXAMPLE_SECRET: &str = "replace-with-32-or-more-random-bytes-0000";
 pub const DEVELOPMENT_SECRET: &str = "interlib-development-secret-not-for-production";
 
 impl Default for Settings {
-    /// The built-in defaults, documented in `interlib.example.toml` and the README.
+    /// The built-in defaults, documented in `interlib.example.toml` and docs/operations.md.
     fn default() -> Self {
         Self {
             database_url: SecretString::from("sqlite://interlib.db?mode=rwc".to_owned()),

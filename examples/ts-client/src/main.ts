@@ -1,4 +1,4 @@
-// Runs the README's front-end flows against a live Interlib server, as a front-end would:
+// Runs the front-end flows of docs/front-end.md against a live Interlib server, as a front-end would:
 // Apollo Client with a normalised cache and relay-style paging, automatic persisted queries
 // sent over GET, and a subscription over graphql-ws. Exits non-zero on the first thing that
 // does not hold.

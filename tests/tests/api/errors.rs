@@ -181,9 +181,9 @@ async fn a_unique_violation_is_told_by_its_index_on_both_databases() {
 
 #[test]
 fn the_readme_lists_every_error_code() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).expect("README");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/front-end.md")).expect("docs");
     let section = readme.split("\n## Errors\n").nth(1).and_then(|rest| rest.split("\n## ").next()).expect("Errors");
     let missing: Vec<&str> =
         ErrorCode::ALL.iter().map(|c| c.as_str()).filter(|c| !section.contains(&format!("`{c}`"))).collect();
-    assert!(missing.is_empty(), "codes the README's Errors section does not name: {missing:?}");
+    assert!(missing.is_empty(), "codes the Errors section of docs/front-end.md does not name: {missing:?}");
 }

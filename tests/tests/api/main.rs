@@ -7,6 +7,7 @@ mod auth;
 mod authorization;
 mod consent;
 mod country_share;
+mod docs;
 mod edge;
 mod errors;
 mod failures;
