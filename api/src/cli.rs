@@ -176,128 +176,153 @@ pub enum MigrateAction {
 /// # Errors
 /// Whatever the command fails with, with context.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Schema = cli.command {
-        print!("{}", graphql::schema::sdl());
-        return Ok(());
-    }
-    if let Command::Match { graph: Some(graph), max_cardinality, .. } = &cli.command {
-        // Pure computation: no settings, no database, nothing but the answer on stdout.
-        let text = std::fs::read_to_string(graph).with_context(|| format!("cannot read {}", graph.display()))?;
-        let objective = if *max_cardinality { Objective::MaxCardinality } else { Objective::MaxWeight };
-        let matching = crate::matching::graph_file::solve(&text, objective).map_err(anyhow::Error::msg)?;
-        println!("{}", serde_json::to_string(&matching)?);
-        return Ok(());
+    // Commands that print one answer on stdout and log nothing.
+    match &cli.command {
+        Command::Schema => {
+            print!("{}", graphql::schema::sdl());
+            return Ok(());
+        }
+        Command::Match { graph: Some(graph), max_cardinality, .. } => return match_graph(graph, *max_cardinality),
+        _ => {}
     }
     let mut settings = Settings::load(cli.config)?;
-    if let Command::Token { action: TokenAction::Mint { role, countries, association, librarian, subject, ttl } } =
-        &cli.command
-    {
-        // Only the token goes to stdout; nothing here is logged.
-        let keys = KeyRing::from_settings(&settings)?;
-        let scope =
-            TokenScope { countries: countries.clone(), association: association.clone(), librarian: librarian.clone() };
-        let claims = Claims::for_role(*role, &scope, subject.clone(), *ttl, keys.issuer(), keys.audience())?;
-        println!("{}", keys.mint(&claims)?);
-        return Ok(());
+    if let Command::Token { action } = &cli.command {
+        return mint(&settings, action);
     }
     telemetry::init(settings.log_format, &settings.log_level);
     match cli.command {
         Command::Schema | Command::Token { .. } | Command::Match { round: None, .. } => Ok(()),
-        Command::Match { round: Some(round), dry_run, .. } => {
-            let round_id = match round.parse::<i32>() {
-                Ok(id) => id,
-                Err(_) => GlobalId::decode_int("round", &round, NodeKind::Round).map_err(ApiError::into_anyhow)?,
-            };
-            let (db, _) = db::connect(&settings).await?;
-            let countries = crate::service::countries::CountryTable::load(&db).await.map_err(ApiError::into_anyhow)?;
-            let viewer = Viewer::Admin { subject: "cli".to_owned() };
-            let outcome =
-                crate::service::rounds::run_matching(&db, &viewer, &countries, &settings.matching, round_id, dry_run)
-                    .await
-                    .map_err(ApiError::into_anyhow)?;
-            match outcome {
-                Ok(run) => {
-                    println!("{}", serde_json::to_string_pretty(&crate::http::views::matching_run(&run))?);
-                    Ok(())
-                }
-                Err(errors) => {
-                    let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
-                    anyhow::bail!("{}", messages.join("; "))
-                }
-            }
-        }
-        Command::Serve { demo } => {
-            let (db, statements) = db::connect(&settings).await?;
-            if demo && librarian::Entity::find().count(&db).await? == 0 {
-                let started = Instant::now();
-                seed::demo(&db).await.context("seeding the demo network")?;
-                tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo network seeded");
-            }
-            let app = Application::with_database(&settings, db, statements).await?;
-            println!("Interlib is listening on http://{}/graphql", display_address(&settings.bind_address, app.port()));
-            app.run_until_stopped().await.context("server failed")
-        }
+        Command::Match { round: Some(round), dry_run, .. } => match_round(&settings, &round, dry_run).await,
+        Command::Serve { demo } => serve(&settings, demo).await,
         Command::Migrate { action } => {
             settings.migrate_on_start = false;
-            let (db, _) = db::connect(&settings).await?;
-            match action {
-                MigrateAction::Up => Migrator::up(&db, None).await?,
-                MigrateAction::Down { all: true, .. } => Migrator::reset(&db).await?,
-                MigrateAction::Down { steps, .. } => Migrator::down(&db, Some(steps)).await?,
-                MigrateAction::Status => {
-                    for migration in Migrator::get_migration_with_status(&db).await? {
-                        println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
-                    }
-                }
-            }
+            migrate(&settings, action).await
+        }
+        Command::Import { action } => import(&settings, action).await,
+        Command::Seed { demo, librarians, seed: rng_seed } => seed_data(&settings, demo, librarians, rng_seed).await,
+    }
+}
+
+/// `interlib match --graph`: pure computation, no settings, no database.
+fn match_graph(graph: &std::path::Path, max_cardinality: bool) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(graph).with_context(|| format!("cannot read {}", graph.display()))?;
+    let objective = if max_cardinality { Objective::MaxCardinality } else { Objective::MaxWeight };
+    let matching = crate::matching::graph_file::solve(&text, objective).map_err(anyhow::Error::msg)?;
+    println!("{}", serde_json::to_string(&matching)?);
+    Ok(())
+}
+
+/// `interlib token mint`: only the token goes to stdout; nothing here is logged.
+fn mint(settings: &Settings, action: &TokenAction) -> anyhow::Result<()> {
+    let TokenAction::Mint { role, countries, association, librarian, subject, ttl } = action;
+    let keys = KeyRing::from_settings(settings)?;
+    let scope =
+        TokenScope { countries: countries.clone(), association: association.clone(), librarian: librarian.clone() };
+    let claims = Claims::for_role(*role, &scope, subject.clone(), *ttl, keys.issuer(), keys.audience())?;
+    println!("{}", keys.mint(&claims)?);
+    Ok(())
+}
+
+/// `interlib match --round`: a matching run on the configured database, as `runMatching`.
+async fn match_round(settings: &Settings, round: &str, dry_run: bool) -> anyhow::Result<()> {
+    let round_id = match round.parse::<i32>() {
+        Ok(id) => id,
+        Err(_) => GlobalId::decode_int("round", round, NodeKind::Round).map_err(ApiError::into_anyhow)?,
+    };
+    let (db, _) = db::connect(settings).await?;
+    let countries = crate::service::countries::CountryTable::load(&db).await.map_err(ApiError::into_anyhow)?;
+    let viewer = Viewer::Admin { subject: "cli".to_owned() };
+    let outcome = crate::service::rounds::run_matching(&db, &viewer, &countries, &settings.matching, round_id, dry_run)
+        .await
+        .map_err(ApiError::into_anyhow)?;
+    match outcome {
+        Ok(run) => {
+            println!("{}", serde_json::to_string_pretty(&crate::http::views::matching_run(&run))?);
             Ok(())
         }
-        Command::Import {
-            action: ImportAction::Members { association, mode, dry_run, idempotency_key, format, file },
-        } => {
-            let format = format
-                .or_else(|| Format::from_path(&file))
-                .context("say --format jsonl or csv (the file's extension does not tell)")?;
-            let association_id = match association.parse::<i32>() {
-                Ok(id) => id,
-                Err(_) => GlobalId::decode_int("association", &association, NodeKind::Association)
-                    .map_err(ApiError::into_anyhow)?,
-            };
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let list = member_files::parse(&bytes, format).map_err(ApiError::into_anyhow)?;
-            drop(bytes);
-            let (db, _) = db::connect(&settings).await?;
-            let request = SyncRequest {
-                association_id,
-                mode,
-                dry_run,
-                members: list.members,
-                unreadable: list.unreadable,
-                idempotency_key,
-                source: SyncSource::Cli,
-            };
-            let options =
-                SyncOptions { idempotency_ttl: std::time::Duration::from_secs(settings.idempotency_ttl_secs) };
-            let viewer = Viewer::Admin { subject: "cli".to_owned() };
-            let report = sync::sync(&db, &viewer, options, request).await.map_err(ApiError::into_anyhow)?;
-            println!("{}", serde_json::to_string_pretty(&crate::http::views::sync_report(&report))?);
-            Ok(())
-        }
-        Command::Seed { demo, librarians, seed: rng_seed } => {
-            let (db, _) = db::connect(&settings).await?;
-            let started = Instant::now();
-            if demo {
-                seed::demo(&db).await?;
-                println!("seeded the demo network in {:.1?}", started.elapsed());
-            } else if let Some(n) = librarians {
-                seed::librarians(&db, n, rng_seed).await?;
-                println!("added {n} librarians in {:.1?}", started.elapsed());
-            } else {
-                anyhow::bail!("say what to seed: --demo or --librarians N");
-            }
-            Ok(())
+        Err(errors) => {
+            let messages: Vec<String> = errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+            anyhow::bail!("{}", messages.join("; "))
         }
     }
+}
+
+/// `interlib serve`: the server, with the demo network seeded into an empty database.
+async fn serve(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    let (db, statements) = db::connect(settings).await?;
+    if demo && librarian::Entity::find().count(&db).await? == 0 {
+        let started = Instant::now();
+        seed::demo(&db).await.context("seeding the demo network")?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "demo network seeded");
+    }
+    let app = Application::with_database(settings, db, statements).await?;
+    println!("Interlib is listening on http://{}/graphql", display_address(&settings.bind_address, app.port()));
+    app.run_until_stopped().await.context("server failed")
+}
+
+/// `interlib migrate`.
+async fn migrate(settings: &Settings, action: MigrateAction) -> anyhow::Result<()> {
+    let (db, _) = db::connect(settings).await?;
+    match action {
+        MigrateAction::Up => Migrator::up(&db, None).await?,
+        MigrateAction::Down { all: true, .. } => Migrator::reset(&db).await?,
+        MigrateAction::Down { steps, .. } => Migrator::down(&db, Some(steps)).await?,
+        MigrateAction::Status => {
+            for migration in Migrator::get_migration_with_status(&db).await? {
+                println!("{:<10} {}", format!("{:?}", migration.status()), migration.name());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `interlib import members`: a member file synced into the configured database, as the
+/// bulk path does.
+async fn import(settings: &Settings, action: ImportAction) -> anyhow::Result<()> {
+    let ImportAction::Members { association, mode, dry_run, idempotency_key, format, file } = action;
+    let format = format
+        .or_else(|| Format::from_path(&file))
+        .context("say --format jsonl or csv (the file's extension does not tell)")?;
+    let association_id = match association.parse::<i32>() {
+        Ok(id) => id,
+        Err(_) => {
+            GlobalId::decode_int("association", &association, NodeKind::Association).map_err(ApiError::into_anyhow)?
+        }
+    };
+    let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+    let list = member_files::parse(&bytes, format).map_err(ApiError::into_anyhow)?;
+    drop(bytes);
+    let (db, _) = db::connect(settings).await?;
+    let request = SyncRequest {
+        association_id,
+        mode,
+        dry_run,
+        members: list.members,
+        unreadable: list.unreadable,
+        idempotency_key,
+        source: SyncSource::Cli,
+    };
+    let options = SyncOptions { idempotency_ttl: std::time::Duration::from_secs(settings.idempotency_ttl_secs) };
+    let viewer = Viewer::Admin { subject: "cli".to_owned() };
+    let report = sync::sync(&db, &viewer, options, request).await.map_err(ApiError::into_anyhow)?;
+    println!("{}", serde_json::to_string_pretty(&crate::http::views::sync_report(&report))?);
+    Ok(())
+}
+
+/// `interlib seed`.
+async fn seed_data(settings: &Settings, demo: bool, librarians: Option<usize>, rng_seed: u64) -> anyhow::Result<()> {
+    let (db, _) = db::connect(settings).await?;
+    let started = Instant::now();
+    if demo {
+        seed::demo(&db).await?;
+        println!("seeded the demo network in {:.1?}", started.elapsed());
+    } else if let Some(n) = librarians {
+        seed::librarians(&db, n, rng_seed).await?;
+        println!("added {n} librarians in {:.1?}", started.elapsed());
+    } else {
+        anyhow::bail!("say what to seed: --demo or --librarians N");
+    }
+    Ok(())
 }
 
 fn display_address(bind: &str, port: u16) -> String {

@@ -120,3 +120,25 @@ pub fn token(role: Role, scope: &TokenScope) -> anyhow::Result<String> {
     let claims = Claims::for_role(role, scope, None, Duration::from_secs(24 * 3600), keys.issuer(), keys.audience())?;
     keys.mint(&claims)
 }
+
+/// User + system CPU seconds of a process so far (`/proc/PID/stat`, fields 14 and 15).
+pub fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    let after = stat.rsplit_once(')').map_or(stat.as_str(), |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
+    Ok((ticks(11) + ticks(12)) / 100.0)
+}
+
+/// User + system CPU seconds so far of every PostgreSQL process of this machine (its
+/// postmaster and backends; `/proc/*/comm` is `postgres`): the database's side of a run.
+pub fn postgres_cpu_seconds() -> f64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return 0.0 };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres"))
+        .filter_map(|pid| cpu_seconds(pid).ok())
+        .sum()
+}

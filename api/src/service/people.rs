@@ -4,7 +4,7 @@
 use entities::{ambassador, application, certificate, librarian, librarian_interest, librarian_language, membership};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr,
+    DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr,
 };
 use serde_json::json;
 
@@ -347,80 +347,11 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
         return Ok(Ok(current));
     }
     let at = now();
-    let version = current.version;
     let before = current.clone();
-    let mut model = current.into_active_model();
-    model.full_name = Set(ERASED_NAME.to_owned());
-    model.email = Set(format!("erased-{id}@erased.invalid"));
-    model.institution = Set(None);
-    model.job_title = Set(None);
-    model.years_experience = Set(0);
-    model.bio = Set(None);
-    model.listed_in_directory = Set(false);
-    model.erased_at = Set(Some(at));
-    model.version = Set(version + 1);
-    model.updated_at = Set(at);
-    let model = model.update(&txn).await?;
-    librarian_language::Entity::delete_many().filter(librarian_language::Column::LibrarianId.eq(id)).exec(&txn).await?;
-    librarian_interest::Entity::delete_many().filter(librarian_interest::Column::LibrarianId.eq(id)).exec(&txn).await?;
-
-    let active = membership::Entity::find()
-        .filter(membership::Column::LibrarianId.eq(id))
-        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
-        .all(&txn)
-        .await?;
-    for m in &active {
-        membership::Entity::update_many()
-            .col_expr(membership::Column::Status, Expr::value(MembershipStatus::Deactivated.as_str()))
-            .col_expr(membership::Column::DeactivatedAt, Expr::value(at))
-            .col_expr(membership::Column::Version, Expr::value(m.version + 1))
-            .col_expr(membership::Column::UpdatedAt, Expr::value(at))
-            .filter(membership::Column::Id.eq(m.id))
-            .exec(&txn)
-            .await?;
-    }
-    // Links they never confirmed are declined for good, and what associations sent about
-    // them is personal data like the rest.
-    membership::Entity::update_many()
-        .col_expr(membership::Column::Consent, Expr::value(MembershipConsent::Declined.as_str()))
-        .filter(membership::Column::LibrarianId.eq(id))
-        .filter(membership::Column::Consent.eq(MembershipConsent::Pending.as_str()))
-        .exec(&txn)
-        .await?;
-    membership::Entity::update_many()
-        .col_expr(membership::Column::Sent, Expr::value(Option::<String>::None))
-        .filter(membership::Column::LibrarianId.eq(id))
-        .exec(&txn)
-        .await?;
-    application::Entity::update_many()
-        .col_expr(application::Column::Goal, Expr::value(Option::<String>::None))
-        .col_expr(
-            application::Column::Preferences,
-            Expr::value(json!({ "languages": [], "preferredSectors": [], "interests": [] })),
-        )
-        .filter(application::Column::LibrarianId.eq(id))
-        .exec(&txn)
-        .await?;
-    certificate::Entity::update_many()
-        .col_expr(certificate::Column::RecipientName, Expr::value(ERASED_NAME))
-        .filter(certificate::Column::LibrarianId.eq(id))
-        .exec(&txn)
-        .await?;
-    let open_terms: Vec<i32> = ambassador::Entity::find()
-        .filter(ambassador::Column::LibrarianId.eq(id))
-        .filter(Condition::any().add(ambassador::Column::TermUntil.is_null()).add(ambassador::Column::TermUntil.gt(at)))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .map(|a| a.id)
-        .collect();
-    if !open_terms.is_empty() {
-        ambassador::Entity::update_many()
-            .col_expr(ambassador::Column::TermUntil, Expr::value(at))
-            .filter(ambassador::Column::Id.is_in(open_terms.clone()))
-            .exec(&txn)
-            .await?;
-    }
+    let model = anonymise(&txn, current, at).await?;
+    let active = end_memberships(&txn, id, at).await?;
+    forget_programme_data(&txn, id).await?;
+    let open_terms = end_ambassador_terms(&txn, id, at).await?;
 
     let scope = Scope::changed(&before, &model);
     let mut entries = vec![Entry::new(NodeKind::Librarian, id, Operation::Erase, scope.clone())];
@@ -441,15 +372,113 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
         open_terms.iter().map(|a| Entry::new(NodeKind::Ambassador, *a, Operation::Deactivate, Scope::public())),
     );
     journal::record(&txn, viewer, entries).await?;
-    journal::audit(
-        &txn,
-        viewer,
-        "eraseLibrarian",
-        NodeKind::Librarian,
-        id,
-        json!({ "deactivatedMemberships": active.len() }),
-    )
-    .await?;
+    let details = json!({ "deactivatedMemberships": active.len() });
+    journal::audit(&txn, viewer, "eraseLibrarian", NodeKind::Librarian, id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
+}
+
+/// The librarian row anonymised, and their languages and interests deleted.
+async fn anonymise(
+    txn: &DatabaseTransaction,
+    current: librarian::Model,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<librarian::Model> {
+    let id = current.id;
+    let version = current.version;
+    let mut model = current.into_active_model();
+    model.full_name = Set(ERASED_NAME.to_owned());
+    model.email = Set(format!("erased-{id}@erased.invalid"));
+    model.institution = Set(None);
+    model.job_title = Set(None);
+    model.years_experience = Set(0);
+    model.bio = Set(None);
+    model.listed_in_directory = Set(false);
+    model.erased_at = Set(Some(at));
+    model.version = Set(version + 1);
+    model.updated_at = Set(at);
+    let model = model.update(txn).await?;
+    librarian_language::Entity::delete_many().filter(librarian_language::Column::LibrarianId.eq(id)).exec(txn).await?;
+    librarian_interest::Entity::delete_many().filter(librarian_interest::Column::LibrarianId.eq(id)).exec(txn).await?;
+    Ok(model)
+}
+
+/// Active memberships deactivated (returned, as they were), links never confirmed declined
+/// for good, and what associations sent cleared: it is personal data like the rest.
+async fn end_memberships(
+    txn: &DatabaseTransaction,
+    id: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Vec<membership::Model>> {
+    let active = membership::Entity::find()
+        .filter(membership::Column::LibrarianId.eq(id))
+        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
+        .all(txn)
+        .await?;
+    for m in &active {
+        membership::Entity::update_many()
+            .col_expr(membership::Column::Status, Expr::value(MembershipStatus::Deactivated.as_str()))
+            .col_expr(membership::Column::DeactivatedAt, Expr::value(at))
+            .col_expr(membership::Column::Version, Expr::value(m.version + 1))
+            .col_expr(membership::Column::UpdatedAt, Expr::value(at))
+            .filter(membership::Column::Id.eq(m.id))
+            .exec(txn)
+            .await?;
+    }
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Consent, Expr::value(MembershipConsent::Declined.as_str()))
+        .filter(membership::Column::LibrarianId.eq(id))
+        .filter(membership::Column::Consent.eq(MembershipConsent::Pending.as_str()))
+        .exec(txn)
+        .await?;
+    membership::Entity::update_many()
+        .col_expr(membership::Column::Sent, Expr::value(Option::<String>::None))
+        .filter(membership::Column::LibrarianId.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(active)
+}
+
+/// Application goals and preferences cleared, and certificates' names anonymised
+/// (pairings stay, for the programme's statistics).
+async fn forget_programme_data(txn: &DatabaseTransaction, id: i32) -> ApiResult<()> {
+    application::Entity::update_many()
+        .col_expr(application::Column::Goal, Expr::value(Option::<String>::None))
+        .col_expr(
+            application::Column::Preferences,
+            Expr::value(json!({ "languages": [], "preferredSectors": [], "interests": [] })),
+        )
+        .filter(application::Column::LibrarianId.eq(id))
+        .exec(txn)
+        .await?;
+    certificate::Entity::update_many()
+        .col_expr(certificate::Column::RecipientName, Expr::value(ERASED_NAME))
+        .filter(certificate::Column::LibrarianId.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Open ambassador terms ended now; the ids of those ended.
+async fn end_ambassador_terms(
+    txn: &DatabaseTransaction,
+    id: i32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<Vec<i32>> {
+    let open_terms: Vec<i32> = ambassador::Entity::find()
+        .filter(ambassador::Column::LibrarianId.eq(id))
+        .filter(Condition::any().add(ambassador::Column::TermUntil.is_null()).add(ambassador::Column::TermUntil.gt(at)))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    if !open_terms.is_empty() {
+        ambassador::Entity::update_many()
+            .col_expr(ambassador::Column::TermUntil, Expr::value(at))
+            .filter(ambassador::Column::Id.is_in(open_terms.clone()))
+            .exec(txn)
+            .await?;
+    }
+    Ok(open_terms)
 }

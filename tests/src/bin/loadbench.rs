@@ -97,13 +97,21 @@ async fn main() -> anyhow::Result<()> {
 
     // Warm-up: fills caches and connection pools on both sides.
     run(&client, &endpoint, query, token, 8, Duration::from_secs(2)).await?;
-    println!("| backend | caller | clients | requests/s | p50 ms | p99 ms | errors |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| backend | caller | clients | requests/s | p50 ms | p99 ms | errors | CPU ms/request: server | database | load generator |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for &clients in &args.clients {
+        // CPU of each process over the run (`/proc`): the server, PostgreSQL's processes
+        // (SQLite runs inside the server), and this load generator.
+        let before = Cpu::now(server.pid)?;
         let r = run(&client, &endpoint, query, token, clients, Duration::from_secs(args.seconds)).await?;
+        let spent = Cpu::now(server.pid)?.since(&before, r.requests);
+        let database =
+            if args.backend == Backend::Postgres { format!("{:.2}", spent.database) } else { "in the server".into() };
         println!(
-            "| {:?} | {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} |",
-            args.backend, args.caller, r.rps, r.p50_ms, r.p99_ms, r.errors
+            "| {:?} | {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {database} | {:.2} |",
+            args.backend, args.caller, r.rps, r.p50_ms, r.p99_ms, r.errors, spent.server, spent.load
         );
     }
     println!("server peak memory (VmHWM): {:.1} MB", server.peak_rss_mb()?);
@@ -156,6 +164,7 @@ struct RunResult {
     p50_ms: f64,
     p99_ms: f64,
     errors: usize,
+    requests: usize,
 }
 
 async fn run(
@@ -213,7 +222,34 @@ async fn run(
     }
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Ok(RunResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors })
+    Ok(RunResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors, requests: all.len() })
+}
+
+/// CPU seconds spent so far by the server, the database and this process.
+struct Cpu {
+    server: f64,
+    database: f64,
+    load: f64,
+}
+
+impl Cpu {
+    fn now(server: u32) -> anyhow::Result<Self> {
+        Ok(Self {
+            server: bench::cpu_seconds(server)?,
+            database: bench::postgres_cpu_seconds(),
+            load: bench::cpu_seconds(std::process::id())?,
+        })
+    }
+
+    /// Milliseconds of CPU per request of each process since `before`.
+    fn since(&self, before: &Self, requests: usize) -> Self {
+        let per = |now: f64, then: f64| (now - then) * 1000.0 / requests.max(1) as f64;
+        Self {
+            server: per(self.server, before.server),
+            database: per(self.database, before.database),
+            load: per(self.load, before.load),
+        }
+    }
 }
 
 /// An answer with data, whose errors (if any) are only fields the policy denies (an

@@ -141,9 +141,9 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
             let endpoint = format!("http://127.0.0.1:{}/graphql", server.port);
             run(&client, &endpoint, 8, Duration::from_secs(2), round).await?; // warm-up
-            let cpu_before = cpu_seconds(server.pid)?;
+            let cpu_before = bench::cpu_seconds(server.pid)?;
             let mut result = run(&client, &endpoint, args.clients, turn, round).await?;
-            result.server_cpu = cpu_seconds(server.pid)? - cpu_before;
+            result.server_cpu = bench::cpu_seconds(server.pid)? - cpu_before;
             eprintln!("round {round} {limiter:?}: {:.0} requests/s", result.count() as f64 / result.seconds);
             totals.entry(limiter).or_default().add(result);
         }
@@ -201,10 +201,12 @@ async fn charge_cost(redis: &str) -> anyhow::Result<()> {
     let keys: Vec<String> = (0..10_000).map(|i| format!("Ambassador:subject-{i}")).collect();
     let n = 1_000_000;
     let started = Instant::now();
+    let cpu_before = bench::cpu_seconds(std::process::id())?;
     for i in 0..n {
         memory.charge(&keys[i % keys.len()], 17).await;
     }
-    let memory_ns = started.elapsed().as_nanos() as f64 / n as f64;
+    let memory_ns = (bench::cpu_seconds(std::process::id())? - cpu_before) * 1e9 / n as f64;
+    let memory_wall_ns = started.elapsed().as_nanos() as f64 / n as f64;
     let shared = RateLimiter::new(&RateLimitSettings {
         redis_url: Some(redis.to_owned()),
         redis_prefix: format!("interlib-bench-{}", std::process::id()),
@@ -214,7 +216,7 @@ async fn charge_cost(redis: &str) -> anyhow::Result<()> {
     shared.charge("warm-up", 1).await;
     let n: u32 = 20_000;
     let started = Instant::now();
-    let cpu_before = cpu_seconds(std::process::id())?;
+    let cpu_before = bench::cpu_seconds(std::process::id())?;
     futures::stream::iter(0..n as usize)
         .map(|i| {
             let (shared, key) = (shared.clone(), keys[i % keys.len()].clone());
@@ -224,24 +226,13 @@ async fn charge_cost(redis: &str) -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .await;
     let redis_rate = f64::from(n) / started.elapsed().as_secs_f64();
-    let redis_cpu_us = (cpu_seconds(std::process::id())? - cpu_before) * 1e6 / f64::from(n);
+    let redis_cpu_us = (bench::cpu_seconds(std::process::id())? - cpu_before) * 1e6 / f64::from(n);
     println!(
-        "one charge: in memory {memory_ns:.0} ns of CPU; in Redis {redis_cpu_us:.1} µs of the caller's CPU, \
+        "one charge: in memory {memory_ns:.0} ns of CPU ({memory_wall_ns:.0} ns of wall time); in Redis {redis_cpu_us:.1} µs of the caller's CPU, \
          {redis_rate:.0} charges/s with 100 in flight ({} fell back to local counters)",
         shared.redis_failures()
     );
     Ok(())
-}
-
-/// User + system CPU seconds of a process so far (`/proc/PID/stat`, fields 14 and 15).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
-    let after = stat.rsplit_once(')').map_or(stat.as_str(), |(_, rest)| rest);
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    // After the name: state is field 3, so utime (14) and stime (15) are at 11 and 12.
-    Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
 async fn prepare_database(args: &Args) -> anyhow::Result<String> {
