@@ -81,7 +81,9 @@ const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Some(url) = &args.serve {
-        return bench::serve(url, |_| {}).await;
+        // A budget no run can spend: the limiter charges every request as in production,
+        // but refuses none (one token sends every request here).
+        return bench::serve(url, |s| s.rate_limit.points = u64::MAX / 4).await;
     }
     let query: &'static str = match &args.query_file {
         Some(path) => Box::leak(std::fs::read_to_string(path)?.into_boxed_str()),
