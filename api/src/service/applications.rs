@@ -4,7 +4,8 @@
 
 use entities::{application, librarian, librarian_interest, librarian_language, membership, round};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter,
 };
 use serde_json::json;
 
@@ -70,40 +71,15 @@ pub async fn apply(
         return Ok(Err(c.errors));
     }
     let txn = crate::db::begin_write(db).await?;
-    let Some(round) = round::Entity::find_by_id(round_id).one(&txn).await? else {
-        return refused("roundId", UserErrorCode::NotFound, "no such round");
-    };
-    if round.status != RoundStatus::Open.as_str() {
-        return Err(ApiError::Conflict(format!(
-            "the round is {}; applyToRound needs a round that is OPEN",
-            round.status
-        )));
+    if let Err(errors) = may_apply(&txn, round_id, librarian_id).await? {
+        return Ok(Err(errors));
     }
-    let Some(person) = librarian::Entity::find_by_id(librarian_id).one(&txn).await? else {
-        return refused("librarianId", UserErrorCode::NotFound, "no such librarian");
-    };
-    if person.erased_at.is_some() {
-        return refused("librarianId", UserErrorCode::NotAllowed, "this librarian was erased");
-    }
-    let languages = match languages {
-        Some(l) => l,
-        None => librarian_language::Entity::find()
-            .filter(librarian_language::Column::LibrarianId.eq(librarian_id))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|l| l.language)
-            .collect(),
-    };
-    let interests = match interests {
-        Some(i) => i,
-        None => librarian_interest::Entity::find()
-            .filter(librarian_interest::Column::LibrarianId.eq(librarian_id))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|t| t.interest)
-            .collect(),
+    let (languages, interests) = match (languages, interests) {
+        (Some(l), Some(i)) => (l, i),
+        (languages, interests) => {
+            let (own_languages, own_interests) = profile_tags(&txn, librarian_id).await?;
+            (languages.unwrap_or(own_languages), interests.unwrap_or(own_interests))
+        }
     };
     let preferences = json!({ "languages": languages, "preferredSectors": sectors, "interests": interests });
     let match_preference = prefs.match_preference.unwrap_or(MatchPreference::Any).as_str().to_owned();
@@ -114,42 +90,29 @@ pub async fn apply(
         .one(&txn)
         .await?;
     let first_time = existing.is_none();
-    let model = match existing {
-        Some(app) if app.status != ApplicationStatus::Withdrawn.as_str() => {
-            return refused("roundId", UserErrorCode::Duplicate, "this librarian has already applied to this round");
-        }
-        Some(app) => {
-            let mut active: application::ActiveModel = app.into();
-            active.status = Set(ApplicationStatus::Submitted.as_str().to_owned());
-            active.preferences = Set(preferences);
-            active.match_preference = Set(match_preference);
-            active.goal = Set(goal.filter(|g| !g.is_empty()));
-            active.deferral = Set(None);
-            active.deferral_note = Set(None);
-            // A new application after a withdrawal takes its place in the queue from now
-            // (the country share keeps the earliest applications).
-            active.created_at = Set(at);
-            active.updated_at = Set(at);
-            active.update(&txn).await?
-        }
-        None => {
-            application::ActiveModel {
-                id: NotSet,
-                round_id: Set(round_id),
-                librarian_id: Set(librarian_id),
-                status: Set(ApplicationStatus::Submitted.as_str().to_owned()),
-                match_preference: Set(match_preference),
-                preferences: Set(preferences),
-                goal: Set(goal.filter(|g| !g.is_empty())),
-                deferral: Set(None),
-                deferral_note: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
-            .insert(&txn)
-            .await?
-        }
+    if existing.as_ref().is_some_and(|app| app.status != ApplicationStatus::Withdrawn.as_str()) {
+        return refused("roundId", UserErrorCode::Duplicate, "this librarian has already applied to this round");
+    }
+    // A new application after a withdrawal takes the withdrawn one's row, and its place in
+    // the queue from now (the country share keeps the earliest applications).
+    let mut active = match existing {
+        Some(app) => app.into(),
+        None => application::ActiveModel {
+            id: NotSet,
+            round_id: Set(round_id),
+            librarian_id: Set(librarian_id),
+            ..Default::default()
+        },
     };
+    active.status = Set(ApplicationStatus::Submitted.as_str().to_owned());
+    active.preferences = Set(preferences);
+    active.match_preference = Set(match_preference);
+    active.goal = Set(goal.filter(|g| !g.is_empty()));
+    active.deferral = Set(None);
+    active.deferral_note = Set(None);
+    active.created_at = Set(at);
+    active.updated_at = Set(at);
+    let model = if first_time { active.insert(&txn).await? } else { active.update(&txn).await? };
     crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
     if first_time {
         // The round's topics published so far come into the applicant's view.
@@ -199,4 +162,44 @@ pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: 
     journal::audit(&txn, viewer, "withdrawApplication", NodeKind::Application, model.id, json!({})).await?;
     txn.commit().await?;
     Ok(Ok(model))
+}
+
+/// A librarian's own languages and interests, the defaults of an application.
+async fn profile_tags(txn: &DatabaseTransaction, librarian_id: i32) -> ApiResult<(Vec<String>, Vec<String>)> {
+    let languages = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.eq(librarian_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|l| l.language)
+        .collect();
+    let interests = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.eq(librarian_id))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|t| t.interest)
+        .collect();
+    Ok((languages, interests))
+}
+
+/// Whether `librarian_id` may apply to `round_id` now: the round exists and is `OPEN`, the
+/// librarian exists and was not erased.
+async fn may_apply(txn: &DatabaseTransaction, round_id: i32, librarian_id: i32) -> Outcome<()> {
+    let Some(round) = round::Entity::find_by_id(round_id).one(txn).await? else {
+        return refused("roundId", UserErrorCode::NotFound, "no such round");
+    };
+    if round.status != RoundStatus::Open.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "the round is {}; applyToRound needs a round that is OPEN",
+            round.status
+        )));
+    }
+    let Some(person) = librarian::Entity::find_by_id(librarian_id).one(txn).await? else {
+        return refused("librarianId", UserErrorCode::NotFound, "no such librarian");
+    };
+    if person.erased_at.is_some() {
+        return refused("librarianId", UserErrorCode::NotAllowed, "this librarian was erased");
+    }
+    Ok(Ok(()))
 }

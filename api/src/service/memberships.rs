@@ -3,14 +3,15 @@
 
 use entities::{librarian, membership};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, sea_query::Expr,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    sea_query::Expr,
 };
 use serde_json::json;
 
 use crate::auth::{Viewer, policy};
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
 use crate::service::people::{Outcome, refused, stale};
@@ -62,25 +63,11 @@ pub async fn update(
     }
     if let Some(ext) = &external_id
         && *ext != current.external_id
+        && external_id_taken(&txn, current.association_id, ext).await?
     {
-        let taken = membership::Entity::find()
-            .filter(membership::Column::AssociationId.eq(current.association_id))
-            .filter(membership::Column::ExternalId.eq(ext.as_str()))
-            .one(&txn)
-            .await?;
-        if taken.is_some() {
-            return refused(
-                "externalId",
-                UserErrorCode::Taken,
-                "another member of the association has this externalId",
-            );
-        }
+        return refused("externalId", UserErrorCode::Taken, "another member of the association has this externalId");
     }
-    let status = match changes.active {
-        Some(true) => MembershipStatus::Active,
-        Some(false) => MembershipStatus::Deactivated,
-        None => MembershipStatus::parse(&current.status).unwrap_or(MembershipStatus::Active),
-    };
+    let status = next_status(changes.active, &current.status);
     let unchanged = external_id.as_ref().is_none_or(|e| *e == current.external_id) && status.as_str() == current.status;
     if unchanged {
         return Ok(Ok(current));
@@ -104,23 +91,41 @@ pub async fn update(
         .filter(membership::Column::Version.eq(version))
         .exec(&txn)
         .await?;
-    if updated.rows_affected != 1 {
-        let current = membership::Entity::find_by_id(id).one(&txn).await?.map_or(version, |m| m.version);
-        return Err(stale("membership", expected_version.unwrap_or(version), current));
-    }
     let Some(model) = membership::Entity::find_by_id(id).one(&txn).await? else {
         return refused("membershipId", UserErrorCode::NotFound, "no such membership");
     };
+    if updated.rows_affected != 1 {
+        return Err(stale("membership", expected_version.unwrap_or(version), model.version));
+    }
     let operation =
         if was_active && status == MembershipStatus::Deactivated { Operation::Deactivate } else { Operation::Upsert };
     let scope = Scope::membership(&model, &Scope::librarian(&person));
     journal::change(&txn, viewer, NodeKind::Membership, id, operation, scope).await?;
     if viewer.is_admin() {
-        journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, json!({ "status": model.status }))
-            .await?;
+        let details = json!({ "status": model.status });
+        journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, details).await?;
     }
     txn.commit().await?;
     Ok(Ok(model))
+}
+
+/// The status a membership has after a change of `active` (none: the status it has).
+fn next_status(active: Option<bool>, current: &str) -> MembershipStatus {
+    match active {
+        Some(true) => MembershipStatus::Active,
+        Some(false) => MembershipStatus::Deactivated,
+        None => MembershipStatus::parse(current).unwrap_or(MembershipStatus::Active),
+    }
+}
+
+/// Whether another member of the association has the external id `external_id`.
+async fn external_id_taken(txn: &DatabaseTransaction, association_id: i32, external_id: &str) -> ApiResult<bool> {
+    let taken = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::ExternalId.eq(external_id))
+        .one(txn)
+        .await?;
+    Ok(taken.is_some())
 }
 
 /// What a librarian (or an admin) decides about a membership.

@@ -107,8 +107,25 @@ pub(super) async fn apply(
 ) -> ApiResult<Vec<Entry>> {
     let at = now();
     let mut entries = Vec::new();
+    let created = create_librarians(txn, members, plan, at).await?;
+    update_librarians(txn, plan, at).await?;
+    write_tags(txn, members, plan, &created).await?;
+    insert_memberships(txn, association_id, members, plan, &created, at, &mut entries).await?;
+    change_statuses(txn, plan, at, &mut entries).await?;
+    resend(txn, plan, at, &mut entries).await?;
+    librarian_entries(txn, plan, &mut entries).await?;
+    Ok(entries)
+}
 
-    // New librarians, then their languages and interests.
+type At = chrono::DateTime<chrono::Utc>;
+
+/// New librarians, in batches: (member, librarian id, feed scope) of each.
+async fn create_librarians(
+    txn: &DatabaseTransaction,
+    members: &[Member],
+    plan: &Plan,
+    at: At,
+) -> ApiResult<Vec<(usize, i32, Scope)>> {
     let mut created: Vec<(usize, i32, Scope)> = Vec::with_capacity(plan.create.len());
     for batch in plan.create.chunks(chunk(14)) {
         let rows = batch.iter().map(|&i| {
@@ -142,9 +159,13 @@ pub(super) async fn apply(
             created.push((i, id, scope));
         }
     }
-    // Updated profiles, one statement each (a sync changes few of them). The librarian row
-    // is locked before its languages and interests, as every other writer does, so two
-    // writers of one librarian cannot deadlock.
+    Ok(created)
+}
+
+/// Updated profiles, one statement each (a sync changes few of them). The librarian row is
+/// locked before its languages and interests, as every other writer does, so two writers
+/// of one librarian cannot deadlock.
+async fn update_librarians(txn: &DatabaseTransaction, plan: &Plan, at: At) -> ApiResult<()> {
     for Update { before, after, .. } in &plan.update {
         // Every field of `after` is written (`reset_all` marks them set; a converted model
         // alone would only mark them unchanged), except the key and the creation time.
@@ -165,7 +186,16 @@ pub(super) async fn apply(
         }
     }
 
-    // Tags: all of a new librarian's, and of an updated one only the lists that changed.
+    Ok(())
+}
+
+/// Tags: all of a new librarian's, and of an updated one only the lists that changed.
+async fn write_tags(
+    txn: &DatabaseTransaction,
+    members: &[Member],
+    plan: &Plan,
+    created: &[(usize, i32, Scope)],
+) -> ApiResult<()> {
     let updated_tags: Vec<TagRow> = plan
         .update
         .iter()
@@ -181,9 +211,21 @@ pub(super) async fn apply(
         .map(|(i, id, _)| (*id, members[*i].languages.as_deref(), members[*i].interests.as_deref()))
         .collect();
     insert_tags(txn, &new_tags).await?;
+    Ok(())
+}
 
-    // New memberships: provisioned (and confirmed) for created librarians; pending, with
-    // what was sent, for linked ones.
+/// New memberships: provisioned (and confirmed) for created librarians; pending, with what
+/// was sent, for linked ones.
+#[allow(clippy::too_many_arguments)]
+async fn insert_memberships(
+    txn: &DatabaseTransaction,
+    association_id: i32,
+    members: &[Member],
+    plan: &Plan,
+    created: &[(usize, i32, Scope)],
+    at: At,
+    entries: &mut Vec<Entry>,
+) -> ApiResult<()> {
     let new_memberships: Vec<(usize, i32, bool, &Scope)> = created
         .iter()
         .map(|(i, id, scope)| (*i, *id, true, scope))
@@ -249,7 +291,11 @@ pub(super) async fn apply(
         }
     }
 
-    // Status changes, in batches.
+    Ok(())
+}
+
+/// Reactivations and deactivations, in batches.
+async fn change_statuses(txn: &DatabaseTransaction, plan: &Plan, at: At, entries: &mut Vec<Entry>) -> ApiResult<()> {
     for (rows, status, deactivated_at, operation) in [
         (&plan.reactivate, MembershipStatus::Active, None, Operation::Upsert),
         (&plan.deactivate, MembershipStatus::Deactivated, Some(at), Operation::Deactivate),
@@ -271,7 +317,11 @@ pub(super) async fn apply(
         }
     }
 
-    // What was sent for links, one statement each (a sync changes few of them).
+    Ok(())
+}
+
+/// What was sent for links, one statement each (a sync changes few of them).
+async fn resend(txn: &DatabaseTransaction, plan: &Plan, at: At, entries: &mut Vec<Entry>) -> ApiResult<()> {
     let resent: Vec<i32> = plan.resend.iter().map(|(id, _)| *id).collect();
     for (id, sent) in &plan.resend {
         membership::Entity::update_many()
@@ -291,7 +341,12 @@ pub(super) async fn apply(
         }
     }
 
-    // Updated librarians; a move between countries also moves their memberships' scope.
+    Ok(())
+}
+
+/// Entries for updated librarians; a move between countries also moves their memberships'
+/// scope.
+async fn librarian_entries(txn: &DatabaseTransaction, plan: &Plan, entries: &mut Vec<Entry>) -> ApiResult<()> {
     let mut moved: HashMap<i32, Scope> = HashMap::new();
     for Update { before, after, .. } in &plan.update {
         let scope = Scope::changed(before, after);
@@ -317,7 +372,7 @@ pub(super) async fn apply(
             }
         }
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// The feed scope of librarians by id.
