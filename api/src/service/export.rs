@@ -21,22 +21,7 @@ pub async fn export(db: &DatabaseConnection, id: i32) -> ApiResult<Option<Value>
     let Some(me) = librarian::Entity::find_by_id(id).one(db).await? else {
         return Ok(None);
     };
-    let languages: Vec<String> = librarian_language::Entity::find()
-        .filter(librarian_language::Column::LibrarianId.eq(id))
-        .order_by_asc(librarian_language::Column::Language)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.language)
-        .collect();
-    let interests: Vec<String> = librarian_interest::Entity::find()
-        .filter(librarian_interest::Column::LibrarianId.eq(id))
-        .order_by_asc(librarian_interest::Column::Interest)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|l| l.interest)
-        .collect();
+    let (languages, interests) = tags(db, id).await?;
     let associations: HashMap<i32, String> =
         association::Entity::find().all(db).await?.into_iter().map(|a| (a.id, a.name)).collect();
     let rounds: HashMap<i32, String> =
@@ -65,27 +50,7 @@ pub async fn export(db: &DatabaseConnection, id: i32) -> ApiResult<Option<Value>
                     "preferences": a.preferences, "goal": a.goal, "createdAt": a.created_at })
         })
         .collect::<Vec<_>>();
-    let mut pairings = Vec::new();
-    let mine = pairing_member::Entity::find()
-        .filter(pairing_member::Column::LibrarianId.eq(id))
-        .find_also_related(pairing::Entity)
-        .order_by_asc(pairing_member::Column::PairingId)
-        .all(db)
-        .await?;
-    for (_, p) in mine {
-        let Some(p) = p else { continue };
-        let partners = pairing_member::Entity::find()
-            .filter(pairing_member::Column::PairingId.eq(p.id))
-            .filter(pairing_member::Column::LibrarianId.ne(id))
-            .find_also_related(librarian::Entity)
-            .all(db)
-            .await?
-            .into_iter()
-            .filter_map(|(_, l)| l.map(|l| json!({ "fullName": l.full_name, "countryCode": l.country_code })))
-            .collect::<Vec<_>>();
-        let round = rounds.get(&p.round_id);
-        pairings.push(json!({ "round": round, "status": p.status, "partners": partners, "createdAt": p.created_at }));
-    }
+    let pairings = pairings(db, id, &rounds).await?;
     let certificates = certificate::Entity::find()
         .filter(certificate::Column::LibrarianId.eq(id))
         .all(db)
@@ -116,4 +81,52 @@ pub async fn export(db: &DatabaseConnection, id: i32) -> ApiResult<Option<Value>
         "certificates": certificates,
         "ambassadorTerms": ambassador_terms,
     })))
+}
+
+/// A librarian's languages and interests, sorted.
+async fn tags(db: &DatabaseConnection, id: i32) -> ApiResult<(Vec<String>, Vec<String>)> {
+    let languages: Vec<String> = librarian_language::Entity::find()
+        .filter(librarian_language::Column::LibrarianId.eq(id))
+        .order_by_asc(librarian_language::Column::Language)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.language)
+        .collect();
+    let interests: Vec<String> = librarian_interest::Entity::find()
+        .filter(librarian_interest::Column::LibrarianId.eq(id))
+        .order_by_asc(librarian_interest::Column::Interest)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|l| l.interest)
+        .collect();
+    Ok((languages, interests))
+}
+
+/// A librarian's pairings, with their partners' names and countries (what the librarian
+/// saw of them).
+async fn pairings(db: &DatabaseConnection, id: i32, rounds: &HashMap<i32, String>) -> ApiResult<Vec<Value>> {
+    let mut pairings = Vec::new();
+    let mine = pairing_member::Entity::find()
+        .filter(pairing_member::Column::LibrarianId.eq(id))
+        .find_also_related(pairing::Entity)
+        .order_by_asc(pairing_member::Column::PairingId)
+        .all(db)
+        .await?;
+    for (_, p) in mine {
+        let Some(p) = p else { continue };
+        let partners = pairing_member::Entity::find()
+            .filter(pairing_member::Column::PairingId.eq(p.id))
+            .filter(pairing_member::Column::LibrarianId.ne(id))
+            .find_also_related(librarian::Entity)
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|(_, l)| l.map(|l| json!({ "fullName": l.full_name, "countryCode": l.country_code })))
+            .collect::<Vec<_>>();
+        let round = rounds.get(&p.round_id);
+        pairings.push(json!({ "round": round, "status": p.status, "partners": partners, "createdAt": p.created_at }));
+    }
+    Ok(pairings)
 }

@@ -237,33 +237,7 @@ pub async fn update(
     let version = current.version;
     let before = current.clone();
     let mut model = current.into_active_model();
-    if let Some(v) = profile.full_name.clone() {
-        model.full_name = Set(v);
-    }
-    if let Some(v) = profile.email.clone() {
-        model.email = Set(v);
-    }
-    if let Some(v) = profile.country_code.clone() {
-        model.country_code = Set(v);
-    }
-    if let Some(v) = profile.institution.clone() {
-        model.institution = Set(v);
-    }
-    if let Some(v) = profile.sector {
-        model.sector = Set(v.as_str().to_owned());
-    }
-    if let Some(v) = profile.job_title.clone() {
-        model.job_title = Set(v);
-    }
-    if let Some(v) = profile.years_experience {
-        model.years_experience = Set(v);
-    }
-    if let Some(v) = profile.bio.clone() {
-        model.bio = Set(v);
-    }
-    if let Some(v) = profile.listed_in_directory {
-        model.listed_in_directory = Set(v);
-    }
+    profile.apply_to(&mut model);
     model.version = Set(version + 1);
     model.updated_at = Set(now());
     // The version in the WHERE clause makes a concurrent update lose cleanly.
@@ -286,22 +260,7 @@ pub async fn update(
     let Some(model) = librarian::Entity::find_by_id(id).one(&txn).await? else {
         return refused("id", UserErrorCode::NotFound, "no such librarian");
     };
-    let scope = Scope::changed(&before, &model);
-    let mut entries = Vec::new();
-    if scope.previous_country_code.is_some() {
-        // A move changes which ambassadors see the librarian's memberships too.
-        let memberships = membership::Entity::find().filter(membership::Column::LibrarianId.eq(id)).all(&txn).await?;
-        entries.extend(
-            memberships
-                .iter()
-                .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))),
-        );
-    }
-    let consent_changed = before.listed_in_directory != model.listed_in_directory;
-    let entry = Entry::new(NodeKind::Librarian, id, Operation::Upsert, scope);
-    // Directory consent decides whether partners read the profile (and so the explanation
-    // of their pairings): the pairings are announced again.
-    entries.insert(0, if consent_changed { entry.with_belongings() } else { entry });
+    let entries = profile_entries(&txn, &before, &model).await?;
     if viewer.is_admin() {
         journal::audit(&txn, viewer, "updateLibrarian", NodeKind::Librarian, id, json!({ "fields": changed(&input) }))
             .await?;
@@ -481,4 +440,63 @@ async fn end_ambassador_terms(
             .await?;
     }
     Ok(open_terms)
+}
+
+impl Profile {
+    /// Sets the given fields on `model`; fields left out stay as they are.
+    fn apply_to(&self, model: &mut librarian::ActiveModel) {
+        if let Some(v) = self.full_name.clone() {
+            model.full_name = Set(v);
+        }
+        if let Some(v) = self.email.clone() {
+            model.email = Set(v);
+        }
+        if let Some(v) = self.country_code.clone() {
+            model.country_code = Set(v);
+        }
+        if let Some(v) = self.institution.clone() {
+            model.institution = Set(v);
+        }
+        if let Some(v) = self.sector {
+            model.sector = Set(v.as_str().to_owned());
+        }
+        if let Some(v) = self.job_title.clone() {
+            model.job_title = Set(v);
+        }
+        if let Some(v) = self.years_experience {
+            model.years_experience = Set(v);
+        }
+        if let Some(v) = self.bio.clone() {
+            model.bio = Set(v);
+        }
+        if let Some(v) = self.listed_in_directory {
+            model.listed_in_directory = Set(v);
+        }
+    }
+}
+
+/// The change-log entries of a profile update: the librarian's (announcing what they own
+/// again when directory consent changed, since it decides whether partners read the profile
+/// and so the explanation of their pairings), and for a move between countries their
+/// memberships', whose ambassadors change.
+async fn profile_entries(
+    txn: &DatabaseTransaction,
+    before: &librarian::Model,
+    after: &librarian::Model,
+) -> ApiResult<Vec<Entry>> {
+    let scope = Scope::changed(before, after);
+    let mut entries = Vec::new();
+    if scope.previous_country_code.is_some() {
+        let memberships =
+            membership::Entity::find().filter(membership::Column::LibrarianId.eq(after.id)).all(txn).await?;
+        entries.extend(
+            memberships
+                .iter()
+                .map(|m| Entry::new(NodeKind::Membership, m.id, Operation::Upsert, Scope::membership(m, &scope))),
+        );
+    }
+    let consent_changed = before.listed_in_directory != after.listed_in_directory;
+    let entry = Entry::new(NodeKind::Librarian, after.id, Operation::Upsert, scope);
+    entries.insert(0, if consent_changed { entry.with_belongings() } else { entry });
+    Ok(entries)
 }
