@@ -11,6 +11,7 @@ use entities::engagement_report;
 
 use crate::auth::Viewer;
 use crate::auth::policy::{self, ReportOf};
+use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::input::UserError;
 use crate::domain::{GlobalId, MatchPreference, NodeKind, Sector};
@@ -637,7 +638,7 @@ impl RoundMutations {
         let viewer = viewer(ctx)?;
         policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
-        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "openApplications", &[Draft], Open).await?.into())
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, Action::OpenApplications, &[Draft], Open).await?.into())
     }
 
     /// Admin: `OPEN -> MATCHING`: applications close.
@@ -650,7 +651,7 @@ impl RoundMutations {
         let viewer = viewer(ctx)?;
         policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
-        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "closeApplications", &[Open], Matching).await?.into())
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, Action::CloseApplications, &[Open], Matching).await?.into())
     }
 
     /// Admin: matches the round's applicants (round `MATCHING`). A run stores its groups as
@@ -775,7 +776,7 @@ impl RoundMutations {
         policy::admin(viewer)?;
         let id = round_id(&input.round_id)?;
         let from = [Draft, Open, Matching, Active];
-        Ok(rounds::transition(&api(ctx)?.db, viewer, id, "cancelRound", &from, Cancelled).await?.into())
+        Ok(rounds::transition(&api(ctx)?.db, viewer, id, Action::CancelRound, &from, Cancelled).await?.into())
     }
 
     /// Applies to a round while it is `OPEN`: a librarian for themself, an admin or the

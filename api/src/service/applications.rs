@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Viewer, policy};
+use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
 use crate::domain::{
     ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, NodeKind, RoundStatus, Sector,
@@ -118,7 +119,7 @@ pub async fn apply(
         // The round's topics published so far come into the applicant's view.
         crate::service::topics::record_for_applicant(&txn, viewer, round_id, librarian_id).await?;
     }
-    journal::audit(&txn, viewer, "applyToRound", NodeKind::Application, model.id, json!({ "roundId": round_id }))
+    journal::audit(&txn, viewer, Action::ApplyToRound, NodeKind::Application, model.id, json!({ "roundId": round_id }))
         .await?;
     txn.commit().await?;
     Ok(Ok(model))
@@ -144,8 +145,9 @@ pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: 
     let round = round::Entity::find_by_id(app.round_id).one(&txn).await?;
     if let Some(round) = round.filter(|r| r.status != RoundStatus::Open.as_str()) {
         return Err(ApiError::Conflict(format!(
-            "the round is {}; withdrawApplication needs a round that is OPEN",
-            round.status
+            "the round is {}; {} needs a round that is OPEN",
+            round.status,
+            Action::WithdrawApplication.doing()
         )));
     }
     let Some(app) = application::Entity::find_by_id(application_id).one(&txn).await? else {
@@ -159,7 +161,7 @@ pub async fn withdraw(db: &DatabaseConnection, viewer: &Viewer, application_id: 
     active.updated_at = Set(now());
     let model = active.update(&txn).await?;
     crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
-    journal::audit(&txn, viewer, "withdrawApplication", NodeKind::Application, model.id, json!({})).await?;
+    journal::audit(&txn, viewer, Action::WithdrawApplication, NodeKind::Application, model.id, json!({})).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -191,8 +193,9 @@ async fn may_apply(txn: &DatabaseTransaction, round_id: i32, librarian_id: i32) 
     };
     if round.status != RoundStatus::Open.as_str() {
         return Err(ApiError::Conflict(format!(
-            "the round is {}; applyToRound needs a round that is OPEN",
-            round.status
+            "the round is {}; {} needs a round that is OPEN",
+            round.status,
+            Action::ApplyToRound.doing()
         )));
     }
     let Some(person) = librarian::Entity::find_by_id(librarian_id).one(txn).await? else {

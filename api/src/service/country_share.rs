@@ -25,6 +25,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
 use crate::domain::{ApplicationStatus, NodeKind, RoundStatus};
 use crate::error::ApiResult;
@@ -138,10 +139,11 @@ pub async fn set_share(
             "a share is a percentage from 1 to 100, or null for no cap",
         );
     }
-    let (txn, model) = match lock(db, round_id, "setCountryShare", &[RoundStatus::Draft, RoundStatus::Open]).await? {
-        Ok(locked) => locked,
-        Err(errors) => return Ok(Err(errors)),
-    };
+    let (txn, model) =
+        match lock(db, round_id, Action::SetCountryShare, &[RoundStatus::Draft, RoundStatus::Open]).await? {
+            Ok(locked) => locked,
+            Err(errors) => return Ok(Err(errors)),
+        };
     let previous = model.country_share;
     let mut active: round::ActiveModel = model.into();
     active.country_share = Set(share);
@@ -150,7 +152,7 @@ pub async fn set_share(
     let details = json!({ "from": previous, "to": share });
     journal::change(&txn, viewer, NodeKind::Round, round_id, journal::Operation::Upsert, journal::Scope::public())
         .await?;
-    journal::audit(&txn, viewer, "setCountryShare", NodeKind::Round, round_id, details).await?;
+    journal::audit(&txn, viewer, Action::SetCountryShare, NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -160,7 +162,7 @@ pub async fn set_share(
 async fn locked_application(
     db: &DatabaseConnection,
     application_id: i32,
-    action: &str,
+    action: Action,
 ) -> ApiResult<Result<(DatabaseTransaction, application::Model), Vec<crate::domain::input::UserError>>> {
     let Some(found) = application::Entity::find_by_id(application_id).one(db).await? else {
         return refused("applicationId", UserErrorCode::NotFound, "no such application");
@@ -193,7 +195,7 @@ pub async fn defer(
     if !c.ok() {
         return Ok(Err(c.errors));
     }
-    let (txn, app) = match locked_application(db, application_id, "deferApplication").await? {
+    let (txn, app) = match locked_application(db, application_id, Action::DeferApplication).await? {
         Ok(found) => found,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -231,7 +233,7 @@ pub async fn defer(
     journal::audit(
         &txn,
         viewer,
-        "deferApplication",
+        Action::DeferApplication,
         NodeKind::Application,
         model.id,
         json!({ "roundId": model.round_id }),
@@ -247,7 +249,7 @@ pub async fn defer(
 /// # Errors
 /// Database errors; `CONFLICT` when the round is not `MATCHING`.
 pub async fn readmit(db: &DatabaseConnection, viewer: &Viewer, application_id: i32) -> Outcome<application::Model> {
-    let (txn, app) = match locked_application(db, application_id, "readmitApplication").await? {
+    let (txn, app) = match locked_application(db, application_id, Action::ReadmitApplication).await? {
         Ok(found) => found,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -267,7 +269,7 @@ pub async fn readmit(db: &DatabaseConnection, viewer: &Viewer, application_id: i
     let model = active.update(&txn).await?;
     let details = json!({ "roundId": model.round_id, "deferral": was });
     crate::service::journal::programme::record_owned(&txn, viewer, NodeKind::Application, &[model.id]).await?;
-    journal::audit(&txn, viewer, "readmitApplication", NodeKind::Application, model.id, details).await?;
+    journal::audit(&txn, viewer, Action::ReadmitApplication, NodeKind::Application, model.id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }

@@ -9,6 +9,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::{Viewer, policy};
+use crate::domain::Action;
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::{ApiError, ApiResult};
@@ -103,7 +104,7 @@ pub async fn update(
     journal::change(&txn, viewer, NodeKind::Membership, id, operation, scope).await?;
     if viewer.is_admin() {
         let details = json!({ "status": model.status });
-        journal::audit(&txn, viewer, "updateMembership", NodeKind::Membership, id, details).await?;
+        journal::audit(&txn, viewer, Action::UpdateMembership, NodeKind::Membership, id, details).await?;
     }
     txn.commit().await?;
     Ok(Ok(model))
@@ -207,7 +208,8 @@ pub async fn decide(
     }
     journal::record(&txn, viewer, entries).await?;
     if viewer.is_admin() {
-        let action = if consent == MembershipConsent::Confirmed { "confirmMembership" } else { "declineMembership" };
+        let action =
+            if consent == MembershipConsent::Confirmed { Action::ConfirmMembership } else { Action::DeclineMembership };
         journal::audit(&txn, viewer, action, NodeKind::Membership, id, json!({ "consent": consent.as_str() })).await?;
     }
     txn.commit().await?;

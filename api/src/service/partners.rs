@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::NodeKind;
 use crate::domain::input::{Checks, MAX_NAME, UserErrorCode};
 use crate::error::ApiResult;
@@ -74,7 +75,7 @@ pub async fn save_association(
                 created_at: Set(at),
                 updated_at: Set(at),
             };
-            ("createAssociation", model.insert(&txn).await?)
+            (Action::CreateAssociation, model.insert(&txn).await?)
         }
         Some(id) => {
             let Some(current) = association::Entity::find_by_id(id).one(&txn).await? else {
@@ -91,7 +92,7 @@ pub async fn save_association(
                 model.website = Set(v);
             }
             model.updated_at = Set(at);
-            ("updateAssociation", model.update(&txn).await?)
+            (Action::UpdateAssociation, model.update(&txn).await?)
         }
     };
     journal::change(&txn, viewer, NodeKind::Association, model.id, Operation::Upsert, Scope::public()).await?;
@@ -158,7 +159,7 @@ pub async fn appoint_ambassador(
     journal::change(&txn, viewer, NodeKind::Ambassador, model.id, Operation::Upsert, Scope::public()).await?;
     let details =
         json!({ "countryCode": model.country_code, "termFrom": model.term_from, "termUntil": model.term_until });
-    journal::audit(&txn, viewer, "appointAmbassador", NodeKind::Ambassador, model.id, details).await?;
+    journal::audit(&txn, viewer, Action::AppointAmbassador, NodeKind::Ambassador, model.id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -188,7 +189,7 @@ pub async fn end_ambassador(
     model.term_until = Set(Some(at));
     let model = model.update(&txn).await?;
     journal::change(&txn, viewer, NodeKind::Ambassador, id, Operation::Deactivate, Scope::public()).await?;
-    journal::audit(&txn, viewer, "endAmbassador", NodeKind::Ambassador, id, json!({ "termUntil": at })).await?;
+    journal::audit(&txn, viewer, Action::EndAmbassador, NodeKind::Ambassador, id, json!({ "termUntil": at })).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }

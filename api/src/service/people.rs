@@ -9,8 +9,11 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
-use crate::domain::input::{Checks, MAX_BIO, MAX_NAME, MAX_TEXT, UserError, UserErrorCode};
-use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
+use crate::domain::Action;
+use crate::domain::input::{Checks, UserError, UserErrorCode};
+use crate::domain::profile::Profile;
+pub use crate::domain::profile::ProfileInput;
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{self, Entry, Operation, Scope};
 use crate::service::now;
@@ -34,55 +37,11 @@ pub(crate) fn refused<T>(field: &str, code: UserErrorCode, message: impl Into<St
     Ok(Err(vec![UserError { field: field.to_owned(), code, message: message.into() }]))
 }
 
-/// Profile fields to set; `None` leaves a field as it is. For optional text, an empty
-/// string clears it.
-#[derive(Debug, Default, Clone)]
-pub struct ProfileInput {
-    pub full_name: Option<String>,
-    pub email: Option<String>,
-    pub country_code: Option<String>,
-    pub institution: Option<String>,
-    pub sector: Option<Sector>,
-    pub job_title: Option<String>,
-    pub years_experience: Option<i32>,
-    pub languages: Option<Vec<String>>,
-    pub interests: Option<Vec<String>>,
-    pub bio: Option<String>,
-    pub listed_in_directory: Option<bool>,
-}
-
-/// A validated [`ProfileInput`].
-#[derive(Debug, Default)]
-struct Profile {
-    full_name: Option<String>,
-    email: Option<String>,
-    country_code: Option<String>,
-    institution: Option<Option<String>>,
-    sector: Option<Sector>,
-    job_title: Option<Option<String>>,
-    years_experience: Option<i32>,
-    languages: Option<Vec<String>>,
-    interests: Option<Vec<String>>,
-    bio: Option<Option<String>>,
-    listed_in_directory: Option<bool>,
-}
-
+/// Checks a profile; the refusals are the caller's to fix.
 fn parse(input: &ProfileInput) -> Result<Profile, Vec<UserError>> {
-    let mut c = Checks::default();
-    let profile = Profile {
-        full_name: input.full_name.as_deref().and_then(|v| c.required("fullName", v, MAX_NAME)),
-        email: input.email.as_deref().and_then(|v| c.email("email", v)),
-        country_code: input.country_code.as_deref().and_then(|v| c.country("countryCode", v)),
-        institution: input.institution.as_deref().map(|v| c.text("institution", v, MAX_TEXT)),
-        sector: input.sector,
-        job_title: input.job_title.as_deref().map(|v| c.text("jobTitle", v, MAX_TEXT)),
-        years_experience: input.years_experience.and_then(|v| c.years("yearsExperience", v)),
-        languages: input.languages.as_deref().and_then(|v| c.languages("languages", v)),
-        interests: input.interests.as_deref().and_then(|v| c.interests("interests", v)),
-        bio: input.bio.as_deref().map(|v| c.text("bio", v, MAX_BIO)),
-        listed_in_directory: input.listed_in_directory,
-    };
-    if c.ok() { Ok(profile) } else { Err(c.errors) }
+    let mut checks = Checks::default();
+    let profile = Profile::parse(input, &mut checks);
+    if checks.ok() { Ok(profile) } else { Err(checks.errors) }
 }
 
 async fn email_taken<C: ConnectionTrait>(db: &C, email: &str, except: Option<i32>) -> ApiResult<bool> {
@@ -167,23 +126,8 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: ProfileInpu
     if email_taken(&txn, &email, None).await? {
         return taken_email();
     }
-    let at = now();
-    let model = librarian::ActiveModel {
-        id: NotSet,
-        full_name: Set(profile.full_name.clone().unwrap_or_default()),
-        email: Set(email),
-        country_code: Set(profile.country_code.clone().unwrap_or_default()),
-        institution: Set(profile.institution.clone().flatten()),
-        sector: Set(profile.sector.unwrap_or(Sector::Other).as_str().to_owned()),
-        job_title: Set(profile.job_title.clone().flatten()),
-        years_experience: Set(profile.years_experience.unwrap_or(0)),
-        bio: Set(profile.bio.clone().flatten()),
-        listed_in_directory: Set(profile.listed_in_directory.unwrap_or(false)),
-        erased_at: Set(None),
-        version: Set(1),
-        created_at: Set(at),
-        updated_at: Set(at),
-    };
+    let mut model = profile.new_librarian(now());
+    model.email = Set(email);
     let model = match on_unique(model.insert(&txn).await)? {
         Ok(model) => model,
         Err(errors) => return Ok(Err(errors)),
@@ -193,7 +137,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: ProfileInpu
     journal::audit(
         &txn,
         viewer,
-        "createLibrarian",
+        Action::CreateLibrarian,
         NodeKind::Librarian,
         model.id,
         json!({ "countryCode": model.country_code }),
@@ -235,11 +179,13 @@ pub async fn update(
         return taken_email();
     }
     let version = current.version;
-    let before = current.clone();
-    let mut model = current.into_active_model();
-    profile.apply_to(&mut model);
-    model.version = Set(version + 1);
-    model.updated_at = Set(now());
+    let mut next = current.clone();
+    profile.apply(&mut next);
+    next.version = version + 1;
+    next.updated_at = now();
+    let before = current;
+    let mut model = next.into_active_model().reset_all();
+    model.id = NotSet;
     // The version in the WHERE clause makes a concurrent update lose cleanly.
     let updated = librarian::Entity::update_many()
         .set(model)
@@ -262,32 +208,19 @@ pub async fn update(
     };
     let entries = profile_entries(&txn, &before, &model).await?;
     if viewer.is_admin() {
-        journal::audit(&txn, viewer, "updateLibrarian", NodeKind::Librarian, id, json!({ "fields": changed(&input) }))
-            .await?;
+        journal::audit(
+            &txn,
+            viewer,
+            Action::UpdateLibrarian,
+            NodeKind::Librarian,
+            id,
+            json!({ "fields": profile.fields() }),
+        )
+        .await?;
     }
     journal::record(&txn, viewer, entries).await?;
     txn.commit().await?;
     Ok(Ok(model))
-}
-
-/// The names of the fields an input sets (for the audit log: no values, no personal data).
-fn changed(input: &ProfileInput) -> Vec<&'static str> {
-    [
-        ("fullName", input.full_name.is_some()),
-        ("email", input.email.is_some()),
-        ("countryCode", input.country_code.is_some()),
-        ("institution", input.institution.is_some()),
-        ("sector", input.sector.is_some()),
-        ("jobTitle", input.job_title.is_some()),
-        ("yearsExperience", input.years_experience.is_some()),
-        ("languages", input.languages.is_some()),
-        ("interests", input.interests.is_some()),
-        ("bio", input.bio.is_some()),
-        ("listedInDirectory", input.listed_in_directory.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(name, set)| set.then_some(name))
-    .collect()
 }
 
 /// Erases the librarian `id`: personal fields anonymised, languages and interests removed,
@@ -332,7 +265,7 @@ pub async fn erase(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcome
     );
     journal::record(&txn, viewer, entries).await?;
     let details = json!({ "deactivatedMemberships": active.len() });
-    journal::audit(&txn, viewer, "eraseLibrarian", NodeKind::Librarian, id, details).await?;
+    journal::audit(&txn, viewer, Action::EraseLibrarian, NodeKind::Librarian, id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -440,39 +373,6 @@ async fn end_ambassador_terms(
             .await?;
     }
     Ok(open_terms)
-}
-
-impl Profile {
-    /// Sets the given fields on `model`; fields left out stay as they are.
-    fn apply_to(&self, model: &mut librarian::ActiveModel) {
-        if let Some(v) = self.full_name.clone() {
-            model.full_name = Set(v);
-        }
-        if let Some(v) = self.email.clone() {
-            model.email = Set(v);
-        }
-        if let Some(v) = self.country_code.clone() {
-            model.country_code = Set(v);
-        }
-        if let Some(v) = self.institution.clone() {
-            model.institution = Set(v);
-        }
-        if let Some(v) = self.sector {
-            model.sector = Set(v.as_str().to_owned());
-        }
-        if let Some(v) = self.job_title.clone() {
-            model.job_title = Set(v);
-        }
-        if let Some(v) = self.years_experience {
-            model.years_experience = Set(v);
-        }
-        if let Some(v) = self.bio.clone() {
-            model.bio = Set(v);
-        }
-        if let Some(v) = self.listed_in_directory {
-            model.listed_in_directory = Set(v);
-        }
-    }
 }
 
 /// The change-log entries of a profile update: the librarian's (announcing what they own

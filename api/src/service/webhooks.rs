@@ -33,6 +33,7 @@ use serde_json::json;
 use sha2::Sha256;
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_URL, UserErrorCode};
 use crate::domain::{DeliveryStatus, GlobalId, NodeKind};
 use crate::error::{ApiError, ApiResult};
@@ -156,7 +157,8 @@ pub async fn register(
     }
     .insert(&txn)
     .await?;
-    journal::audit(&txn, viewer, "registerWebhook", NodeKind::Webhook, model.id, json!({ "url": model.url })).await?;
+    journal::audit(&txn, viewer, Action::RegisterWebhook, NodeKind::Webhook, model.id, json!({ "url": model.url }))
+        .await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -174,7 +176,7 @@ pub async fn delete(db: &DatabaseConnection, viewer: &Viewer, id: i32) -> Outcom
         return refused("webhookId", UserErrorCode::NotFound, "no such webhook");
     }
     webhook::Entity::delete_by_id(id).exec(&txn).await?;
-    journal::audit(&txn, viewer, "deleteWebhook", NodeKind::Webhook, id, json!({ "url": hook.url })).await?;
+    journal::audit(&txn, viewer, Action::DeleteWebhook, NodeKind::Webhook, id, json!({ "url": hook.url })).await?;
     txn.commit().await?;
     Ok(Ok(id))
 }

@@ -124,14 +124,19 @@ async fn a_whole_round_runs_end_to_end() {
     assert_eq!(user_errors(&body["data"]["createRound"])[0].1, "INVALID");
 
     // Out of order: CONFLICT naming the state; nothing changes.
-    for mutation in ["closeApplications", "confirmPairings", "completeRound"] {
+    for (mutation, refused) in [
+        ("closeApplications", "the round is DRAFT; closing applications needs a round that is OPEN"),
+        ("confirmPairings", "the round is DRAFT; confirming pairings needs a round that is MATCHING"),
+        ("completeRound", "the round is DRAFT; completing a round needs a round that is ACTIVE"),
+    ] {
         let body = step(&app, mutation, &round).await;
         assert_eq!(error_codes(&body), ["CONFLICT"], "{mutation}: {body}");
-        assert!(first_message(&body).contains("DRAFT"), "{body}");
+        assert_eq!(first_message(&body), refused, "{body}");
     }
     assert_eq!(status(&app, &round).await, "DRAFT");
     let early = app.graphql_as(Some(&token_of(net.ada)), APPLY, json!({ "input": { "roundId": round } })).await;
     assert_eq!(error_codes(&early), ["CONFLICT"]);
+    assert_eq!(first_message(&early), "the round is DRAFT; applying needs a round that is OPEN");
 
     // Open; apply.
     assert_eq!(step(&app, "openApplications", &round).await["data"]["openApplications"]["round"]["status"], "OPEN");

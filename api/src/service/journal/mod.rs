@@ -14,6 +14,7 @@ use sea_orm::{
 };
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::{GlobalId, NodeKind};
 use crate::error::ApiResult;
 use crate::service::now;
@@ -271,7 +272,7 @@ pub async fn change<C: ConnectionTrait>(
 pub async fn audit<C: ConnectionTrait>(
     db: &C,
     viewer: &Viewer,
-    action: &str,
+    action: Action,
     kind: NodeKind,
     key: i32,
     details: serde_json::Value,
@@ -280,7 +281,7 @@ pub async fn audit<C: ConnectionTrait>(
         id: NotSet,
         actor_role: Set(format!("{:?}", viewer.role()).to_lowercase()),
         actor_subject: Set(actor(viewer)),
-        action: Set(action.to_owned()),
+        action: Set(action.as_str().to_owned()),
         object_type: Set(kind.name().to_owned()),
         object_id: Set(GlobalId::encode(kind, key)),
         details: Set(details.to_string()),

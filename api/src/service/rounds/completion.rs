@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{CHUNK, lock, set_status};
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::{NodeKind, PairingStatus, RoundStatus};
 use crate::error::ApiResult;
 use crate::service::journal::{self, Entry, Operation, Scope, programme};
@@ -21,7 +22,7 @@ use crate::service::people::Outcome;
 /// # Errors
 /// Database errors; `CONFLICT` unless the round is `ACTIVE`.
 pub async fn complete(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) -> Outcome<(round::Model, usize)> {
-    let (txn, model) = match lock(db, round_id, "completeRound", &[RoundStatus::Active]).await? {
+    let (txn, model) = match lock(db, round_id, Action::CompleteRound, &[RoundStatus::Active]).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -73,7 +74,7 @@ pub async fn complete(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) -
     entries.extend(programme::owned(&txn, NodeKind::Certificate, &issued, Operation::Upsert).await?);
     journal::record(&txn, viewer, entries).await?;
     let details = json!({ "certificates": certificates.len() });
-    journal::audit(&txn, viewer, "completeRound", NodeKind::Round, round_id, details).await?;
+    journal::audit(&txn, viewer, Action::CompleteRound, NodeKind::Round, round_id, details).await?;
     txn.commit().await?;
     Ok(Ok((model, certificates.len())))
 }

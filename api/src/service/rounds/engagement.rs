@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::lock;
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_BIO, MAX_TEXT, UserErrorCode};
 use crate::domain::{NodeKind, PairingStatus, RoundStatus};
 use crate::error::ApiError;
@@ -33,7 +34,7 @@ pub async fn add_topic(
     let body = c.required("body", body, MAX_BIO * 5);
     let (Some(title), Some(body)) = (title, body) else { return Ok(Err(c.errors)) };
     let open = [RoundStatus::Draft, RoundStatus::Open, RoundStatus::Matching, RoundStatus::Active];
-    let (txn, _) = match lock(db, round_id, "addTopic", &open).await? {
+    let (txn, _) = match lock(db, round_id, Action::AddTopic, &open).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -52,7 +53,7 @@ pub async fn add_topic(
     if model.publish_at <= now() {
         crate::service::topics::announce(&txn, viewer, &[model.id]).await?;
     }
-    journal::audit(&txn, viewer, "addTopic", NodeKind::DiscussionTopic, model.id, json!({ "roundId": round_id }))
+    journal::audit(&txn, viewer, Action::AddTopic, NodeKind::DiscussionTopic, model.id, json!({ "roundId": round_id }))
         .await?;
     txn.commit().await?;
     Ok(Ok(model))

@@ -4,6 +4,7 @@
 use entities::round;
 use sea_orm::{ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, sea_query::Expr};
 
+use crate::domain::Action;
 use crate::domain::RoundStatus;
 use crate::domain::input::{UserError, UserErrorCode};
 use crate::error::{ApiError, ApiResult};
@@ -13,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 pub(crate) async fn lock(
     db: &DatabaseConnection,
     round_id: i32,
-    action: &str,
+    action: Action,
     allowed: &[RoundStatus],
 ) -> ApiResult<Result<(DatabaseTransaction, round::Model), Vec<UserError>>> {
     let txn = crate::db::begin_write(db).await?;
@@ -34,14 +35,15 @@ pub(crate) async fn lock(
 }
 
 /// The `CONFLICT` of a step the round's state does not allow.
-pub(crate) fn check_state(model: &round::Model, action: &str, allowed: &[RoundStatus]) -> ApiResult<()> {
+pub(crate) fn check_state(model: &round::Model, action: Action, allowed: &[RoundStatus]) -> ApiResult<()> {
     if allowed.iter().any(|s| s.as_str() == model.status) {
         return Ok(());
     }
     let expected: Vec<&str> = allowed.iter().map(|s| s.as_str()).collect();
     Err(ApiError::Conflict(format!(
-        "the round is {}; {action} needs a round that is {}",
+        "the round is {}; {} needs a round that is {}",
         model.status,
+        action.doing(),
         expected.join(" or ")
     )))
 }

@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{RoundData, application_ids, lock};
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::input::{UserError, UserErrorCode};
 use crate::domain::{ApplicationStatus, NodeKind, PairingOrigin, PairingStatus, RoundStatus};
@@ -178,7 +179,7 @@ pub async fn pair_manually(
     if !(2..=3).contains(&ids.len()) {
         return refused("librarianIds", UserErrorCode::Invalid, "a pairing has two or three different librarians");
     }
-    let (txn, round) = match lock(db, round_id, "pairManually", EDITABLE).await? {
+    let (txn, round) = match lock(db, round_id, Action::PairManually, EDITABLE).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -195,7 +196,7 @@ pub async fn pair_manually(
     entries.extend(programme::partners(&[ids.clone()]));
     journal::record(&txn, viewer, entries).await?;
     let details = json!({ "members": ids, "force": force });
-    journal::audit(&txn, viewer, "pairManually", NodeKind::Pairing, model.id, details).await?;
+    journal::audit(&txn, viewer, Action::PairManually, NodeKind::Pairing, model.id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -242,7 +243,7 @@ async fn lock_pairing(
     db: &DatabaseConnection,
     pairing_id: i32,
     field: &str,
-    action: &str,
+    action: Action,
 ) -> ApiResult<Result<(DatabaseTransaction, round::Model, pairing::Model), Vec<UserError>>> {
     let not_found = || {
         Ok(Err(vec![UserError {
@@ -281,7 +282,7 @@ async fn dissolve_in(txn: &DatabaseTransaction, model: pairing::Model) -> ApiRes
 /// # Errors
 /// Database errors; `CONFLICT` unless the round is `MATCHING` or `ACTIVE`.
 pub async fn dissolve(db: &DatabaseConnection, viewer: &Viewer, pairing_id: i32) -> Outcome<pairing::Model> {
-    let (txn, round, model) = match lock_pairing(db, pairing_id, "pairingId", "dissolvePairing").await? {
+    let (txn, round, model) = match lock_pairing(db, pairing_id, "pairingId", Action::DissolvePairing).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -299,7 +300,7 @@ pub async fn dissolve(db: &DatabaseConnection, viewer: &Viewer, pairing_id: i32)
     let mut entries = programme::pairings(&txn, &[pairing_id], Operation::Upsert).await?;
     entries.extend(programme::owned(&txn, NodeKind::Application, &freed, Operation::Upsert).await?);
     journal::record(&txn, viewer, entries).await?;
-    journal::audit(&txn, viewer, "dissolvePairing", NodeKind::Pairing, pairing_id, json!({})).await?;
+    journal::audit(&txn, viewer, Action::DissolvePairing, NodeKind::Pairing, pairing_id, json!({})).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -323,7 +324,7 @@ pub async fn swap(
     if first_id == second_id {
         return refused("secondPairingId", UserErrorCode::Invalid, "swap between two different pairings");
     }
-    let (txn, round, first) = match lock_pairing(db, first_id, "firstPairingId", "swapPartners").await? {
+    let (txn, round, first) = match lock_pairing(db, first_id, "firstPairingId", Action::SwapPartners).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -368,7 +369,7 @@ pub async fn swap(
     entries.extend(programme::partners(&[one.clone(), two.clone()]));
     journal::record(&txn, viewer, entries).await?;
     let details = json!({ "swapped": [a, b], "from": [first_id, second_id], "force": force });
-    journal::audit(&txn, viewer, "swapPartners", NodeKind::Pairing, made[0].id, details).await?;
+    journal::audit(&txn, viewer, Action::SwapPartners, NodeKind::Pairing, made[0].id, details).await?;
     txn.commit().await?;
     let second = made.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no second pairing")))?;
     let first = made.pop().ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no first pairing")))?;

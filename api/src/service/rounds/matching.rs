@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::{CHUNK, application_ids, check_state, lock, pairing_ids, set_status};
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::input::UserErrorCode;
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, PairingOrigin, PairingStatus, RoundStatus};
@@ -233,10 +234,10 @@ pub async fn run_matching(
         let Some(model) = round::Entity::find_by_id(round_id).one(&txn).await? else {
             return refused("roundId", UserErrorCode::NotFound, "no such round");
         };
-        check_state(&model, "runMatching", &[RoundStatus::Matching])?;
+        check_state(&model, Action::RunMatching, &[RoundStatus::Matching])?;
         (txn, model)
     } else {
-        match lock(db, round_id, "runMatching", &[RoundStatus::Matching]).await? {
+        match lock(db, round_id, Action::RunMatching, &[RoundStatus::Matching]).await? {
             Ok(locked) => locked,
             Err(errors) => return Ok(Err(errors)),
         }
@@ -304,7 +305,7 @@ pub async fn run_matching(
             "unmatched": outcome.unmatched.len(),
             "matchingWeight": outcome.matching_weight,
         });
-        journal::audit(&txn, viewer, "runMatching", NodeKind::Round, round_id, details).await?;
+        journal::audit(&txn, viewer, Action::RunMatching, NodeKind::Round, round_id, details).await?;
         txn.commit().await?;
     }
     Ok(Ok(MatchingRun {
@@ -369,7 +370,7 @@ async fn insert_pairings(
 /// # Errors
 /// Database errors; `CONFLICT` unless the round is `MATCHING`.
 pub async fn confirm(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) -> Outcome<round::Model> {
-    let (txn, model) = match lock(db, round_id, "confirmPairings", &[RoundStatus::Matching]).await? {
+    let (txn, model) = match lock(db, round_id, Action::ConfirmPairings, &[RoundStatus::Matching]).await? {
         Ok(locked) => locked,
         Err(errors) => return Ok(Err(errors)),
     };
@@ -402,7 +403,7 @@ pub async fn confirm(db: &DatabaseConnection, viewer: &Viewer, round_id: i32) ->
     entries.extend(programme::pairings(&txn, &proposed, Operation::Upsert).await?);
     entries.extend(programme::owned(&txn, NodeKind::Application, &now_matched, Operation::Upsert).await?);
     journal::record(&txn, viewer, entries).await?;
-    journal::audit(&txn, viewer, "confirmPairings", NodeKind::Round, round_id, json!({ "confirmed": confirmed }))
+    journal::audit(&txn, viewer, Action::ConfirmPairings, NodeKind::Round, round_id, json!({ "confirmed": confirmed }))
         .await?;
     txn.commit().await?;
     Ok(Ok(model))

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde_json::json;
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{ApplicationStatus, NodeKind, PairingStatus, RoundStatus};
 use crate::error::ApiResult;
@@ -85,7 +86,7 @@ pub async fn create(db: &DatabaseConnection, viewer: &Viewer, input: RoundInput)
     .insert(&txn)
     .await?;
     journal::change(&txn, viewer, NodeKind::Round, model.id, Operation::Upsert, Scope::public()).await?;
-    journal::audit(&txn, viewer, "createRound", NodeKind::Round, model.id, json!({ "name": model.name })).await?;
+    journal::audit(&txn, viewer, Action::CreateRound, NodeKind::Round, model.id, json!({ "name": model.name })).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -136,7 +137,7 @@ pub(super) async fn set_status(
     Ok(active.update(txn).await?)
 }
 
-/// A plain state change: `openApplications`, `closeApplications`, `cancelRound`.
+/// A plain state change: opening or closing applications, cancelling a round.
 ///
 /// # Errors
 /// Database errors; `CONFLICT` when the round is not in a state the step starts from.
@@ -144,7 +145,7 @@ pub async fn transition(
     db: &DatabaseConnection,
     viewer: &Viewer,
     round_id: i32,
-    action: &str,
+    action: Action,
     from: &[RoundStatus],
     to: RoundStatus,
 ) -> Outcome<round::Model> {

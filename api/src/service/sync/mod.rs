@@ -38,6 +38,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use crate::auth::Viewer;
+use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::input::UserErrorCode;
 use crate::domain::{NodeKind, SyncMode, SyncSource};
@@ -354,7 +355,7 @@ async fn record_run(
             "reactivated": counts.reactivated,
             "failed": counts.failed,
         });
-        journal::audit(txn, viewer, "syncMembers", NodeKind::Association, req.association_id, details).await?;
+        journal::audit(txn, viewer, Action::SyncMembers, NodeKind::Association, req.association_id, details).await?;
     }
     Ok(run)
 }

@@ -58,7 +58,7 @@ pub(super) fn emails_to_look_up(
     members
         .iter()
         .filter_map(|m| {
-            let email = m.email.as_ref()?;
+            let email = m.profile.email.as_ref()?;
             match by_external.get(m.external_id.as_str()) {
                 None => Some(email.clone()),
                 Some(ms) => {
@@ -179,9 +179,11 @@ fn new_member(
     }
     // The same fields whether or not the email is known, so the answer does not tell which.
     let mut c = Checks::default();
-    for (field, missing) in
-        [("email", m.email.is_none()), ("fullName", m.full_name.is_none()), ("countryCode", m.country_code.is_none())]
-    {
+    for (field, missing) in [
+        ("email", m.profile.email.is_none()),
+        ("fullName", m.profile.full_name.is_none()),
+        ("countryCode", m.profile.country_code.is_none()),
+    ] {
         if missing {
             c.fail(field, UserErrorCode::Blank, format!("a new member needs `{field}`"));
         }
@@ -190,7 +192,7 @@ fn new_member(
         errors.extend(c.errors.into_iter().map(|e| row_error(m, &e.field, e.code, &e.message)));
         return;
     }
-    match m.email.as_ref().and_then(|e| known.by_email.get(e)) {
+    match m.profile.email.as_ref().and_then(|e| known.by_email.get(e)) {
         Some((id, _)) if member_of.contains(id) => errors.push(row_error(
             m,
             "email",
@@ -240,20 +242,18 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+    use crate::domain::profile::Profile;
 
     fn row(index: usize, external_id: &str, email: Option<&str>, active: bool) -> Member {
         Member {
             index,
             external_id: external_id.into(),
-            email: email.map(Into::into),
-            full_name: Some("Nomsa Dube".into()),
-            country_code: Some("ZA".into()),
-            institution: None,
-            sector: None,
-            job_title: None,
-            years_experience: None,
-            languages: None,
-            interests: None,
+            profile: Profile {
+                email: email.map(Into::into),
+                full_name: Some("Nomsa Dube".into()),
+                country_code: Some("ZA".into()),
+                ..Profile::default()
+            },
             active,
         }
     }
@@ -306,12 +306,13 @@ mod tests {
         let mut held = Held { existing: vec![membership(1, 10, "ZA-1", true)], ..Held::default() };
         held.by_email.insert("known@x.org".into(), (20, Scope::default()));
         held.by_email.insert("member@x.org".into(), (10, Scope::default()));
-        let members = [
+        let mut members = [
             row(0, "ZA-2", Some("new@x.org"), true),
             row(1, "ZA-3", Some("known@x.org"), true),
             row(2, "ZA-4", Some("member@x.org"), true),
-            Member { full_name: None, ..row(3, "ZA-5", Some("other@x.org"), true) },
+            row(3, "ZA-5", Some("other@x.org"), true),
         ];
+        members[3].profile.full_name = None;
         let mut errors = Vec::new();
         let (plan, counts) = held.plan(&members, SyncMode::Upsert, &mut errors);
         assert_eq!(plan.create, [0]);

@@ -7,22 +7,17 @@ use entities::librarian;
 
 use super::{MAX_EXTERNAL_ID, MemberRecord, RowError};
 use crate::domain::Sector;
-use crate::domain::input::{Checks, MAX_NAME, MAX_TEXT, UserErrorCode};
+use crate::domain::input::{Checks, UserErrorCode};
+use crate::domain::profile::{Profile, ProfileInput};
 
 /// A validated row.
 #[derive(Debug)]
 pub(super) struct Member {
     pub(super) index: usize,
     pub(super) external_id: String,
-    pub(super) email: Option<String>,
-    pub(super) full_name: Option<String>,
-    pub(super) country_code: Option<String>,
-    pub(super) institution: Option<Option<String>>,
-    pub(super) sector: Option<Sector>,
-    pub(super) job_title: Option<Option<String>>,
-    pub(super) years_experience: Option<i32>,
-    pub(super) languages: Option<Vec<String>>,
-    pub(super) interests: Option<Vec<String>>,
+    /// The profile fields the row gives (never a bio or directory consent: those are the
+    /// librarian's own).
+    pub(super) profile: Profile,
     pub(super) active: bool,
 }
 
@@ -51,18 +46,23 @@ pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -
                 }
             },
         };
+        let profile = ProfileInput {
+            full_name: record.full_name.clone(),
+            email: record.email.clone(),
+            country_code: record.country_code.clone(),
+            institution: record.institution.clone(),
+            sector,
+            job_title: record.job_title.clone(),
+            years_experience: record.years_experience,
+            languages: record.languages.clone(),
+            interests: record.interests.clone(),
+            bio: None,
+            listed_in_directory: None,
+        };
         let member = Member {
             index,
             external_id: external_id.clone().unwrap_or_default(),
-            email: record.email.as_deref().and_then(|v| c.email("email", v)),
-            full_name: record.full_name.as_deref().and_then(|v| c.required("fullName", v, MAX_NAME)),
-            country_code: record.country_code.as_deref().and_then(|v| c.country("countryCode", v)),
-            institution: record.institution.as_deref().map(|v| c.text("institution", v, MAX_TEXT)),
-            sector,
-            job_title: record.job_title.as_deref().map(|v| c.text("jobTitle", v, MAX_TEXT)),
-            years_experience: record.years_experience.and_then(|v| c.years("yearsExperience", v)),
-            languages: record.languages.as_deref().and_then(|v| c.languages("languages", v)),
-            interests: record.interests.as_deref().and_then(|v| c.interests("interests", v)),
+            profile: Profile::parse(&profile, &mut c),
             active: record.active.unwrap_or(true),
         };
         if let Some(id) = &external_id
@@ -70,7 +70,7 @@ pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -
         {
             c.fail("externalId", UserErrorCode::Duplicate, "this externalId is already in the list");
         }
-        if let Some(email) = &member.email
+        if let Some(email) = &member.profile.email
             && !seen_emails.insert(email.clone())
         {
             c.fail("email", UserErrorCode::Duplicate, "this email is already in the list, under another externalId");
@@ -119,31 +119,31 @@ impl MemberRecord {
             tags.sort();
             tags
         };
-        if let Some(v) = &member.email {
+        if let Some(v) = &member.profile.email {
             self.email = Some(v.clone());
         }
-        if let Some(v) = &member.full_name {
+        if let Some(v) = &member.profile.full_name {
             self.full_name = Some(v.clone());
         }
-        if let Some(v) = &member.country_code {
+        if let Some(v) = &member.profile.country_code {
             self.country_code = Some(v.clone());
         }
-        if let Some(v) = &member.institution {
+        if let Some(v) = &member.profile.institution {
             self.institution.clone_from(v);
         }
-        if let Some(v) = member.sector {
+        if let Some(v) = member.profile.sector {
             self.sector = Some(v.as_str().to_owned());
         }
-        if let Some(v) = &member.job_title {
+        if let Some(v) = &member.profile.job_title {
             self.job_title.clone_from(v);
         }
-        if let Some(v) = member.years_experience {
+        if let Some(v) = member.profile.years_experience {
             self.years_experience = Some(v);
         }
-        if let Some(v) = &member.languages {
+        if let Some(v) = &member.profile.languages {
             self.languages = Some(sorted(v));
         }
-        if let Some(v) = &member.interests {
+        if let Some(v) = &member.profile.interests {
             self.interests = Some(sorted(v));
         }
         self
@@ -171,27 +171,7 @@ pub(super) struct Current {
 /// The changes a member row asks of a provisioned librarian; `None` when there are none.
 pub(super) fn profile_changes(member: &Member, current: &Current) -> Option<(librarian::Model, Tags)> {
     let mut next = current.row.clone();
-    if let Some(v) = &member.email {
-        next.email.clone_from(v);
-    }
-    if let Some(v) = &member.full_name {
-        next.full_name.clone_from(v);
-    }
-    if let Some(v) = &member.country_code {
-        next.country_code.clone_from(v);
-    }
-    if let Some(v) = &member.institution {
-        next.institution.clone_from(v);
-    }
-    if let Some(v) = member.sector {
-        next.sector = v.as_str().to_owned();
-    }
-    if let Some(v) = &member.job_title {
-        next.job_title.clone_from(v);
-    }
-    if let Some(v) = member.years_experience {
-        next.years_experience = v;
-    }
+    member.profile.apply(&mut next);
     let tags_differ = |new: &Option<Vec<String>>, old: &[String]| {
         new.as_ref().is_some_and(|new| {
             let mut a = new.clone();
@@ -202,8 +182,8 @@ pub(super) fn profile_changes(member: &Member, current: &Current) -> Option<(lib
         })
     };
     let tags = Tags {
-        languages: tags_differ(&member.languages, &current.languages),
-        interests: tags_differ(&member.interests, &current.interests),
+        languages: tags_differ(&member.profile.languages, &current.languages),
+        interests: tags_differ(&member.profile.interests, &current.interests),
     };
     (next != current.row || tags.languages || tags.interests).then_some((next, tags))
 }

@@ -15,7 +15,7 @@ use sea_orm::{
 use super::plan::{Plan, Update};
 use super::rows::{Current, Member, SentMember};
 use super::{CHANGED_MEANWHILE, chunk};
-use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{Entry, Operation, Scope};
 use crate::service::now;
@@ -128,30 +128,12 @@ async fn create_librarians(
 ) -> ApiResult<Vec<(usize, i32, Scope)>> {
     let mut created: Vec<(usize, i32, Scope)> = Vec::with_capacity(plan.create.len());
     for batch in plan.create.chunks(chunk(14)) {
-        let rows = batch.iter().map(|&i| {
-            let m = &members[i];
-            librarian::ActiveModel {
-                id: NotSet,
-                full_name: Set(m.full_name.clone().unwrap_or_default()),
-                email: Set(m.email.clone().unwrap_or_default()),
-                country_code: Set(m.country_code.clone().unwrap_or_default()),
-                institution: Set(m.institution.clone().flatten()),
-                sector: Set(m.sector.unwrap_or(Sector::Other).as_str().to_owned()),
-                job_title: Set(m.job_title.clone().flatten()),
-                years_experience: Set(m.years_experience.unwrap_or(0)),
-                bio: Set(None),
-                listed_in_directory: Set(false),
-                erased_at: Set(None),
-                version: Set(1),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
-        });
+        let rows = batch.iter().map(|&i| members[i].profile.new_librarian(at));
         librarian::Entity::insert_many(rows).exec_without_returning(txn).await?;
-        let emails: Vec<String> = batch.iter().filter_map(|&i| members[i].email.clone()).collect();
+        let emails: Vec<String> = batch.iter().filter_map(|&i| members[i].profile.email.clone()).collect();
         let ids = librarians_by_email(txn, &emails).await?;
         for &i in batch {
-            let email = members[i].email.as_deref().unwrap_or_default();
+            let email = members[i].profile.email.as_deref().unwrap_or_default();
             let (id, scope) = ids
                 .get(email)
                 .cloned()
@@ -201,14 +183,14 @@ async fn write_tags(
         .iter()
         .map(|u| {
             let m = &members[u.member];
-            let languages = m.languages.as_deref().filter(|_| u.tags.languages);
-            (u.before.id, languages, m.interests.as_deref().filter(|_| u.tags.interests))
+            let languages = m.profile.languages.as_deref().filter(|_| u.tags.languages);
+            (u.before.id, languages, m.profile.interests.as_deref().filter(|_| u.tags.interests))
         })
         .collect();
     replace_tags(txn, &updated_tags).await?;
     let new_tags: Vec<TagRow> = created
         .iter()
-        .map(|(i, id, _)| (*id, members[*i].languages.as_deref(), members[*i].interests.as_deref()))
+        .map(|(i, id, _)| (*id, members[*i].profile.languages.as_deref(), members[*i].profile.interests.as_deref()))
         .collect();
     insert_tags(txn, &new_tags).await?;
     Ok(())
