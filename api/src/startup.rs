@@ -61,66 +61,10 @@ impl Application {
         db: DatabaseConnection,
         statements: StatementCounter,
     ) -> anyhow::Result<Self> {
-        let countries =
-            CountryTable::load(&db).await.map_err(|e| anyhow::anyhow!("cannot read the countries: {e:?}"))?;
-        let countries = Arc::new(countries);
         let listener = TcpListener::bind(&settings.bind_address)
             .with_context(|| format!("cannot bind {}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
-        let keys = KeyRing::from_settings(settings).context("invalid authentication settings")?;
-        if settings.auth_secret.expose_secret() == DEVELOPMENT_SECRET {
-            tracing::warn!(
-                "auth_secret is the built-in development secret (refused in the production profile): \
-                 set INTERLIB_AUTH_SECRET before exposing this server"
-            );
-        }
-        let page_limits = PageLimits {
-            default_size: settings.default_page_size,
-            max_size: settings.max_page_size,
-            cursor_keys: CursorKeys::from_secret(settings.auth_secret.expose_secret().as_bytes()),
-        };
-        let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
-        let limiter = Arc::new(RateLimiter::new(&settings.rate_limit).context("invalid rate_limit settings")?);
-        let persisted = PersistedQueries::load(&settings.persisted_queries).context("invalid persisted_queries")?;
-        let notifier = Notifier::new(db.clone(), Duration::from_millis(settings.subscription_poll_ms));
-        let context = ApiContext {
-            db: db.clone(),
-            page_limits,
-            countries,
-            sync,
-            webhook_private_networks: settings.webhook_allow_private_networks,
-            matching: settings.matching.clone(),
-        };
-        let options = SchemaOptions {
-            limits: settings.limits.clone(),
-            limiter: limiter.clone(),
-            notifier: notifier.clone(),
-            introspection: settings.introspection_enabled(),
-            field_suggestions: settings.field_suggestions_enabled(),
-        };
-        let schema = build_schema(context, options);
-        let nullable_roots = Arc::new(crate::http::graphql::nullable_roots(&schema.sdl()));
-        let state = web::Data::new(HttpState {
-            schema,
-            nullable_roots,
-            sync,
-            bulk_max_bytes: settings.bulk_max_bytes,
-            db: db.clone(),
-            max_body_bytes: settings.max_body_bytes,
-            page_limits,
-            keys: Arc::new(keys),
-            limits: settings.limits.clone(),
-            limiter,
-            persisted: Arc::new(persisted),
-            metrics: Arc::new(Metrics::new()),
-            health: DbHealth::new(db.clone(), Duration::from_secs(2)),
-            statements: statements.clone(),
-            trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
-            graphiql: settings.graphiql_enabled(),
-            introspection: settings.introspection_enabled(),
-            notifier,
-            subscription_recheck_ms: settings.subscription_recheck_ms,
-        });
+        let state = http_state(settings, &db, &statements).await?;
         let origins = settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             let cors = http::cors(&origins);
@@ -139,14 +83,7 @@ impl Application {
         .client_request_timeout(Duration::from_secs(10))
         .run();
         tracing::info!(port, "listening");
-        let deliverer = settings.webhooks_enabled.then(|| DelivererConfig {
-            poll: Duration::from_millis(settings.webhook_poll_ms),
-            retry_base: Duration::from_millis(settings.webhook_retry_base_ms),
-            max_attempts: settings.webhook_max_attempts.max(1),
-            timeout: Duration::from_secs(settings.webhook_timeout_secs),
-            batch_size: settings.webhook_batch_size.clamp(1, crate::service::feed::MAX_EVENTS),
-            allow_private_networks: settings.webhook_allow_private_networks,
-        });
+        let deliverer = settings.webhooks_enabled.then(|| deliverer_config(settings));
         let topic_poll = (settings.topic_poll_ms > 0).then(|| Duration::from_millis(settings.topic_poll_ms));
         Ok(Self { port, server, db, statements, deliverer, topic_poll })
     }
@@ -186,5 +123,81 @@ impl Application {
             task.abort();
         }
         result
+    }
+}
+
+/// What every request shares: the schema over the network's context, keys, limits, the
+/// rate limiter, persisted queries, metrics and the database's health.
+async fn http_state(
+    settings: &Settings,
+    db: &DatabaseConnection,
+    statements: &StatementCounter,
+) -> anyhow::Result<web::Data<HttpState>> {
+    let countries = CountryTable::load(db).await.map_err(|e| anyhow::anyhow!("cannot read the countries: {e:?}"))?;
+    let keys = KeyRing::from_settings(settings).context("invalid authentication settings")?;
+    if settings.auth_secret.expose_secret() == DEVELOPMENT_SECRET {
+        tracing::warn!(
+            "auth_secret is the built-in development secret (refused in the production profile): \
+             set INTERLIB_AUTH_SECRET before exposing this server"
+        );
+    }
+    let page_limits = PageLimits {
+        default_size: settings.default_page_size,
+        max_size: settings.max_page_size,
+        cursor_keys: CursorKeys::from_secret(settings.auth_secret.expose_secret().as_bytes()),
+    };
+    let sync = SyncOptions { idempotency_ttl: Duration::from_secs(settings.idempotency_ttl_secs) };
+    let limiter = Arc::new(RateLimiter::new(&settings.rate_limit).context("invalid rate_limit settings")?);
+    let persisted = PersistedQueries::load(&settings.persisted_queries).context("invalid persisted_queries")?;
+    let notifier = Notifier::new(db.clone(), Duration::from_millis(settings.subscription_poll_ms));
+    let context = ApiContext {
+        db: db.clone(),
+        page_limits,
+        countries: Arc::new(countries),
+        sync,
+        webhook_private_networks: settings.webhook_allow_private_networks,
+        matching: settings.matching.clone(),
+    };
+    let options = SchemaOptions {
+        limits: settings.limits.clone(),
+        limiter: limiter.clone(),
+        notifier: notifier.clone(),
+        introspection: settings.introspection_enabled(),
+        field_suggestions: settings.field_suggestions_enabled(),
+    };
+    let schema = build_schema(context, options);
+    let nullable_roots = Arc::new(crate::http::graphql::nullable_roots(&schema.sdl()));
+    Ok(web::Data::new(HttpState {
+        schema,
+        nullable_roots,
+        sync,
+        bulk_max_bytes: settings.bulk_max_bytes,
+        db: db.clone(),
+        max_body_bytes: settings.max_body_bytes,
+        page_limits,
+        keys: Arc::new(keys),
+        limits: settings.limits.clone(),
+        limiter,
+        persisted: Arc::new(persisted),
+        metrics: Arc::new(Metrics::new()),
+        health: DbHealth::new(db.clone(), Duration::from_secs(2)),
+        statements: statements.clone(),
+        trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
+        graphiql: settings.graphiql_enabled(),
+        introspection: settings.introspection_enabled(),
+        notifier,
+        subscription_recheck_ms: settings.subscription_recheck_ms,
+    }))
+}
+
+/// The webhook deliverer's settings.
+fn deliverer_config(settings: &Settings) -> DelivererConfig {
+    DelivererConfig {
+        poll: Duration::from_millis(settings.webhook_poll_ms),
+        retry_base: Duration::from_millis(settings.webhook_retry_base_ms),
+        max_attempts: settings.webhook_max_attempts.max(1),
+        timeout: Duration::from_secs(settings.webhook_timeout_secs),
+        batch_size: settings.webhook_batch_size.clamp(1, crate::service::feed::MAX_EVENTS),
+        allow_private_networks: settings.webhook_allow_private_networks,
     }
 }

@@ -125,78 +125,92 @@ fn forbidden(reason: &str) -> CloseReason {
     CloseReason { code: CloseCode::from(FORBIDDEN), description: Some(format!("Forbidden: {reason}")) }
 }
 
+/// What the client sends, as the bytes async-graphql reads: text and binary frames pass,
+/// pings are answered here, and every frame counts as the client being heard.
+fn client_input(
+    messages: actix_ws::MessageStream,
+    session: &Session,
+    heard: &Arc<Mutex<Instant>>,
+) -> futures::stream::LocalBoxStream<'static, web::Bytes> {
+    let (heard, session) = (heard.clone(), session.clone());
+    messages
+        .max_frame_size(MAX_FRAME)
+        .aggregate_continuations()
+        .take_while(|m| {
+            std::future::ready(matches!(
+                m,
+                Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Ping(_))
+                    | Ok(AggregatedMessage::Pong(_))
+            ))
+        })
+        .filter_map(move |message| {
+            if let Ok(mut at) = heard.lock() {
+                *at = Instant::now();
+            }
+            let mut session = session.clone();
+            async move {
+                match message {
+                    Ok(AggregatedMessage::Text(text)) => Some(text.into_bytes()),
+                    Ok(AggregatedMessage::Binary(bytes)) => Some(bytes),
+                    Ok(AggregatedMessage::Ping(bytes)) => {
+                        let _ = session.pong(&bytes).await;
+                        None
+                    }
+                    _ => None,
+                }
+            }
+        })
+        .boxed_local()
+}
+
+/// The request data of a connection, from its `connection_init` payload: the caller
+/// (remembered for the rechecks), their loaders and their budget.
+async fn connection_data(
+    caller: Arc<Caller>,
+    anonymous: RateClient,
+    payload: serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let header = bearer(&payload);
+    let state = &caller.state;
+    let viewer = match authenticate(&state.db, &state.keys, header.as_deref()).await {
+        Ok(viewer) => Arc::new(viewer),
+        Err(ApiError::Unauthenticated(message)) => {
+            return Err(async_graphql::Error::new(format!("unauthenticated: {message}")));
+        }
+        Err(err) => return Err(async_graphql::Error::from(err)),
+    };
+    if let Some(header) = header.filter(|_| !matches!(*viewer, Viewer::Anonymous))
+        && let Ok(mut slot) = caller.token.lock()
+    {
+        *slot = Some((header, viewer.clone()));
+    }
+    let mut data = Data::default();
+    data.insert(Loaders::uncached(&state.db, &viewer, state.page_limits));
+    // Each subscription is charged its complexity when it starts, to the same budget as
+    // the caller's queries.
+    data.insert(RateClient::of_viewer(&viewer).unwrap_or(anonymous));
+    data.insert(Arc::new(Meter::default()));
+    data.insert::<Arc<Viewer>>(viewer);
+    Ok(data)
+}
+
 /// Runs one connection until either side closes it or the caller is revoked.
 async fn serve(
     caller: Arc<Caller>,
     anonymous: RateClient,
     protocol: WebSocketProtocols,
-    session: Session,
+    mut session: Session,
     messages: actix_ws::MessageStream,
 ) {
     let heard = Arc::new(Mutex::new(Instant::now()));
-    // What the client sends, as the bytes async-graphql reads; pings are answered here.
-    let input = {
-        let (heard, session) = (heard.clone(), session.clone());
-        messages
-            .max_frame_size(MAX_FRAME)
-            .aggregate_continuations()
-            .take_while(|m| {
-                std::future::ready(matches!(
-                    m,
-                    Ok(AggregatedMessage::Text(_) | AggregatedMessage::Binary(_) | AggregatedMessage::Ping(_))
-                        | Ok(AggregatedMessage::Pong(_))
-                ))
-            })
-            .filter_map(move |message| {
-                if let Ok(mut at) = heard.lock() {
-                    *at = Instant::now();
-                }
-                let mut session = session.clone();
-                async move {
-                    match message {
-                        Ok(AggregatedMessage::Text(text)) => Some(text.into_bytes()),
-                        Ok(AggregatedMessage::Binary(bytes)) => Some(bytes),
-                        Ok(AggregatedMessage::Ping(bytes)) => {
-                            let _ = session.pong(&bytes).await;
-                            None
-                        }
-                        _ => None,
-                    }
-                }
-            })
-            .boxed_local()
-    };
+    let input = client_input(messages, &session, &heard);
     let init_caller = caller.clone();
     let mut graphql = WebSocket::new(caller.state.schema.clone(), input, protocol)
-        .on_connection_init(move |payload| async move {
-            let header = bearer(&payload);
-            let state = &init_caller.state;
-            let viewer = match authenticate(&state.db, &state.keys, header.as_deref()).await {
-                Ok(viewer) => Arc::new(viewer),
-                Err(ApiError::Unauthenticated(message)) => {
-                    return Err(async_graphql::Error::new(format!("unauthenticated: {message}")));
-                }
-                Err(err) => return Err(async_graphql::Error::from(err)),
-            };
-            if let Some(header) = header.filter(|_| !matches!(*viewer, Viewer::Anonymous))
-                && let Ok(mut slot) = init_caller.token.lock()
-            {
-                *slot = Some((header, viewer.clone()));
-            }
-            let mut data = Data::default();
-            data.insert(Loaders::uncached(&state.db, &viewer, state.page_limits));
-            // Each subscription is charged its complexity when it starts, to the same
-            // budget as the caller's queries.
-            data.insert(RateClient::of_viewer(&viewer).unwrap_or(anonymous));
-            data.insert(Arc::new(Meter::default()));
-            data.insert::<Arc<Viewer>>(viewer);
-            Ok(data)
-        })
+        .on_connection_init(move |payload| connection_data(init_caller, anonymous, payload))
         .boxed_local();
     let every = Duration::from_millis(caller.state.subscription_recheck_ms.max(10));
     let mut recheck = tokio::time::interval(every);
     let mut heartbeat = tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
-    let mut session = session;
     let close = loop {
         tokio::select! {
             message = graphql.next() => match message {

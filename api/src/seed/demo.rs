@@ -323,6 +323,42 @@ async fn seed_pairings<C: ConnectionTrait>(
     applicants: &[(i32, &Person)],
 ) -> anyhow::Result<()> {
     let completed = round.status == RoundStatus::Completed.as_str();
+    for (n, group) in demo_groups(applicants).iter().enumerate() {
+        let dissolved = n % 25 == 7;
+        let status = match (dissolved, completed) {
+            (true, _) => PairingStatus::Dissolved,
+            (false, true) => PairingStatus::Completed,
+            (false, false) => PairingStatus::Active,
+        };
+        let (score, explanation) = explain(group);
+        let created = round.applications_close_at + Duration::days(3);
+        let saved = pairing::ActiveModel {
+            id: NotSet,
+            round_id: Set(round.id),
+            status: Set(status.as_str().to_owned()),
+            origin: Set(if n % 40 == 3 { PairingOrigin::Manual } else { PairingOrigin::Algorithm }.as_str().to_owned()),
+            score: Set(score),
+            explanation: Set(explanation),
+            created_at: Set(created),
+            updated_at: Set(created),
+        }
+        .insert(db)
+        .await?;
+        let members = group
+            .iter()
+            .map(|(id, _)| pairing_member::ActiveModel { pairing_id: Set(saved.id), librarian_id: Set(*id) });
+        pairing_member::Entity::insert_many(members).exec_without_returning(db).await?;
+        if status == PairingStatus::Completed {
+            seed_certificates(db, rng, round, saved.id, group).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Greedy demo groups: each applicant with a later one from another country who shares a
+/// language (the most shared interests among the next 40); the odd one out joins the last
+/// pair as a group of three.
+fn demo_groups<'a>(applicants: &[(i32, &'a Person)]) -> Vec<Vec<(i32, &'a Person)>> {
     let mut taken: HashSet<i32> = HashSet::new();
     let mut groups: Vec<Vec<(i32, &Person)>> = Vec::new();
     for (i, (a, pa)) in applicants.iter().enumerate() {
@@ -344,66 +380,52 @@ async fn seed_pairings<C: ConnectionTrait>(
             groups.push(vec![(*a, *pa), (*b, *pb)]);
         }
     }
-    // The odd one out joins the last pair as a group of three.
     let left = applicants.iter().find(|(id, _)| !taken.contains(id));
     if let (Some(left), Some(last)) = (left, groups.last_mut())
         && last.iter().all(|(_, p)| p.country_code != left.1.country_code)
     {
         last.push(*left);
     }
-    for (n, group) in groups.iter().enumerate() {
-        let first = group[0].1;
-        let interests: Vec<&str> =
-            group[1..].iter().flat_map(|(_, p)| shared(&first.interests, &p.interests)).collect();
-        let languages: Vec<&str> =
-            group[1..].iter().flat_map(|(_, p)| shared(&first.languages, &p.languages)).collect();
-        let countries: Vec<&str> = group.iter().map(|(_, p)| p.country_code.as_str()).collect();
-        let score = 10 * i32::try_from(interests.len()).unwrap_or(0) + 5;
-        let explanation = format!(
-            "Different countries ({}); shared language: {}; shared interests: {}.",
-            countries.join(", "),
-            languages.first().copied().unwrap_or("en"),
-            if interests.is_empty() { "none".to_owned() } else { interests.join(", ") }
-        );
-        let dissolved = n % 25 == 7;
-        let status = match (dissolved, completed) {
-            (true, _) => PairingStatus::Dissolved,
-            (false, true) => PairingStatus::Completed,
-            (false, false) => PairingStatus::Active,
-        };
-        let created = round.applications_close_at + Duration::days(3);
-        let saved = pairing::ActiveModel {
+    groups
+}
+
+/// A demo group's score and explanation, in the engine's words.
+fn explain(group: &[(i32, &Person)]) -> (i32, String) {
+    let first = group[0].1;
+    let interests: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.interests, &p.interests)).collect();
+    let languages: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.languages, &p.languages)).collect();
+    let countries: Vec<&str> = group.iter().map(|(_, p)| p.country_code.as_str()).collect();
+    let score = 10 * i32::try_from(interests.len()).unwrap_or(0) + 5;
+    let explanation = format!(
+        "Different countries ({}); shared language: {}; shared interests: {}.",
+        countries.join(", "),
+        languages.first().copied().unwrap_or("en"),
+        if interests.is_empty() { "none".to_owned() } else { interests.join(", ") }
+    );
+    (score, explanation)
+}
+
+/// The certificates of a completed demo pairing, one per member.
+async fn seed_certificates<C: ConnectionTrait>(
+    db: &C,
+    rng: &mut Rng,
+    round: &round::Model,
+    pairing_id: i32,
+    group: &[(i32, &Person)],
+) -> anyhow::Result<()> {
+    let certs = group.iter().map(|(id, p)| {
+        let mut bytes = [0u8; 16];
+        rng.fill(&mut bytes);
+        certificate::ActiveModel {
             id: NotSet,
+            code: Set(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()),
+            librarian_id: Set(*id),
             round_id: Set(round.id),
-            status: Set(status.as_str().to_owned()),
-            origin: Set(if n % 40 == 3 { PairingOrigin::Manual } else { PairingOrigin::Algorithm }.as_str().to_owned()),
-            score: Set(score),
-            explanation: Set(explanation),
-            created_at: Set(created),
-            updated_at: Set(created),
+            pairing_id: Set(pairing_id),
+            recipient_name: Set(p.full_name.clone()),
+            issued_at: Set(round.ends_at),
         }
-        .insert(db)
-        .await?;
-        let members = group
-            .iter()
-            .map(|(id, _)| pairing_member::ActiveModel { pairing_id: Set(saved.id), librarian_id: Set(*id) });
-        pairing_member::Entity::insert_many(members).exec_without_returning(db).await?;
-        if status == PairingStatus::Completed {
-            let certs = group.iter().map(|(id, p)| {
-                let mut bytes = [0u8; 16];
-                rng.fill(&mut bytes);
-                certificate::ActiveModel {
-                    id: NotSet,
-                    code: Set(uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()),
-                    librarian_id: Set(*id),
-                    round_id: Set(round.id),
-                    pairing_id: Set(saved.id),
-                    recipient_name: Set(p.full_name.clone()),
-                    issued_at: Set(round.ends_at),
-                }
-            });
-            certificate::Entity::insert_many(certs).exec_without_returning(db).await?;
-        }
-    }
+    });
+    certificate::Entity::insert_many(certs).exec_without_returning(db).await?;
     Ok(())
 }

@@ -35,6 +35,24 @@ fn seeder() -> Viewer {
 /// start then sees the seeded network like any other data. Topics already published are
 /// announced (the announcer does the rest when their time comes).
 async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
+    let mut entries = network_entries(db).await?;
+    entries.extend(programme_entries(db).await?);
+    journal::record(db, &seeder(), entries).await.map_err(ApiError::into_anyhow)?;
+    let published: Vec<i32> = discussion_topic::Entity::find()
+        .select_only()
+        .column(discussion_topic::Column::Id)
+        .filter(discussion_topic::Column::PublishAt.lte(crate::service::now()))
+        .order_by_asc(discussion_topic::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    crate::service::topics::announce(db, &seeder(), &published).await.map_err(ApiError::into_anyhow)?;
+    Ok(())
+}
+
+/// The entries of the people and partners: librarians, associations, memberships and
+/// ambassador appointments.
+async fn network_entries<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Entry>> {
     let librarians: HashMap<i32, Scope> = librarian::Entity::find()
         .select_only()
         .columns([librarian::Column::Id, librarian::Column::CountryCode, librarian::Column::ListedInDirectory])
@@ -64,6 +82,12 @@ async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
     for a in ambassador::Entity::find().all(db).await? {
         entries.push(Entry::new(NodeKind::Ambassador, a.id, Operation::Upsert, Scope::public()));
     }
+    Ok(entries)
+}
+
+/// The entries of the programme: rounds, topics, applications, engagement reports,
+/// certificates and pairings.
+async fn programme_entries<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Entry>> {
     let rounds: Vec<i32> = round::Entity::find()
         .select_only()
         .column(round::Column::Id)
@@ -71,7 +95,8 @@ async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
         .into_tuple()
         .all(db)
         .await?;
-    entries.extend(rounds.into_iter().map(|id| Entry::new(NodeKind::Round, id, Operation::Upsert, Scope::public())));
+    let mut entries: Vec<Entry> =
+        rounds.into_iter().map(|id| Entry::new(NodeKind::Round, id, Operation::Upsert, Scope::public())).collect();
     let topics: Vec<i32> = discussion_topic::Entity::find()
         .select_only()
         .column(discussion_topic::Column::Id)
@@ -106,15 +131,5 @@ async fn log_everything<C: ConnectionTrait>(db: &C) -> anyhow::Result<()> {
         pairing::Entity::find().select_only().column(pairing::Column::Id).into_tuple().all(db).await?;
     entries
         .extend(journal::programme::pairings(db, &pairings, Operation::Upsert).await.map_err(ApiError::into_anyhow)?);
-    journal::record(db, &seeder(), entries).await.map_err(ApiError::into_anyhow)?;
-    let published: Vec<i32> = discussion_topic::Entity::find()
-        .select_only()
-        .column(discussion_topic::Column::Id)
-        .filter(discussion_topic::Column::PublishAt.lte(crate::service::now()))
-        .order_by_asc(discussion_topic::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    crate::service::topics::announce(db, &seeder(), &published).await.map_err(ApiError::into_anyhow)?;
-    Ok(())
+    Ok(entries)
 }

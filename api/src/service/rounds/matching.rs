@@ -15,7 +15,7 @@ use super::{CHUNK, application_ids, check_state, lock, pairing_ids, set_status};
 use crate::auth::Viewer;
 use crate::domain::Action;
 use crate::domain::counts::to_i32;
-use crate::domain::input::UserErrorCode;
+use crate::domain::input::{UserError, UserErrorCode};
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, PairingOrigin, PairingStatus, RoundStatus};
 use crate::error::{ApiError, ApiResult};
 use crate::matching::engine::{self, Applicant, Preference, Problem, Scoring, UnmatchedReason};
@@ -229,18 +229,9 @@ pub async fn run_matching(
     round_id: i32,
     dry_run: bool,
 ) -> Outcome<MatchingRun> {
-    let (txn, model) = if dry_run {
-        let txn = db.begin().await?;
-        let Some(model) = round::Entity::find_by_id(round_id).one(&txn).await? else {
-            return refused("roundId", UserErrorCode::NotFound, "no such round");
-        };
-        check_state(&model, Action::RunMatching, &[RoundStatus::Matching])?;
-        (txn, model)
-    } else {
-        match lock(db, round_id, Action::RunMatching, &[RoundStatus::Matching]).await? {
-            Ok(locked) => locked,
-            Err(errors) => return Ok(Err(errors)),
-        }
+    let (txn, model) = match open_round(db, round_id, dry_run).await? {
+        Ok(opened) => opened,
+        Err(errors) => return Ok(Err(errors)),
     };
     let data = round_data(&txn, countries, round_id).await?;
     let applicants = data.problem.applicants.len();
@@ -256,50 +247,7 @@ pub async fn run_matching(
         })
         .collect();
     if !dry_run {
-        // Replace the earlier proposals of the engine.
-        let stale: Vec<i32> = pairing::Entity::find()
-            .filter(pairing::Column::RoundId.eq(round_id))
-            .filter(pairing::Column::Origin.eq(PairingOrigin::Algorithm.as_str()))
-            .filter(pairing::Column::Status.eq(PairingStatus::Proposed.as_str()))
-            .all(&txn)
-            .await?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
-        // Withdrawn proposals leave their members' and partners' views.
-        let mut entries = programme::pairings(&txn, &stale, Operation::Deactivate).await?;
-        let groups: Vec<Vec<i32>> =
-            entries.iter().map(|e| e.scope.members.iter().map(|m| m.librarian_id).collect()).collect();
-        let mut partners = groups;
-        for chunk in stale.chunks(CHUNK) {
-            pairing_member::Entity::delete_many()
-                .filter(pairing_member::Column::PairingId.is_in(chunk.to_vec()))
-                .exec(&txn)
-                .await?;
-            pairing::Entity::delete_many().filter(pairing::Column::Id.is_in(chunk.to_vec())).exec(&txn).await?;
-        }
-        let at = now();
-        let pairings: Vec<pairing::Model> = insert_pairings(&txn, round_id, &proposals, at).await?;
-        let members: Vec<pairing_member::ActiveModel> = pairings
-            .iter()
-            .zip(&proposals)
-            .flat_map(|(p, prop)| {
-                prop.librarian_ids
-                    .iter()
-                    .map(|id| pairing_member::ActiveModel { pairing_id: Set(p.id), librarian_id: Set(*id) })
-            })
-            .collect();
-        for chunk in members.chunks(CHUNK) {
-            pairing_member::Entity::insert_many(chunk.to_vec()).exec_without_returning(&txn).await?;
-        }
-        for (prop, stored) in proposals.iter_mut().zip(pairings) {
-            prop.pairing = Some(stored);
-        }
-        let made: Vec<i32> = proposals.iter().filter_map(|p| p.pairing.as_ref().map(|p| p.id)).collect();
-        entries.extend(programme::pairings(&txn, &made, Operation::Upsert).await?);
-        partners.extend(proposals.iter().map(|p| p.librarian_ids.clone()));
-        entries.extend(programme::partners(&partners));
-        journal::record(&txn, viewer, entries).await?;
+        store_proposals(&txn, viewer, round_id, &mut proposals).await?;
         let details = json!({
             "proposed": proposals.len(),
             "unmatched": outcome.unmatched.len(),
@@ -321,6 +269,76 @@ pub async fn run_matching(
         proven_optimal: outcome.proven_optimal,
         engine_millis,
     }))
+}
+
+/// The round to match, in a transaction: for a real run under the round's lock, for a dry
+/// run a plain read (it writes nothing and blocks no one).
+async fn open_round(
+    db: &DatabaseConnection,
+    round_id: i32,
+    dry_run: bool,
+) -> ApiResult<Result<(DatabaseTransaction, round::Model), Vec<UserError>>> {
+    if !dry_run {
+        return lock(db, round_id, Action::RunMatching, &[RoundStatus::Matching]).await;
+    }
+    let txn = db.begin().await?;
+    let Some(model) = round::Entity::find_by_id(round_id).one(&txn).await? else {
+        return refused("roundId", UserErrorCode::NotFound, "no such round");
+    };
+    check_state(&model, Action::RunMatching, &[RoundStatus::Matching])?;
+    Ok(Ok((txn, model)))
+}
+
+/// Replaces the engine's earlier proposals of the round with `proposals` (each gets its
+/// stored pairing), announcing the withdrawn and the new ones to their members and
+/// partners.
+async fn store_proposals(
+    txn: &DatabaseTransaction,
+    viewer: &Viewer,
+    round_id: i32,
+    proposals: &mut [Proposal],
+) -> ApiResult<()> {
+    let stale: Vec<i32> = pairing::Entity::find()
+        .filter(pairing::Column::RoundId.eq(round_id))
+        .filter(pairing::Column::Origin.eq(PairingOrigin::Algorithm.as_str()))
+        .filter(pairing::Column::Status.eq(PairingStatus::Proposed.as_str()))
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    // Withdrawn proposals leave their members' and partners' views.
+    let mut entries = programme::pairings(txn, &stale, Operation::Deactivate).await?;
+    let mut partners: Vec<Vec<i32>> =
+        entries.iter().map(|e| e.scope.members.iter().map(|m| m.librarian_id).collect()).collect();
+    for chunk in stale.chunks(CHUNK) {
+        pairing_member::Entity::delete_many()
+            .filter(pairing_member::Column::PairingId.is_in(chunk.to_vec()))
+            .exec(txn)
+            .await?;
+        pairing::Entity::delete_many().filter(pairing::Column::Id.is_in(chunk.to_vec())).exec(txn).await?;
+    }
+    let pairings: Vec<pairing::Model> = insert_pairings(txn, round_id, proposals, now()).await?;
+    let members: Vec<pairing_member::ActiveModel> = pairings
+        .iter()
+        .zip(proposals.iter())
+        .flat_map(|(p, prop)| {
+            prop.librarian_ids
+                .iter()
+                .map(|id| pairing_member::ActiveModel { pairing_id: Set(p.id), librarian_id: Set(*id) })
+        })
+        .collect();
+    for chunk in members.chunks(CHUNK) {
+        pairing_member::Entity::insert_many(chunk.to_vec()).exec_without_returning(txn).await?;
+    }
+    for (prop, stored) in proposals.iter_mut().zip(pairings) {
+        prop.pairing = Some(stored);
+    }
+    let made: Vec<i32> = proposals.iter().filter_map(|p| p.pairing.as_ref().map(|p| p.id)).collect();
+    entries.extend(programme::pairings(txn, &made, Operation::Upsert).await?);
+    partners.extend(proposals.iter().map(|p| p.librarian_ids.clone()));
+    entries.extend(programme::partners(&partners));
+    journal::record(txn, viewer, entries).await
 }
 
 /// Inserts pairings in order and returns them with their ids. Ids come back from a
