@@ -96,11 +96,6 @@ impl ErrorCode {
         }
     }
 
-    /// The code named `code` (as in `extensions.code`).
-    pub fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == code)
-    }
-
     /// The HTTP status of an answer refused with this error before any operation ran (a
     /// GraphQL request error under `application/json` is answered 200 instead, as the
     /// GraphQL-over-HTTP specification wants for older clients).
@@ -227,17 +222,36 @@ pub fn coded_error(
     extensions.set("code", code.as_str());
     extra(&mut extensions);
     error.extensions = Some(extensions);
+    error.source = Some(std::sync::Arc::new(code));
     error
 }
 
-/// Whether `err` violates the unique index of `table` on `columns`, by that index (as the
-/// migrations name it, `uq_<table>_<columns>`) on PostgreSQL and by its columns on SQLite:
-/// a write can violate several, and each means something else to the client.
+/// The code of an error this crate made (every `extensions.code` it writes travels with the
+/// error as its typed source too); `None` for async-graphql's own errors (a document that
+/// does not parse or validate), which the endpoint reports as `BAD_USER_INPUT`.
+pub fn code_of(error: &async_graphql::ServerError) -> Option<ErrorCode> {
+    error.source::<ErrorCode>().copied()
+}
+
+/// Whether `err` violates the unique index of `table` on `columns`: a write can violate
+/// several, and each means something else to the client. PostgreSQL names the violated
+/// index (the migrations call it `uq_<table>_<columns>`), and that name decides; SQLite
+/// names no constraint, only the columns it failed on, so there they decide.
 pub fn violates_unique(err: &DbErr, table: &str, columns: &[&str]) -> bool {
-    let Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) = err.sql_err() else { return false };
-    let index = format!("\"uq_{table}_{}\"", columns.join("_"));
-    let sqlite = columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ");
-    message.contains(&index) || message.ends_with(&format!("UNIQUE constraint failed: {sqlite}"))
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::{Error as Sqlx, error::ErrorKind};
+    let (DbErr::Query(RuntimeErr::SqlxError(e)) | DbErr::Exec(RuntimeErr::SqlxError(e))) = err else { return false };
+    let Sqlx::Database(violation) = e.as_ref() else { return false };
+    if violation.kind() != ErrorKind::UniqueViolation {
+        return false;
+    }
+    match violation.constraint() {
+        Some(index) => index == format!("uq_{table}_{}", columns.join("_")),
+        None => {
+            let failed = columns.iter().map(|c| format!("{table}.{c}")).collect::<Vec<_>>().join(", ");
+            violation.message().ends_with(&format!("UNIQUE constraint failed: {failed}"))
+        }
+    }
 }
 
 /// Whether a database error means the database cannot serve right now (unreachable,
@@ -286,7 +300,7 @@ impl From<ApiError> for async_graphql::Error {
             // The cause chain goes to the log only: clients never see SQL or internals.
             tracing::error!(error = ?cause, "internal error");
         }
-        let code = err.code().as_str();
+        let code = err.code();
         let field = match &err {
             ApiError::BadUserInput { field, .. } => field.clone(),
             _ => None,
@@ -295,15 +309,17 @@ impl From<ApiError> for async_graphql::Error {
             ApiError::Stale { current_version, .. } => Some(*current_version),
             _ => None,
         };
-        async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
-            ext.set("code", code);
+        let mut error = async_graphql::Error::new(err.to_string()).extend_with(|_, ext| {
+            ext.set("code", code.as_str());
             if let Some(field) = field {
                 ext.set("field", field);
             }
             if let Some(version) = current_version {
                 ext.set("currentVersion", version);
             }
-        })
+        });
+        error.source = Some(std::sync::Arc::new(code));
+        error
     }
 }
 
@@ -327,15 +343,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_code_is_named_once_and_read_back() {
+    fn every_code_is_named_once() {
         let names: HashSet<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         assert_eq!(names.len(), ErrorCode::ALL.len());
         for code in ErrorCode::ALL {
-            assert_eq!(ErrorCode::parse(code.as_str()), Some(code));
             assert_eq!(code.to_string(), code.as_str());
             assert!((400..600).contains(&code.status()), "{code}");
         }
-        assert_eq!(ErrorCode::parse("bad_user_input"), None);
+    }
+
+    #[test]
+    fn an_error_carries_its_code_as_its_typed_source() {
+        let made = coded_error("slow down".into(), ErrorCode::RateLimited, |_| {});
+        assert_eq!(code_of(&made), Some(ErrorCode::RateLimited));
+        let converted = async_graphql::Error::from(ApiError::Conflict("busy".into()))
+            .into_server_error(async_graphql::Pos::default());
+        assert_eq!(code_of(&converted), Some(ErrorCode::Conflict));
+        // async-graphql's own errors carry none: the endpoint names them BAD_USER_INPUT.
+        assert_eq!(code_of(&async_graphql::ServerError::new("expected name", None)), None);
     }
 
     #[test]

@@ -41,6 +41,23 @@ pub async fn fresh_database(postgres: Option<&str>, name: &str, sslmode: &str) -
     })
 }
 
+/// Seeds the demo network and `librarians` more on the database at `url`, then (on
+/// PostgreSQL) refreshes the planner's statistics, as a deployment's data would have them.
+///
+/// # Errors
+/// The database cannot be reached or written.
+pub async fn seed_network(url: &str, librarians: usize, backend: Backend) -> anyhow::Result<()> {
+    let settings = Settings::for_database(url);
+    let (db, _) = interlib::db::connect(&settings).await?;
+    interlib::seed::demo(&db).await?;
+    interlib::seed::librarians(&db, librarians, 42).await?;
+    if backend == Backend::Postgres {
+        db.execute_unprepared("VACUUM ANALYZE").await?;
+    }
+    db.close().await?;
+    Ok(())
+}
+
 /// The server running in a child process (the benchmark binary itself, started with
 /// `--serve URL`, which calls [`serve`]).
 pub struct ServerProcess {

@@ -66,3 +66,10 @@ impl Follower {
         while !self.step(app, token, reading).await {}
     }
 }
+
+/// What a follower holds after reading the whole feed from the start as `token`.
+pub async fn follow(app: &TestApp, token: &str, reading: Reading<'_>) -> BTreeMap<String, Value> {
+    let mut follower = Follower::default();
+    follower.catch_up(app, token, reading).await;
+    follower.state
+}

@@ -204,6 +204,18 @@ impl TestApp {
         body["data"].clone()
     }
 
+    /// Runs a round's life-cycle step (`openApplications`, `closeApplications`,
+    /// `confirmPairings`, `completeRound`, `cancelRound`: the mutations that take a
+    /// `RoundStepInput`) as an admin; the whole response, with `round { id name status }` and
+    /// `userErrors { field code message }`.
+    pub async fn round_step(&self, mutation: &str, round: &str) -> Value {
+        let query = format!(
+            "mutation($input: RoundStepInput!) {{ {mutation}(input: $input) {{
+               round {{ id name status }} userErrors {{ field code message }} }} }}"
+        );
+        self.graphql(&query, json!({ "input": { "roundId": round } })).await
+    }
+
     /// GET a path.
     ///
     /// # Panics
@@ -226,6 +238,17 @@ fn mint(keys: &KeyRing, role: Role, countries: &[&str], association: Option<i32>
 }
 
 /// The `extensions.code` of each error of a response.
+/// The `userErrors` of a mutation payload as (field, code) pairs.
+pub fn user_errors(payload: &Value) -> Vec<(String, String)> {
+    payload["userErrors"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
+        .collect()
+}
+
 pub fn error_codes(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()

@@ -265,7 +265,7 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
         let apps = pool.iter().enumerate().map(|(i, (id, person))| {
             let sectors: Vec<&str> =
                 (0..rng.usize(..3)).map(|_| Sector::ALL[rng.usize(..Sector::ALL.len())].as_str()).collect();
-            let applied = plan.opens + Duration::minutes(i64::try_from(i).unwrap_or(0) * 60);
+            let applied = plan.opens + Duration::minutes(crate::domain::counts::to_i64(i) * 60);
             application::ActiveModel {
                 id: NotSet,
                 round_id: Set(round.id),
@@ -299,7 +299,7 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
                 round_id: Set(round.id),
                 title: Set((*title).to_owned()),
                 body: Set((*body).to_owned()),
-                publish_at: Set(starts + Duration::weeks(2 * i64::try_from(i).unwrap_or(0))),
+                publish_at: Set(starts + Duration::weeks(2 * crate::domain::counts::to_i64(i))),
                 created_at: Set(closes),
                 // The seed's change-log pass announces the topics already published.
                 announced_at: Set(None),
@@ -395,7 +395,7 @@ fn explain(group: &[(i32, &Person)]) -> (i32, String) {
     let interests: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.interests, &p.interests)).collect();
     let languages: Vec<&str> = group[1..].iter().flat_map(|(_, p)| shared(&first.languages, &p.languages)).collect();
     let countries: Vec<&str> = group.iter().map(|(_, p)| p.country_code.as_str()).collect();
-    let score = 10 * i32::try_from(interests.len()).unwrap_or(0) + 5;
+    let score = 10 * crate::domain::counts::to_i32(interests.len()) + 5;
     let explanation = format!(
         "Different countries ({}); shared language: {}; shared interests: {}.",
         countries.join(", "),

@@ -279,7 +279,7 @@ pub fn person(rng: &mut Rng, place: &Place, serial: usize, domain: &str) -> Pers
     let ascii: String =
         format!("{first}.{last}").to_lowercase().chars().filter(|c| c.is_ascii_alphanumeric() || *c == '.').collect();
     let base = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).single().unwrap_or_default();
-    let created_at = base + Duration::minutes(i64::try_from(serial).unwrap_or(0) * 7 + i64::from(rng.u16(..600)));
+    let created_at = base + Duration::minutes(crate::domain::counts::to_i64(serial) * 7 + i64::from(rng.u16(..600)));
     Person {
         full_name: format!("{first} {last}"),
         email: format!("{ascii}.{serial}@{domain}"),

@@ -12,9 +12,7 @@ use serde_json::json;
 use crate::auth::{Viewer, policy};
 use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_BIO, UserErrorCode};
-use crate::domain::{
-    ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, NodeKind, RoundStatus, Sector,
-};
+use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, RoundStatus, Sector};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal;
 use crate::service::now;
@@ -35,17 +33,12 @@ pub struct Preferences {
 /// admin, or an association the librarian is an active, confirmed member of.
 async fn may_act_for(db: &DatabaseConnection, viewer: &Viewer, librarian_id: i32) -> ApiResult<()> {
     let policy::ActFor::IfMemberOf(association_id) = policy::act_for(viewer, librarian_id)? else { return Ok(()) };
-    let member = membership::Entity::find()
+    let membership = membership::Entity::find()
         .filter(membership::Column::AssociationId.eq(association_id))
         .filter(membership::Column::LibrarianId.eq(librarian_id))
-        .filter(membership::Column::Status.eq(MembershipStatus::Active.as_str()))
-        .filter(membership::Column::Consent.eq(MembershipConsent::Confirmed.as_str()))
         .one(db)
         .await?;
-    match member {
-        Some(_) => Ok(()),
-        None => Err(ApiError::Forbidden("an association may act only for its active members".into())),
-    }
+    policy::act_for_member(membership.as_ref())
 }
 
 /// `applyToRound`.

@@ -279,7 +279,7 @@ mod tests {
     use super::*;
 
     fn queue(countries: &[&str]) -> Vec<(i32, String)> {
-        countries.iter().enumerate().map(|(i, c)| (i32::try_from(i).unwrap_or(0) + 1, (*c).to_owned())).collect()
+        countries.iter().enumerate().map(|(i, c)| (crate::domain::counts::to_i32(i) + 1, (*c).to_owned())).collect()
     }
 
     #[test]

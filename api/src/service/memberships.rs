@@ -102,10 +102,8 @@ pub async fn update(
         if was_active && status == MembershipStatus::Deactivated { Operation::Deactivate } else { Operation::Upsert };
     let scope = Scope::membership(&model, &Scope::librarian(&person));
     journal::change(&txn, viewer, NodeKind::Membership, id, operation, scope).await?;
-    if viewer.is_admin() {
-        let details = json!({ "status": model.status });
-        journal::audit(&txn, viewer, Action::UpdateMembership, NodeKind::Membership, id, details).await?;
-    }
+    let details = json!({ "status": model.status });
+    journal::audit_admin(&txn, viewer, Action::UpdateMembership, NodeKind::Membership, id, details).await?;
     txn.commit().await?;
     Ok(Ok(model))
 }
@@ -207,11 +205,10 @@ pub async fn decide(
         entries.push(Entry::new(NodeKind::Librarian, person.id, Operation::Upsert, scope).with_belongings());
     }
     journal::record(&txn, viewer, entries).await?;
-    if viewer.is_admin() {
-        let action =
-            if consent == MembershipConsent::Confirmed { Action::ConfirmMembership } else { Action::DeclineMembership };
-        journal::audit(&txn, viewer, action, NodeKind::Membership, id, json!({ "consent": consent.as_str() })).await?;
-    }
+    let action =
+        if consent == MembershipConsent::Confirmed { Action::ConfirmMembership } else { Action::DeclineMembership };
+    journal::audit_admin(&txn, viewer, action, NodeKind::Membership, id, json!({ "consent": consent.as_str() }))
+        .await?;
     txn.commit().await?;
     Ok(Ok(model))
 }

@@ -207,17 +207,15 @@ pub async fn update(
         return refused("id", UserErrorCode::NotFound, "no such librarian");
     };
     let entries = profile_entries(&txn, &before, &model).await?;
-    if viewer.is_admin() {
-        journal::audit(
-            &txn,
-            viewer,
-            Action::UpdateLibrarian,
-            NodeKind::Librarian,
-            id,
-            json!({ "fields": profile.fields() }),
-        )
-        .await?;
-    }
+    journal::audit_admin(
+        &txn,
+        viewer,
+        Action::UpdateLibrarian,
+        NodeKind::Librarian,
+        id,
+        json!({ "fields": profile.fields() }),
+    )
+    .await?;
     journal::record(&txn, viewer, entries).await?;
     txn.commit().await?;
     Ok(Ok(model))

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use interlib::auth::{Role, TokenScope};
-use interlib::settings::Settings;
 use interlib_tests::bench::{self, Backend, ServerProcess};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 /// The same allocator as the `interlib` binary, so the server measured here is the one shipped.
@@ -143,21 +141,14 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
     }
     let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
     let url = bench::fresh_database(postgres, "interlib_bench", &args.sslmode).await?;
-    let settings = Settings::for_database(&url);
-    let (db, _) = interlib::db::connect(&settings).await?;
-    interlib::seed::demo(&db).await?;
     let started = Instant::now();
-    interlib::seed::librarians(&db, args.librarians, 42).await?;
+    bench::seed_network(&url, args.librarians, args.backend).await?;
     println!(
-        "seeded {} librarians on {:?} in {:.1} s (plus the 2,000-librarian demo network)",
+        "seeded {} librarians on {:?} in {:.1} s (with the 2,000-librarian demo network)",
         args.librarians,
         args.backend,
         started.elapsed().as_secs_f64()
     );
-    if args.backend == Backend::Postgres {
-        db.execute_unprepared("VACUUM ANALYZE").await?;
-    }
-    db.close().await?;
     Ok(url)
 }
 

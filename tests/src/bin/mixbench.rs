@@ -20,9 +20,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, ValueEnum};
 use futures::StreamExt;
 use interlib::auth::{Role, TokenScope};
-use interlib::settings::Settings;
 use interlib_tests::bench::{self, Backend, ServerProcess};
-use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -238,14 +236,7 @@ async fn charge_cost(redis: &str) -> anyhow::Result<()> {
 async fn prepare_database(args: &Args) -> anyhow::Result<String> {
     let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
     let url = bench::fresh_database(postgres, "interlib_mixbench", "disable").await?;
-    let settings = Settings::for_database(&url);
-    let (db, _) = interlib::db::connect(&settings).await?;
-    interlib::seed::demo(&db).await?;
-    interlib::seed::librarians(&db, args.librarians, 42).await?;
-    if args.backend == Backend::Postgres {
-        db.execute_unprepared("VACUUM ANALYZE").await?;
-    }
-    db.close().await?;
+    bench::seed_network(&url, args.librarians, args.backend).await?;
     Ok(url)
 }
 

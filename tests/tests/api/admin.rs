@@ -3,23 +3,13 @@
 
 use interlib::auth::Role;
 use interlib::domain::NodeKind;
-use interlib_tests::{TestApp, error_codes, fixtures};
+use interlib_tests::{TestApp, error_codes, fixtures, user_errors};
 use serde_json::{Value, json};
 
 use crate::gid;
 
 const CREATE_ASSOCIATION: &str = "mutation($input: CreateAssociationInput!) { createAssociation(input: $input) {
     association { id name country { code } website } userErrors { field code } } }";
-
-fn user_errors(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
-        .collect()
-}
 
 fn pair(field: &str, code: &str) -> (String, String) {
     (field.to_owned(), code.to_owned())

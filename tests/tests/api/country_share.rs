@@ -23,10 +23,7 @@ fn dates(name: &str) -> Value {
 }
 
 async fn step(app: &TestApp, mutation: &str, round: &str) -> Value {
-    let query = format!(
-        "mutation($input: RoundStepInput!) {{ {mutation}(input: $input) {{ round {{ status }} userErrors {{ code }} }} }}"
-    );
-    app.graphql(&query, json!({ "input": { "roundId": round } })).await
+    app.round_step(mutation, round).await
 }
 
 fn nodes(body: &Value) -> Vec<Value> {

@@ -1,5 +1,6 @@
-//! The documentation cannot rot: every GraphQL example in the README and in `docs/` is
-//! parsed and validated against the schema (nothing runs).
+//! The documentation cannot rot: every GraphQL document in the README and in `docs/` (each
+//! ```graphql block, and each inline `{ ... }` or `query ...` span), and the benchmarks'
+//! query files, are parsed and validated against the schema (nothing runs).
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,35 @@ fn examples(text: &str) -> Vec<(usize, String)> {
                 body.push('\n');
             }
             (None, _) => {}
+        }
+    }
+    found
+}
+
+/// The inline code spans of a page that are whole documents (`{ ... }`, `query ...`,
+/// `mutation ...`), one line each: (line, text). Fragments of a query written in prose
+/// (`librarians(filter: ...)`) are not documents and are not checked.
+fn inline_documents(text: &str) -> Vec<(usize, String)> {
+    let mut found = Vec::new();
+    let mut in_block = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_block = !in_block;
+            continue;
+        }
+        if in_block {
+            continue;
+        }
+        for (n, span) in line.split('`').enumerate() {
+            let span = span.trim();
+            // JSON (`{"Authorization": ...}`) is not GraphQL.
+            let json = span.starts_with("{\"") || span.starts_with("{ \"");
+            let opens = (span.starts_with('{') && !json)
+                || ["query ", "query(", "mutation ", "mutation(", "subscription "].iter().any(|k| span.starts_with(k));
+            let balanced = span.matches('{').count() == span.matches('}').count() && span.ends_with('}');
+            if n % 2 == 1 && opens && balanced {
+                found.push((i + 1, span.to_owned()));
+            }
         }
     }
     found
@@ -73,6 +103,26 @@ async fn every_graphql_example_of_the_documentation_is_valid_against_the_schema(
         }
     }
     assert!(checked >= 7, "only {checked} examples found");
+    let mut inline = 0;
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).expect("page");
+        for (line, example) in inline_documents(&text) {
+            inline += 1;
+            let errors = interlib::graphql::schema::validate(&example).await;
+            if !errors.is_empty() {
+                invalid.push(format!("{}:{line}: {errors:?}\n{example}", page.display()));
+            }
+        }
+    }
+    assert!(inline >= 5, "only {inline} inline documents found");
+    let queries = Path::new(env!("CARGO_MANIFEST_DIR")).join("queries");
+    for file in std::fs::read_dir(&queries).expect("tests/queries") {
+        let path = file.expect("entry").path();
+        let errors = interlib::graphql::schema::validate(&std::fs::read_to_string(&path).expect("query")).await;
+        if !errors.is_empty() {
+            invalid.push(format!("{}: {errors:?}", path.display()));
+        }
+    }
     assert!(invalid.is_empty(), "examples the schema refuses:\n{}", invalid.join("\n"));
 }
 

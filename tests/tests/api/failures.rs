@@ -3,11 +3,14 @@
 
 use std::time::{Duration, Instant};
 
+use interlib::domain::NodeKind;
 use interlib_tests::proxy::TcpProxy;
 use interlib_tests::{TestApp, error_codes, postgres_base_url};
 use sea_orm::TransactionTrait;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::gid;
 
 async fn query(app: &TestApp) -> (u16, Option<String>, Value) {
     let res = app
@@ -60,8 +63,23 @@ async fn an_exhausted_pool_is_service_unavailable_and_the_server_recovers() {
     assert_eq!(status, 503, "{body}");
     assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"]);
     assert!(started.elapsed() < Duration::from_secs(4), "bounded by the acquire timeout");
-    // Until a probe gets through, requests are refused without waiting.
+    // Until a probe gets through, requests are refused without waiting: the bulk path too.
     refused_fast(&app).await;
+    let started = Instant::now();
+    let bulk = app
+        .client
+        .post(format!("{}/bulk/members?associationId={}", app.address, gid(NodeKind::Association, 1)))
+        .bearer_auth(&app.admin)
+        .header("content-type", "application/x-ndjson")
+        .body("{\"externalId\":\"ZA-1\",\"email\":\"a@example.org\",\"fullName\":\"A\",\"countryCode\":\"ZA\"}\n")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bulk.status(), 503);
+    assert_eq!(bulk.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
+    let body: Value = bulk.json().await.expect("JSON");
+    assert_eq!(error_codes(&body), ["SERVICE_UNAVAILABLE"], "{body}");
+    assert!(started.elapsed() < Duration::from_millis(500), "refused at once, took {:?}", started.elapsed());
     assert_eq!(app.get("/readyz").await.status(), 503);
     assert_eq!(app.get("/healthz").await.status(), 200);
     held.rollback().await.expect("released");

@@ -298,11 +298,9 @@ async fn a_follower_never_skips_an_entry_committed_late() {
     assert_eq!(seen, all, "the follower saw every entry, once, in order");
 }
 
-/// Reads the whole feed as `token` and applies it.
+/// What a follower holds after reading the whole feed as `token`.
 async fn follow(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
-    let mut follower = Follower::default();
-    follower.catch_up(app, token, READING).await;
-    follower.state
+    interlib_tests::feed::follow(app, token, READING).await
 }
 
 #[tokio::test]

@@ -39,11 +39,9 @@ const NODE: &str = "__typename id
 /// How the programme's followers read: forty events a page, no field denied.
 const READING: Reading<'static> = Reading { node: NODE, first: 40, denied_fields: false };
 
-/// A follower that read the whole feed from the start.
+/// What a follower holds after reading the whole feed as `token`.
 async fn follow(app: &TestApp, token: &str) -> BTreeMap<String, Value> {
-    let mut follower = Follower::default();
-    follower.catch_up(app, token, READING).await;
-    follower.state
+    interlib_tests::feed::follow(app, token, READING).await
 }
 
 macro_rules! ids {
@@ -177,9 +175,9 @@ async fn setup(app: &TestApp) -> Programme {
 }
 
 async fn step(app: &TestApp, mutation: &str, round: &str) {
-    let q = format!("mutation($input: RoundStepInput!) {{ {mutation}(input: $input) {{ userErrors {{ code }} }} }}");
-    let data = app.data(&q, json!({ "input": { "roundId": round } })).await;
-    assert_eq!(data[mutation]["userErrors"], json!([]), "{mutation}: {data}");
+    let body = app.round_step(mutation, round).await;
+    assert_eq!(body["data"][mutation]["userErrors"], json!([]), "{mutation}: {body}");
+    assert!(body.get("errors").is_none(), "{mutation}: {body}");
 }
 
 async fn apply_all(app: &TestApp, round: &str) {

@@ -6,33 +6,18 @@ use std::collections::{HashMap, HashSet};
 use entities::{certificate, librarian, pairing};
 use interlib::auth::Role;
 use interlib::domain::NodeKind;
-use interlib_tests::{TestApp, error_codes, fixtures};
+use interlib_tests::{TestApp, error_codes, fixtures, user_errors};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use crate::gid;
-
-const ROUND_FIELDS: &str = "round { id name status }";
-
-fn user_errors(payload: &Value) -> Vec<(String, String)> {
-    payload["userErrors"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|e| (e["field"].as_str().unwrap_or("").to_owned(), e["code"].as_str().unwrap_or("").to_owned()))
-        .collect()
-}
 
 fn first_message(body: &Value) -> String {
     body["errors"][0]["message"].as_str().unwrap_or_default().to_owned()
 }
 
 async fn step(app: &TestApp, mutation: &str, round: &str) -> Value {
-    let query = format!(
-        "mutation($input: RoundStepInput!) {{ {mutation}(input: $input) {{ {ROUND_FIELDS} userErrors {{ field code }} }} }}"
-    );
-    app.graphql(&query, json!({ "input": { "roundId": round } })).await
+    app.round_step(mutation, round).await
 }
 
 async fn status(app: &TestApp, round: &str) -> String {

@@ -8,6 +8,7 @@
 //! | erasure, a decision on a membership | the librarian themself, admins |
 //! | an association's members, syncs and webhooks | the association itself, admins |
 //! | applying, withdrawing | the librarian, their association (if an active, confirmed member), admins |
+//! | reporting engagement | a member of the pairing |
 //! | round reports (`roundStats`) | admins; a country's ambassadors; the association itself |
 //! | the change feed | any token |
 
@@ -137,6 +138,50 @@ pub fn act_for(viewer: &Viewer, librarian_id: i32) -> ApiResult<ActFor> {
         Viewer::Association { association_id, .. } => Ok(ActFor::IfMemberOf(*association_id)),
         Viewer::Anonymous => Err(ApiError::Unauthenticated("this needs a token".into())),
         _ => Err(ApiError::Forbidden("only the librarian, their association or an admin may do this".into())),
+    }
+}
+
+/// Whether an association may act for a member, given the librarian's membership of it
+/// (`None` when there is none): only for an active member who confirmed the link.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone else.
+pub fn act_for_member(membership: Option<&entities::membership::Model>) -> ApiResult<()> {
+    use crate::domain::{MembershipConsent, MembershipStatus};
+    match membership {
+        Some(m)
+            if m.status == MembershipStatus::Active.as_str() && m.consent == MembershipConsent::Confirmed.as_str() =>
+        {
+            Ok(())
+        }
+        _ => Err(ApiError::Forbidden("an association may act only for its active members".into())),
+    }
+}
+
+/// Who applies to a round: the librarian named, or else the calling librarian themself
+/// (whether the caller may apply for them, [`act_for`] says).
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a token and without a name; `BAD_USER_INPUT` when an admin or
+/// an association names no librarian.
+pub fn applicant(viewer: &Viewer, named: Option<i32>) -> ApiResult<i32> {
+    match (named, viewer) {
+        (Some(id), _) => Ok(id),
+        (None, Viewer::Librarian { librarian_id, .. }) => Ok(*librarian_id),
+        (None, Viewer::Anonymous) => Err(ApiError::Unauthenticated("this needs a token".into())),
+        (None, _) => Err(ApiError::bad_input("librarianId", "name the librarian who applies")),
+    }
+}
+
+/// Engagement reports: only a member of the pairing (`members`) reports on it.
+///
+/// # Errors
+/// `FORBIDDEN` for anyone else.
+pub fn report_engagement(librarian_id: i32, members: &[i32]) -> ApiResult<()> {
+    if members.contains(&librarian_id) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden("only a member of the pairing may report on it".into()))
     }
 }
 

@@ -48,8 +48,9 @@ mod changes;
 mod fields;
 
 pub use actions::{
-    ActFor, ReportOf, act_for, admin, association_or_admin, librarian, librarian_or_admin, manages_association,
-    manages_memberships, reads_every_profile, reads_sent_member, round_report, self_or_admin, signed_in,
+    ActFor, ReportOf, act_for, act_for_member, admin, applicant, association_or_admin, librarian, librarian_or_admin,
+    manages_association, manages_memberships, reads_every_profile, reads_sent_member, report_engagement, round_report,
+    self_or_admin, signed_in,
 };
 pub use changes::changes;
 pub use fields::{LibrarianAccess, LibrarianFields, librarian_access, librarians_readable, reads_explanation};

@@ -7,12 +7,10 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, MaybeUndefined, Object};
 
-use crate::auth::Viewer;
 use crate::auth::policy;
 use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::{GlobalId, NodeKind};
-use crate::error::ApiError;
 use crate::graphql::context::{api, viewer};
 use crate::graphql::types::{Application, Certificate, DiscussionTopic, Pairing, Round};
 use crate::service::applications::{self, Preferences};
@@ -249,12 +247,8 @@ impl RoundMutations {
     ) -> async_graphql::Result<ApplyToRoundPayload> {
         let viewer = viewer(ctx)?;
         let id = round_id(&input.round_id)?;
-        let librarian = match (&input.librarian_id, viewer) {
-            (Some(l), _) => GlobalId::decode_int("librarianId", l, NodeKind::Librarian)?,
-            (None, Viewer::Librarian { librarian_id, .. }) => *librarian_id,
-            (None, Viewer::Anonymous) => return Err(ApiError::Unauthenticated("this needs a token".into()).into()),
-            (None, _) => return Err(ApiError::bad_input("librarianId", "name the librarian who applies").into()),
-        };
+        let named = input.librarian_id.as_ref().map(|l| GlobalId::decode_int("librarianId", l, NodeKind::Librarian));
+        let librarian = policy::applicant(viewer, named.transpose()?)?;
         let prefs = Preferences {
             languages: input.languages,
             preferred_sectors: input.preferred_sectors,

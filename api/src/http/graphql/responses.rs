@@ -9,7 +9,7 @@ use async_graphql::{ErrorExtensionValues, Name, PathSegment, Response, Value as 
 use serde_json::json;
 use tracing_actix_web::RequestId;
 
-use crate::error::ErrorCode;
+use crate::error::{ErrorCode, code_of};
 use crate::graphql::guard::{Measure, Meter};
 
 /// The media type of a GraphQL response.
@@ -107,15 +107,18 @@ pub(super) fn with_codes(mut response: Response, request_id: &str) -> Response {
         null_at(&mut response.data, &error.path);
     }
     for error in &mut response.errors {
+        let code = code_of(error);
         let extensions = error.extensions.get_or_insert_with(ErrorExtensionValues::default);
-        match extensions.get("code") {
+        match code {
             None => {
+                // async-graphql's own errors (a document that does not parse or validate).
                 extensions.set("code", ErrorCode::BadUserInput.as_str());
+                error.source = Some(std::sync::Arc::new(ErrorCode::BadUserInput));
                 if let Some(message) = syntax_error(&error.message) {
                     error.message = message;
                 }
             }
-            Some(ConstValue::String(code)) if ErrorCode::parse(code) == Some(ErrorCode::Internal) => {
+            Some(ErrorCode::Internal) => {
                 extensions.set("requestId", request_id);
                 error.message = format!("internal error; quote request id {request_id} when reporting it");
             }
@@ -205,14 +208,7 @@ pub(super) fn roots_restored(
 
 /// The codes of a response's errors (every error has one: see [`with_codes`]).
 pub(super) fn codes(response: &Response) -> Vec<ErrorCode> {
-    response
-        .errors
-        .iter()
-        .filter_map(|e| match e.extensions.as_ref().and_then(|ext| ext.get("code")) {
-            Some(ConstValue::String(code)) => ErrorCode::parse(code),
-            _ => None,
-        })
-        .collect()
+    response.errors.iter().filter_map(code_of).collect()
 }
 
 /// The status of a single response, by the media type and how far the request got.

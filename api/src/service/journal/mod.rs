@@ -265,6 +265,23 @@ pub async fn change<C: ConnectionTrait>(
     record(db, viewer, vec![Entry::new(kind, key, operation, scope)]).await
 }
 
+/// [`audit`]s a write that librarians and associations make for themselves too, when an
+/// admin made it (for someone): an admin's every write is in the audit log, the others'
+/// are in the change log.
+///
+/// # Errors
+/// Database errors.
+pub async fn audit_admin<C: ConnectionTrait>(
+    db: &C,
+    viewer: &Viewer,
+    action: Action,
+    kind: NodeKind,
+    key: i32,
+    details: serde_json::Value,
+) -> ApiResult<()> {
+    if viewer.is_admin() { audit(db, viewer, action, kind, key, details).await } else { Ok(()) }
+}
+
 /// Records who did `action` to the object, with `details` (the applied input).
 ///
 /// # Errors

@@ -10,7 +10,6 @@ use crate::auth::Viewer;
 use crate::domain::Action;
 use crate::domain::input::{Checks, MAX_BIO, MAX_TEXT, UserErrorCode};
 use crate::domain::{NodeKind, PairingStatus, RoundStatus};
-use crate::error::ApiError;
 use crate::service::journal::{self, programme};
 use crate::service::now;
 use crate::service::people::{Outcome, refused};
@@ -92,9 +91,7 @@ pub async fn report_engagement(
     let Some(model) = pairing::Entity::find_by_id(pairing_id).one(&txn).await? else {
         return refused("pairingId", UserErrorCode::NotFound, "no such pairing");
     };
-    if !members_of(&txn, pairing_id).await?.contains(&librarian_id) {
-        return Err(ApiError::Forbidden("only a member of the pairing may report on it".into()));
-    }
+    crate::auth::policy::report_engagement(librarian_id, &members_of(&txn, pairing_id).await?)?;
     if model.status != PairingStatus::Active.as_str() {
         return refused("pairingId", UserErrorCode::NotAllowed, format!("the pairing is {}, not ACTIVE", model.status));
     }

@@ -342,20 +342,18 @@ async fn record_run(
     }
     .insert(txn)
     .await?;
-    if viewer.is_admin() {
-        // An admin writing an association's membership is audited like every admin write.
-        let details = serde_json::json!({
-            "associationId": crate::domain::GlobalId::encode(NodeKind::Association, req.association_id),
-            "syncRun": crate::domain::GlobalId::encode(NodeKind::SyncRun, run.id),
-            "mode": req.mode.as_str(),
-            "source": req.source.as_str(),
-            "created": counts.created,
-            "updated": counts.updated,
-            "deactivated": counts.deactivated,
-            "reactivated": counts.reactivated,
-            "failed": counts.failed,
-        });
-        journal::audit(txn, viewer, Action::SyncMembers, NodeKind::Association, req.association_id, details).await?;
-    }
+    // An admin writing an association's membership is audited like every admin write.
+    let details = serde_json::json!({
+        "associationId": crate::domain::GlobalId::encode(NodeKind::Association, req.association_id),
+        "syncRun": crate::domain::GlobalId::encode(NodeKind::SyncRun, run.id),
+        "mode": req.mode.as_str(),
+        "source": req.source.as_str(),
+        "created": counts.created,
+        "updated": counts.updated,
+        "deactivated": counts.deactivated,
+        "reactivated": counts.reactivated,
+        "failed": counts.failed,
+    });
+    journal::audit_admin(txn, viewer, Action::SyncMembers, NodeKind::Association, req.association_id, details).await?;
     Ok(run)
 }

@@ -162,7 +162,7 @@ pub async fn cut(db: &DatabaseConnection, config: &DelivererConfig, hook: &webho
     let viewer = Viewer::Association { subject: format!("webhook:{}", hook.id), association_id: hook.association_id };
     let kinds: Vec<NodeKind> =
         hook.entity_types.as_deref().unwrap_or_default().split(',').filter_map(NodeKind::from_name).collect();
-    let first = i32::try_from(config.batch_size).unwrap_or(100);
+    let first = crate::domain::counts::to_i32(config.batch_size);
     let page = feed::read(db, &viewer, Some(hook.cursor), Some(first), &kinds).await?;
     let (Some(first), Some(last)) = (page.events.first(), page.events.last()) else { return Ok(None) };
     let txn = crate::db::begin_write(db).await?;
