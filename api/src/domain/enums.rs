@@ -220,6 +220,8 @@ string_enum!(
         Bulk => "BULK",
         /// A member file read by `interlib import members`.
         Cli => "CLI",
+        /// A SCIM 2.0 request of the association's identity provider (`/scim/v2/Users`).
+        Scim => "SCIM",
     }
 );
 

@@ -1,7 +1,9 @@
 //! One error shape at the edge: every refusal the server writes, from any route or from
 //! the HTTP layer itself (an unknown path, a wrong method, a body the bulk path cannot
 //! read, headers too large), is `{"errors": [{"message", "extensions": {"code", ..,
-//! "requestId"}}]}`, so a client can read its code and quote its request id.
+//! "requestId"}}]}`, so a client can read its code and quote its request id. SCIM answers
+//! (`application/scim+json`) keep the error shape of their own standard (RFC 7644 §3.12),
+//! which identity providers read.
 //!
 //! Oversized headers are refused here, below the HTTP layer's own ceiling (a request head
 //! of 128 KiB or 96 headers, where actix-http answers a bare 431 before any application
@@ -96,7 +98,9 @@ pub async fn errors_in_one_shape(
     }
     let res = next.call(req).await?.map_into_boxed_body();
     let status = res.status();
-    if !status.is_client_error() && !status.is_server_error() {
+    let scim =
+        res.headers().get(header::CONTENT_TYPE).is_some_and(|t| t.as_bytes().starts_with(b"application/scim+json"));
+    if (!status.is_client_error() && !status.is_server_error()) || scim {
         return Ok(res);
     }
     let (req, res) = res.into_parts();

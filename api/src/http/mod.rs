@@ -8,6 +8,7 @@ mod graphiql;
 pub(crate) mod graphql;
 pub mod persisted;
 mod probes;
+mod scim;
 mod subscriptions;
 pub mod views;
 
@@ -72,6 +73,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/graphql", web::route().to(|| edge::method_not_allowed("GET, POST")))
         .route("/bulk/members", web::post().to(bulk::members))
         .route("/bulk/members", web::route().to(|| edge::method_not_allowed("POST")))
+        .service(
+            web::scope("/scim/v2/associations/{association}")
+                .configure(scim::routes)
+                .default_service(web::to(scim::unknown)),
+        )
+        .service(web::scope("/scim/v2").configure(scim::routes).default_service(web::to(scim::unknown)))
         .route("/healthz", web::get().to(probes::healthz))
         .route("/readyz", web::get().to(probes::readyz))
         .route("/metrics", web::get().to(probes::metrics));

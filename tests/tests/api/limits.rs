@@ -364,8 +364,10 @@ async fn fragment_fan_out_is_refused_in_the_time_of_a_trivial_query_and_charged_
         let refused = median_time(&app, attack, &["QUERY_TOO_COMPLEX"], 9).await;
         let ratio = refused.as_secs_f64() / baseline.as_secs_f64();
         // Walking the expanded document took seconds (a ratio in the thousands); measuring
-        // it fragment by fragment costs about what parsing 2.5 KB costs.
-        assert!(ratio < 8.0, "refused in {refused:?}, a trivial query in {baseline:?} (ratio {ratio:.1})");
+        // it fragment by fragment costs about what parsing 2.5 KB costs (a ratio of 2 to 5
+        // on an idle machine). The bound leaves room for a CI machine busy with other work
+        // (9 was seen there) while still failing on the walk by three orders of magnitude.
+        assert!(ratio < 40.0, "refused in {refused:?}, a trivial query in {baseline:?} (ratio {ratio:.1})");
     }
     // Under the selections limit, the expanded field count bounds the complexity before
     // validation: `viewer` and 60,000 copies of `role` through one fragment.

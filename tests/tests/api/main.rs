@@ -29,6 +29,7 @@ mod programme_feed;
 mod queries;
 mod rounds;
 mod schema;
+mod scim;
 mod seed;
 mod subscriptions;
 mod sync;

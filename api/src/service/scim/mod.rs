@@ -1,0 +1,307 @@
+//! SCIM 2.0 Users (RFC 7643, RFC 7644) as an association's memberships. A SCIM user is a
+//! membership: `id` is the membership's global id, `externalId` the association's member id,
+//! `userName` and `emails` the email, `active: false` the tombstone. Every write goes
+//! through the membership sync (`service::sync`), as `syncMembers` and the bulk path do: the
+//! same validation, linking and consent rules, change log, webhooks and audit.
+//!
+//! What an association sees of a member is what the sync's rules let it see: the person's
+//! profile once they confirmed the link, and before that only what it sent.
+
+pub mod filter;
+pub mod patch;
+
+use std::sync::Arc;
+
+use entities::{librarian, membership};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::{Value, json};
+
+use crate::auth::{Viewer, policy};
+use crate::domain::{GlobalId, MembershipStatus, NodeKind, SyncMode, SyncSource};
+use crate::error::{ApiError, ApiResult};
+use crate::service::relations;
+use crate::service::sync::{self, MemberRecord, RowError, SyncOptions, SyncRequest};
+
+/// The schema of Interlib's own User attributes.
+pub const EXTENSION: &str = "urn:interlib:params:scim:schemas:extension:2.0:User";
+
+/// The association itself or an admin reads and writes its SCIM users.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a token, `FORBIDDEN` for anyone else.
+pub fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
+    policy::association_or_admin(viewer, association_id, "provision its members", "SCIM needs a bearer token")
+}
+
+/// A membership with what its association may see of the person.
+struct Seen {
+    membership: membership::Model,
+    librarian: Option<Arc<librarian::Model>>,
+    languages: Vec<String>,
+    interests: Vec<String>,
+}
+
+/// Every member of the association as a SCIM user, in membership order.
+///
+/// # Errors
+/// Database errors; the caller must be the association or an admin.
+pub async fn users(db: &DatabaseConnection, viewer: &Arc<Viewer>, association_id: i32) -> ApiResult<Vec<Value>> {
+    authorize(viewer, association_id)?;
+    let rows = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .order_by_asc(membership::Column::Id)
+        .all(db)
+        .await?;
+    Ok(seen(db, viewer, rows).await?.iter().map(to_json).collect())
+}
+
+/// One member of the association by its SCIM `id`; `None` when it is not one.
+///
+/// # Errors
+/// Database errors; the caller must be the association or an admin.
+pub async fn user(
+    db: &DatabaseConnection,
+    viewer: &Arc<Viewer>,
+    association_id: i32,
+    id: &str,
+) -> ApiResult<Option<Value>> {
+    authorize(viewer, association_id)?;
+    let Ok(key) = GlobalId::decode_int("id", id, NodeKind::Membership) else { return Ok(None) };
+    let Some(row) = membership::Entity::find_by_id(key).one(db).await? else { return Ok(None) };
+    if row.association_id != association_id {
+        return Ok(None);
+    }
+    Ok(seen(db, viewer, vec![row]).await?.first().map(to_json))
+}
+
+/// The member of the association with this external id, if any.
+///
+/// # Errors
+/// Database errors.
+pub async fn by_external_id(
+    db: &DatabaseConnection,
+    association_id: i32,
+    external_id: &str,
+) -> ApiResult<Option<membership::Model>> {
+    Ok(membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::ExternalId.eq(external_id))
+        .one(db)
+        .await?)
+}
+
+async fn seen(db: &DatabaseConnection, viewer: &Arc<Viewer>, rows: Vec<membership::Model>) -> ApiResult<Vec<Seen>> {
+    let ids: Vec<i32> = rows.iter().map(|m| m.librarian_id).collect();
+    let people = relations::librarians_by_ids(db.clone(), viewer.clone(), ids.clone()).await?;
+    let visible: Vec<i32> = ids.into_iter().filter(|id| people.contains_key(id)).collect();
+    let mut languages = relations::languages_of_librarians(db.clone(), visible.clone()).await?;
+    let mut interests = relations::interests_of_librarians(db.clone(), visible).await?;
+    Ok(rows
+        .into_iter()
+        .map(|membership| {
+            let confirmed = membership.consent == crate::domain::MembershipConsent::Confirmed.as_str();
+            let librarian = people.get(&membership.librarian_id).filter(|_| confirmed).cloned();
+            let (languages, interests) = match &librarian {
+                Some(l) => (languages.remove(&l.id).unwrap_or_default(), interests.remove(&l.id).unwrap_or_default()),
+                None => (Vec::new(), Vec::new()),
+            };
+            Seen { membership, librarian, languages, interests }
+        })
+        .collect())
+}
+
+/// The SCIM representation of a member (without `meta.location`, which the HTTP layer adds).
+fn to_json(seen: &Seen) -> Value {
+    let m = &seen.membership;
+    let record = match &seen.librarian {
+        Some(l) => MemberRecord {
+            email: Some(l.email.clone()),
+            full_name: Some(l.full_name.clone()),
+            country_code: Some(l.country_code.clone()),
+            institution: l.institution.clone(),
+            sector: Some(l.sector.clone()),
+            job_title: l.job_title.clone(),
+            years_experience: Some(l.years_experience),
+            languages: Some(seen.languages.clone()),
+            interests: Some(seen.interests.clone()),
+            ..MemberRecord::default()
+        },
+        None => MemberRecord::parse_sent(m.sent.as_deref()).unwrap_or_default(),
+    };
+    let modified = seen.librarian.as_ref().map_or(m.updated_at, |l| l.updated_at.max(m.updated_at));
+    let version = seen.librarian.as_ref().map_or(0, |l| l.version);
+    let mut user = json!({
+        "schemas": [scim_v2::schema_urns::USER, EXTENSION],
+        "id": GlobalId::encode(NodeKind::Membership, m.id),
+        "externalId": m.external_id,
+        "active": m.status == MembershipStatus::Active.as_str(),
+        "meta": {
+            "resourceType": "User",
+            "created": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "lastModified": modified.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "version": format!("W/\"{}.{}\"", m.version, version),
+        },
+    });
+    if let Some(email) = &record.email {
+        user["userName"] = json!(email);
+        user["emails"] = json!([{ "value": email, "type": "work", "primary": true }]);
+    }
+    if let Some(name) = &record.full_name {
+        user["name"] = json!({ "formatted": name });
+        user["displayName"] = json!(name);
+    }
+    if let Some(country) = &record.country_code {
+        user["addresses"] = json!([{ "country": country, "type": "work", "primary": true }]);
+    }
+    if let Some(title) = &record.job_title {
+        user["title"] = json!(title);
+    }
+    user[EXTENSION] = json!({
+        "institution": record.institution,
+        "sector": record.sector,
+        "yearsExperience": record.years_experience,
+        "languages": record.languages,
+        "interests": record.interests,
+        "consent": m.consent,
+    });
+    user
+}
+
+/// A refusal of a SCIM user's content: which attribute, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub attribute: String,
+    pub detail: String,
+}
+
+/// The member row a SCIM user asks for. `externalId` defaults to `userName`; the email is
+/// the primary (or first) of `emails`, else `userName`; the name `name.formatted`, else
+/// `givenName familyName`, else `displayName`; the country that of the primary (or first)
+/// address.
+///
+/// # Errors
+/// An attribute of the wrong type.
+pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
+    let get = |name: &str| {
+        user.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).map(|(_, v)| v)
+    };
+    let text = |name: &str, value: Option<&Value>| -> Result<Option<String>, Invalid> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(Invalid { attribute: name.to_owned(), detail: format!("`{name}` must be a string") }),
+        }
+    };
+    let user_name = text("userName", get("userName"))?;
+    let external_id = text("externalId", get("externalId"))?.or_else(|| user_name.clone());
+    let primary = |list: Option<&Value>| -> Option<Value> {
+        let items = list?.as_array()?;
+        items.iter().find(|i| i.get("primary").and_then(Value::as_bool) == Some(true)).or(items.first()).cloned()
+    };
+    let email = match primary(get("emails")) {
+        Some(e) => text("emails.value", e.get("value"))?,
+        None => user_name.clone().filter(|u| u.contains('@')),
+    };
+    let name = get("name");
+    let full_name = match text("name.formatted", name.and_then(|n| n.get("formatted")))? {
+        Some(formatted) => Some(formatted),
+        None => {
+            let given = text("name.givenName", name.and_then(|n| n.get("givenName")))?;
+            let family = text("name.familyName", name.and_then(|n| n.get("familyName")))?;
+            let joined = [given, family].into_iter().flatten().collect::<Vec<_>>().join(" ");
+            if joined.is_empty() { text("displayName", get("displayName"))? } else { Some(joined) }
+        }
+    };
+    let country_code = match primary(get("addresses")) {
+        Some(a) => text("addresses.country", a.get("country"))?,
+        None => None,
+    };
+    let active = match get("active") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        // Some identity providers send booleans as strings.
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Some(true),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
+        Some(_) => return Err(Invalid { attribute: "active".into(), detail: "`active` must be a boolean".into() }),
+    };
+    let ext = get(EXTENSION);
+    let ext_field = |name: &str| ext.and_then(|e| e.get(name));
+    let list = |name: &str| -> Result<Option<Vec<String>>, Invalid> {
+        match ext_field(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_owned).ok_or_else(|| Invalid {
+                        attribute: name.to_owned(),
+                        detail: format!("`{name}` must be a list of strings"),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => {
+                Err(Invalid { attribute: name.to_owned(), detail: format!("`{name}` must be a list of strings") })
+            }
+        }
+    };
+    let years_experience = match ext_field("yearsExperience") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| Invalid {
+            attribute: "yearsExperience".into(),
+            detail: "`yearsExperience` must be a whole number".into(),
+        })?),
+    };
+    Ok(MemberRecord {
+        external_id,
+        email,
+        full_name,
+        country_code,
+        institution: text("institution", ext_field("institution"))?,
+        sector: text("sector", ext_field("sector"))?,
+        job_title: text("title", get("title"))?,
+        years_experience,
+        languages: list("languages")?,
+        interests: list("interests")?,
+        active,
+    })
+}
+
+/// Writes one member through the sync (as `syncMembers` would, from the `SCIM` source);
+/// the membership written, or the rows' refusals.
+///
+/// # Errors
+/// Those of [`sync::sync`].
+pub async fn write(
+    db: &DatabaseConnection,
+    viewer: &Viewer,
+    options: SyncOptions,
+    association_id: i32,
+    record: MemberRecord,
+) -> ApiResult<Result<membership::Model, Vec<RowError>>> {
+    let external_id = record.external_id.clone().unwrap_or_default();
+    let request = SyncRequest {
+        association_id,
+        mode: SyncMode::Upsert,
+        dry_run: false,
+        members: vec![record],
+        unreadable: Vec::new(),
+        idempotency_key: None,
+        source: SyncSource::Scim,
+    };
+    let report = sync::sync(db, viewer, options, request).await?;
+    if !report.user_errors.is_empty() {
+        return Ok(Err(report.user_errors));
+    }
+    match by_external_id(db, association_id, &external_id).await? {
+        Some(row) => Ok(Ok(row)),
+        None => Err(ApiError::Internal(anyhow::anyhow!("a synced member has no membership"))),
+    }
+}
+
+/// Users that `filter` keeps (all without one).
+pub fn keep(users: Vec<Value>, filter: Option<&scim_v2::filter::Filter>) -> Vec<Value> {
+    match filter {
+        None => users,
+        Some(f) => users.into_iter().filter(|u| filter::matches(f, u)).collect(),
+    }
+}

@@ -1,0 +1,296 @@
+//! SCIM 2.0 through the real server: discovery, each operation and error, and the
+//! provisioning sequences identity providers send (Okta, Entra ID, a connector that
+//! re-sends a create). Every write goes through the membership sync.
+
+use interlib::auth::Role;
+use interlib::domain::NodeKind;
+use interlib_tests::{TestApp, fixtures};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::gid;
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const EXT: &str = "urn:interlib:params:scim:schemas:extension:2.0:User";
+
+struct Answer {
+    status: u16,
+    content_type: String,
+    etag: Option<String>,
+    location: Option<String>,
+    body: Value,
+}
+
+async fn scim(app: &TestApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+    let mut req = app.client.request(method, format!("{}/scim/v2{path}", app.address));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(body) = body {
+        req = req.header("content-type", "application/scim+json").body(body.to_string());
+    }
+    let res = req.send().await.expect("sent");
+    let header = |name: &str| res.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (status, content_type, etag, location) =
+        (res.status().as_u16(), header("content-type").unwrap_or_default(), header("etag"), header("location"));
+    let text = res.text().await.expect("body");
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).expect("JSON") };
+    Answer { status, content_type, etag, location, body }
+}
+
+fn new_user(external_id: &str, email: &str) -> Value {
+    json!({
+        "schemas": [USER, EXT],
+        "externalId": external_id,
+        "userName": email,
+        "name": { "givenName": "Nomsa", "familyName": "Dube" },
+        "emails": [{ "value": email, "type": "work", "primary": true }],
+        "addresses": [{ "country": "ZA", "type": "work" }],
+        "title": "Librarian",
+        "active": true,
+        EXT: { "sector": "PUBLIC", "languages": ["en", "zu"], "yearsExperience": 4 },
+    })
+}
+
+fn scim_type(answer: &Answer) -> &str {
+    answer.body["scimType"].as_str().unwrap_or_default()
+}
+
+#[tokio::test]
+async fn discovery_says_what_the_server_supports() {
+    let app = TestApp::spawn().await;
+    let config = scim(&app, Method::GET, "/ServiceProviderConfig", None, None).await;
+    assert_eq!(config.status, 200);
+    assert_eq!(config.content_type, "application/scim+json");
+    for (feature, supported) in
+        [("patch", true), ("filter", true), ("sort", true), ("etag", true), ("changePassword", false)]
+    {
+        assert_eq!(config.body[feature]["supported"], supported, "{feature}");
+    }
+    let types = scim(&app, Method::GET, "/ResourceTypes", None, None).await;
+    assert_eq!(types.body["Resources"][0]["endpoint"], "/Users");
+    assert_eq!(types.body["Resources"][0]["schemaExtensions"][0]["schema"], EXT);
+    assert_eq!(scim(&app, Method::GET, "/ResourceTypes/User", None, None).await.body["schema"], USER);
+    let schemas = scim(&app, Method::GET, "/Schemas", None, None).await;
+    assert_eq!(schemas.body["totalResults"], 2);
+    assert_eq!(scim(&app, Method::GET, &format!("/Schemas/{EXT}"), None, None).await.body["name"], "InterlibUser");
+    assert_eq!(scim(&app, Method::GET, "/Schemas/nope", None, None).await.status, 404);
+    let groups = scim(&app, Method::GET, "/Groups", None, None).await;
+    assert_eq!((groups.status, groups.content_type.as_str()), (404, "application/scim+json"));
+    assert_eq!(groups.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+}
+
+#[tokio::test]
+async fn okta_looks_up_creates_re_sends_and_deactivates() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let lookup = "/Users?filter=userName%20eq%20%22nomsa%40example.org%22";
+    let none = scim(&app, Method::GET, lookup, Some(&token), None).await;
+    assert_eq!((none.status, &none.body["totalResults"]), (200, &json!(0)), "{}", none.body);
+
+    let created = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-100", "nomsa@example.org"))).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let user = &created.body;
+    let id = user["id"].as_str().expect("id").to_owned();
+    assert_eq!((user["userName"].as_str(), user["externalId"].as_str()), (Some("nomsa@example.org"), Some("ZA-100")));
+    assert_eq!(user["name"]["formatted"], "Nomsa Dube");
+    assert_eq!(user["active"], true);
+    assert_eq!(user[EXT]["languages"], json!(["en", "zu"]));
+    assert_eq!(user[EXT]["consent"], "CONFIRMED");
+    assert_eq!(user["meta"]["resourceType"], "User");
+    assert!(created.location.as_deref().is_some_and(|l| l.ends_with(&format!("/scim/v2/Users/{id}"))));
+    assert_eq!(created.etag.as_deref(), user["meta"]["version"].as_str());
+    assert!(created.etag.as_deref().is_some_and(|e| e.starts_with("W/\"")));
+
+    // The connector re-sends the create: 409 uniqueness, then finds the user by filter.
+    let again = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-100", "nomsa@example.org"))).await;
+    assert_eq!((again.status, scim_type(&again)), (409, "uniqueness"), "{}", again.body);
+    let found = scim(&app, Method::GET, lookup, Some(&token), None).await;
+    assert_eq!(found.body["totalResults"], 1);
+    assert_eq!(found.body["Resources"][0]["id"], id.as_str());
+
+    // Okta deactivates with PATCH active false.
+    let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{ "op": "replace", "value": { "active": false } }] });
+    let off = scim(&app, Method::PATCH, &format!("/Users/{id}"), Some(&token), Some(patch)).await;
+    assert_eq!((off.status, &off.body["active"]), (200, &json!(false)), "{}", off.body);
+
+    // The same membership seen through GraphQL, written by a sync from the SCIM source.
+    let data = app
+        .data(
+            "query($a: ID!) { association(id: $a) { members(first: 50) { nodes { externalId status } }
+               syncRuns(first: 5) { nodes { source } } } }",
+            json!({ "a": gid(NodeKind::Association, net.liasa) }),
+        )
+        .await;
+    let members = data["association"]["members"]["nodes"].as_array().expect("members").clone();
+    let nomsa = members.iter().find(|m| m["externalId"] == "ZA-100").expect("the member");
+    assert_eq!(nomsa["status"], "DEACTIVATED");
+    assert!(data["association"]["syncRuns"]["nodes"].as_array().expect("runs").iter().all(|r| r["source"] == "SCIM"));
+}
+
+#[tokio::test]
+async fn entra_id_patches_with_capitalised_ops_and_filtered_paths() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let created = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-101", "zodwa@example.org"))).await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let patch = json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [
+        { "op": "Replace", "path": "emails[type eq \"work\"].value", "value": "zodwa.m@example.org" },
+        { "op": "Replace", "path": "name.formatted", "value": "Zodwa Mokoena" },
+        { "op": "Add", "path": "title", "value": "Archivist" },
+        { "op": "Replace", "path": format!("{EXT}:sector"), "value": "ARCHIVE" },
+    ] });
+    let changed = scim(&app, Method::PATCH, &format!("/Users/{id}"), Some(&token), Some(patch)).await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert_eq!(changed.body["userName"], "zodwa.m@example.org");
+    assert_eq!(changed.body["name"]["formatted"], "Zodwa Mokoena");
+    assert_eq!(changed.body["title"], "Archivist");
+    assert_eq!(changed.body[EXT]["sector"], "ARCHIVE");
+    assert_ne!(changed.etag, created.etag, "a new version");
+
+    // A stale If-Match is refused and changes nothing.
+    let stale = app
+        .client
+        .patch(format!("{}/scim/v2/Users/{id}", app.address))
+        .bearer_auth(&token)
+        .header("if-match", created.etag.as_deref().unwrap_or_default())
+        .body(json!({ "Operations": [{ "op": "replace", "path": "title", "value": "X" }] }).to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(stale.status(), 412);
+    let now = scim(&app, Method::GET, &format!("/Users/{id}"), Some(&token), None).await;
+    assert_eq!(now.body["title"], "Archivist");
+    assert_eq!(now.etag, changed.etag);
+}
+
+#[tokio::test]
+async fn lists_filter_sort_page_and_project() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    for (n, email) in ["c@example.org", "a@example.org", "b@example.org"].iter().enumerate() {
+        let created = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user(&format!("X-{n}"), email))).await;
+        assert_eq!(created.status, 201, "{}", created.body);
+    }
+    let page = scim(
+        &app,
+        Method::GET,
+        "/Users?filter=externalId%20sw%20%22X-%22&sortBy=userName&startIndex=2&count=1&attributes=userName",
+        Some(&token),
+        None,
+    )
+    .await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!((page.body["totalResults"].as_i64(), page.body["startIndex"].as_i64()), (Some(3), Some(2)));
+    let only = &page.body["Resources"][0];
+    assert_eq!(only["userName"], "b@example.org");
+    assert!(only.get("emails").is_none() && only.get("id").is_some(), "only what was asked, and the id: {only}");
+    let descending = scim(
+        &app,
+        Method::GET,
+        "/Users?filter=emails%5Btype%20eq%20%22work%22%5D%20and%20externalId%20sw%20%22X-%22&sortBy=userName&sortOrder=descending",
+        Some(&token),
+        None,
+    )
+    .await;
+    let names: Vec<&str> =
+        descending.body["Resources"].as_array().expect("list").iter().filter_map(|u| u["userName"].as_str()).collect();
+    assert_eq!(names, ["c@example.org", "b@example.org", "a@example.org"]);
+    let lean = scim(&app, Method::GET, "/Users?excludedAttributes=emails,meta&count=1", Some(&token), None).await;
+    let first = &lean.body["Resources"][0];
+    assert!(first.get("emails").is_none() && first.get("meta").is_none() && first.get("userName").is_some(), "{first}");
+    let bad = scim(&app, Method::GET, "/Users?filter=userName%20zz", Some(&token), None).await;
+    assert_eq!((bad.status, scim_type(&bad)), (400, "invalidFilter"));
+}
+
+#[tokio::test]
+async fn put_replaces_delete_deactivates_and_nothing_is_deleted() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let created = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-102", "lindi@example.org"))).await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let mut replacement = new_user("ZA-102", "lindi@example.org");
+    replacement.as_object_mut().expect("object").remove("title");
+    replacement["name"] = json!({ "formatted": "Lindiwe Zulu" });
+    let put = scim(&app, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(replacement.clone())).await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    assert_eq!(put.body["name"]["formatted"], "Lindiwe Zulu");
+    assert!(put.body.get("title").is_none(), "what a PUT leaves out is cleared: {}", put.body);
+    replacement["externalId"] = json!("ZA-999");
+    let moved = scim(&app, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(replacement)).await;
+    assert_eq!((moved.status, scim_type(&moved)), (400, "mutability"));
+
+    let deleted = scim(&app, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await;
+    assert_eq!(deleted.status, 204);
+    let after = scim(&app, Method::GET, &format!("/Users/{id}"), Some(&token), None).await;
+    assert_eq!((after.status, &after.body["active"]), (200, &json!(false)), "a tombstone, not a deletion");
+    assert_eq!(scim(&app, Method::GET, "/Users/nope", Some(&token), None).await.status, 404);
+}
+
+#[tokio::test]
+async fn a_person_already_in_the_network_is_linked_pending_their_consent() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.alia_assoc), None);
+    // Carmen is in the network already, not through this association.
+    let mut carmen = new_user("AU-7", "carmen.garcía@example.org");
+    carmen["name"] = json!({ "formatted": "C. García" });
+    let linked = scim(&app, Method::POST, "/Users", Some(&token), Some(carmen)).await;
+    assert_eq!(linked.status, 201, "{}", linked.body);
+    assert_eq!(linked.body[EXT]["consent"], "PENDING");
+    assert_eq!(linked.body["name"]["formatted"], "C. García", "only what the association sent");
+    assert!(linked.body[EXT]["institution"].is_null(), "nothing of her profile: {}", linked.body);
+}
+
+#[tokio::test]
+async fn only_the_association_itself_or_an_admin_provisions_its_members() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    let alia = app.token(Role::Association, &[], Some(net.alia_assoc), None);
+    let created = scim(&app, Method::POST, "/Users", Some(&liasa), Some(new_user("ZA-103", "thabo@example.org"))).await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+
+    assert_eq!(scim(&app, Method::GET, "/Users", None, None).await.status, 401);
+    // Another association does not see LIASA's members, by its own base or by LIASA's.
+    assert_eq!(scim(&app, Method::GET, &format!("/Users/{id}"), Some(&alia), None).await.status, 404);
+    let liasa_base = format!("/associations/{}", gid(NodeKind::Association, net.liasa));
+    let other = scim(&app, Method::GET, &format!("{liasa_base}/Users"), Some(&alia), None).await;
+    assert_eq!(other.status, 403);
+    let ambassador = app.token(Role::Ambassador, &["ZA"], None, None);
+    assert_eq!(scim(&app, Method::GET, &format!("{liasa_base}/Users"), Some(&ambassador), None).await.status, 403);
+    // An admin names the association in the path.
+    assert_eq!(scim(&app, Method::GET, "/Users", Some(&app.admin), None).await.status, 400);
+    let admin = scim(&app, Method::GET, &format!("{liasa_base}/Users/{id}"), Some(&app.admin), None).await;
+    assert_eq!((admin.status, admin.body["externalId"].as_str()), (200, Some("ZA-103")));
+}
+
+#[tokio::test]
+async fn bad_bodies_get_scim_errors_not_500s() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let raw = |body: &'static str| {
+        app.client
+            .post(format!("{}/scim/v2/Users", app.address))
+            .bearer_auth(&token)
+            .header("content-type", "application/scim+json")
+            .body(body)
+            .send()
+    };
+    for body in ["{", "[]", "{\"userName\": 7}", "{\"userName\": \"a\u{0}b@example.org\", \"externalId\": \"N\"}"] {
+        let res = raw(body).await.expect("sent");
+        let status = res.status().as_u16();
+        let value: Value = res.json().await.expect("JSON");
+        assert_eq!(status, 400, "{body}: {value}");
+        assert_eq!(value["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error");
+        assert!(value["scimType"].is_string(), "{value}");
+    }
+    let invalid = scim(&app, Method::POST, "/Users", Some(&token), Some(json!({ "userName": "not-an-email" }))).await;
+    assert_eq!((invalid.status, scim_type(&invalid)), (400, "invalidValue"), "{}", invalid.body);
+}
