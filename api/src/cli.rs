@@ -301,6 +301,7 @@ async fn import(settings: &Settings, action: ImportAction) -> anyhow::Result<()>
         unreadable: list.unreadable,
         idempotency_key,
         source: SyncSource::Cli,
+        precondition: None,
     };
     let options = SyncOptions { idempotency_ttl: std::time::Duration::from_secs(settings.idempotency_ttl_secs) };
     let viewer = Viewer::Admin { subject: "cli".to_owned() };

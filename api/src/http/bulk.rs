@@ -128,6 +128,7 @@ async fn sync_members(
         unreadable: list.unreadable,
         idempotency_key,
         source: SyncSource::Bulk,
+        precondition: None,
     };
     match sync::sync(&state.db, viewer, state.sync, request).await {
         Ok(report) => HttpResponse::Ok().json(super::views::sync_report(&report)),

@@ -63,11 +63,15 @@ impl ScimError {
 impl From<ApiError> for ScimError {
     fn from(err: ApiError) -> Self {
         let status = StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        if let ApiError::Internal(cause) = &err {
-            tracing::error!(error = ?cause, "internal error");
-            return Self::new(status, None, "internal error");
+        match &err {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                Self::new(status, None, "internal error")
+            }
+            // A member changed between the read its `If-Match` names and the write.
+            ApiError::Stale { .. } => Self::new(StatusCode::PRECONDITION_FAILED, None, err.to_string()),
+            _ => Self::new(status, None, err.to_string()),
         }
-        Self::new(status, None, err.to_string())
     }
 }
 
@@ -94,15 +98,19 @@ async fn caller(state: &HttpState, req: &HttpRequest) -> Result<(Arc<Viewer>, i3
             .or_else(|_| named.parse::<i32>().map_err(|_| ApiError::NotFound("no such association".into())))?,
         (None, Viewer::Association { association_id, .. }) => *association_id,
         (None, Viewer::Anonymous) => return Err(ApiError::Unauthenticated("SCIM needs a bearer token".into()).into()),
-        (None, _) => {
+        (None, Viewer::Admin { .. }) => {
             return Err(ScimError::new(
                 StatusCode::BAD_REQUEST,
                 None,
                 "name the association: /scim/v2/associations/{associationId}/...",
             ));
         }
+        (None, _) => return Err(ApiError::Forbidden("only associations and admins provision members".into()).into()),
     };
     scim::authorize(&viewer, association_id)?;
+    if !scim::association_exists(&state.db, association_id).await? {
+        return Err(ScimError::new(StatusCode::NOT_FOUND, None, "no such association"));
+    }
     Ok((viewer, association_id))
 }
 
@@ -327,10 +335,7 @@ async fn list_users(
 /// is the extension.
 fn top_level(name: &str) -> String {
     let name = name.trim();
-    let after = |prefix: &str| {
-        (name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix))
-            .then(|| name[prefix.len()..].trim_start_matches(':'))
-    };
+    let after = |prefix: &str| scim::after_prefix(name, prefix).map(|rest| rest.trim_start_matches(':'));
     if after(EXTENSION).is_some() {
         return EXTENSION.to_lowercase();
     }
@@ -377,6 +382,16 @@ async fn get_user(state: &HttpState, req: &HttpRequest) -> Answer {
 }
 
 async fn read_json(state: &HttpState, req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ScimError> {
+    // SCIM bodies are `application/scim+json`; `application/json` is taken too (RFC 7644 §3.1).
+    if let Some(kind) = req.headers().get("content-type").and_then(|v| v.to_str().ok())
+        && !kind.to_ascii_lowercase().contains("json")
+    {
+        return Err(ScimError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some("invalidSyntax"),
+            format!("the body must be application/scim+json, not {kind}"),
+        ));
+    }
     let bytes = body::read(req, &mut payload, state.max_body_bytes).await.map_err(|e| match e {
         body::BodyError::TooLarge { max, .. } => {
             ScimError::new(StatusCode::PAYLOAD_TOO_LARGE, Some("tooMany"), format!("the body is over {max} bytes"))
@@ -408,9 +423,12 @@ async fn written(
     viewer: &Arc<Viewer>,
     association_id: i32,
     record: MemberRecord,
+    if_match: Option<String>,
     status: StatusCode,
 ) -> Answer {
-    let row = scim::write(&state.db, viewer, state.sync, association_id, record).await?.map_err(|e| refusals(&e))?;
+    let row = scim::write(&state.db, viewer, state.sync, association_id, record, if_match)
+        .await?
+        .map_err(|e| refusals(&e))?;
     let id = GlobalId::encode(NodeKind::Membership, row.id);
     let user = scim::user(&state.db, viewer, association_id, &id).await?.ok_or_else(ScimError::not_found)?;
     Ok(with_etag(status, &located(req, user)))
@@ -437,7 +455,20 @@ async fn create_user(state: &HttpState, req: &HttpRequest, payload: web::Payload
             format!("the association already has a member with externalId {external_id:?}"),
         ));
     }
-    written(state, req, &viewer, association_id, record, StatusCode::CREATED).await
+    written(state, req, &viewer, association_id, record, None, StatusCode::CREATED).await
+}
+
+/// Whether the client named the version it writes over (`If-Match`, other than `*`).
+fn if_match(req: &HttpRequest) -> bool {
+    req.headers().get("if-match").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim() != "*")
+}
+
+/// How often a write over what it read is tried again when another write got in between
+/// (only when the client named no version: then it wants the write applied to the latest).
+const ATTEMPTS: usize = 3;
+
+fn stale(err: &ScimError) -> bool {
+    err.status == StatusCode::PRECONDITION_FAILED
 }
 
 /// The current user of a write by id, checked against `If-Match`.
@@ -470,17 +501,24 @@ pub async fn replace(state: web::Data<HttpState>, req: HttpRequest, payload: web
 async fn replace_user(state: &HttpState, req: &HttpRequest, payload: web::Payload) -> Answer {
     let (viewer, association_id) = caller(state, req).await?;
     charge(state, req, &viewer, true).await?;
-    let user = current(state, req, &viewer, association_id).await?;
     let body = read_json(state, req, payload).await?;
-    let mut record = scim::record(&body).map_err(|e| ScimError::invalid_value(e.detail))?;
-    let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
-    if record.external_id.as_deref().is_some_and(|e| e != external_id) && body.get("externalId").is_some() {
-        return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
+    let mut attempt = 1;
+    loop {
+        let user = current(state, req, &viewer, association_id).await?;
+        let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
+        let mut record = scim::record(&body).map_err(|e| ScimError::invalid_value(e.detail))?;
+        if body.get("externalId").is_some() && record.external_id.as_deref() != Some(external_id.as_str()) {
+            return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
+        }
+        record.external_id = Some(external_id);
+        record.institution.get_or_insert_with(String::new);
+        record.job_title.get_or_insert_with(String::new);
+        let version = Some(etag_of(&user));
+        match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
+            Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
+            result => return result,
+        }
     }
-    record.external_id = Some(external_id);
-    record.institution.get_or_insert_with(String::new);
-    record.job_title.get_or_insert_with(String::new);
-    written(state, req, &viewer, association_id, record, StatusCode::OK).await
 }
 
 /// `PATCH /Users/{id}` (RFC 7644 §3.5.2): `add`, `replace` and `remove`, with or without
@@ -489,29 +527,48 @@ pub async fn patch(state: web::Data<HttpState>, req: HttpRequest, payload: web::
     answer(patch_user(&state, &req, payload).await)
 }
 
+/// The most operations one PATCH may carry.
+const MAX_OPERATIONS: usize = 1_000;
+
 async fn patch_user(state: &HttpState, req: &HttpRequest, payload: web::Payload) -> Answer {
     let (viewer, association_id) = caller(state, req).await?;
     charge(state, req, &viewer, true).await?;
-    let mut user = current(state, req, &viewer, association_id).await?;
     let body = read_json(state, req, payload).await?;
     let operations = body
         .as_object()
         .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case("Operations")))
         .and_then(|(_, v)| v.as_array())
-        .ok_or_else(|| ScimError::invalid_value("a PatchOp needs `Operations`"))?;
-    let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
-    for operation in operations {
-        scim::patch::apply(&mut user, operation)
-            .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail))?;
+        .ok_or_else(|| {
+            ScimError::new(StatusCode::BAD_REQUEST, Some("invalidSyntax"), "a PatchOp needs `Operations`")
+        })?;
+    if operations.len() > MAX_OPERATIONS {
+        return Err(ScimError::new(
+            StatusCode::BAD_REQUEST,
+            Some("tooMany"),
+            format!("a PATCH takes at most {MAX_OPERATIONS} operations"),
+        ));
     }
-    if user["externalId"].as_str() != Some(external_id.as_str()) {
-        return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
+    let mut attempt = 1;
+    loop {
+        let mut user = current(state, req, &viewer, association_id).await?;
+        let version = Some(etag_of(&user));
+        let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
+        for operation in operations {
+            scim::patch::apply(&mut user, operation)
+                .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail))?;
+        }
+        if user["externalId"].as_str() != Some(external_id.as_str()) {
+            return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
+        }
+        let mut record = scim::record(&user).map_err(|e| ScimError::invalid_value(e.detail))?;
+        record.external_id = Some(external_id);
+        record.institution.get_or_insert_with(String::new);
+        record.job_title.get_or_insert_with(String::new);
+        match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
+            Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
+            result => return result,
+        }
     }
-    let mut record = scim::record(&user).map_err(|e| ScimError::invalid_value(e.detail))?;
-    record.external_id = Some(external_id);
-    record.institution.get_or_insert_with(String::new);
-    record.job_title.get_or_insert_with(String::new);
-    written(state, req, &viewer, association_id, record, StatusCode::OK).await
 }
 
 /// `DELETE /Users/{id}`: deactivates the membership (a tombstone; nothing is deleted).
@@ -528,20 +585,34 @@ async fn delete_user(state: &HttpState, req: &HttpRequest) -> Answer {
         active: Some(false),
         ..MemberRecord::default()
     };
-    scim::write(&state.db, &viewer, state.sync, association_id, record).await?.map_err(|e| refusals(&e))?;
+    let version = if_match(req).then(|| etag_of(&user));
+    scim::write(&state.db, &viewer, state.sync, association_id, record, version).await?.map_err(|e| refusals(&e))?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Any other path or method under a SCIM base: 404, or 405 on a known path (in SCIM's
 /// error shape).
 pub async fn unknown(req: HttpRequest) -> HttpResponse {
-    let path = req.match_info().unprocessed();
-    let known = ["/ServiceProviderConfig", "/ResourceTypes", "/Schemas", "/Users"].iter().any(|p| path.starts_with(p));
-    if known {
-        ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, format!("{} is not supported here", req.method()))
-            .response()
-    } else {
-        ScimError::new(StatusCode::NOT_FOUND, None, "no such SCIM endpoint (Users only: no Groups, no Bulk)").response()
+    let path = req.match_info().unprocessed().trim_end_matches('/');
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let allow = match segments.as_slice() {
+        ["ServiceProviderConfig"] | ["ResourceTypes" | "Schemas"] | ["ResourceTypes" | "Schemas", _] => Some("GET"),
+        ["Users"] => Some("GET, POST"),
+        ["Users", _] => Some("GET, PUT, PATCH, DELETE"),
+        _ => None,
+    };
+    match allow {
+        Some(allow) => {
+            let mut res =
+                ScimError::new(StatusCode::METHOD_NOT_ALLOWED, None, format!("{} is not supported here", req.method()))
+                    .response();
+            if let Ok(value) = allow.parse() {
+                res.headers_mut().insert(actix_web::http::header::ALLOW, value);
+            }
+            res
+        }
+        None => ScimError::new(StatusCode::NOT_FOUND, None, "no such SCIM endpoint (Users only: no Groups, no Bulk)")
+            .response(),
     }
 }
 

@@ -294,3 +294,99 @@ async fn bad_bodies_get_scim_errors_not_500s() {
     let invalid = scim(&app, Method::POST, "/Users", Some(&token), Some(json!({ "userName": "not-an-email" }))).await;
     assert_eq!((invalid.status, scim_type(&invalid)), (400, "invalidValue"), "{}", invalid.body);
 }
+
+/// Found by an outside tester: panics on multi-byte names, a PATCH that grew a list for
+/// seconds, PATCH refused for users without languages, two writes over one `If-Match`.
+#[tokio::test]
+async fn hostile_patches_and_racing_writes_are_answered_properly() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let mut bare = new_user("ZA-200", "sipho@example.org");
+    bare.as_object_mut().expect("object").remove(EXT);
+    let created = scim(&app, Method::POST, "/Users", Some(&token), Some(bare)).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/Users/{id}");
+    let patch = |ops: Value| json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops });
+
+    // Okta's deactivation works for a user sent without languages.
+    let off = scim(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(patch(json!([{ "op": "replace", "value": { "active": false } }]))),
+    )
+    .await;
+    assert_eq!((off.status, &off.body["active"]), (200, &json!(false)), "{}", off.body);
+
+    // Multi-byte names and inverted brackets are refused, not a dropped connection.
+    let e = "é".repeat(30);
+    for bad in [e.clone(), format!("x{e}"), "a]b[".to_owned(), format!("{USER}:id"), format!("{EXT}:consent")] {
+        let res = scim(
+            &app,
+            Method::PATCH,
+            &path,
+            Some(&token),
+            Some(patch(json!([{ "op": "replace", "path": bad, "value": "x" }]))),
+        )
+        .await;
+        assert_eq!(res.status, 400, "{bad}: {}", res.body);
+    }
+    let listed =
+        scim(&app, Method::GET, &format!("/Users?attributes={e}&excludedAttributes=x{e}"), Some(&token), None).await;
+    assert_eq!(listed.status, 200);
+
+    // A list cannot be grown without bound, nor a PATCH carry unbounded operations.
+    let emails: Vec<Value> = (0..10_000).map(|n| json!({ "value": format!("{n}@example.org") })).collect();
+    let grown = scim(
+        &app,
+        Method::PATCH,
+        &path,
+        Some(&token),
+        Some(patch(json!([{ "op": "add", "path": "emails", "value": emails }]))),
+    )
+    .await;
+    assert_eq!((grown.status, scim_type(&grown)), (400, "invalidValue"), "{}", grown.body);
+    let many: Vec<Value> = (0..1_001).map(|_| json!({ "op": "replace", "path": "title", "value": "x" })).collect();
+    let too_many = scim(&app, Method::PATCH, &path, Some(&token), Some(patch(json!(many)))).await;
+    assert_eq!((too_many.status, scim_type(&too_many)), (400, "tooMany"));
+
+    // Two writes over the same version: one wins, the other is told to read again.
+    let active = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-202", "ayanda@example.org"))).await;
+    let path = format!("/Users/{}", active.body["id"].as_str().expect("id"));
+    let etag = active.etag.expect("an ETag");
+    let send = |title: &'static str| {
+        app.client
+            .patch(format!("{}/scim/v2{path}", app.address))
+            .bearer_auth(&token)
+            .header("if-match", etag.clone())
+            .header("content-type", "application/scim+json")
+            .body(patch(json!([{ "op": "replace", "path": "title", "value": title }])).to_string())
+            .send()
+    };
+    let (a, b) = futures::join!(send("First"), send("Second"));
+    let mut statuses = [a.expect("sent").status().as_u16(), b.expect("sent").status().as_u16()];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 412]);
+
+    // Refusals of the request itself.
+    let ambassador = app.token(Role::Ambassador, &["ZA"], None, None);
+    assert_eq!(scim(&app, Method::GET, "/Users", Some(&ambassador), None).await.status, 403);
+    let nowhere = format!("/associations/{}/Users", gid(NodeKind::Association, 9_999));
+    assert_eq!(scim(&app, Method::GET, &nowhere, Some(&app.admin), None).await.status, 404);
+    assert_eq!(scim(&app, Method::GET, &format!("{path}/more"), Some(&token), None).await.status, 404);
+    let wrong = scim(&app, Method::POST, &path, Some(&token), Some(json!({}))).await;
+    assert_eq!(wrong.status, 405);
+    let plain = app
+        .client
+        .post(format!("{}/scim/v2/Users", app.address))
+        .bearer_auth(&token)
+        .header("content-type", "text/plain")
+        .body(new_user("ZA-201", "x@example.org").to_string())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(plain.status(), 415);
+}

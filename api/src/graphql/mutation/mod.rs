@@ -197,6 +197,7 @@ impl MutationRoot {
             unreadable: Vec::new(),
             idempotency_key,
             source: SyncSource::Graphql,
+            precondition: None,
         };
         Ok(SyncMembersPayload(sync::sync(&api.db, viewer, api.sync, request).await?))
     }

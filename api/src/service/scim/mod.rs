@@ -22,6 +22,19 @@ use crate::error::{ApiError, ApiResult};
 use crate::service::relations;
 use crate::service::sync::{self, MemberRecord, RowError, SyncOptions, SyncRequest};
 
+/// `text` after `prefix` (compared case-insensitively, as SCIM names are), if it starts
+/// with it.
+pub fn after_prefix<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+}
+
+/// A member's version (`meta.version`, the `ETag`): its membership's and, once the link is
+/// confirmed, its librarian's; it changes whenever what SCIM shows of the member may have.
+pub fn etag_of(membership: &membership::Model, librarian: Option<&librarian::Model>) -> String {
+    format!("W/\"{}.{}\"", membership.version, librarian.map_or(0, |l| l.version))
+}
+
 /// The schema of Interlib's own User attributes.
 pub const EXTENSION: &str = "urn:interlib:params:scim:schemas:extension:2.0:User";
 
@@ -36,6 +49,9 @@ pub fn authorize(viewer: &Viewer, association_id: i32) -> ApiResult<()> {
 /// A membership with what its association may see of the person.
 struct Seen {
     membership: membership::Model,
+    /// The librarian of a confirmed link (whose version is the member's too).
+    linked: Option<Arc<librarian::Model>>,
+    /// What the association may see of them.
     librarian: Option<Arc<librarian::Model>>,
     languages: Vec<String>,
     interests: Vec<String>,
@@ -74,6 +90,14 @@ pub async fn user(
     Ok(seen(db, viewer, vec![row]).await?.first().map(to_json))
 }
 
+/// Whether the association exists.
+///
+/// # Errors
+/// Database errors.
+pub async fn association_exists(db: &DatabaseConnection, association_id: i32) -> ApiResult<bool> {
+    Ok(entities::association::Entity::find_by_id(association_id).one(db).await?.is_some())
+}
+
 /// The member of the association with this external id, if any.
 ///
 /// # Errors
@@ -91,7 +115,11 @@ pub async fn by_external_id(
 }
 
 async fn seen(db: &DatabaseConnection, viewer: &Arc<Viewer>, rows: Vec<membership::Model>) -> ApiResult<Vec<Seen>> {
+    let confirmed = |m: &membership::Model| m.consent == crate::domain::MembershipConsent::Confirmed.as_str();
     let ids: Vec<i32> = rows.iter().map(|m| m.librarian_id).collect();
+    let linked_ids: Vec<i32> = rows.iter().filter(|m| confirmed(m)).map(|m| m.librarian_id).collect();
+    let linked =
+        relations::by_ids::<librarian::Entity>(db.clone(), None, librarian::Column::Id, linked_ids, |l| l.id).await?;
     let people = relations::librarians_by_ids(db.clone(), viewer.clone(), ids.clone()).await?;
     let visible: Vec<i32> = ids.into_iter().filter(|id| people.contains_key(id)).collect();
     let mut languages = relations::languages_of_librarians(db.clone(), visible.clone()).await?;
@@ -99,13 +127,13 @@ async fn seen(db: &DatabaseConnection, viewer: &Arc<Viewer>, rows: Vec<membershi
     Ok(rows
         .into_iter()
         .map(|membership| {
-            let confirmed = membership.consent == crate::domain::MembershipConsent::Confirmed.as_str();
-            let librarian = people.get(&membership.librarian_id).filter(|_| confirmed).cloned();
+            let linked = linked.get(&membership.librarian_id).filter(|_| confirmed(&membership)).cloned();
+            let librarian = people.get(&membership.librarian_id).filter(|_| linked.is_some()).cloned();
             let (languages, interests) = match &librarian {
                 Some(l) => (languages.remove(&l.id).unwrap_or_default(), interests.remove(&l.id).unwrap_or_default()),
                 None => (Vec::new(), Vec::new()),
             };
-            Seen { membership, librarian, languages, interests }
+            Seen { membership, linked, librarian, languages, interests }
         })
         .collect())
 }
@@ -129,7 +157,6 @@ fn to_json(seen: &Seen) -> Value {
         None => MemberRecord::parse_sent(m.sent.as_deref()).unwrap_or_default(),
     };
     let modified = seen.librarian.as_ref().map_or(m.updated_at, |l| l.updated_at.max(m.updated_at));
-    let version = seen.librarian.as_ref().map_or(0, |l| l.version);
     let mut user = json!({
         "schemas": [scim_v2::schema_urns::USER, EXTENSION],
         "id": GlobalId::encode(NodeKind::Membership, m.id),
@@ -139,7 +166,7 @@ fn to_json(seen: &Seen) -> Value {
             "resourceType": "User",
             "created": m.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             "lastModified": modified.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            "version": format!("W/\"{}.{}\"", m.version, version),
+            "version": etag_of(m, seen.linked.as_deref()),
         },
     });
     if let Some(email) = &record.email {
@@ -260,7 +287,8 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         sector: text("sector", ext_field("sector"))?,
         job_title: text("title", get("title"))?,
         years_experience,
-        languages: list("languages")?,
+        // A librarian always has a working language: an empty list leaves theirs as it is.
+        languages: list("languages")?.filter(|l| !l.is_empty()),
         interests: list("interests")?,
         active,
     })
@@ -277,8 +305,10 @@ pub async fn write(
     options: SyncOptions,
     association_id: i32,
     record: MemberRecord,
+    if_match: Option<String>,
 ) -> ApiResult<Result<membership::Model, Vec<RowError>>> {
     let external_id = record.external_id.clone().unwrap_or_default();
+    let precondition = if_match.map(|etag| sync::Precondition { external_id: external_id.clone(), etag, etag_of });
     let request = SyncRequest {
         association_id,
         mode: SyncMode::Upsert,
@@ -287,6 +317,7 @@ pub async fn write(
         unreadable: Vec::new(),
         idempotency_key: None,
         source: SyncSource::Scim,
+        precondition,
     };
     let report = sync::sync(db, viewer, options, request).await?;
     if !report.user_errors.is_empty() {

@@ -27,6 +27,9 @@ enum Op {
     Remove,
 }
 
+/// The most values a multi-valued attribute may hold after a PATCH.
+pub const MAX_VALUES: usize = 100;
+
 /// Applies one operation of a PatchOp's `Operations` to `user`.
 ///
 /// # Errors
@@ -44,7 +47,7 @@ pub fn apply(user: &mut Value, operation: &Value) -> Result<(), Refused> {
         other => return Err(refused("invalidSyntax", format!("unknown op {other:?}: add, replace or remove"))),
     };
     let value = field("value").cloned().unwrap_or(Value::Null);
-    match field("path").and_then(Value::as_str).map(str::trim).filter(|p| !p.is_empty()) {
+    let applied = match field("path").and_then(Value::as_str).map(str::trim).filter(|p| !p.is_empty()) {
         None if op == Op::Remove => Err(refused("noTarget", "`remove` needs a `path`")),
         None => {
             let Value::Object(attributes) = value else {
@@ -56,19 +59,29 @@ pub fn apply(user: &mut Value, operation: &Value) -> Result<(), Refused> {
             Ok(())
         }
         Some(path) => set_path(user, path, op, value),
+    };
+    applied?;
+    let oversized =
+        user.as_object().is_some_and(|o| o.values().any(|v| v.as_array().is_some_and(|a| a.len() > MAX_VALUES)));
+    if oversized {
+        return Err(refused("invalidValue", format!("a multi-valued attribute holds at most {MAX_VALUES} values")));
     }
+    Ok(())
 }
 
 /// Applies `op` at a path given as text.
 fn set_path(user: &mut Value, path: &str, op: Op, value: Value) -> Result<(), Refused> {
     let readonly = ["id", "meta", "schemas"];
-    let lower = path.to_lowercase();
+    let lower = strip_core(path).to_lowercase();
     if readonly.iter().any(|r| lower == *r || lower.starts_with(&format!("{r}."))) {
         return Err(refused("mutability", format!("`{path}` is read-only")));
     }
     // An extension's attribute: `urn:...:User:sector`, or the whole extension object.
     if let Some(rest) = strip_extension(path) {
         let ext = object_at(user, super::EXTENSION);
+        if rest.eq_ignore_ascii_case("consent") {
+            return Err(refused("mutability", "`consent` is the member's to give"));
+        }
         return match rest {
             "" => merge(ext, op, value),
             name => set(ext, name, op, value),
@@ -90,22 +103,17 @@ fn set_path(user: &mut Value, path: &str, op: Op, value: Value) -> Result<(), Re
 }
 
 fn strip_extension(path: &str) -> Option<&str> {
-    let ext = super::EXTENSION;
-    if path.len() >= ext.len() && path[..ext.len()].eq_ignore_ascii_case(ext) {
-        Some(path[ext.len()..].trim_start_matches(':'))
-    } else {
-        None
-    }
+    super::after_prefix(path, super::EXTENSION).map(|rest| rest.trim_start_matches(':'))
+}
+
+/// A path without the core User schema's URN before it.
+fn strip_core(path: &str) -> &str {
+    super::after_prefix(path, scim_v2::schema_urns::USER).map_or(path, |rest| rest.trim_start_matches(':'))
 }
 
 /// `name` or `name.sub`, optionally after the core User schema's URN.
 fn parse_attr_path(path: &str) -> Option<AttrPath> {
-    let core = scim_v2::schema_urns::USER;
-    let path = if path.len() > core.len() && path[..core.len()].eq_ignore_ascii_case(core) {
-        path[core.len()..].trim_start_matches(':')
-    } else {
-        path
-    };
+    let path = strip_core(path);
     let mut parts = path.splitn(2, '.');
     let name = parts.next()?.trim();
     let valid = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -122,7 +130,10 @@ fn parse_attr_path(path: &str) -> Option<AttrPath> {
 /// `attr[filter]` or `attr[filter].sub`.
 fn value_path(path: &str) -> Result<Option<(String, ValFilter, Option<String>)>, Refused> {
     let Some(open) = path.find('[') else { return Ok(None) };
-    let close = path.rfind(']').ok_or_else(|| refused("invalidPath", format!("`{path}` has no closing `]`")))?;
+    let close = path
+        .rfind(']')
+        .filter(|close| *close > open)
+        .ok_or_else(|| refused("invalidPath", format!("`{path}` has no closing `]` after its `[`")))?;
     let attr = path[..open].trim().to_owned();
     let sub = path[close + 1..].trim().strip_prefix('.').map(str::to_owned);
     let text = format!("{attr}[{}]", &path[open + 1..close]);

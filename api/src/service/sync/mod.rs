@@ -41,7 +41,7 @@ use crate::auth::Viewer;
 use crate::domain::Action;
 use crate::domain::counts::to_i32;
 use crate::domain::input::UserErrorCode;
-use crate::domain::{NodeKind, SyncMode, SyncSource};
+use crate::domain::{MembershipConsent, NodeKind, SyncMode, SyncSource};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal;
 use crate::service::now;
@@ -125,6 +125,19 @@ pub struct SyncRequest {
     pub unreadable: Vec<RowError>,
     pub idempotency_key: Option<String>,
     pub source: SyncSource,
+    /// Write only if a member is still as the caller read it (SCIM's `If-Match`).
+    pub precondition: Option<Precondition>,
+}
+
+/// A write that holds only while the member `external_id` is at the version `etag` (as
+/// `etag_of` computes it from the membership and, when the link is confirmed, its
+/// librarian). It is checked under the association's lock, so no other sync of the
+/// association can slip in between the check and the write.
+#[derive(Debug, Clone)]
+pub struct Precondition {
+    pub external_id: String,
+    pub etag: String,
+    pub etag_of: fn(&membership::Model, Option<&librarian::Model>) -> String,
 }
 
 /// The outcome of a sync.
@@ -234,6 +247,9 @@ async fn apply_once(
     let mut errors = prepared.errors.clone();
     let txn = if req.dry_run { db.begin().await? } else { crate::db::begin_write(db).await? };
     lock_association(&txn, req).await?;
+    if let Some(precondition) = &req.precondition {
+        check(&txn, req.association_id, precondition).await?;
+    }
     if let Some(key) = &req.idempotency_key
         && let Some(report) = replay(&txn, req, key, &prepared.hash, options, prepared.started_at).await?
     {
@@ -250,6 +266,32 @@ async fn apply_once(
     journal::record(&txn, viewer, entries).await?;
     txn.commit().await?;
     Ok(SyncReport { counts, user_errors: errors, run: Some(run), dry_run: false, replayed: false })
+}
+
+/// The `CONFLICT` of a member who changed since the caller read it.
+async fn check(txn: &DatabaseTransaction, association_id: i32, p: &Precondition) -> ApiResult<()> {
+    let Some(member) = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::ExternalId.eq(p.external_id.as_str()))
+        .one(txn)
+        .await?
+    else {
+        return Err(ApiError::NotFound("no such member".into()));
+    };
+    let person = if member.consent == MembershipConsent::Confirmed.as_str() {
+        librarian::Entity::find_by_id(member.librarian_id).one(txn).await?
+    } else {
+        None
+    };
+    let current = (p.etag_of)(&member, person.as_ref());
+    if current == p.etag {
+        Ok(())
+    } else {
+        Err(ApiError::Stale {
+            message: format!("the member is at version {current}, not {}; read it again", p.etag),
+            current_version: member.version,
+        })
+    }
 }
 
 /// Serialises syncs of the association (a write to its row, held until commit; a dry run
