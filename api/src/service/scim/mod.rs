@@ -251,47 +251,75 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Some(false),
         Some(_) => return Err(Invalid { attribute: "active".into(), detail: "`active` must be a boolean".into() }),
     };
-    let ext = get(EXTENSION);
-    let ext_field = |name: &str| ext.and_then(|e| e.get(name));
-    let list = |name: &str| -> Result<Option<Vec<String>>, Invalid> {
-        match ext_field(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|i| {
-                    i.as_str().map(str::to_owned).ok_or_else(|| Invalid {
-                        attribute: name.to_owned(),
-                        detail: format!("`{name}` must be a list of strings"),
-                    })
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map(Some),
-            Some(_) => {
-                Err(Invalid { attribute: name.to_owned(), detail: format!("`{name}` must be a list of strings") })
-            }
-        }
-    };
-    let years_experience = match ext_field("yearsExperience") {
-        None | Some(Value::Null) => None,
-        Some(v) => Some(v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| Invalid {
-            attribute: "yearsExperience".into(),
-            detail: "`yearsExperience` must be a whole number".into(),
-        })?),
-    };
+    let extension = Extension::read(get(EXTENSION))?;
     Ok(MemberRecord {
         external_id,
         email,
         full_name,
         country_code,
-        institution: text("institution", ext_field("institution"))?,
-        sector: text("sector", ext_field("sector"))?,
+        institution: extension.institution,
+        sector: extension.sector,
         job_title: text("title", get("title"))?,
-        years_experience,
-        // A librarian always has a working language: an empty list leaves theirs as it is.
-        languages: list("languages")?.filter(|l| !l.is_empty()),
-        interests: list("interests")?,
+        years_experience: extension.years_experience,
+        languages: extension.languages,
+        interests: extension.interests,
         active,
     })
+}
+
+/// The Interlib extension's attributes of a SCIM user.
+struct Extension {
+    institution: Option<String>,
+    sector: Option<String>,
+    years_experience: Option<i32>,
+    languages: Option<Vec<String>>,
+    interests: Option<Vec<String>>,
+}
+
+impl Extension {
+    fn read(ext: Option<&Value>) -> Result<Self, Invalid> {
+        let ext_field = |name: &str| ext.and_then(|e| e.get(name));
+        let text = |name: &str| -> Result<Option<String>, Invalid> {
+            match ext_field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(Invalid { attribute: name.to_owned(), detail: format!("`{name}` must be a string") }),
+            }
+        };
+        let list = |name: &str| -> Result<Option<Vec<String>>, Invalid> {
+            match ext_field(name) {
+                None | Some(Value::Null) => Ok(None),
+                Some(Value::Array(items)) => items
+                    .iter()
+                    .map(|i| {
+                        i.as_str().map(str::to_owned).ok_or_else(|| Invalid {
+                            attribute: name.to_owned(),
+                            detail: format!("`{name}` must be a list of strings"),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(Some),
+                Some(_) => {
+                    Err(Invalid { attribute: name.to_owned(), detail: format!("`{name}` must be a list of strings") })
+                }
+            }
+        };
+        let years_experience = match ext_field("yearsExperience") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| Invalid {
+                attribute: "yearsExperience".into(),
+                detail: "`yearsExperience` must be a whole number".into(),
+            })?),
+        };
+        Ok(Self {
+            institution: text("institution")?,
+            sector: text("sector")?,
+            years_experience,
+            // A librarian always has a working language: an empty list leaves theirs as it is.
+            languages: list("languages")?.filter(|l| !l.is_empty()),
+            interests: list("interests")?,
+        })
+    }
 }
 
 /// Writes one member through the sync (as `syncMembers` would, from the `SCIM` source);
