@@ -245,6 +245,21 @@ async fn a_person_already_in_the_network_is_linked_pending_their_consent() {
     assert_eq!(linked.body[EXT]["consent"], "PENDING");
     assert_eq!(linked.body["name"]["formatted"], "C. García", "only what the association sent");
     assert!(linked.body[EXT]["institution"].is_null(), "nothing of her profile: {}", linked.body);
+    // The lookups an identity provider makes find her by what the association sent.
+    let id = linked.body["id"].as_str().expect("id");
+    for filter in [
+        "userName%20eq%20%22Carmen.Garc%C3%ADa%40example.org%22",
+        "emails.value%20eq%20%22carmen.garc%C3%ADa%40example.org%22",
+        "externalId%20eq%20%22AU-7%22",
+    ] {
+        let found = scim(&app, Method::GET, &format!("/Users?filter={filter}"), Some(&token), None).await;
+        assert_eq!(found.body["totalResults"], 1, "{filter}: {}", found.body);
+        assert_eq!(found.body["Resources"][0]["id"], id);
+    }
+    for filter in ["userName%20eq%20%22nobody%40example.org%22", "externalId%20eq%20%22au-7%22"] {
+        let none = scim(&app, Method::GET, &format!("/Users?filter={filter}"), Some(&token), None).await;
+        assert_eq!(none.body["totalResults"], 0, "{filter}: {}", none.body);
+    }
 }
 
 #[tokio::test]

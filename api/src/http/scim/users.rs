@@ -53,8 +53,7 @@ async fn list_users(
             ScimError::new(StatusCode::BAD_REQUEST, Some("invalidFilter"), format!("the filter does not parse: {e}"))
         })?),
     };
-    let users = scim::users(&state.db, &viewer, association_id).await?;
-    let mut kept = scim::keep(users, filter.as_ref());
+    let mut kept = scim::users(&state.db, &viewer, association_id, filter.as_ref()).await?;
     if let Some(by) = &params.sort_by {
         let path: scim_v2::filter::AttrPath = scim_v2::filter::AttrPath::with_name(by.clone());
         let key = |u: &Value| scim::filter::sort_key(u, &path);

@@ -13,7 +13,7 @@ pub mod patch;
 use std::sync::Arc;
 
 use entities::{librarian, membership};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
 use crate::auth::{Viewer, policy};
@@ -61,14 +61,60 @@ struct Seen {
 ///
 /// # Errors
 /// Database errors; the caller must be the association or an admin.
-pub async fn users(db: &DatabaseConnection, viewer: &Arc<Viewer>, association_id: i32) -> ApiResult<Vec<Value>> {
+pub async fn users(
+    db: &DatabaseConnection,
+    viewer: &Arc<Viewer>,
+    association_id: i32,
+    filter: Option<&scim_v2::filter::Filter>,
+) -> ApiResult<Vec<Value>> {
     authorize(viewer, association_id)?;
-    let rows = membership::Entity::find()
-        .filter(membership::Column::AssociationId.eq(association_id))
-        .order_by_asc(membership::Column::Id)
-        .all(db)
-        .await?;
-    Ok(seen(db, viewer, rows).await?.iter().map(to_json).collect())
+    let mut select = membership::Entity::find().filter(membership::Column::AssociationId.eq(association_id));
+    if let Some(narrowed) = narrowing(db, filter).await? {
+        select = select.filter(narrowed);
+    }
+    let rows = select.order_by_asc(membership::Column::Id).all(db).await?;
+    let users = seen(db, viewer, rows).await?.iter().map(to_json).collect();
+    Ok(keep(users, filter))
+}
+
+/// A condition in SQL that every member a filter can match meets, for the lookups identity
+/// providers make before each write (`externalId eq`, `userName eq`, `emails.value eq`),
+/// so that they read one member rather than the whole list; the filter itself still
+/// decides. A member shows the email of their librarian once the link is confirmed, and
+/// what the association sent before: both are candidates.
+async fn narrowing(
+    db: &DatabaseConnection,
+    filter: Option<&scim_v2::filter::Filter>,
+) -> ApiResult<Option<sea_orm::Condition>> {
+    use scim_v2::filter::{AttrExp, CompValue, CompareOp, Filter};
+    use sea_orm::Condition;
+    let Some(Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))) = filter else {
+        return Ok(None);
+    };
+    let name = path.name.to_lowercase();
+    let sub = path.sub_attr.as_deref().map(str::to_lowercase);
+    let core = path.uri.as_deref().is_none_or(|u| u.eq_ignore_ascii_case(scim_v2::schema_urns::USER));
+    if !core {
+        return Ok(None);
+    }
+    match (name.as_str(), sub.as_deref()) {
+        ("externalid", None) => Ok(Some(Condition::all().add(membership::Column::ExternalId.eq(value.as_str())))),
+        ("username", None) | ("emails", Some("value")) => {
+            let people: Vec<i32> = librarian::Entity::find()
+                .select_only()
+                .column(librarian::Column::Id)
+                .filter(librarian::Column::Email.eq(value.trim().to_lowercase()))
+                .into_tuple()
+                .all(db)
+                .await?;
+            Ok(Some(
+                Condition::any()
+                    .add(membership::Column::LibrarianId.is_in(people))
+                    .add(membership::Column::Sent.is_not_null()),
+            ))
+        }
+        _ => Ok(None),
+    }
 }
 
 /// One member of the association by its SCIM `id`; `None` when it is not one.
