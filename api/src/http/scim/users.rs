@@ -237,6 +237,15 @@ async fn current(
     Ok(user)
 }
 
+/// The member row of a whole user (a `PUT`, or a user after a `PATCH`): keyed by the
+/// member's `external_id`, with the optional text it leaves out cleared.
+fn replacing(mut record: MemberRecord, external_id: String) -> MemberRecord {
+    record.external_id = Some(external_id);
+    record.institution.get_or_insert_with(String::new);
+    record.job_title.get_or_insert_with(String::new);
+    record
+}
+
 /// `PUT /Users/{id}`: the member's attributes as given; optional text left out is cleared.
 pub async fn replace(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(replace_user(&state, &req, payload).await)
@@ -250,13 +259,11 @@ async fn replace_user(state: &HttpState, req: &HttpRequest, payload: web::Payloa
     loop {
         let user = current(state, req, &viewer, association_id).await?;
         let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
-        let mut record = scim::record(&body).map_err(|e| ScimError::invalid_value(e.detail))?;
+        let record = scim::record(&body).map_err(|e| ScimError::invalid_value(e.detail))?;
         if body.get("externalId").is_some() && record.external_id.as_deref() != Some(external_id.as_str()) {
             return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
         }
-        record.external_id = Some(external_id);
-        record.institution.get_or_insert_with(String::new);
-        record.job_title.get_or_insert_with(String::new);
+        let record = replacing(record, external_id);
         let version = Some(etag_of(&user));
         match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
             Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
@@ -304,10 +311,8 @@ async fn patch_user(state: &HttpState, req: &HttpRequest, payload: web::Payload)
         if user["externalId"].as_str() != Some(external_id.as_str()) {
             return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
         }
-        let mut record = scim::record(&user).map_err(|e| ScimError::invalid_value(e.detail))?;
-        record.external_id = Some(external_id);
-        record.institution.get_or_insert_with(String::new);
-        record.job_title.get_or_insert_with(String::new);
+        let record = scim::record(&user).map_err(|e| ScimError::invalid_value(e.detail))?;
+        let record = replacing(record, external_id);
         match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
             Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
             result => return result,

@@ -404,7 +404,7 @@ pub async fn write(
 }
 
 /// Users that `filter` keeps (all without one).
-pub fn keep(users: Vec<Value>, filter: Option<&scim_v2::filter::Filter>) -> Vec<Value> {
+fn keep(users: Vec<Value>, filter: Option<&scim_v2::filter::Filter>) -> Vec<Value> {
     match filter {
         None => users,
         Some(f) => users.into_iter().filter(|u| filter::matches(f, u)).collect(),
