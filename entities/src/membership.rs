@@ -24,6 +24,15 @@ pub struct Model {
     /// has of the person until they confirm; `None` for members it created.
     #[sea_orm(column_type = "Text", nullable)]
     pub sent: Option<String>,
+    /// What the association's directory (SCIM) says of the member beyond the profile
+    /// Interlib keeps: a JSON object of those attributes, returned as it was sent.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub directory: Option<String>,
+    /// The directory's login name (SCIM `userName`) in lower case, when it sent one.
+    pub user_name: Option<String>,
+    /// When the directory deleted the member (SCIM `DELETE`): a deactivation it no longer
+    /// sees; cleared when the member is reactivated.
+    pub removed_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -24,6 +24,7 @@ mod m20261129_000012_live_update_indexes;
 mod m20261130_000013_membership_consent;
 mod m20261130_000014_country_share;
 mod m20261130_000015_programme_feed;
+mod m20261201_000016_membership_directory;
 mod util;
 
 /// Every migration of the schema, oldest first.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_membership_consent::Migration),
             Box::new(m20261130_000014_country_share::Migration),
             Box::new(m20261130_000015_programme_feed::Migration),
+            Box::new(m20261201_000016_membership_directory::Migration),
         ]
     }
 }

@@ -129,6 +129,9 @@ async fn add_membership(
         // The fixture's members agreed to their associations.
         consent: Set("CONFIRMED".to_owned()),
         sent: Set(None),
+        directory: Set(None),
+        user_name: Set(None),
+        removed_at: Set(None),
         created_at: Set(day(2)),
         updated_at: Set(day(2)),
     }

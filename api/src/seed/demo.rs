@@ -181,6 +181,9 @@ async fn seed_associations<C: ConnectionTrait>(
                 // The demo's members agreed to their associations.
                 consent: Set(MembershipConsent::Confirmed.as_str().to_owned()),
                 sent: Set(None),
+                directory: Set(None),
+                user_name: Set(None),
+                removed_at: Set(None),
                 created_at: Set(joined),
                 updated_at: Set(if deactivated { joined + Duration::days(200) } else { joined }),
             });

@@ -294,7 +294,8 @@ async fn anonymise(
 }
 
 /// Active memberships deactivated (returned, as they were), links never confirmed declined
-/// for good, and what associations sent cleared: it is personal data like the rest.
+/// for good, and what associations sent and their directories' records cleared: it is
+/// personal data like the rest.
 async fn end_memberships(
     txn: &DatabaseTransaction,
     id: i32,
@@ -323,6 +324,8 @@ async fn end_memberships(
         .await?;
     membership::Entity::update_many()
         .col_expr(membership::Column::Sent, Expr::value(Option::<String>::None))
+        .col_expr(membership::Column::Directory, Expr::value(Option::<String>::None))
+        .col_expr(membership::Column::UserName, Expr::value(Option::<String>::None))
         .filter(membership::Column::LibrarianId.eq(id))
         .exec(txn)
         .await?;

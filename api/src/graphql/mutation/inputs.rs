@@ -311,6 +311,7 @@ impl From<SyncMemberInput> for MemberRecord {
             languages: m.languages,
             interests: m.interests,
             active: Some(m.active),
+            ..Self::default()
         }
     }
 }

@@ -179,6 +179,7 @@ pub async fn unknown(req: HttpRequest) -> HttpResponse {
     let allow = match segments.as_slice() {
         ["ServiceProviderConfig"] | ["ResourceTypes" | "Schemas"] | ["ResourceTypes" | "Schemas", _] => Some("GET"),
         ["Users"] => Some("GET, POST"),
+        [".search"] | ["Users", ".search"] => Some("POST"),
         ["Users", _] => Some("GET, PUT, PATCH, DELETE"),
         _ => None,
     };
@@ -200,7 +201,7 @@ pub async fn unknown(req: HttpRequest) -> HttpResponse {
 /// The routes under one SCIM base path.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     use discovery::{resource_types, schemas, service_provider_config};
-    use users::{create, delete, get, list, patch, replace};
+    use users::{create, delete, get, list, patch, replace, search};
     cfg.route("/ServiceProviderConfig", web::get().to(service_provider_config))
         .route("/ResourceTypes", web::get().to(resource_types))
         .route("/ResourceTypes/{name}", web::get().to(resource_types))
@@ -208,6 +209,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route("/Schemas/{id}", web::get().to(schemas))
         .route("/Users", web::get().to(list))
         .route("/Users", web::post().to(create))
+        .route("/Users/.search", web::post().to(search))
+        .route("/.search", web::post().to(search))
         .route("/Users/{id}", web::get().to(get))
         .route("/Users/{id}", web::put().to(replace))
         .route("/Users/{id}", web::patch().to(patch))

@@ -18,7 +18,7 @@ use crate::service::scim::{self, EXTENSION};
 use crate::service::sync::MemberRecord;
 
 /// The query of a list (RFC 7644 §3.4.2).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListParams {
     filter: Option<String>,
@@ -47,13 +47,63 @@ async fn list_users(
     let (viewer, association_id) = caller(state, req).await?;
     charge(state, req, &viewer, false).await?;
     let web::Query(params) = params.map_err(|_| ScimError::invalid_value("bad query parameters"))?;
+    query(state, req, &viewer, association_id, params).await
+}
+
+/// A query by `POST` (RFC 7644 §3.4.3), on `/Users/.search` or the root's `/.search`:
+/// the list's parameters in a `SearchRequest` body, `attributes` and
+/// `excludedAttributes` as lists.
+pub async fn search(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
+    answer(search_users(&state, &req, payload).await)
+}
+
+/// The body of a query by `POST`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SearchRequest {
+    filter: Option<String>,
+    start_index: Option<i64>,
+    count: Option<i64>,
+    sort_by: Option<String>,
+    sort_order: Option<String>,
+    attributes: Option<Vec<String>>,
+    excluded_attributes: Option<Vec<String>>,
+}
+
+async fn search_users(state: &HttpState, req: &HttpRequest, payload: web::Payload) -> Answer {
+    let (viewer, association_id) = caller(state, req).await?;
+    charge(state, req, &viewer, false).await?;
+    let body = read_json(state, req, payload).await?;
+    let search: SearchRequest = serde_json::from_value(body).map_err(|e| {
+        ScimError::new(StatusCode::BAD_REQUEST, Some("invalidSyntax"), format!("not a SearchRequest: {e}"))
+    })?;
+    let params = ListParams {
+        filter: search.filter,
+        start_index: search.start_index,
+        count: search.count,
+        sort_by: search.sort_by,
+        sort_order: search.sort_order,
+        attributes: search.attributes.map(|a| a.join(",")),
+        excluded_attributes: search.excluded_attributes.map(|a| a.join(",")),
+    };
+    query(state, req, &viewer, association_id, params).await
+}
+
+/// The page of the association's users a list or a search asks for.
+async fn query(
+    state: &HttpState,
+    req: &HttpRequest,
+    viewer: &Arc<Viewer>,
+    association_id: i32,
+    params: ListParams,
+) -> Answer {
     let filter = match params.filter.as_deref().map(str::trim).filter(|f| !f.is_empty()) {
         None => None,
         Some(text) => Some(text.parse::<scim_v2::filter::Filter>().map_err(|e| {
             ScimError::new(StatusCode::BAD_REQUEST, Some("invalidFilter"), format!("the filter does not parse: {e}"))
         })?),
     };
-    let mut kept = scim::users(&state.db, &viewer, association_id, filter.as_ref()).await?;
+    let mut kept = scim::users(&state.db, viewer, association_id, filter.as_ref()).await?;
     if let Some(by) = &params.sort_by {
         let path: scim_v2::filter::AttrPath = scim_v2::filter::AttrPath::with_name(by.clone());
         let key = |u: &Value| scim::filter::sort_key(u, &path);
@@ -106,23 +156,38 @@ fn projected(user: Value, attributes: Option<&str>, excluded: Option<&str>) -> V
     Value::Object(kept.collect())
 }
 
-/// `GET /Users/{id}`.
-pub async fn get(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
-    answer(get_user(&state, &req).await)
+/// `GET /Users/{id}`, with `attributes` or `excludedAttributes` as a list takes them.
+pub async fn get(
+    state: web::Data<HttpState>,
+    req: HttpRequest,
+    params: Result<web::Query<ListParams>, actix_web::Error>,
+) -> HttpResponse {
+    answer(get_user(&state, &req, params).await)
 }
 
-async fn get_user(state: &HttpState, req: &HttpRequest) -> Answer {
+async fn get_user(
+    state: &HttpState,
+    req: &HttpRequest,
+    params: Result<web::Query<ListParams>, actix_web::Error>,
+) -> Answer {
     let (viewer, association_id) = caller(state, req).await?;
     charge(state, req, &viewer, false).await?;
+    let web::Query(params) = params.map_err(|_| ScimError::invalid_value("bad query parameters"))?;
     let id = req.match_info().get("id").unwrap_or_default();
     let user = scim::user(&state.db, &viewer, association_id, id).await?.ok_or_else(ScimError::not_found)?;
     let user = located(req, user);
-    if let Some(tag) = req.headers().get("if-none-match").and_then(|v| v.to_str().ok())
-        && tag == etag_of(&user)
+    let tag = etag_of(&user);
+    if let Some(expected) = req.headers().get("if-none-match").and_then(|v| v.to_str().ok())
+        && expected == tag
     {
         return Ok(HttpResponse::NotModified().finish());
     }
-    Ok(with_etag(StatusCode::OK, &user))
+    let shown = projected(user, params.attributes.as_deref(), params.excluded_attributes.as_deref());
+    let mut response = with_etag(StatusCode::OK, &shown);
+    if let Ok(value) = tag.parse() {
+        response.headers_mut().insert(actix_web::http::header::ETAG, value);
+    }
+    Ok(response)
 }
 
 async fn read_json(state: &HttpState, req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ScimError> {
@@ -179,7 +244,8 @@ async fn written(
 }
 
 /// `POST /Users`: a new member; `409 uniqueness` when the association already has a member
-/// with this `externalId` (or `userName`, when there is no `externalId`).
+/// with this `externalId` (or `userName`, when there is no `externalId`). A member the
+/// directory deleted comes back (reactivated, with what was sent).
 pub async fn create(state: web::Data<HttpState>, req: HttpRequest, payload: web::Payload) -> HttpResponse {
     answer(create_user(&state, &req, payload).await)
 }
@@ -192,7 +258,7 @@ async fn create_user(state: &HttpState, req: &HttpRequest, payload: web::Payload
     let Some(external_id) = record.external_id.clone() else {
         return Err(ScimError::invalid_value("a user needs `userName` (or `externalId`)"));
     };
-    if scim::by_external_id(&state.db, association_id, &external_id).await?.is_some() {
+    if scim::by_external_id(&state.db, association_id, &external_id).await?.is_some_and(|m| m.removed_at.is_none()) {
         return Err(ScimError::new(
             StatusCode::CONFLICT,
             Some("uniqueness"),
@@ -237,12 +303,20 @@ async fn current(
     Ok(user)
 }
 
-/// The member row of a whole user (a `PUT`, or a user after a `PATCH`): keyed by the
-/// member's `external_id`, with the optional text it leaves out cleared.
-fn replacing(mut record: MemberRecord, external_id: String) -> MemberRecord {
-    record.external_id = Some(external_id);
+/// The member row of a whole user (a `PUT`, or a user after a `PATCH`) of the member now
+/// under `current` (renamed when the user gives another `externalId`), with the optional
+/// text it leaves out cleared.
+fn replacing(mut record: MemberRecord, current: String, external_id: Option<&str>) -> MemberRecord {
+    match external_id.filter(|given| *given != current) {
+        Some(given) => {
+            record.external_id = Some(given.to_owned());
+            record.renamed_from = Some(current);
+        }
+        None => record.external_id = Some(current),
+    }
     record.institution.get_or_insert_with(String::new);
     record.job_title.get_or_insert_with(String::new);
+    record.interests.get_or_insert_with(Vec::new);
     record
 }
 
@@ -260,10 +334,8 @@ async fn replace_user(state: &HttpState, req: &HttpRequest, payload: web::Payloa
         let user = current(state, req, &viewer, association_id).await?;
         let external_id = user["externalId"].as_str().unwrap_or_default().to_owned();
         let record = scim::record(&body).map_err(|e| ScimError::invalid_value(e.detail))?;
-        if body.get("externalId").is_some() && record.external_id.as_deref() != Some(external_id.as_str()) {
-            return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
-        }
-        let record = replacing(record, external_id);
+        let given = body.get("externalId").and_then(Value::as_str);
+        let record = replacing(record, external_id, given);
         let version = Some(etag_of(&user));
         match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
             Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
@@ -308,11 +380,9 @@ async fn patch_user(state: &HttpState, req: &HttpRequest, payload: web::Payload)
             scim::patch::apply(&mut user, operation)
                 .map_err(|e| ScimError::new(StatusCode::BAD_REQUEST, Some(e.scim_type), e.detail))?;
         }
-        if user["externalId"].as_str() != Some(external_id.as_str()) {
-            return Err(ScimError::new(StatusCode::BAD_REQUEST, Some("mutability"), "`externalId` cannot change"));
-        }
         let record = scim::record(&user).map_err(|e| ScimError::invalid_value(e.detail))?;
-        let record = replacing(record, external_id);
+        let given = user.get("externalId").and_then(Value::as_str);
+        let record = replacing(record, external_id, given);
         match written(state, req, &viewer, association_id, record, version, StatusCode::OK).await {
             Err(e) if stale(&e) && !if_match(req) && attempt < ATTEMPTS => attempt += 1,
             result => return result,
@@ -320,7 +390,9 @@ async fn patch_user(state: &HttpState, req: &HttpRequest, payload: web::Payload)
     }
 }
 
-/// `DELETE /Users/{id}`: deactivates the membership (a tombstone; nothing is deleted).
+/// `DELETE /Users/{id}`: deactivates the membership (a tombstone; nothing is deleted) and
+/// takes it out of the directory's view: it is `404` from then on, and out of lists
+/// (RFC 7644 §3.6), until a `POST` brings the member back.
 pub async fn delete(state: web::Data<HttpState>, req: HttpRequest) -> HttpResponse {
     answer(delete_user(&state, &req).await)
 }
@@ -332,6 +404,7 @@ async fn delete_user(state: &HttpState, req: &HttpRequest) -> Answer {
     let record = MemberRecord {
         external_id: user["externalId"].as_str().map(str::to_owned),
         active: Some(false),
+        removed: true,
         ..MemberRecord::default()
     };
     let version = if_match(req).then(|| etag_of(&user));

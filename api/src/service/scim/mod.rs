@@ -68,7 +68,9 @@ pub async fn users(
     filter: Option<&scim_v2::filter::Filter>,
 ) -> ApiResult<Vec<Value>> {
     authorize(viewer, association_id)?;
-    let mut select = membership::Entity::find().filter(membership::Column::AssociationId.eq(association_id));
+    let mut select = membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::RemovedAt.is_null());
     if let Some(narrowed) = narrowing(db, filter).await? {
         select = select.filter(narrowed);
     }
@@ -80,8 +82,9 @@ pub async fn users(
 /// A condition in SQL that every member a filter can match meets, for the lookups identity
 /// providers make before each write (`externalId eq`, `userName eq`, `emails.value eq`),
 /// so that they read one member rather than the whole list; the filter itself still
-/// decides. A member shows the email of their librarian once the link is confirmed, and
-/// what the association sent before: both are candidates.
+/// decides. A member's `userName` is the directory's login name when it sent one, else
+/// their email: the email of their librarian once the link is confirmed, and what the
+/// association sent before. All of those are candidates.
 async fn narrowing(
     db: &DatabaseConnection,
     filter: Option<&scim_v2::filter::Filter>,
@@ -110,7 +113,8 @@ async fn narrowing(
             Ok(Some(
                 Condition::any()
                     .add(membership::Column::LibrarianId.is_in(people))
-                    .add(membership::Column::Sent.is_not_null()),
+                    .add(membership::Column::Sent.is_not_null())
+                    .add(membership::Column::UserName.eq(value.trim().to_lowercase())),
             ))
         }
         _ => Ok(None),
@@ -130,7 +134,7 @@ pub async fn user(
     authorize(viewer, association_id)?;
     let Ok(key) = GlobalId::decode_int("id", id, NodeKind::Membership) else { return Ok(None) };
     let Some(row) = membership::Entity::find_by_id(key).one(db).await? else { return Ok(None) };
-    if row.association_id != association_id {
+    if row.association_id != association_id || row.removed_at.is_some() {
         return Ok(None);
     }
     Ok(seen(db, viewer, vec![row]).await?.first().map(to_json))
@@ -144,7 +148,8 @@ pub async fn association_exists(db: &DatabaseConnection, association_id: i32) ->
     Ok(entities::association::Entity::find_by_id(association_id).one(db).await?.is_some())
 }
 
-/// The member of the association with this external id, if any.
+/// The member of the association with this external id, if any (a member its directory
+/// deleted too).
 ///
 /// # Errors
 /// Database errors.
@@ -215,16 +220,40 @@ fn to_json(seen: &Seen) -> Value {
             "version": etag_of(m, seen.linked.as_deref()),
         },
     });
+    if let Some(Value::Object(stored)) = m.directory.as_deref().and_then(|t| serde_json::from_str(t).ok()) {
+        for (key, value) in stored {
+            // Another extension's attributes (such as the enterprise User's) come back
+            // under their schema.
+            if key.starts_with("urn:")
+                && let Some(Value::Array(schemas)) = user.get_mut("schemas")
+            {
+                schemas.push(json!(key));
+            }
+            user[key] = value;
+        }
+    }
+    // What Interlib keeps wins over what the directory last sent: the person may have
+    // changed it since, through another door.
     if let Some(email) = &record.email {
-        user["userName"] = json!(email);
-        user["emails"] = json!([{ "value": email, "type": "work", "primary": true }]);
+        if user.get("userName").is_none() {
+            user["userName"] = json!(email);
+        }
+        over_primary(&mut user, "emails", "value", email);
     }
     if let Some(name) = &record.full_name {
-        user["name"] = json!({ "formatted": name });
-        user["displayName"] = json!(name);
+        match user.get_mut("name") {
+            Some(Value::Object(parts)) => {
+                parts.insert("formatted".into(), json!(name));
+            }
+            _ => user["name"] = json!({ "formatted": name }),
+        }
+        // A member the directory never described is shown by their name.
+        if m.directory.is_none() {
+            user["displayName"] = json!(name);
+        }
     }
     if let Some(country) = &record.country_code {
-        user["addresses"] = json!([{ "country": country, "type": "work", "primary": true }]);
+        over_primary(&mut user, "addresses", "country", country);
     }
     if let Some(title) = &record.job_title {
         user["title"] = json!(title);
@@ -240,6 +269,21 @@ fn to_json(seen: &Seen) -> Value {
     user
 }
 
+/// Sets `sub` of the primary (or first) value of the list `attribute`, or makes the list
+/// of that one work value.
+fn over_primary(user: &mut Value, attribute: &str, sub: &str, value: &str) {
+    if let Some(Value::Array(items)) = user.get_mut(attribute)
+        && !items.is_empty()
+    {
+        let at = items.iter().position(|i| i.get("primary").and_then(Value::as_bool) == Some(true)).unwrap_or(0);
+        if let Value::Object(item) = &mut items[at] {
+            item.insert(sub.to_owned(), json!(value));
+            return;
+        }
+    }
+    user[attribute] = json!([{ sub: value, "type": "work", "primary": true }]);
+}
+
 /// A refusal of a SCIM user's content: which attribute, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invalid {
@@ -250,7 +294,7 @@ pub struct Invalid {
 /// The member row a SCIM user asks for. `externalId` defaults to `userName`; the email is
 /// the primary (or first) of `emails`, else `userName`; the name `name.formatted`, else
 /// `givenName familyName`, else `displayName`; the country that of the primary (or first)
-/// address.
+/// address. The rest of the user is the directory's record of them, kept as sent.
 ///
 /// # Errors
 /// An attribute of the wrong type.
@@ -298,6 +342,7 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         Some(_) => return Err(Invalid { attribute: "active".into(), detail: "`active` must be a boolean".into() }),
     };
     let extension = Extension::read(get(EXTENSION))?;
+    let directory = sync::Directory { user_name: user_name.clone(), attributes: kept(user).to_string() };
     Ok(MemberRecord {
         external_id,
         email,
@@ -310,7 +355,77 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         languages: extension.languages,
         interests: extension.interests,
         active,
+        directory: Some(directory),
+        ..MemberRecord::default()
     })
+}
+
+/// Core attribute names (RFC 7643 §4.1), and those of their parts: a directory record
+/// keeps them in this case, whatever case they were sent in, so that what Interlib keeps
+/// itself is set over them without a second spelling.
+const CANONICAL: &[&str] = &[
+    "userName",
+    "name",
+    "displayName",
+    "nickName",
+    "profileUrl",
+    "userType",
+    "preferredLanguage",
+    "locale",
+    "timezone",
+    "emails",
+    "phoneNumbers",
+    "ims",
+    "photos",
+    "addresses",
+    "entitlements",
+    "roles",
+    "x509Certificates",
+    "formatted",
+    "familyName",
+    "givenName",
+    "middleName",
+    "honorificPrefix",
+    "honorificSuffix",
+    "value",
+    "display",
+    "type",
+    "primary",
+    "streetAddress",
+    "locality",
+    "region",
+    "postalCode",
+    "country",
+];
+
+/// What a directory record never keeps: what SCIM computes, what Interlib keeps in its
+/// own columns, what the server assigns (`groups`) and secrets (`password`).
+const NOT_KEPT: &[&str] = &["schemas", "id", "meta", "externalId", "active", "title", "groups", "password", EXTENSION];
+
+/// The part of a SCIM user that is the directory's own record, names in canonical case.
+fn kept(user: &Value) -> Value {
+    fn canonical(value: &Value) -> Value {
+        match value {
+            Value::Object(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let name = CANONICAL.iter().find(|c| c.eq_ignore_ascii_case(k)).map_or(k.as_str(), |c| c);
+                        (name.to_owned(), canonical(v))
+                    })
+                    .collect(),
+            ),
+            Value::Array(items) => Value::Array(items.iter().map(canonical).collect()),
+            other => other.clone(),
+        }
+    }
+    let Value::Object(fields) = user else { return json!({}) };
+    let rest: serde_json::Map<String, Value> = fields
+        .iter()
+        .filter(|(k, _)| !NOT_KEPT.iter().any(|n| n.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    canonical(&Value::Object(rest))
 }
 
 /// The Interlib extension's attributes of a SCIM user.
@@ -382,7 +497,8 @@ pub async fn write(
     if_match: Option<String>,
 ) -> ApiResult<Result<membership::Model, Vec<RowError>>> {
     let external_id = record.external_id.clone().unwrap_or_default();
-    let precondition = if_match.map(|etag| sync::Precondition { external_id: external_id.clone(), etag, etag_of });
+    let current = record.renamed_from.clone().unwrap_or_else(|| external_id.clone());
+    let precondition = if_match.map(|etag| sync::Precondition { external_id: current, etag, etag_of });
     let request = SyncRequest {
         association_id,
         mode: SyncMode::Upsert,

@@ -69,12 +69,24 @@ pub fn apply(user: &mut Value, operation: &Value) -> Result<(), Refused> {
     Ok(())
 }
 
+/// Attributes every member has (declared required in `/Schemas`): they can be replaced,
+/// not removed. The extension's, then the core User's, in lower case.
+const ALWAYS_EXTENSION: [&str; 4] = ["", "sector", "yearsexperience", "languages"];
+const ALWAYS_CORE: [&str; 6] = ["externalid", "active", "username", "name", "emails", "addresses"];
+
 /// Applies `op` at a path given as text.
 fn set_path(user: &mut Value, path: &str, op: Op, value: Value) -> Result<(), Refused> {
     let readonly = ["id", "meta", "schemas"];
     let lower = strip_core(path).to_lowercase();
     if readonly.iter().any(|r| lower == *r || lower.starts_with(&format!("{r}."))) {
         return Err(refused("mutability", format!("`{path}` is read-only")));
+    }
+    let always = match strip_extension(path) {
+        Some(rest) => ALWAYS_EXTENSION.contains(&rest.to_lowercase().as_str()),
+        None => ALWAYS_CORE.contains(&lower.as_str()),
+    };
+    if op == Op::Remove && always {
+        return Err(refused("mutability", format!("every member has `{path}`: it can be replaced, not removed")));
     }
     // An extension's attribute: `urn:...:User:sector`, or the whole extension object.
     if let Some(rest) = strip_extension(path) {
@@ -339,5 +351,10 @@ mod tests {
         assert_eq!(code(json!([{ "op": "replace", "path": "emails[type eq ].value", "value": "y" }])), "invalidPath");
         assert_eq!(code(json!([{ "op": "replace", "path": "a b", "value": "y" }])), "invalidPath");
         assert_eq!(code(json!([{ "op": "add", "value": "not an object" }])), "invalidValue");
+        let ext = super::super::EXTENSION;
+        for always in ["active", "externalId", "userName", "emails", ext, &format!("{ext}:sector")] {
+            assert_eq!(code(json!([{ "op": "remove", "path": always }])), "mutability", "{always}");
+        }
+        run(json!([{ "op": "remove", "path": format!("{ext}:interests") }])).expect("optional");
     }
 }

@@ -87,6 +87,28 @@ pub struct MemberRecord {
     pub interests: Option<Vec<String>>,
     /// `false` deactivates the member; default `true`.
     pub active: Option<bool>,
+    /// The association's directory's own record of the member (SCIM writes only); `None`
+    /// leaves the stored one as it is.
+    #[serde(skip)]
+    pub directory: Option<Directory>,
+    /// With `active: false`: the directory deleted the member (SCIM `DELETE`), so that it
+    /// no longer sees them. The membership is deactivated as any other.
+    #[serde(skip)]
+    pub removed: bool,
+    /// The member's current external id when the row gives them a new one (SCIM writes
+    /// only: a directory's `id` names the member, so its `externalId` can change).
+    #[serde(skip)]
+    pub renamed_from: Option<String>,
+}
+
+/// What an association's directory says of a member beyond the profile Interlib keeps
+/// (`memberships.directory` and `memberships.user_name`), returned to it as it was sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directory {
+    /// The directory's login name (SCIM `userName`).
+    pub user_name: Option<String>,
+    /// The attributes Interlib does not model, as a JSON object.
+    pub attributes: String,
 }
 
 /// A row the sync skipped, and why.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use entities::{librarian, membership};
 
 use super::rows::{Current, Member, Tags, profile_changes, resent, row_error};
-use super::{Counts, RowError};
+use super::{Counts, Directory, RowError};
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::{MembershipStatus, SyncMode};
 use crate::service::journal::Scope;
@@ -29,10 +29,27 @@ pub(super) struct Plan {
     pub(super) link: Vec<(usize, i32, Scope)>,
     /// Provisioned librarians to update.
     pub(super) update: Vec<Update>,
-    /// Links whose `sent` record changes: (membership id, the new record).
-    pub(super) resend: Vec<(i32, String)>,
+    /// Memberships whose own records change (what was sent for a link, the directory's
+    /// record, the external id, a deletion by the directory).
+    pub(super) rewrite: Vec<Rewrite>,
     pub(super) reactivate: Vec<membership::Model>,
     pub(super) deactivate: Vec<membership::Model>,
+}
+
+/// What changes on one membership row besides its status; `None` keeps a column.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(super) struct Rewrite {
+    pub(super) id: i32,
+    pub(super) sent: Option<String>,
+    pub(super) directory: Option<Directory>,
+    pub(super) external_id: Option<String>,
+    /// The directory deleted the member.
+    pub(super) removed: bool,
+}
+
+/// The external id a row finds its member by: the one it renames, or its own.
+pub(super) fn key(m: &Member) -> &str {
+    m.renamed_from.as_deref().unwrap_or(&m.external_id)
 }
 
 /// What the database holds that the plan depends on.
@@ -59,7 +76,7 @@ pub(super) fn emails_to_look_up(
         .iter()
         .filter_map(|m| {
             let email = m.profile.email.as_ref()?;
-            match by_external.get(m.external_id.as_str()) {
+            match by_external.get(key(m)) {
                 None => Some(email.clone()),
                 Some(ms) => {
                     provisioned.get(&ms.librarian_id).filter(|cur| cur.row.email != *email).map(|_| email.clone())
@@ -86,8 +103,19 @@ pub(super) fn plan(
     let mut present: HashSet<&str> = HashSet::new();
     for (i, m) in members.iter().enumerate() {
         present.insert(m.external_id.as_str());
-        match by_external.get(m.external_id.as_str()) {
+        let renamed_onto_another = m.renamed_from.as_deref().is_some_and(|from| from != m.external_id)
+            && by_external.contains_key(m.external_id.as_str());
+        match by_external.get(key(m)) {
+            _ if renamed_onto_another => errors.push(row_error(
+                m,
+                "externalId",
+                UserErrorCode::Taken,
+                "another member of the association has this externalId",
+            )),
             Some(ms) => existing_member(i, m, ms, known, &mut plan, &mut counts, errors),
+            None if m.renamed_from.is_some() => {
+                errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
+            }
             None => new_member(i, m, known, &member_of, &mut plan, errors),
         }
     }
@@ -104,7 +132,9 @@ pub(super) fn plan(
     (plan, counts)
 }
 
-/// A row for a member the association has: deactivate, reactivate, update or leave.
+/// A row for a member the association has: deactivate, reactivate, update or leave. A
+/// provisioned member's profile follows the row whether it keeps them active or not; an
+/// erased member's data is never written again.
 fn existing_member(
     i: usize,
     m: &Member,
@@ -115,28 +145,26 @@ fn existing_member(
     errors: &mut Vec<RowError>,
 ) {
     let active = ms.status == MembershipStatus::Active.as_str();
-    if !m.active {
-        if active {
+    let erased = known.erased.contains(&ms.librarian_id);
+    if erased {
+        if m.active {
+            errors.push(row_error(
+                m,
+                "externalId",
+                UserErrorCode::NotAllowed,
+                "this member's librarian erased their data; they cannot be re-activated under this externalId",
+            ));
+        } else if active {
             plan.deactivate.push(ms.clone());
         } else {
             counts.unchanged += 1;
         }
         return;
     }
-    if known.erased.contains(&ms.librarian_id) {
-        errors.push(row_error(
-            m,
-            "externalId",
-            UserErrorCode::NotAllowed,
-            "this member's librarian erased their data; they cannot be re-activated under this externalId",
-        ));
-        return;
-    }
     let mut changed = false;
-    if !ms.provisioned
-        && let Some(next) = resent(m, ms.sent.as_deref())
-    {
-        plan.resend.push((ms.id, next));
+    let rewrite = rewrite_of(m, ms);
+    if rewrite != (Rewrite { id: ms.id, ..Rewrite::default() }) {
+        plan.rewrite.push(rewrite);
         changed = true;
     }
     if ms.provisioned
@@ -154,13 +182,25 @@ fn existing_member(
         }
         changed = true;
     }
-    if !active {
-        plan.reactivate.push(ms.clone());
-    } else if changed {
-        counts.updated += 1;
-    } else {
-        counts.unchanged += 1;
+    match (m.active, active) {
+        (false, true) => plan.deactivate.push(ms.clone()),
+        (true, false) => plan.reactivate.push(ms.clone()),
+        _ if changed => counts.updated += 1,
+        _ => counts.unchanged += 1,
     }
+}
+
+/// The changes a row makes to its membership's own record.
+fn rewrite_of(m: &Member, ms: &membership::Model) -> Rewrite {
+    let sent = if ms.provisioned { None } else { resent(m, ms.sent.as_deref()) };
+    let directory = m
+        .directory
+        .as_ref()
+        .filter(|d| d.user_name != ms.user_name || ms.directory.as_deref() != Some(d.attributes.as_str()))
+        .cloned();
+    let external_id = (m.external_id != ms.external_id).then(|| m.external_id.clone());
+    let removed = m.removed && ms.removed_at.is_none();
+    Rewrite { id: ms.id, sent, directory, external_id, removed }
 }
 
 /// A row for someone the association does not have: create them, link the librarian the
@@ -173,7 +213,9 @@ fn new_member(
     plan: &mut Plan,
     errors: &mut Vec<RowError>,
 ) {
-    if !m.active {
+    // A deactivation of someone the association does not have is a mistake in its list;
+    // a directory's new user sent inactive (a SCIM create) is a member, created deactivated.
+    if !m.active && m.directory.is_none() {
         errors.push(row_error(m, "externalId", UserErrorCode::NotFound, "no member has this externalId"));
         return;
     }
@@ -255,6 +297,9 @@ mod tests {
                 ..Profile::default()
             },
             active,
+            directory: None,
+            removed: false,
+            renamed_from: None,
         }
     }
 
@@ -272,6 +317,9 @@ mod tests {
             provisioned: true,
             consent: "CONFIRMED".into(),
             sent: None,
+            directory: None,
+            user_name: None,
+            removed_at: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
@@ -397,5 +445,43 @@ mod tests {
         ];
         // ZA-1's librarian is not loaded as provisioned here: its email is not compared.
         assert_eq!(emails_to_look_up(&members, &existing, &HashMap::new()), ["new@x.org"]);
+    }
+
+    #[test]
+    fn a_directory_renames_removes_and_records_its_members() {
+        let mut gone = membership(3, 12, "ZA-3", false);
+        gone.removed_at = Some(Utc::now());
+        let held = Held {
+            existing: vec![membership(1, 10, "ZA-1", true), membership(2, 11, "ZA-2", true), gone],
+            ..Held::default()
+        };
+        let directory = Directory { user_name: Some("upn@x.org".into()), attributes: "{}".into() };
+        let mut members = [
+            row(0, "ZA-10", None, true),
+            row(1, "ZA-1", None, true),
+            row(2, "ZA-2", None, false),
+            row(3, "ZA-3", None, false),
+            row(4, "ZA-11", Some("new@x.org"), false),
+        ];
+        members[0].renamed_from = Some("ZA-1".into());
+        members[0].directory = Some(directory.clone());
+        members[1].renamed_from = Some("ZA-2".into());
+        members[2].removed = true;
+        members[3].removed = true;
+        members[4].directory = Some(directory.clone());
+        let mut errors = Vec::new();
+        let (plan, counts) = held.plan(&members, SyncMode::Upsert, &mut errors);
+        assert_eq!(
+            plan.rewrite,
+            [
+                Rewrite { id: 1, external_id: Some("ZA-10".into()), directory: Some(directory), ..Rewrite::default() },
+                Rewrite { id: 2, removed: true, ..Rewrite::default() },
+            ],
+            "a rename, a removal; ZA-3 was removed already"
+        );
+        assert_eq!(codes(&errors), [(1, "externalId", UserErrorCode::Taken)], "ZA-1 is someone's already");
+        assert_eq!(plan.deactivate.iter().map(|m| m.id).collect::<Vec<_>>(), [2]);
+        assert_eq!(plan.create, [4], "a directory's user sent inactive is created");
+        assert_eq!((counts.updated, counts.unchanged, counts.deactivated), (1, 1, 1));
     }
 }

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use entities::librarian;
 
-use super::{MAX_EXTERNAL_ID, MemberRecord, RowError};
+use super::{Directory, MAX_EXTERNAL_ID, MemberRecord, RowError};
 use crate::domain::Sector;
 use crate::domain::input::{Checks, UserErrorCode};
 use crate::domain::profile::{Profile, ProfileInput};
@@ -19,7 +19,17 @@ pub(super) struct Member {
     /// librarian's own).
     pub(super) profile: Profile,
     pub(super) active: bool,
+    /// The directory's record (its login name in lower case for lookups).
+    pub(super) directory: Option<Directory>,
+    /// A deactivation by the directory's deletion.
+    pub(super) removed: bool,
+    /// The member's external id before this row renames them.
+    pub(super) renamed_from: Option<String>,
 }
+
+/// The longest directory login name (an email's limit) and record (a JSON object).
+pub const MAX_USER_NAME: usize = 320;
+pub const MAX_DIRECTORY: usize = 16 * 1024;
 
 /// Validates the rows; rows already in `errors` (unreadable in a file) are skipped.
 pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -> Vec<Member> {
@@ -59,11 +69,17 @@ pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -
             bio: None,
             listed_in_directory: None,
         };
+        let renamed_from = record.renamed_from.as_deref().and_then(|v| c.required("externalId", v, MAX_EXTERNAL_ID));
+        let directory = record.directory.as_ref().map(|d| directory(d, &mut c));
+        let active = record.active.unwrap_or(true);
         let member = Member {
             index,
             external_id: external_id.clone().unwrap_or_default(),
             profile: Profile::parse(&profile, &mut c),
-            active: record.active.unwrap_or(true),
+            active,
+            directory,
+            removed: record.removed && !active,
+            renamed_from,
         };
         if let Some(id) = &external_id
             && !seen_ids.insert(id.clone())
@@ -88,6 +104,15 @@ pub(super) fn validate(members: Vec<MemberRecord>, errors: &mut Vec<RowError>) -
         }
     }
     valid
+}
+
+/// A directory record checked for size, its login name for lookups (trimmed, lower case).
+fn directory(d: &Directory, c: &mut Checks) -> Directory {
+    let user_name = d.user_name.as_deref().and_then(|u| c.required("userName", u, MAX_USER_NAME));
+    if d.attributes.len() > MAX_DIRECTORY {
+        c.fail("directory", UserErrorCode::TooLong, format!("the directory's record is over {MAX_DIRECTORY} bytes"));
+    }
+    Directory { user_name: user_name.map(|u| u.to_lowercase()), attributes: d.attributes.clone() }
 }
 
 pub(super) fn row_error(member: &Member, field: &str, code: UserErrorCode, message: &str) -> RowError {

@@ -112,7 +112,7 @@ pub(super) async fn apply(
     write_tags(txn, members, plan, &created).await?;
     insert_memberships(txn, association_id, members, plan, &created, at, &mut entries).await?;
     change_statuses(txn, plan, at, &mut entries).await?;
-    resend(txn, plan, at, &mut entries).await?;
+    rewrite(txn, plan, at, &mut entries).await?;
     librarian_entries(txn, plan, &mut entries).await?;
     Ok(entries)
 }
@@ -219,14 +219,19 @@ async fn insert_memberships(
             association_id: Set(association_id),
             librarian_id: Set(*id),
             external_id: Set(members[*i].external_id.clone()),
-            status: Set(MembershipStatus::Active.as_str().to_owned()),
-            deactivated_at: Set(None),
+            status: Set(if members[*i].active { MembershipStatus::Active } else { MembershipStatus::Deactivated }
+                .as_str()
+                .to_owned()),
+            deactivated_at: Set((!members[*i].active).then_some(at)),
             version: Set(1),
             provisioned: Set(*provisioned),
             consent: Set(if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending }
                 .as_str()
                 .to_owned()),
             sent: Set((!*provisioned).then(|| SentMember::default().with(&members[*i]).to_json())),
+            directory: Set(members[*i].directory.as_ref().map(|d| d.attributes.clone())),
+            user_name: Set(members[*i].directory.as_ref().and_then(|d| d.user_name.clone())),
+            removed_at: Set(None),
             created_at: Set(at),
             updated_at: Set(at),
         });
@@ -266,6 +271,9 @@ async fn insert_memberships(
                 provisioned: *provisioned,
                 consent: consent.as_str().to_owned(),
                 sent: None,
+                directory: None,
+                user_name: None,
+                removed_at: None,
                 created_at: at,
                 updated_at: at,
             };
@@ -283,7 +291,12 @@ async fn change_statuses(txn: &DatabaseTransaction, plan: &Plan, at: At, entries
         (&plan.deactivate, MembershipStatus::Deactivated, Some(at), Operation::Deactivate),
     ] {
         for batch in rows.chunks(chunk(1)) {
-            membership::Entity::update_many()
+            let mut update = membership::Entity::update_many();
+            if status == MembershipStatus::Active {
+                // A member back in the association is back in its directory too.
+                update = update.col_expr(membership::Column::RemovedAt, Expr::value(Option::<At>::None));
+            }
+            update
                 .col_expr(membership::Column::Status, Expr::value(status.as_str()))
                 .col_expr(membership::Column::DeactivatedAt, Expr::value(deactivated_at))
                 .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
@@ -302,19 +315,31 @@ async fn change_statuses(txn: &DatabaseTransaction, plan: &Plan, at: At, entries
     Ok(())
 }
 
-/// What was sent for links, one statement each (a sync changes few of them).
-async fn resend(txn: &DatabaseTransaction, plan: &Plan, at: At, entries: &mut Vec<Entry>) -> ApiResult<()> {
-    let resent: Vec<i32> = plan.resend.iter().map(|(id, _)| *id).collect();
-    for (id, sent) in &plan.resend {
-        membership::Entity::update_many()
-            .col_expr(membership::Column::Sent, Expr::value(sent.clone()))
+/// Memberships' own records, one statement each (a sync changes few of them).
+async fn rewrite(txn: &DatabaseTransaction, plan: &Plan, at: At, entries: &mut Vec<Entry>) -> ApiResult<()> {
+    for change in &plan.rewrite {
+        let mut update = membership::Entity::update_many()
             .col_expr(membership::Column::Version, Expr::col(membership::Column::Version).add(1))
             .col_expr(membership::Column::UpdatedAt, Expr::value(at))
-            .filter(membership::Column::Id.eq(*id))
-            .exec(txn)
-            .await?;
+            .filter(membership::Column::Id.eq(change.id));
+        if let Some(sent) = &change.sent {
+            update = update.col_expr(membership::Column::Sent, Expr::value(sent.clone()));
+        }
+        if let Some(directory) = &change.directory {
+            update = update
+                .col_expr(membership::Column::Directory, Expr::value(directory.attributes.clone()))
+                .col_expr(membership::Column::UserName, Expr::value(directory.user_name.clone()));
+        }
+        if let Some(external_id) = &change.external_id {
+            update = update.col_expr(membership::Column::ExternalId, Expr::value(external_id.clone()));
+        }
+        if change.removed {
+            update = update.col_expr(membership::Column::RemovedAt, Expr::value(Some(at)));
+        }
+        update.exec(txn).await?;
     }
-    for batch in resent.chunks(chunk(1)) {
+    let rewritten: Vec<i32> = plan.rewrite.iter().map(|r| r.id).collect();
+    for batch in rewritten.chunks(chunk(1)) {
         let rows = membership::Entity::find().filter(membership::Column::Id.is_in(batch.to_vec())).all(txn).await?;
         let scopes = scopes_of(txn, rows.iter().map(|m| m.librarian_id)).await?;
         for m in rows {

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 use crate::gid;
 
+mod directory;
+
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const EXT: &str = "urn:interlib:params:scim:schemas:extension:2.0:User";
 
@@ -145,7 +147,9 @@ async fn entra_id_patches_with_capitalised_ops_and_filtered_paths() {
     ] });
     let changed = scim(&app, Method::PATCH, &format!("/Users/{id}"), Some(&token), Some(patch)).await;
     assert_eq!(changed.status, 200, "{}", changed.body);
-    assert_eq!(changed.body["userName"], "zodwa.m@example.org");
+    // The email changes; the login name in the directory is another attribute.
+    assert_eq!(changed.body["emails"][0]["value"], "zodwa.m@example.org");
+    assert_eq!(changed.body["userName"], "zodwa@example.org");
     assert_eq!(changed.body["name"]["formatted"], "Zodwa Mokoena");
     assert_eq!(changed.body["title"], "Archivist");
     assert_eq!(changed.body[EXT]["sector"], "ARCHIVE");
@@ -208,7 +212,7 @@ async fn lists_filter_sort_page_and_project() {
 }
 
 #[tokio::test]
-async fn put_replaces_delete_deactivates_and_nothing_is_deleted() {
+async fn put_replaces_renames_and_delete_deactivates_out_of_the_directorys_sight() {
     let app = TestApp::spawn().await;
     let net = fixtures::network(&app.db).await;
     let token = app.token(Role::Association, &[], Some(net.liasa), None);
@@ -221,14 +225,37 @@ async fn put_replaces_delete_deactivates_and_nothing_is_deleted() {
     assert_eq!(put.status, 200, "{}", put.body);
     assert_eq!(put.body["name"]["formatted"], "Lindiwe Zulu");
     assert!(put.body.get("title").is_none(), "what a PUT leaves out is cleared: {}", put.body);
-    replacement["externalId"] = json!("ZA-999");
-    let moved = scim(&app, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(replacement)).await;
-    assert_eq!((moved.status, scim_type(&moved)), (400, "mutability"));
 
+    // A new externalId renames the member (the SCIM id stays); another member's is refused.
+    replacement["externalId"] = json!("ZA-999");
+    let renamed = scim(&app, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(replacement.clone())).await;
+    assert_eq!((renamed.status, &renamed.body["externalId"], &renamed.body["id"]), (200, &json!("ZA-999"), &json!(id)));
+    replacement["externalId"] = json!("ZA-1");
+    let taken = scim(&app, Method::PUT, &format!("/Users/{id}"), Some(&token), Some(replacement)).await;
+    assert_eq!((taken.status, scim_type(&taken)), (409, "uniqueness"), "{}", taken.body);
+    let patch = json!({ "Operations": [{ "op": "remove", "path": "externalId" }] });
+    let unkeyed = scim(&app, Method::PATCH, &format!("/Users/{id}"), Some(&token), Some(patch)).await;
+    assert_eq!((unkeyed.status, scim_type(&unkeyed)), (400, "mutability"));
+
+    // DELETE deactivates; the directory no longer sees the member (RFC 7644 §3.6)...
     let deleted = scim(&app, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await;
     assert_eq!(deleted.status, 204);
-    let after = scim(&app, Method::GET, &format!("/Users/{id}"), Some(&token), None).await;
-    assert_eq!((after.status, &after.body["active"]), (200, &json!(false)), "a tombstone, not a deletion");
+    assert_eq!(scim(&app, Method::GET, &format!("/Users/{id}"), Some(&token), None).await.status, 404);
+    assert_eq!(scim(&app, Method::DELETE, &format!("/Users/{id}"), Some(&token), None).await.status, 404);
+    let listed = scim(&app, Method::GET, "/Users?filter=externalId%20eq%20%22ZA-999%22", Some(&token), None).await;
+    assert_eq!(listed.body["totalResults"], 0, "{}", listed.body);
+    // ...but nothing is deleted: the membership is a tombstone the association still has.
+    let data = app
+        .data(
+            "query($a: ID!) { association(id: $a) { members(first: 50) { nodes { externalId status } } } }",
+            json!({ "a": gid(NodeKind::Association, net.liasa) }),
+        )
+        .await;
+    let members = data["association"]["members"]["nodes"].as_array().expect("members").clone();
+    assert!(members.iter().any(|m| m["externalId"] == "ZA-999" && m["status"] == "DEACTIVATED"), "{members:?}");
+    // A create brings the member back, under the same id.
+    let back = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-999", "lindi@example.org"))).await;
+    assert_eq!((back.status, &back.body["id"], &back.body["active"]), (201, &json!(id), &json!(true)), "{}", back.body);
     assert_eq!(scim(&app, Method::GET, "/Users/nope", Some(&token), None).await.status, 404);
 }
 
