@@ -4,8 +4,11 @@
 //! `user_name` is the directory's login name, in lower case, for the lookups identity
 //! providers make before each write; `removed_at` marks a member the directory deleted (a
 //! deactivation the directory no longer sees), cleared when the member comes back.
+//!
+//! A partial index finds an association's pending links (`sent` is set only on them), the
+//! candidates of a lookup by email beside the login names.
 
-use sea_orm_migration::{prelude::*, schema::*};
+use sea_orm_migration::{prelude::*, schema::*, sea_orm::ConnectionTrait};
 
 use crate::util::{create_indexes, index};
 
@@ -25,10 +28,19 @@ impl MigrationTrait for Migration {
                 Table::alter().table("memberships").add_column(timestamp_with_time_zone_null("removed_at")).to_owned(),
             )
             .await?;
-        create_indexes(manager, vec![index("memberships", &["association_id", "user_name"], false)]).await
+        create_indexes(manager, vec![index("memberships", &["association_id", "user_name"], false)]).await?;
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX IF NOT EXISTS idx_memberships_association_id_sent \
+                 ON memberships (association_id) WHERE sent IS NOT NULL",
+            )
+            .await?;
+        Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("DROP INDEX IF EXISTS idx_memberships_association_id_sent").await?;
         manager
             .drop_index(Index::drop().name("idx_memberships_association_id_user_name").table("memberships").to_owned())
             .await?;

@@ -84,13 +84,15 @@ pub async fn users(
 /// so that they read one member rather than the whole list; the filter itself still
 /// decides. A member's `userName` is the directory's login name when it sent one, else
 /// their email: the email of their librarian once the link is confirmed, and what the
-/// association sent before. All of those are candidates.
+/// association sent before. Their emails are their librarian's, what was sent, and those
+/// of the directory's record. All of those are candidates.
 async fn narrowing(
     db: &DatabaseConnection,
     filter: Option<&scim_v2::filter::Filter>,
 ) -> ApiResult<Option<sea_orm::Condition>> {
     use scim_v2::filter::{AttrExp, CompValue, CompareOp, Filter};
     use sea_orm::Condition;
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
     let Some(Filter::Attr(AttrExp::Comparison(path, CompareOp::Eq, CompValue::Str(value)))) = filter else {
         return Ok(None);
     };
@@ -100,21 +102,34 @@ async fn narrowing(
     if !core {
         return Ok(None);
     }
+    let lower = value.trim().to_lowercase();
+    let people = || {
+        librarian::Entity::find()
+            .select_only()
+            .column(librarian::Column::Id)
+            .filter(librarian::Column::Email.eq(lower.clone()))
+            .into_tuple::<i32>()
+            .all(db)
+    };
+    let unnamed = || Condition::all().add(membership::Column::UserName.is_null());
     match (name.as_str(), sub.as_deref()) {
         ("externalid", None) => Ok(Some(Condition::all().add(membership::Column::ExternalId.eq(value.as_str())))),
-        ("username", None) | ("emails", Some("value")) => {
-            let people: Vec<i32> = librarian::Entity::find()
-                .select_only()
-                .column(librarian::Column::Id)
-                .filter(librarian::Column::Email.eq(value.trim().to_lowercase()))
-                .into_tuple()
-                .all(db)
-                .await?;
+        ("username", None) => Ok(Some(
+            Condition::any()
+                .add(membership::Column::UserName.eq(lower.clone()))
+                .add(unnamed().add(membership::Column::LibrarianId.is_in(people().await?)))
+                .add(unnamed().add(membership::Column::Sent.is_not_null())),
+        )),
+        ("emails", Some("value")) => {
+            // The directory's record is JSON text: the address, in any case, is in it.
+            let escaped = lower.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let in_record = Expr::expr(Func::lower(Expr::col(membership::Column::Directory)))
+                .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\'));
             Ok(Some(
                 Condition::any()
-                    .add(membership::Column::LibrarianId.is_in(people))
+                    .add(membership::Column::LibrarianId.is_in(people().await?))
                     .add(membership::Column::Sent.is_not_null())
-                    .add(membership::Column::UserName.eq(value.trim().to_lowercase())),
+                    .add(in_record),
             ))
         }
         _ => Ok(None),

@@ -55,7 +55,7 @@ pub use idempotency::report_of;
 use idempotency::{replay, request_hash};
 pub use rows::SentMember;
 use rows::{Member, validate};
-use write::{apply, librarians_by_email, load_provisioned, members_of};
+use write::{Whom, apply, librarians_by_email, load_provisioned, members_of};
 
 /// The longest external id and idempotency key.
 pub const MAX_EXTERNAL_ID: usize = 128;
@@ -277,7 +277,7 @@ async fn apply_once(
     {
         return Ok(report);
     }
-    let held = Held::read(&txn, req.association_id, &prepared.members).await?;
+    let held = Held::read(&txn, req, &prepared.members).await?;
     let (plan, counts) = plan::plan(&prepared.members, &held.known(), req.mode, prepared.received, &mut errors);
     if req.dry_run {
         txn.rollback().await?;
@@ -341,8 +341,17 @@ struct Held {
     by_email: HashMap<String, (i32, journal::Scope)>,
 }
 
+/// Up to this many rows, an `UPSERT` reads only the members its rows name (by external id,
+/// and by the email of a new member) rather than the association's whole membership: a
+/// SCIM write or a small sync costs the same whatever the association's size.
+const NAMED_READ_UP_TO: usize = 1_000;
+
 impl Held {
-    async fn read(txn: &DatabaseTransaction, association_id: i32, members: &[Member]) -> ApiResult<Self> {
+    async fn read(txn: &DatabaseTransaction, req: &SyncRequest, members: &[Member]) -> ApiResult<Self> {
+        if req.mode == SyncMode::Upsert && members.len() <= NAMED_READ_UP_TO {
+            return Self::read_named(txn, req.association_id, members).await;
+        }
+        let association_id = req.association_id;
         // Large reads stream: `all()` would hold every raw row and every model at once.
         let existing: Vec<membership::Model> = membership::Entity::find()
             .filter(membership::Column::AssociationId.eq(association_id))
@@ -360,9 +369,43 @@ impl Held {
             .await?
             .into_iter()
             .collect();
-        let provisioned = load_provisioned(txn, association_id).await?;
+        let provisioned = load_provisioned(txn, &Whom::Provisioned(association_id)).await?;
         let lookup = plan::emails_to_look_up(members, &existing, &provisioned);
         let by_email = librarians_by_email(txn, &lookup).await?;
+        Ok(Self { existing, erased, provisioned, by_email })
+    }
+
+    /// What the plan of an `UPSERT` of a few rows needs: the memberships they name, and
+    /// those of the people their emails name (a new row must not add someone twice).
+    async fn read_named(txn: &DatabaseTransaction, association_id: i32, members: &[Member]) -> ApiResult<Self> {
+        let keys: HashSet<&str> =
+            members.iter().flat_map(|m| [m.external_id.as_str(), plan::key(m)]).collect();
+        let mut existing = membership::Entity::find()
+            .filter(membership::Column::AssociationId.eq(association_id))
+            .filter(membership::Column::ExternalId.is_in(keys))
+            .all(txn)
+            .await?;
+        let provisioned_ids = existing.iter().filter(|m| m.provisioned).map(|m| m.librarian_id).collect();
+        let provisioned = load_provisioned(txn, &Whom::Ids(provisioned_ids)).await?;
+        let lookup = plan::emails_to_look_up(members, &existing, &provisioned);
+        let by_email = librarians_by_email(txn, &lookup).await?;
+        let named: HashSet<i32> = existing.iter().map(|m| m.id).collect();
+        let theirs = membership::Entity::find()
+            .filter(membership::Column::AssociationId.eq(association_id))
+            .filter(membership::Column::LibrarianId.is_in(by_email.values().map(|(id, _)| *id)))
+            .all(txn)
+            .await?;
+        existing.extend(theirs.into_iter().filter(|m| !named.contains(&m.id)));
+        let erased: HashSet<i32> = librarian::Entity::find()
+            .select_only()
+            .column(librarian::Column::Id)
+            .filter(librarian::Column::ErasedAt.is_not_null())
+            .filter(librarian::Column::Id.is_in(existing.iter().map(|m| m.librarian_id)))
+            .into_tuple::<i32>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
         Ok(Self { existing, erased, provisioned, by_email })
     }
 

@@ -32,22 +32,34 @@ pub(super) fn members_of(association_id: i32, provisioned_only: bool) -> sea_orm
     q.to_owned()
 }
 
-/// The librarians this association provisioned, with their languages and interests.
-pub(super) async fn load_provisioned(
-    txn: &DatabaseTransaction,
-    association_id: i32,
-) -> ApiResult<HashMap<i32, Current>> {
+/// Which librarians a sync reads: every one the association provisioned, or these.
+pub(super) enum Whom {
+    Provisioned(i32),
+    Ids(Vec<i32>),
+}
+
+impl Whom {
+    fn condition(&self, column: impl ColumnTrait) -> sea_orm::Condition {
+        match self {
+            Self::Provisioned(association_id) => {
+                sea_orm::Condition::all().add(column.in_subquery(members_of(*association_id, true)))
+            }
+            Self::Ids(ids) => sea_orm::Condition::all().add(column.is_in(ids.clone())),
+        }
+    }
+}
+
+/// The librarians the association provisioned (or those of `whom`), with their languages
+/// and interests.
+pub(super) async fn load_provisioned(txn: &DatabaseTransaction, whom: &Whom) -> ApiResult<HashMap<i32, Current>> {
     let mut current: HashMap<i32, Current> = HashMap::new();
-    let mut rows = librarian::Entity::find()
-        .filter(librarian::Column::Id.in_subquery(members_of(association_id, true)))
-        .stream(txn)
-        .await?;
+    let mut rows = librarian::Entity::find().filter(whom.condition(librarian::Column::Id)).stream(txn).await?;
     while let Some(row) = rows.try_next().await? {
         current.insert(row.id, Current { row, languages: Vec::new(), interests: Vec::new() });
     }
     drop(rows);
     let mut languages = librarian_language::Entity::find()
-        .filter(librarian_language::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .filter(whom.condition(librarian_language::Column::LibrarianId))
         .into_tuple::<(i32, String)>()
         .stream(txn)
         .await?;
@@ -58,7 +70,7 @@ pub(super) async fn load_provisioned(
     }
     drop(languages);
     let mut interests = librarian_interest::Entity::find()
-        .filter(librarian_interest::Column::LibrarianId.in_subquery(members_of(association_id, true)))
+        .filter(whom.condition(librarian_interest::Column::LibrarianId))
         .into_tuple::<(i32, String)>()
         .stream(txn)
         .await?;

@@ -65,6 +65,7 @@ async fn what_the_directory_sends_comes_back_as_sent() {
     for filter in [
         "userName%20eq%20%22thandi.nkosi%40liasa.onmicrosoft.com%22",
         "emails.value%20eq%20%22thandi%40liasa.org.za%22",
+        "emails.value%20eq%20%22Thandi.Home%40example.org%22",
         "emails%5Btype%20eq%20%22home%22%20and%20value%20eq%20%22thandi.home%40example.org%22%5D",
     ] {
         let found = scim(&app, Method::GET, &format!("/Users?filter={filter}"), Some(&token), None).await;
