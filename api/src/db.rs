@@ -29,6 +29,18 @@ impl StatementCounter {
 ///
 /// # Errors
 /// The database cannot be reached, or a migration fails.
+/// Bind parameters one statement may use on either database, with a margin (PostgreSQL
+/// takes 65,535, SQLite 32,766).
+pub const MAX_PARAMS: usize = 30_000;
+
+/// Rows of `E` per multi-row `INSERT` that binds every column: counted from the entity, so
+/// that a new column cannot take a batch over the databases' limit.
+#[must_use]
+pub fn rows_per_insert<E: sea_orm::EntityTrait>() -> usize {
+    use sea_orm::Iterable;
+    (MAX_PARAMS / E::Column::iter().count()).max(1)
+}
+
 pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
     let url = settings.database_url();
     let sqlite = url.starts_with("sqlite:");

@@ -13,17 +13,10 @@ use sea_orm::{
 };
 
 use super::generator::{self, Person, Place};
+use crate::db::rows_per_insert;
 use crate::domain::{NodeKind, Region};
 use crate::error::ApiError;
 use crate::service::journal::{self, Entry, Operation, Scope};
-
-/// Bind parameters one statement may use on either database, with a margin.
-const MAX_PARAMS: usize = 30_000;
-
-/// Rows per INSERT for a table with `columns` columns.
-pub(crate) fn chunk_rows(columns: usize) -> usize {
-    (MAX_PARAMS / columns).max(1)
-}
 
 /// All countries with a region (the places people live in).
 pub(crate) async fn places<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Place>> {
@@ -44,7 +37,7 @@ pub(crate) async fn places<C: ConnectionTrait>(db: &C) -> anyhow::Result<Vec<Pla
 /// Inserts people with their languages and interests; returns their ids, in order.
 pub(crate) async fn insert_people<C: ConnectionTrait>(db: &C, people: &[Person]) -> anyhow::Result<Vec<i32>> {
     let mut ids = Vec::with_capacity(people.len());
-    for chunk in people.chunks(chunk_rows(14)) {
+    for chunk in people.chunks(rows_per_insert::<librarian::Entity>()) {
         let rows = chunk.iter().map(|p| librarian::ActiveModel {
             id: NotSet,
             full_name: Set(p.full_name.clone()),
@@ -87,7 +80,7 @@ pub(crate) async fn insert_people<C: ConnectionTrait>(db: &C, people: &[Person])
                 .map(move |l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
         })
         .collect();
-    for chunk in languages.chunks(chunk_rows(2)) {
+    for chunk in languages.chunks(rows_per_insert::<librarian_language::Entity>()) {
         librarian_language::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     let interests: Vec<_> = people
@@ -99,7 +92,7 @@ pub(crate) async fn insert_people<C: ConnectionTrait>(db: &C, people: &[Person])
                 .map(move |i| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(i.clone()) })
         })
         .collect();
-    for chunk in interests.chunks(chunk_rows(2)) {
+    for chunk in interests.chunks(rows_per_insert::<librarian_interest::Entity>()) {
         librarian_interest::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     Ok(ids)

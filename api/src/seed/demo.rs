@@ -19,8 +19,9 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::bulk::{chunk_rows, insert_people, places};
+use super::bulk::{insert_people, places};
 use super::generator::{self, Person, Place};
+use crate::db::rows_per_insert;
 use crate::domain::{
     ApplicationStatus, MatchPreference, MembershipConsent, MembershipStatus, PairingOrigin, PairingStatus, RoundStatus,
     Sector,
@@ -189,7 +190,7 @@ async fn seed_associations<C: ConnectionTrait>(
             });
         }
     }
-    for chunk in memberships.chunks(chunk_rows(11)) {
+    for chunk in memberships.chunks(rows_per_insert::<membership::Entity>()) {
         membership::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
     }
     Ok(())
@@ -292,7 +293,7 @@ async fn seed_rounds<C: ConnectionTrait>(db: &C, rng: &mut Rng, roster: &[(i32, 
             }
         });
         let apps: Vec<_> = apps.collect();
-        for chunk in apps.chunks(chunk_rows(9)) {
+        for chunk in apps.chunks(rows_per_insert::<application::Entity>()) {
             application::Entity::insert_many(chunk.to_vec()).exec_without_returning(db).await?;
         }
         if paired {

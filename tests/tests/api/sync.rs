@@ -506,6 +506,19 @@ async fn a_stale_expected_version_of_a_membership_is_a_conflict_with_the_current
 }
 
 #[tokio::test]
+async fn a_sync_of_more_rows_than_one_insert_binds_fits_both_databases_limits() {
+    // 2,600 new members: more rows than a batch holds once every column of a membership
+    // is bound (SQLite takes 32,766 parameters a statement).
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let liasa = app.token(Role::Association, &[], Some(net.liasa), None);
+    let rows: Vec<Value> =
+        (0..2_600).map(|i| member(&format!("B-{i}"), &format!("b{i}@liasa.example"), "Batch Member", "ZA")).collect();
+    let payload = synced(&app, &liasa, net.liasa, "UPSERT", Value::Array(rows)).await;
+    assert_eq!((payload["created"].as_i64(), payload["failed"].as_i64()), (Some(2_600), Some(0)), "{payload}");
+}
+
+#[tokio::test]
 async fn the_bulk_path_takes_json_lines_and_csv() {
     let app = TestApp::spawn_with(|s| s.bulk_max_bytes = 4096).await;
     let net = fixtures::network(&app.db).await;

@@ -61,12 +61,9 @@ use write::{Whom, apply, librarians_by_email, load_provisioned, members_of};
 pub const MAX_EXTERNAL_ID: usize = 128;
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 
-/// Bind parameters per statement, under both databases' limits (PostgreSQL 65,535;
-/// SQLite 32,766).
-const MAX_PARAMS: usize = 30_000;
-
+/// Values per `IN (...)` list of `columns`-wide keys, under the databases' limits.
 fn chunk(columns: usize) -> usize {
-    (MAX_PARAMS / columns).max(1)
+    (crate::db::MAX_PARAMS / columns).max(1)
 }
 
 /// One member as the association sends it: nothing is trusted yet. Text fields left out
@@ -378,8 +375,7 @@ impl Held {
     /// What the plan of an `UPSERT` of a few rows needs: the memberships they name, and
     /// those of the people their emails name (a new row must not add someone twice).
     async fn read_named(txn: &DatabaseTransaction, association_id: i32, members: &[Member]) -> ApiResult<Self> {
-        let keys: HashSet<&str> =
-            members.iter().flat_map(|m| [m.external_id.as_str(), plan::key(m)]).collect();
+        let keys: HashSet<&str> = members.iter().flat_map(|m| [m.external_id.as_str(), plan::key(m)]).collect();
         let mut existing = membership::Entity::find()
             .filter(membership::Column::AssociationId.eq(association_id))
             .filter(membership::Column::ExternalId.is_in(keys))

@@ -15,6 +15,7 @@ use sea_orm::{
 use super::plan::{Plan, Update};
 use super::rows::{Current, Member, SentMember};
 use super::{CHANGED_MEANWHILE, chunk};
+use crate::db::rows_per_insert;
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind};
 use crate::error::{ApiError, ApiResult};
 use crate::service::journal::{Entry, Operation, Scope};
@@ -139,7 +140,7 @@ async fn create_librarians(
     at: At,
 ) -> ApiResult<Vec<(usize, i32, Scope)>> {
     let mut created: Vec<(usize, i32, Scope)> = Vec::with_capacity(plan.create.len());
-    for batch in plan.create.chunks(chunk(14)) {
+    for batch in plan.create.chunks(rows_per_insert::<librarian::Entity>()) {
         let rows = batch.iter().map(|&i| members[i].profile.new_librarian(at));
         librarian::Entity::insert_many(rows).exec_without_returning(txn).await?;
         let emails: Vec<String> = batch.iter().filter_map(|&i| members[i].profile.email.clone()).collect();
@@ -225,7 +226,7 @@ async fn insert_memberships(
         .map(|(i, id, scope)| (*i, *id, true, scope))
         .chain(plan.link.iter().map(|(i, id, scope)| (*i, *id, false, scope)))
         .collect();
-    for batch in new_memberships.chunks(chunk(12)) {
+    for batch in new_memberships.chunks(rows_per_insert::<membership::Entity>()) {
         let rows = batch.iter().map(|(i, id, provisioned, _)| membership::ActiveModel {
             id: NotSet,
             association_id: Set(association_id),
@@ -449,7 +450,7 @@ pub(super) async fn insert_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) 
                 .map(|l| librarian_language::ActiveModel { librarian_id: Set(*id), language: Set(l.clone()) })
         })
         .collect();
-    for batch in languages.chunks(chunk(2)) {
+    for batch in languages.chunks(rows_per_insert::<librarian_language::Entity>()) {
         librarian_language::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
     }
     let interests: Vec<librarian_interest::ActiveModel> = rows
@@ -461,7 +462,7 @@ pub(super) async fn insert_tags(txn: &DatabaseTransaction, rows: &[TagRow<'_>]) 
                 .map(|t| librarian_interest::ActiveModel { librarian_id: Set(*id), interest: Set(t.clone()) })
         })
         .collect();
-    for batch in interests.chunks(chunk(2)) {
+    for batch in interests.chunks(rows_per_insert::<librarian_interest::Entity>()) {
         librarian_interest::Entity::insert_many(batch.to_vec()).exec_without_returning(txn).await?;
     }
     Ok(())
