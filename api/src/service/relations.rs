@@ -55,7 +55,8 @@ pub async fn librarians_by_ids(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Arc<librarian::Model>>> {
-    let scope = policy::librarians_beyond_row(&viewer);
+    let among = any_of(db.get_database_backend(), membership::Column::LibrarianId, ids.clone());
+    let scope = policy::librarians_beyond_row_among(&viewer, among);
     let mut rows = by_ids::<librarian::Entity>(db, scope, librarian::Column::Id, ids, |m| m.id).await?;
     rows.retain(|_, l| policy::sees_librarian(&viewer, l) != Some(false));
     Ok(rows)

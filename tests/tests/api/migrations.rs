@@ -41,6 +41,13 @@ async fn migrations_apply_roll_back_and_reapply() {
     }
     assert!(country::Entity::find().count(&db).await.expect("counted") >= 249);
 
+    assert!(manager.has_column("memberships", "directory").await.expect("checked"));
+    assert!(manager.has_index("memberships", "idx_memberships_association_id_sent").await.expect("checked"));
+    Migrator::down(&db, Some(1)).await.expect("membership directory down");
+    for column in ["directory", "user_name", "removed_at"] {
+        assert!(!manager.has_column("memberships", column).await.expect("checked"), "{column}");
+    }
+    assert!(!manager.has_index("memberships", "idx_memberships_association_id_user_name").await.expect("checked"));
     assert!(manager.has_column("discussion_topics", "announced_at").await.expect("checked"));
     Migrator::down(&db, Some(1)).await.expect("programme feed down");
     assert!(!manager.has_table("change_log_members").await.expect("checked"));

@@ -144,6 +144,20 @@ pub fn librarians_beyond_row(viewer: &Viewer) -> Option<Condition> {
     }
 }
 
+/// [`librarians_beyond_row`] for a load of known librarians: `among` narrows an
+/// association's membership to them (`membership.librarian_id` among the keys), so the
+/// statement reads their memberships only; SQLite would otherwise list the association's
+/// whole membership for each load.
+pub fn librarians_beyond_row_among(viewer: &Viewer, among: sea_orm::sea_query::Expr) -> Option<Condition> {
+    match viewer {
+        Viewer::Association { association_id, .. } => Some(
+            Condition::all()
+                .add(librarian::Column::Id.in_subquery(members_of(*association_id).and_where(among).to_owned())),
+        ),
+        _ => librarians_beyond_row(viewer),
+    }
+}
+
 /// The librarians of `country` the viewer may see. For an ambassador the country alone
 /// decides (all of them or none), so the statement keeps the plan it has without the
 /// policy: PostgreSQL misjudges `country_code = $1 AND country_code IN (..)` as far more

@@ -71,7 +71,7 @@ pub async fn users(
     let mut select = membership::Entity::find()
         .filter(membership::Column::AssociationId.eq(association_id))
         .filter(membership::Column::RemovedAt.is_null());
-    if let Some(narrowed) = narrowing(db, filter).await? {
+    if let Some(narrowed) = narrowing(db, association_id, filter).await? {
         select = select.filter(narrowed);
     }
     let rows = select.order_by_asc(membership::Column::Id).all(db).await?;
@@ -88,6 +88,7 @@ pub async fn users(
 /// of the directory's record. All of those are candidates.
 async fn narrowing(
     db: &DatabaseConnection,
+    association_id: i32,
     filter: Option<&scim_v2::filter::Filter>,
 ) -> ApiResult<Option<sea_orm::Condition>> {
     use scim_v2::filter::{AttrExp, CompValue, CompareOp, Filter};
@@ -114,12 +115,28 @@ async fn narrowing(
     let unnamed = || Condition::all().add(membership::Column::UserName.is_null());
     match (name.as_str(), sub.as_deref()) {
         ("externalid", None) => Ok(Some(Condition::all().add(membership::Column::ExternalId.eq(value.as_str())))),
-        ("username", None) => Ok(Some(
-            Condition::any()
-                .add(membership::Column::UserName.eq(lower.clone()))
-                .add(unnamed().add(membership::Column::LibrarianId.is_in(people().await?)))
-                .add(unnamed().add(membership::Column::Sent.is_not_null())),
-        )),
+        ("username", None) => {
+            // Each kind of candidate by its own index (an `OR` of them would read the
+            // association's whole membership on SQLite).
+            let people = people().await?;
+            let mut ids = Vec::new();
+            for candidates in [
+                Condition::all().add(membership::Column::UserName.eq(lower.clone())),
+                unnamed().add(membership::Column::LibrarianId.is_in(people)),
+                unnamed().add(membership::Column::Sent.is_not_null()),
+            ] {
+                let found: Vec<i32> = membership::Entity::find()
+                    .select_only()
+                    .column(membership::Column::Id)
+                    .filter(membership::Column::AssociationId.eq(association_id))
+                    .filter(candidates)
+                    .into_tuple()
+                    .all(db)
+                    .await?;
+                ids.extend(found);
+            }
+            Ok(Some(Condition::all().add(membership::Column::Id.is_in(ids))))
+        }
         ("emails", Some("value")) => {
             // The directory's record is JSON text: the address, in any case, is in it.
             let escaped = lower.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
