@@ -209,6 +209,36 @@ async fn write_tags(
     Ok(())
 }
 
+/// The row of a new membership of `member`: provisioned (and confirmed) when the sync
+/// created its librarian; pending, with what was sent, when it links someone.
+fn new_membership(
+    association_id: i32,
+    librarian_id: i32,
+    member: &Member,
+    provisioned: bool,
+    at: At,
+) -> membership::ActiveModel {
+    let status = if member.active { MembershipStatus::Active } else { MembershipStatus::Deactivated };
+    let consent = if provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending };
+    membership::ActiveModel {
+        id: NotSet,
+        association_id: Set(association_id),
+        librarian_id: Set(librarian_id),
+        external_id: Set(member.external_id.clone()),
+        status: Set(status.as_str().to_owned()),
+        deactivated_at: Set((!member.active).then_some(at)),
+        version: Set(1),
+        provisioned: Set(provisioned),
+        consent: Set(consent.as_str().to_owned()),
+        sent: Set((!provisioned).then(|| SentMember::default().with(member).to_json())),
+        directory: Set(member.directory.as_ref().map(|d| d.attributes.clone())),
+        user_name: Set(member.directory.as_ref().and_then(|d| d.user_name.clone())),
+        removed_at: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+}
+
 /// New memberships: provisioned (and confirmed) for created librarians; pending, with what
 /// was sent, for linked ones.
 #[allow(clippy::too_many_arguments)]
@@ -227,27 +257,9 @@ async fn insert_memberships(
         .chain(plan.link.iter().map(|(i, id, scope)| (*i, *id, false, scope)))
         .collect();
     for batch in new_memberships.chunks(rows_per_insert::<membership::Entity>()) {
-        let rows = batch.iter().map(|(i, id, provisioned, _)| membership::ActiveModel {
-            id: NotSet,
-            association_id: Set(association_id),
-            librarian_id: Set(*id),
-            external_id: Set(members[*i].external_id.clone()),
-            status: Set(if members[*i].active { MembershipStatus::Active } else { MembershipStatus::Deactivated }
-                .as_str()
-                .to_owned()),
-            deactivated_at: Set((!members[*i].active).then_some(at)),
-            version: Set(1),
-            provisioned: Set(*provisioned),
-            consent: Set(if *provisioned { MembershipConsent::Confirmed } else { MembershipConsent::Pending }
-                .as_str()
-                .to_owned()),
-            sent: Set((!*provisioned).then(|| SentMember::default().with(&members[*i]).to_json())),
-            directory: Set(members[*i].directory.as_ref().map(|d| d.attributes.clone())),
-            user_name: Set(members[*i].directory.as_ref().and_then(|d| d.user_name.clone())),
-            removed_at: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-        });
+        let rows = batch
+            .iter()
+            .map(|(i, id, provisioned, _)| new_membership(association_id, *id, &members[*i], *provisioned, at));
         membership::Entity::insert_many(rows).exec_without_returning(txn).await?;
         let external: Vec<&str> = batch.iter().map(|(i, ..)| members[*i].external_id.as_str()).collect();
         let ids: HashMap<String, i32> = membership::Entity::find()
