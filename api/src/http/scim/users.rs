@@ -258,6 +258,14 @@ async fn create_user(state: &HttpState, req: &HttpRequest, payload: web::Payload
     let Some(external_id) = record.external_id.clone() else {
         return Err(ScimError::invalid_value("a user needs `userName` (or `externalId`)"));
     };
+    let mut record = record;
+    if let Some(email) = record.email.clone()
+        && let Some(removed) = scim::removed_with_email(&state.db, association_id, &email).await?
+        && removed.external_id != external_id
+    {
+        // The directory deleted this person and creates them again under another id.
+        record.renamed_from = Some(removed.external_id);
+    }
     if scim::by_external_id(&state.db, association_id, &external_id).await?.is_some_and(|m| m.removed_at.is_none()) {
         return Err(ScimError::new(
             StatusCode::CONFLICT,
@@ -307,7 +315,7 @@ async fn current(
 /// under `current` (renamed when the user gives another `externalId`), with the optional
 /// text it leaves out cleared.
 fn replacing(mut record: MemberRecord, current: String, external_id: Option<&str>) -> MemberRecord {
-    match external_id.filter(|given| *given != current) {
+    match external_id.map(str::trim).filter(|given| *given != current) {
         Some(given) => {
             record.external_id = Some(given.to_owned());
             record.renamed_from = Some(current);

@@ -140,8 +140,14 @@ async fn narrowing(
             }
             Ok(Some(Condition::all().add(membership::Column::Id.is_in(ids))))
         }
+        // The directory's record is JSON text: a plain address is found in it by `LIKE`;
+        // one that JSON escapes or SQLite cannot lower-case is decided in memory.
+        ("emails", Some("value"))
+            if lower.len() > MAX_EMAIL || !lower.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '\\') =>
+        {
+            Ok(None)
+        }
         ("emails", Some("value")) => {
-            // The directory's record is JSON text: the address, in any case, is in it.
             let escaped = lower.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
             let in_record = Expr::expr(Func::lower(Expr::col(membership::Column::Directory)))
                 .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\'));
@@ -154,6 +160,34 @@ async fn narrowing(
         }
         _ => Ok(None),
     }
+}
+
+/// The longest email address (RFC 5321).
+const MAX_EMAIL: usize = 320;
+
+/// A member of the association its directory deleted whose librarian has this email: a
+/// create for the email brings that member back.
+///
+/// # Errors
+/// Database errors.
+pub async fn removed_with_email(
+    db: &DatabaseConnection,
+    association_id: i32,
+    email: &str,
+) -> ApiResult<Option<membership::Model>> {
+    let people: Vec<i32> = librarian::Entity::find()
+        .select_only()
+        .column(librarian::Column::Id)
+        .filter(librarian::Column::Email.eq(email.trim().to_lowercase()))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(membership::Entity::find()
+        .filter(membership::Column::AssociationId.eq(association_id))
+        .filter(membership::Column::RemovedAt.is_not_null())
+        .filter(membership::Column::LibrarianId.is_in(people))
+        .one(db)
+        .await?)
 }
 
 /// One member of the association by its SCIM `id`; `None` when it is not one.

@@ -27,8 +27,30 @@ enum Op {
     Remove,
 }
 
-/// The most values a multi-valued attribute may hold after a PATCH.
+/// The most values a multi-valued attribute may hold.
 pub const MAX_VALUES: usize = 100;
+
+/// The most attributes a user, or one of its complex attributes or extensions, may have:
+/// far above what a directory sends, and a bound on the work of each operation (each name
+/// is looked up among its neighbours, whatever their case).
+pub const MAX_ATTRIBUTES: usize = 200;
+
+/// Checks the sizes a user may have: at most [`MAX_VALUES`] values in a multi-valued
+/// attribute and [`MAX_ATTRIBUTES`] attributes in an object, at its top and one level down.
+///
+/// # Errors
+/// `invalidValue` (`tooMany` would be the bulk's).
+pub fn check_sizes(user: &Value) -> Result<(), Refused> {
+    let Some(top) = user.as_object() else { return Ok(()) };
+    let wide = |o: &Map<String, Value>| o.len() > MAX_ATTRIBUTES;
+    if wide(top) || top.values().any(|v| v.as_object().is_some_and(wide)) {
+        return Err(refused("invalidValue", format!("an object holds at most {MAX_ATTRIBUTES} attributes")));
+    }
+    if top.values().any(|v| v.as_array().is_some_and(|a| a.len() > MAX_VALUES)) {
+        return Err(refused("invalidValue", format!("a multi-valued attribute holds at most {MAX_VALUES} values")));
+    }
+    Ok(())
+}
 
 /// Applies one operation of a PatchOp's `Operations` to `user`.
 ///
@@ -53,6 +75,9 @@ pub fn apply(user: &mut Value, operation: &Value) -> Result<(), Refused> {
             let Value::Object(attributes) = value else {
                 return Err(refused("invalidValue", "without a `path`, the `value` is an object of attributes"));
             };
+            if attributes.len() > MAX_ATTRIBUTES {
+                return Err(refused("invalidValue", format!("an object holds at most {MAX_ATTRIBUTES} attributes")));
+            }
             for (name, v) in attributes {
                 set_path(user, &name, op, v)?;
             }
@@ -61,12 +86,7 @@ pub fn apply(user: &mut Value, operation: &Value) -> Result<(), Refused> {
         Some(path) => set_path(user, path, op, value),
     };
     applied?;
-    let oversized =
-        user.as_object().is_some_and(|o| o.values().any(|v| v.as_array().is_some_and(|a| a.len() > MAX_VALUES)));
-    if oversized {
-        return Err(refused("invalidValue", format!("a multi-valued attribute holds at most {MAX_VALUES} values")));
-    }
-    Ok(())
+    check_sizes(user)
 }
 
 /// Attributes every member has (declared required in `/Schemas`): they can be replaced,
@@ -85,8 +105,20 @@ fn set_path(user: &mut Value, path: &str, op: Op, value: Value) -> Result<(), Re
         Some(rest) => ALWAYS_EXTENSION.contains(&rest.to_lowercase().as_str()),
         None => ALWAYS_CORE.contains(&lower.as_str()),
     };
-    if op == Op::Remove && always {
+    if always && (op == Op::Remove || value.is_null()) {
         return Err(refused("mutability", format!("every member has `{path}`: it can be replaced, not removed")));
+    }
+    if value.as_object().is_some_and(|o| o.len() > MAX_ATTRIBUTES) {
+        return Err(refused("invalidValue", format!("an object holds at most {MAX_ATTRIBUTES} attributes")));
+    }
+    // Another extension's attribute (`urn:...:enterprise:2.0:User:employeeNumber`), or the
+    // whole extension object.
+    if let Some((schema, attribute)) = other_extension(user, path) {
+        let ext = object_at(user, &schema);
+        return match attribute {
+            None => merge(ext, op, value),
+            Some(name) => set(ext, &name, op, value),
+        };
     }
     // An extension's attribute: `urn:...:User:sector`, or the whole extension object.
     if let Some(rest) = strip_extension(path) {
@@ -112,6 +144,38 @@ fn set_path(user: &mut Value, path: &str, op: Op, value: Value) -> Result<(), Re
             set(parent, sub, op, value)
         }
     }
+}
+
+/// A path into an extension other than Interlib's: its schema URN (as the user spells it
+/// when it has the extension already) and the attribute, `None` for the whole extension.
+/// An extension's URN ends with its resource type (`...:User`), which tells it from an
+/// attribute after it when the user does not have it yet.
+fn other_extension(user: &Value, path: &str) -> Option<(String, Option<String>)> {
+    let lower = path.to_lowercase();
+    if !lower.starts_with("urn:")
+        || strip_extension(path).is_some()
+        || lower.starts_with(&scim_v2::schema_urns::USER.to_lowercase())
+    {
+        return None;
+    }
+    let held = user.as_object().and_then(|o| {
+        o.keys()
+            .filter(|k| k.starts_with("urn:") && lower.starts_with(&k.to_lowercase()))
+            .max_by_key(|k| k.len())
+            .cloned()
+    });
+    let (schema, rest) = match held {
+        Some(schema) => {
+            let rest = path[schema.len()..].trim_start_matches(':').to_owned();
+            (schema, rest)
+        }
+        None if lower.ends_with(":user") => (path.to_owned(), String::new()),
+        None => {
+            let (schema, attribute) = path.rsplit_once(':')?;
+            (schema.to_owned(), attribute.to_owned())
+        }
+    };
+    Some((schema, (!rest.is_empty()).then_some(rest)))
 }
 
 fn strip_extension(path: &str) -> Option<&str> {

@@ -21,6 +21,9 @@ pub struct Invalid {
 /// # Errors
 /// An attribute of the wrong type.
 pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
+    let user = &unqualified(user);
+    super::patch::check_sizes(user)
+        .map_err(|refused| Invalid { attribute: "attributes".into(), detail: refused.detail })?;
     let get = |name: &str| {
         user.as_object().and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))).map(|(_, v)| v)
     };
@@ -32,7 +35,9 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         }
     };
     let user_name = text("userName", get("userName"))?;
-    let external_id = text("externalId", get("externalId"))?.or_else(|| user_name.clone());
+    // The sync keys members by the trimmed id: so does every lookup after it.
+    let external_id =
+        text("externalId", get("externalId"))?.or_else(|| user_name.clone()).map(|id| id.trim().to_owned());
     let primary = |list: Option<&Value>| -> Option<Value> {
         let items = list?.as_array()?;
         items.iter().find(|i| i.get("primary").and_then(Value::as_bool) == Some(true)).or(items.first()).cloned()
@@ -80,6 +85,22 @@ pub fn record(user: &Value) -> Result<MemberRecord, Invalid> {
         directory: Some(directory),
         ..MemberRecord::default()
     })
+}
+
+/// The user with its core attributes by their plain names: `urn:...:core:2.0:User:userName`
+/// is `userName` (RFC 7644 §3.10), so that every rule (such as never keeping a password)
+/// applies to both spellings. A value under the core schema's URN itself is dropped.
+fn unqualified(user: &Value) -> Value {
+    let Value::Object(fields) = user else { return user.clone() };
+    let core = scim_v2::schema_urns::USER;
+    let plain = fields.iter().filter_map(|(k, v)| match super::after_prefix(k, core) {
+        Some(rest) => {
+            let name = rest.trim_start_matches(':');
+            (!name.is_empty()).then(|| (name.to_owned(), v.clone()))
+        }
+        None => Some((k.clone(), v.clone())),
+    });
+    Value::Object(plain.collect())
 }
 
 /// Core attribute names (RFC 7643 §4.1), and those of their parts: a directory record

@@ -45,6 +45,8 @@ pub(super) struct Rewrite {
     pub(super) external_id: Option<String>,
     /// The directory deleted the member.
     pub(super) removed: bool,
+    /// The directory, having deleted the member, writes them again (a create).
+    pub(super) restored: bool,
 }
 
 /// The external id a row finds its member by: the one it renames, or its own.
@@ -200,7 +202,8 @@ fn rewrite_of(m: &Member, ms: &membership::Model) -> Rewrite {
         .cloned();
     let external_id = (m.external_id != ms.external_id).then(|| m.external_id.clone());
     let removed = m.removed && ms.removed_at.is_none();
-    Rewrite { id: ms.id, sent, directory, external_id, removed }
+    let restored = !m.removed && m.directory.is_some() && ms.removed_at.is_some();
+    Rewrite { id: ms.id, sent, directory, external_id, removed, restored }
 }
 
 /// A row for someone the association does not have: create them, link the librarian the

@@ -360,6 +360,8 @@ async fn rewrite(txn: &DatabaseTransaction, plan: &Plan, at: At, entries: &mut V
         }
         if change.removed {
             update = update.col_expr(membership::Column::RemovedAt, Expr::value(Some(at)));
+        } else if change.restored {
+            update = update.col_expr(membership::Column::RemovedAt, Expr::value(Option::<At>::None));
         }
         update.exec(txn).await?;
     }

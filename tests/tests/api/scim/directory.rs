@@ -177,3 +177,91 @@ async fn a_member_created_inactive_and_what_every_member_has() {
     let now = scim(&app, Method::GET, &format!("/Users/{id}"), Some(&token), None).await;
     assert_eq!((&now.body["title"], &now.body["active"]), (&json!("Head Curator"), &json!(false)));
 }
+
+#[tokio::test]
+async fn an_outside_attackers_findings_stay_fixed() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    let created =
+        scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-400", "kagiso@example.org"))).await;
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let path = format!("/Users/{id}");
+
+    // A PATCH of thousands of new attributes was quadratic (16,000 keys: 8 s): refused at once.
+    let wide: serde_json::Map<String, serde_json::Value> = (0..5_000).map(|i| (format!("k{i}"), json!(0))).collect();
+    for target in [None, Some(EXT)] {
+        let mut op = json!({ "op": "add", "value": wide.clone() });
+        if let Some(target) = target {
+            op["path"] = json!(target);
+        }
+        let started = std::time::Instant::now();
+        let refused = scim(&app, Method::PATCH, &path, Some(&token), Some(json!({ "Operations": [op] }))).await;
+        assert_eq!((refused.status, scim_type(&refused)), (400, "invalidValue"), "{}", refused.body);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+    // As many attributes through many operations: refused when the user grows too wide.
+    let ops: Vec<_> = (0..300).map(|i| json!({ "op": "add", "path": format!("x{i}"), "value": i })).collect();
+    let grown = scim(&app, Method::PATCH, &path, Some(&token), Some(json!({ "Operations": ops }))).await;
+    assert_eq!((grown.status, scim_type(&grown)), (400, "invalidValue"), "{}", grown.body);
+
+    // A password under the core schema's URN is a password too: never kept.
+    let mut user = new_user("ZA-401", "neo@example.org");
+    user[format!("{USER}:password")] = json!("secret-under-urn");
+    user[format!("{USER}:nickName")] = json!("Neo");
+    let kept = scim(&app, Method::POST, "/Users", Some(&token), Some(user)).await;
+    assert_eq!(kept.status, 201, "{}", kept.body);
+    assert!(!kept.body.to_string().contains("secret-under-urn"), "{}", kept.body);
+    assert_eq!(kept.body["nickName"], "Neo");
+
+    // An externalId with spaces around it was written, then answered 500.
+    let spaced =
+        scim(&app, Method::POST, "/Users", Some(&token), Some(new_user(" ZA-402 ", "lesedi@example.org"))).await;
+    assert_eq!((spaced.status, &spaced.body["externalId"]), (201, &json!("ZA-402")), "{}", spaced.body);
+    let again = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-402 ", "lesedi@example.org"))).await;
+    assert_eq!((again.status, scim_type(&again)), (409, "uniqueness"));
+
+    // Another extension's attributes can be patched, as Entra ID does for the enterprise User.
+    let patch = json!({ "Operations": [
+        { "op": "replace", "path": format!("{ENTERPRISE}:employeeNumber"), "value": "E2" },
+        { "op": "add", "value": { ENTERPRISE: { "department": "Archives" } } },
+    ] });
+    let patched = scim(&app, Method::PATCH, &path, Some(&token), Some(patch)).await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert_eq!(patched.body[ENTERPRISE], json!({ "employeeNumber": "E2", "department": "Archives" }));
+    let remove = json!({ "Operations": [{ "op": "remove", "path": format!("{ENTERPRISE}:employeeNumber") }] });
+    let removed = scim(&app, Method::PATCH, &path, Some(&token), Some(remove)).await;
+    assert_eq!(removed.body[ENTERPRISE], json!({ "department": "Archives" }), "{}", removed.body);
+
+    // Emptying what every member has is refused like its removal.
+    let emptied = json!({ "Operations": [{ "op": "replace", "path": "emails", "value": null }] });
+    let refused = scim(&app, Method::PATCH, &path, Some(&token), Some(emptied)).await;
+    assert_eq!((refused.status, scim_type(&refused)), (400, "mutability"));
+
+    // The size limits hold for a create as for a PATCH.
+    let mut crowded = new_user("ZA-403", "crowd@example.org");
+    crowded["phoneNumbers"] = json!((0..150).map(|i| json!({ "value": format!("+27 {i}") })).collect::<Vec<_>>());
+    let refused = scim(&app, Method::POST, "/Users", Some(&token), Some(crowded)).await;
+    assert_eq!((refused.status, scim_type(&refused)), (400, "invalidValue"));
+
+    // A deleted member created again under another externalId comes back (their email is
+    // theirs); under the same one, inactive, too.
+    assert_eq!(scim(&app, Method::DELETE, &path, Some(&token), None).await.status, 204);
+    let back = scim(&app, Method::POST, "/Users", Some(&token), Some(new_user("ZA-404", "kagiso@example.org"))).await;
+    assert_eq!(
+        (back.status, &back.body["id"], &back.body["externalId"]),
+        (201, &json!(id), &json!("ZA-404")),
+        "{}",
+        back.body
+    );
+    assert_eq!(scim(&app, Method::DELETE, &path, Some(&token), None).await.status, 204);
+    let mut inactive = new_user("ZA-404", "kagiso@example.org");
+    inactive["active"] = json!(false);
+    let back = scim(&app, Method::POST, "/Users", Some(&token), Some(inactive)).await;
+    assert_eq!((back.status, &back.body["active"]), (201, &json!(false)), "{}", back.body);
+
+    // A lookup by an address too long for SQL's LIKE is answered, not a 500.
+    let search = json!({ "filter": format!("emails.value eq \"{}\"", "%".repeat(60_000)) });
+    let long = scim(&app, Method::POST, "/Users/.search", Some(&token), Some(search)).await;
+    assert_eq!((long.status, &long.body["totalResults"]), (200, &json!(0)), "{}", long.body);
+}
