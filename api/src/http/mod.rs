@@ -79,6 +79,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 .default_service(web::to(scim::unknown)),
         )
         .service(web::scope("/scim/v2").configure(scim::routes).default_service(web::to(scim::unknown)))
+        .route("/scim/{version}", web::route().to(scim::other_version))
+        .route("/scim/{version}/{rest:.*}", web::route().to(scim::other_version))
         .route("/healthz", web::get().to(probes::healthz))
         .route("/readyz", web::get().to(probes::readyz))
         .route("/metrics", web::get().to(probes::metrics));

@@ -171,6 +171,18 @@ pub(super) fn list_response(resources: Vec<Value>, start_index: usize, total: us
     })
 }
 
+/// A SCIM protocol version other than 2.0 (`/scim/v1/...`): `400 invalidVers` (RFC 7644
+/// §3.13), so that a connector set up for another version is told why.
+pub async fn other_version(req: HttpRequest) -> HttpResponse {
+    let version = req.match_info().get("version").unwrap_or_default();
+    ScimError::new(
+        StatusCode::BAD_REQUEST,
+        Some("invalidVers"),
+        format!("SCIM version {version:?} is not served here: this server speaks SCIM 2.0 at /scim/v2"),
+    )
+    .response()
+}
+
 /// Any other path or method under a SCIM base: 404, or 405 on a known path (in SCIM's
 /// error shape).
 pub async fn unknown(req: HttpRequest) -> HttpResponse {

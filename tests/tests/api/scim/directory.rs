@@ -265,3 +265,17 @@ async fn an_outside_attackers_findings_stay_fixed() {
     let long = scim(&app, Method::POST, "/Users/.search", Some(&token), Some(search)).await;
     assert_eq!((long.status, &long.body["totalResults"]), (200, &json!(0)), "{}", long.body);
 }
+
+#[tokio::test]
+async fn another_scim_version_is_refused_with_invalid_vers() {
+    let app = TestApp::spawn().await;
+    let net = fixtures::network(&app.db).await;
+    let token = app.token(Role::Association, &[], Some(net.liasa), None);
+    for path in ["/scim/v1/Users", "/scim/v1", "/scim/v3/ServiceProviderConfig"] {
+        let res = app.client.get(format!("{}{path}", app.address)).bearer_auth(&token).send().await.expect("sent");
+        assert_eq!(res.status().as_u16(), 400, "{path}");
+        assert!(res.headers()["content-type"].to_str().unwrap_or_default().starts_with("application/scim+json"));
+        let body: serde_json::Value = res.json().await.expect("JSON");
+        assert_eq!(body["scimType"], "invalidVers", "{path}: {body}");
+    }
+}
