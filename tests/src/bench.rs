@@ -17,6 +17,32 @@ pub enum Backend {
     Postgres,
 }
 
+/// The database options every benchmark that starts its own server takes.
+#[derive(Debug, clap::Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL server (without a database name).
+    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
+    pub postgres: String,
+    /// `sslmode` of the server's PostgreSQL connection. The default matches docker-compose,
+    /// whose PostgreSQL has no TLS; `prefer` measures TLS on loopback (Debian's default `ssl = on`).
+    #[arg(long, default_value = "disable")]
+    pub sslmode: String,
+    /// Internal: run only the server on this database URL and print its port.
+    #[arg(long, hide = true)]
+    pub serve: Option<String>,
+}
+
+impl DatabaseArgs {
+    /// A fresh database `name` on `backend` (see [`fresh_database`]).
+    ///
+    /// # Errors
+    /// PostgreSQL cannot be reached, or the SQLite folder cannot be made.
+    pub async fn fresh(&self, backend: Backend, name: &str) -> anyhow::Result<String> {
+        let postgres = (backend == Backend::Postgres).then_some(self.postgres.as_str());
+        fresh_database(postgres, name, &self.sslmode).await
+    }
+}
+
 /// A fresh, empty database: a new SQLite file in the temp dir, or a PostgreSQL database
 /// `name` dropped and created anew on `postgres` (a server URL without a database).
 ///

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use interlib::auth::{Role, TokenScope};
-use interlib_tests::bench::{self, Backend, ServerProcess};
+use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
 use serde_json::{Value, json};
 
 /// The same allocator as the `interlib` binary, so the server measured here is the one shipped.
@@ -43,13 +43,6 @@ struct Args {
     /// Concurrency levels to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,50")]
     clients: Vec<usize>,
-    /// PostgreSQL server (without a database name).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
-    /// `sslmode` of the server's PostgreSQL connection. The default matches docker-compose,
-    /// whose PostgreSQL has no TLS; `prefer` measures TLS on loopback (Debian's default `ssl = on`).
-    #[arg(long, default_value = "disable")]
-    sslmode: String,
     /// Another GraphQL document to measure (variables: `code`), from a file.
     #[arg(long)]
     query_file: Option<std::path::PathBuf>,
@@ -60,9 +53,8 @@ struct Args {
     /// Reuse the database of the previous run of this backend instead of seeding anew.
     #[arg(long)]
     reuse: bool,
-    /// Internal: run only the server on this database URL and print its port.
-    #[arg(long, hide = true)]
-    serve: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArgs,
 }
 
 const QUERY: &str = "query Ambassador($code: CountryCode!) { country(code: $code) {
@@ -78,7 +70,7 @@ const COUNTRIES: &[&str] = &["AU", "US", "GB", "ZA", "IN", "NG", "PH", "NZ", "CA
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(url) = &args.serve {
+    if let Some(url) = &args.db.serve {
         // A budget no run can spend: the limiter charges every request as in production,
         // but refuses none (one token sends every request here).
         return bench::serve(url, |s| s.rate_limit.points = u64::MAX / 4).await;
@@ -135,12 +127,11 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
                 format!("sqlite://{}?mode=rwc", std::env::temp_dir().join("interlib-bench/bench.db").display())
             }
             Backend::Postgres => {
-                format!("{}/interlib_bench?sslmode={}", args.postgres.trim_end_matches('/'), args.sslmode)
+                format!("{}/interlib_bench?sslmode={}", args.db.postgres.trim_end_matches('/'), args.db.sslmode)
             }
         });
     }
-    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
-    let url = bench::fresh_database(postgres, "interlib_bench", &args.sslmode).await?;
+    let url = args.db.fresh(args.backend, "interlib_bench").await?;
     let started = Instant::now();
     bench::seed_network(&url, args.librarians, args.backend).await?;
     println!(

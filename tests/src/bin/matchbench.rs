@@ -29,7 +29,7 @@ use interlib::domain::{GlobalId, NodeKind};
 use interlib::matching::engine::{self, Scoring};
 use interlib::seed::matching_problem;
 use interlib::settings::Settings;
-use interlib_tests::bench::{self, Backend, ServerProcess};
+use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
@@ -63,20 +63,13 @@ struct Args {
     e2e: bool,
     #[arg(long, value_enum, default_value = "postgres")]
     backend: Backend,
-    /// PostgreSQL server (without a database name).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
-    #[arg(long, default_value = "disable")]
-    sslmode: String,
-    /// Internal: run only the server on this database URL and print its port.
-    #[arg(long, hide = true)]
-    serve: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArgs,
 }
 
 /// `runMatching` through the server on the demo network's 2,000 librarians.
 async fn end_to_end(args: &Args) -> anyhow::Result<()> {
-    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
-    let url = bench::fresh_database(postgres, "interlib_matchbench", &args.sslmode).await?;
+    let url = args.db.fresh(args.backend, "interlib_matchbench").await?;
     let (db, _) = interlib::db::connect(&Settings::for_database(&url)).await?;
     interlib::seed::demo(&db).await?;
     db.execute_unprepared(
@@ -237,7 +230,7 @@ fn single(args: &Args, n: usize, scoring: &Scoring) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(url) = &args.serve {
+    if let Some(url) = &args.db.serve {
         let (candidates, exact_up_to) = (args.candidates, args.exact_up_to);
         return bench::serve(url, |s| {
             s.matching.candidates = candidates.unwrap_or(s.matching.candidates);

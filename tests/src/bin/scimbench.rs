@@ -24,7 +24,7 @@ use clap::Parser;
 use interlib::auth::{Role, TokenScope};
 use interlib::domain::{GlobalId, NodeKind};
 use interlib::settings::Settings;
-use interlib_tests::bench::{self, Backend, ServerProcess};
+use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -41,14 +41,8 @@ struct Args {
     /// Concurrent clients.
     #[arg(long, default_value_t = 20)]
     clients: usize,
-    /// PostgreSQL server (without a database name).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
-    #[arg(long, default_value = "disable")]
-    sslmode: String,
-    /// Internal: run only the server on this database URL and print its port.
-    #[arg(long, hide = true)]
-    serve: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArgs,
 }
 
 const COUNTRIES: &[&str] = &["AU", "NZ", "ZA", "NG", "KE", "IN", "PH", "GB", "US", "CA", "BR", "DE"];
@@ -179,11 +173,10 @@ async fn timed(req: reqwest::RequestBuilder, expected: u16) -> anyhow::Result<(D
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(url) = &args.serve {
+    if let Some(url) = &args.db.serve {
         return bench::serve(url, |s| s.bulk_max_bytes = 1 << 30).await;
     }
-    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
-    let url = bench::fresh_database(postgres, "interlib_scimbench", &args.sslmode).await?;
+    let url = args.db.fresh(args.backend, "interlib_scimbench").await?;
     let (db, _) = interlib::db::connect(&Settings::for_database(&url)).await?;
     interlib::seed::demo(&db).await?;
     let scim_association = new_association(&db, "SCIM Benchmark Association").await?;

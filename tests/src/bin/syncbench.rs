@@ -20,7 +20,7 @@ use clap::Parser;
 use interlib::auth::{Role, TokenScope};
 use interlib::domain::{GlobalId, NodeKind};
 use interlib::settings::Settings;
-use interlib_tests::bench::{self, Backend, ServerProcess};
+use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
@@ -34,14 +34,8 @@ struct Args {
     /// Members in the association's list.
     #[arg(long, default_value_t = 100_000)]
     members: usize,
-    /// PostgreSQL server (without a database name).
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432")]
-    postgres: String,
-    #[arg(long, default_value = "disable")]
-    sslmode: String,
-    /// Internal: run only the server on this database URL and print its port.
-    #[arg(long, hide = true)]
-    serve: Option<String>,
+    #[command(flatten)]
+    db: DatabaseArgs,
 }
 
 const COUNTRIES: &[&str] = &["AU", "NZ", "ZA", "NG", "KE", "IN", "PH", "GB", "US", "CA", "BR", "DE"];
@@ -113,11 +107,10 @@ async fn written_since(db: &DatabaseConnection, backend: Backend, mark: i64) -> 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(url) = &args.serve {
+    if let Some(url) = &args.db.serve {
         return bench::serve(url, |s| s.bulk_max_bytes = 1 << 30).await;
     }
-    let postgres = (args.backend == Backend::Postgres).then_some(args.postgres.as_str());
-    let url = bench::fresh_database(postgres, "interlib_syncbench", &args.sslmode).await?;
+    let url = args.db.fresh(args.backend, "interlib_syncbench").await?;
     let (db, _) = interlib::db::connect(&Settings::for_database(&url)).await?;
     interlib::seed::demo(&db).await?;
     db.execute_unprepared(

@@ -149,8 +149,13 @@ pub(super) fn etag_of(user: &Value) -> String {
 }
 
 pub(super) fn with_etag(status: StatusCode, user: &Value) -> HttpResponse {
+    with_tag(status, user, &etag_of(user))
+}
+
+/// `body` with the `ETag` `tag` (the whole user's, when `body` shows only part of it).
+pub(super) fn with_tag(status: StatusCode, user: &Value, tag: &str) -> HttpResponse {
     let mut res = scim_json(status, user);
-    if let Ok(value) = etag_of(user).parse() {
+    if let Ok(value) = tag.parse() {
         res.headers_mut().insert(actix_web::http::header::ETAG, value);
     }
     if let (Some(location), StatusCode::CREATED) = (user["meta"]["location"].as_str(), status)

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::{
     Answer, MAX_COUNT, ScimError, answer, caller, charge, etag_of, list_response, located, scim_json, with_etag,
+    with_tag,
 };
 use crate::auth::Viewer;
 use crate::domain::{GlobalId, NodeKind};
@@ -183,11 +184,7 @@ async fn get_user(
         return Ok(HttpResponse::NotModified().finish());
     }
     let shown = projected(user, params.attributes.as_deref(), params.excluded_attributes.as_deref());
-    let mut response = with_etag(StatusCode::OK, &shown);
-    if let Ok(value) = tag.parse() {
-        response.headers_mut().insert(actix_web::http::header::ETAG, value);
-    }
-    Ok(response)
+    Ok(with_tag(StatusCode::OK, &shown, &tag))
 }
 
 async fn read_json(state: &HttpState, req: &HttpRequest, mut payload: web::Payload) -> Result<Value, ScimError> {

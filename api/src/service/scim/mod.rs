@@ -148,7 +148,8 @@ async fn narrowing(
             Ok(None)
         }
         ("emails", Some("value")) => {
-            let escaped = lower.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            // (A backslash never gets here: it is decided in memory.)
+            let escaped = lower.replace('%', "\\%").replace('_', "\\_");
             let in_record = Expr::expr(Func::lower(Expr::col(membership::Column::Directory)))
                 .like(sea_orm::sea_query::LikeExpr::new(format!("%{escaped}%")).escape('\\'));
             Ok(Some(
