@@ -137,6 +137,10 @@ impl ServerProcess {
     }
 }
 
+/// Connections in the pool of a benchmark's server (and of the database-alone baseline that
+/// replays its statements).
+pub const SERVER_POOL: u32 = 16;
+
 /// The `--serve` mode of a benchmark binary: the server on an already migrated database;
 /// prints its port, then serves until killed.
 ///
@@ -145,7 +149,7 @@ impl ServerProcess {
 pub async fn serve(url: &str, adjust: impl FnOnce(&mut Settings)) -> anyhow::Result<()> {
     let mut settings = Settings::for_database(url);
     settings.migrate_on_start = false;
-    settings.database_max_connections = 16;
+    settings.database_max_connections = SERVER_POOL;
     adjust(&mut settings);
     let app = Application::build(&settings).await?;
     println!("{}", app.port());

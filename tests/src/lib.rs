@@ -6,6 +6,7 @@ pub mod bench;
 pub mod feed;
 pub mod fixtures;
 pub mod proxy;
+pub mod replay;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;

@@ -1,22 +1,30 @@
 //! Load benchmark of the ambassador query (one country's participants, first 50, with their
-//! memberships and pairings) against a network of 100,000 librarians.
+//! languages, memberships and pairings) against a network of 100,000 librarians, measured
+//! against the database alone running the very statements the server sends for it.
 //!
 //! ```text
-//! cargo run --release -p interlib-tests --bin loadbench -- --backend sqlite
 //! cargo run --release -p interlib-tests --bin loadbench -- --backend postgres
+//! cargo run --release -p interlib-tests --bin loadbench -- --backend sqlite
 //! ```
 //!
 //! It seeds a fresh database (the demo network plus N load librarians, timing the bulk
-//! seed), starts the server as a child process (this binary in `serve` mode, so the
-//! server's peak memory is measured alone), then runs closed-loop clients at each
-//! concurrency for a fixed time, checking every response body for errors.
+//! seed), captures the statements a server sends to answer the query for each measured
+//! country ([`interlib_tests::replay`]), and starts the server as a child process (this
+//! binary in `serve` mode, so the server's CPU and peak memory are measured alone). Then,
+//! at each concurrency, closed-loop clients alternate between the two sides for a fixed
+//! time each, several rounds: the database alone (each run is one request's statements,
+//! one after the other, through a pool like the server's) and the server over HTTP
+//! (every response body checked). It prints both rates, their ratio, p50/p99 and the CPU
+//! each process spent per request (from `/proc`).
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use clap::{Parser, ValueEnum};
 use interlib::auth::{Role, TokenScope};
 use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
+use interlib_tests::replay::{self, Replayer};
 use serde_json::{Value, json};
 
 /// The same allocator as the `interlib` binary, so the server measured here is the one shipped.
@@ -37,12 +45,18 @@ struct Args {
     /// Librarians added on top of the demo network.
     #[arg(long, default_value_t = 100_000)]
     librarians: usize,
-    /// Seconds per concurrency level.
-    #[arg(long, default_value_t = 15)]
+    /// Seconds each side runs per round.
+    #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Rounds per concurrency level: each runs the database alone, then the server.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
     /// Concurrency levels to measure.
-    #[arg(long, value_delimiter = ',', default_value = "1,50")]
+    #[arg(long, value_delimiter = ',', default_value = "20,50")]
     clients: Vec<usize>,
+    /// Print the captured statements of the first country.
+    #[arg(long)]
+    show_statements: bool,
     /// Another GraphQL document to measure (variables: `code`), from a file.
     #[arg(long)]
     query_file: Option<std::path::PathBuf>,
@@ -80,36 +94,209 @@ async fn main() -> anyhow::Result<()> {
         None => QUERY,
     };
     let url = prepare_database(&args).await?;
-    let server = ServerProcess::start(&url).await?;
-    let port = server.port;
-    let endpoint = format!("http://127.0.0.1:{port}/graphql");
     interlib::install_tls_provider();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
     let token: Option<&'static str> = token(args.caller)?.map(|t| &*Box::leak(t.into_boxed_str()));
-
-    // Warm-up: fills caches and connection pools on both sides.
-    run(&client, &endpoint, query, token, 8, Duration::from_secs(2)).await?;
+    let variables: Vec<Value> = COUNTRIES.iter().map(|code| json!({ "code": code })).collect();
+    let captured = replay::capture(&url, query, token, &variables).await?;
+    let counts: Vec<usize> = captured.iter().map(Vec::len).collect();
     println!(
-        "| backend | caller | clients | requests/s | p50 ms | p99 ms | errors | CPU ms/request: server | database | load generator |"
+        "the server sends {}-{} statements per request (by country)",
+        counts.iter().min().unwrap_or(&0),
+        counts.iter().max().unwrap_or(&0)
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    let replayer = Replayer::connect(&url, captured).await?;
+    if args.show_statements {
+        for statement in replayer.statements(0) {
+            println!("{statement}\n");
+        }
+    }
+    let server = ServerProcess::start(&url).await?;
+    let sides = Sides {
+        client: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
+        endpoint: format!("http://127.0.0.1:{}/graphql", server.port),
+        query,
+        token,
+        replayer,
+        server: server.pid,
+    };
+    // Warm-up: fills caches and connection pools on both sides.
+    for side in [Side::Alone, Side::Server] {
+        sides.run(side, 8, Duration::from_secs(2)).await?;
+    }
+    println!(
+        "| backend | clients | side | per second | p50 ms | p99 ms | server / alone | CPU ms each: server | database | client | errors |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for &clients in &args.clients {
-        // CPU of each process over the run (`/proc`): the server, PostgreSQL's processes
-        // (SQLite runs inside the server), and this load generator.
-        let before = Cpu::now(server.pid)?;
-        let r = run(&client, &endpoint, query, token, clients, Duration::from_secs(args.seconds)).await?;
-        let spent = Cpu::now(server.pid)?.since(&before, r.requests);
-        let database =
-            if args.backend == Backend::Postgres { format!("{:.2}", spent.database) } else { "in the server".into() };
+        let (mut alone, mut served) = (Segment::default(), Segment::default());
+        for _ in 0..args.rounds {
+            alone.add(sides.run(Side::Alone, clients, Duration::from_secs(args.seconds)).await?);
+            served.add(sides.run(Side::Server, clients, Duration::from_secs(args.seconds)).await?);
+        }
+        let ratio = served.rate() / alone.rate().max(f64::MIN_POSITIVE);
+        let sqlite = args.backend == Backend::Sqlite;
         println!(
-            "| {:?} | {:?} | {clients} | {:.0} | {:.2} | {:.2} | {} | {:.2} | {database} | {:.2} |",
-            args.backend, args.caller, r.rps, r.p50_ms, r.p99_ms, r.errors, spent.server, spent.load
+            "{}",
+            alone.row(args.backend, clients, "database alone", None, if sqlite { Some("in the client") } else { None })
+        );
+        println!(
+            "{}",
+            served.row(
+                args.backend,
+                clients,
+                "Interlib",
+                Some(ratio),
+                if sqlite { Some("in the server") } else { None }
+            )
         );
     }
     println!("server peak memory (VmHWM): {:.1} MB", server.peak_rss_mb()?);
     Ok(())
 }
 
+/// What a run measures: the database alone replaying the captured statements, or the
+/// server over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Alone,
+    Server,
+}
+
+struct Sides {
+    client: reqwest::Client,
+    endpoint: String,
+    query: &'static str,
+    token: Option<&'static str>,
+    replayer: Replayer,
+    server: u32,
+}
+
+impl Sides {
+    /// `clients` closed-loop clients on `side` for `length`.
+    async fn run(&self, side: Side, clients: usize, length: Duration) -> anyhow::Result<Segment> {
+        let before = Cpu::now(self.server)?;
+        let started = Instant::now();
+        let (latencies, errors) = match side {
+            Side::Alone => {
+                let replayer = self.replayer.clone();
+                closed_loop(clients, length, move |i| {
+                    let replayer = replayer.clone();
+                    async move { replayer.run(i).await.is_ok_and(|rows| rows > 0) }
+                })
+                .await?
+            }
+            Side::Server => {
+                let (client, endpoint, query, token) =
+                    (self.client.clone(), self.endpoint.clone(), self.query, self.token);
+                closed_loop(clients, length, move |i| {
+                    let mut request = client
+                        .post(&endpoint)
+                        .json(&json!({ "query": query, "variables": { "code": COUNTRIES[i % COUNTRIES.len()] } }));
+                    if let Some(token) = token {
+                        request = request.bearer_auth(token);
+                    }
+                    async move {
+                        match request.send().await {
+                            Ok(res) if res.status().is_success() => {
+                                res.json::<Value>().await.is_ok_and(|body| replay::only_denied_fields(&body))
+                            }
+                            _ => false,
+                        }
+                    }
+                })
+                .await?
+            }
+        };
+        let elapsed = started.elapsed().as_secs_f64();
+        Ok(Segment { latencies, errors, elapsed, cpu: Cpu::now(self.server)?.minus(&before) })
+    }
+}
+
+/// `clients` tasks, each running `job(i)` for its next `i` until `length` has passed.
+/// Returns every job's latency and how many failed.
+async fn closed_loop<F, Fut>(clients: usize, length: Duration, job: F) -> anyhow::Result<(Vec<Duration>, usize)>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = bool> + Send,
+{
+    let deadline = Instant::now() + length;
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let job = job.clone();
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut errors = 0usize;
+                let mut i = c;
+                while Instant::now() < deadline {
+                    let sent = Instant::now();
+                    let ok = job(i).await;
+                    latencies.push(sent.elapsed());
+                    errors += usize::from(!ok);
+                    i += 1;
+                }
+                (latencies, errors)
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (latencies, e) = task.await?;
+        all.extend(latencies);
+        errors += e;
+    }
+    if all.is_empty() {
+        bail!("no requests completed");
+    }
+    Ok((all, errors))
+}
+
+/// The requests of one side over one or more runs.
+#[derive(Default)]
+struct Segment {
+    latencies: Vec<Duration>,
+    errors: usize,
+    elapsed: f64,
+    cpu: Cpu,
+}
+
+impl Segment {
+    fn add(&mut self, other: Self) {
+        self.latencies.extend(other.latencies);
+        self.errors += other.errors;
+        self.elapsed += other.elapsed;
+        self.cpu = self.cpu.plus(&other.cpu);
+    }
+
+    fn rate(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.max(f64::MIN_POSITIVE)
+    }
+
+    fn percentile_ms(&self, p: f64) -> f64 {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let at = ((sorted.len() as f64 * p) as usize).min(sorted.len().saturating_sub(1));
+        sorted.get(at).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    }
+
+    /// A row of the table. `database` replaces the database's CPU where it is not a
+    /// process of its own (SQLite).
+    fn row(&self, backend: Backend, clients: usize, side: &str, ratio: Option<f64>, database: Option<&str>) -> String {
+        let n = self.latencies.len().max(1) as f64;
+        let per = |seconds: f64| format!("{:.2}", seconds * 1000.0 / n);
+        let server = if ratio.is_some() { per(self.cpu.server) } else { "-".into() };
+        let database = database.map_or_else(|| per(self.cpu.database), str::to_owned);
+        format!(
+            "| {backend:?} | {clients} | {side} | {:.0} | {:.2} | {:.2} | {} | {server} | {database} | {} | {} |",
+            self.rate(),
+            self.percentile_ms(0.50),
+            self.percentile_ms(0.99),
+            ratio.map_or_else(|| "-".into(), |r| format!("{r:.2}")),
+            per(self.cpu.load),
+            self.errors
+        )
+    }
+}
 /// A token for `caller`, signed like `interlib token mint` with the server's settings.
 fn token(caller: Caller) -> anyhow::Result<Option<String>> {
     let (role, countries) = match caller {
@@ -143,73 +330,10 @@ async fn prepare_database(args: &Args) -> anyhow::Result<String> {
     Ok(url)
 }
 
-struct RunResult {
-    rps: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    errors: usize,
-    requests: usize,
-}
-
-async fn run(
-    client: &reqwest::Client,
-    endpoint: &str,
-    query: &'static str,
-    token: Option<&'static str>,
-    clients: usize,
-    length: Duration,
-) -> anyhow::Result<RunResult> {
-    let deadline = Instant::now() + length;
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let client = client.clone();
-            let endpoint = endpoint.to_owned();
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let mut errors = 0usize;
-                let mut i = c;
-                while Instant::now() < deadline {
-                    let code = COUNTRIES[i % COUNTRIES.len()];
-                    i += 1;
-                    let sent = Instant::now();
-                    let mut request =
-                        client.post(&endpoint).json(&json!({ "query": query, "variables": { "code": code } }));
-                    if let Some(token) = token {
-                        request = request.bearer_auth(token);
-                    }
-                    let ok = match request.send().await {
-                        Ok(res) if res.status().is_success() => {
-                            res.json::<Value>().await.is_ok_and(|body| only_denied_fields(&body))
-                        }
-                        _ => false,
-                    };
-                    latencies.push(sent.elapsed());
-                    if !ok {
-                        errors += 1;
-                    }
-                }
-                (latencies, errors)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for task in tasks {
-        let (latencies, e) = task.await?;
-        all.extend(latencies);
-        errors += e;
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    if all.is_empty() {
-        bail!("no requests completed");
-    }
-    all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Ok(RunResult { rps: all.len() as f64 / elapsed, p50_ms: pct(0.50), p99_ms: pct(0.99), errors, requests: all.len() })
-}
-
-/// CPU seconds spent so far by the server, the database and this process.
+/// CPU seconds spent by the server, the database (PostgreSQL's processes; SQLite runs
+/// inside its client) and this process (the load generator, or the driver of the database
+/// alone).
+#[derive(Default)]
 struct Cpu {
     server: f64,
     database: f64,
@@ -225,20 +349,19 @@ impl Cpu {
         })
     }
 
-    /// Milliseconds of CPU per request of each process since `before`.
-    fn since(&self, before: &Self, requests: usize) -> Self {
-        let per = |now: f64, then: f64| (now - then) * 1000.0 / requests.max(1) as f64;
+    fn minus(&self, before: &Self) -> Self {
         Self {
-            server: per(self.server, before.server),
-            database: per(self.database, before.database),
-            load: per(self.load, before.load),
+            server: self.server - before.server,
+            database: self.database - before.database,
+            load: self.load - before.load,
         }
     }
-}
 
-/// An answer with data, whose errors (if any) are only fields the policy denies (an
-/// ambassador does not read the email of a participant who did not consent).
-fn only_denied_fields(body: &Value) -> bool {
-    let denied = |e: &Value| e["extensions"]["code"] == "FORBIDDEN" && e["path"].is_array();
-    !body["data"]["country"].is_null() && body["errors"].as_array().is_none_or(|errors| errors.iter().all(denied))
+    fn plus(&self, other: &Self) -> Self {
+        Self {
+            server: self.server + other.server,
+            database: self.database + other.database,
+            load: self.load + other.load,
+        }
+    }
 }
