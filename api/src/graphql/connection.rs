@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Select};
 
 use crate::error::ApiResult;
-use crate::service::page::Page;
+use crate::service::page::{Cursor, Page};
 
 /// The extra fields every connection has.
 #[derive(Clone)]
@@ -61,7 +61,7 @@ impl ConnectionTotals {
 }
 
 /// A Relay connection of `N` with `totalCount`.
-pub type Conn<N> = Connection<String, N, ConnectionTotals, EmptyFields>;
+pub type Conn<N> = Connection<Cursor, N, ConnectionTotals, EmptyFields>;
 
 /// Turns a page of models into a connection of GraphQL objects.
 pub fn connection<M, N>(page: Page<M>, totals: ConnectionTotals) -> Conn<N>

@@ -30,7 +30,7 @@ pub async fn page_of<E, P, S>(
 ) -> async_graphql::Result<(Page<E::Model>, ConnectionTotals)>
 where
     E: EntityTrait,
-    E::Model: Sync,
+    E::Model: Sync + crate::service::rows::ByIndex,
     P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,
@@ -114,7 +114,7 @@ pub async fn prefetch<'a, E, P, S>(
 ) -> async_graphql::Result<()>
 where
     E: EntityTrait,
-    E::Model: Sync,
+    E::Model: Sync + crate::service::rows::ByIndex,
     P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,

@@ -88,7 +88,7 @@ pub struct NestedLoader<E: EntityTrait, P, S> {
 impl<E, P, S> Loader<NestedKey<P, S>> for NestedLoader<E, P, S>
 where
     E: EntityTrait,
-    E::Model: Sync,
+    E::Model: Sync + crate::service::rows::ByIndex,
     P: ParentKey,
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,

@@ -19,6 +19,7 @@ pub mod partners;
 pub mod people;
 pub mod relations;
 pub mod rounds;
+pub mod rows;
 pub mod scim;
 pub mod stats;
 pub mod sync;

@@ -21,6 +21,7 @@ use serde_json::{Value as Json, json};
 use crate::error::{ApiError, ApiResult};
 use crate::service::cursor::CursorKeys;
 use crate::service::keys::any_of;
+use crate::service::rows::{self, ByIndex};
 
 /// Type of one key column, to turn cursor JSON back into a typed SQL value.
 #[derive(Debug, Clone, Copy)]
@@ -62,12 +63,50 @@ pub struct PageLimits {
     pub cursor_keys: CursorKeys,
 }
 
+/// The cursor of a row, sealed when it is first read. Most clients read a page's `nodes`
+/// and at most `pageInfo.endCursor`: sealing every edge's cursor up front (an HMAC and an
+/// AES-GCM seal each) cost about 5% of the server's work on a nested query of 50 rows.
+#[derive(Clone)]
+pub struct Cursor(Arc<dyn Fn() -> String + Send + Sync>);
+
+impl Cursor {
+    /// The cursor of `row` in `ordering` (named `name`), sealed with `keys` when read.
+    fn of<M: Send + Sync + 'static>(keys: CursorKeys, name: Arc<str>, read: fn(&M) -> Vec<Json>, row: Arc<M>) -> Self {
+        Self(Arc::new(move || keys.seal(json!({ "o": &*name, "k": read(&row) }).to_string().as_bytes())))
+    }
+
+    /// The sealed cursor, as clients see it.
+    pub fn sealed(&self) -> String {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Cursor(..)")
+    }
+}
+
+impl async_graphql::connection::CursorType for Cursor {
+    type Error = &'static str;
+
+    /// Cursors come in as `after`/`before` strings and are opened by the page query, which
+    /// knows their ordering; a connection never decodes one.
+    fn decode_cursor(_: &str) -> Result<Self, Self::Error> {
+        Err("cursors are opened by the page query")
+    }
+
+    fn encode_cursor(&self) -> String {
+        self.sealed()
+    }
+}
+
 /// One page of rows with their cursors.
 #[derive(Debug)]
 pub struct Page<M> {
     /// Rows are shared (`Arc`): the same row goes to the connection, the prefetch and the
     /// DataLoader caches without deep copies.
-    pub rows: Vec<(String, Arc<M>)>,
+    pub rows: Vec<(Cursor, Arc<M>)>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
 }
@@ -113,11 +152,6 @@ impl PageArgs {
             (None, None) => Ok(Window { limit: limits.default_size, backward: false }),
         }
     }
-}
-
-/// Encodes the cursor of a row.
-fn encode_cursor(keys_of: &CursorKeys, ordering: &str, keys: Vec<Json>) -> String {
-    keys_of.seal(json!({ "o": ordering, "k": keys }).to_string().as_bytes())
 }
 
 /// Decodes a cursor given in `field`, checking that it belongs to `ordering`.
@@ -201,14 +235,23 @@ fn finish<E: EntityTrait>(
     window: &Window,
     args: &PageArgs,
     keys: &CursorKeys,
-) -> Page<E::Model> {
+) -> Page<E::Model>
+where
+    E::Model: Sync,
+{
     let more = models.len() as u64 > window.limit;
     models.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
     if window.backward {
         models.reverse();
     }
-    let rows =
-        models.into_iter().map(|m| (encode_cursor(keys, &ordering.name, (ordering.keys)(&m)), Arc::new(m))).collect();
+    let name: Arc<str> = Arc::from(ordering.name.as_str());
+    let rows = models
+        .into_iter()
+        .map(|m| {
+            let row = Arc::new(m);
+            (Cursor::of(*keys, name.clone(), ordering.keys, row.clone()), row)
+        })
+        .collect();
     if window.backward {
         Page { rows, has_next_page: args.before.is_some(), has_previous_page: more }
     } else {
@@ -229,6 +272,7 @@ pub async fn paginate<E, C>(
 ) -> ApiResult<Page<E::Model>>
 where
     E: EntityTrait,
+    E::Model: Sync + ByIndex,
     C: ConnectionTrait,
 {
     let window = args.window(limits)?;
@@ -240,7 +284,7 @@ where
     for (column, _) in &ordering.columns {
         select = select.order_by(*column, order.clone());
     }
-    let models = select.limit(window.limit + 1).all(db).await?;
+    let models = rows::all(db, select.limit(window.limit + 1)).await?;
     Ok(finish(models, ordering, &window, args, &limits.cursor_keys))
 }
 
@@ -265,6 +309,7 @@ pub async fn paginate_per_parent<E, C, P>(
 ) -> ApiResult<HashMap<P, Page<E::Model>>>
 where
     E: EntityTrait,
+    E::Model: Sync + ByIndex,
     C: ConnectionTrait,
     P: Eq + Hash + Clone + serde::Serialize + Into<Value>,
     Value: From<Vec<P>>,
@@ -288,7 +333,7 @@ where
             .and_where(Expr::col(Alias::new("page_row")).lte(window.limit + 1))
             .order_by(Alias::new("page_row"), Order::Asc)
             .to_owned();
-        for model in E::find().from_raw_sql(backend.build(&query)).all(db).await? {
+        for model in rows::all_raw::<E, _>(db, backend.build(&query)).await? {
             pages.entry(parent_of(&model)).or_default().push(model);
         }
     }
@@ -307,6 +352,7 @@ pub async fn count_per_parent<E, C, P>(
 ) -> ApiResult<HashMap<P, u64>>
 where
     E: EntityTrait,
+    E::Model: Sync + ByIndex,
     C: ConnectionTrait,
     P: Eq + Hash + Clone + serde::Serialize + Into<Value> + sea_orm::TryGetable,
     Value: From<Vec<P>>,

@@ -18,6 +18,7 @@ use crate::auth::{Viewer, policy};
 use crate::error::ApiResult;
 use crate::service::filters::scoped;
 use crate::service::keys::any_of;
+use crate::service::rows::{self, ByIndex};
 
 /// `(key, value)` pairs grouped by key, in their original order.
 fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
@@ -44,8 +45,10 @@ pub async fn by_ids<E>(
 ) -> ApiResult<HashMap<i32, Arc<E::Model>>>
 where
     E: EntityTrait,
+    E::Model: ByIndex,
 {
-    let rows = scoped(E::find(), scope).filter(any_of(db.get_database_backend(), column, ids)).all(&db).await?;
+    let select = scoped(E::find(), scope).filter(any_of(db.get_database_backend(), column, ids));
+    let rows = rows::all(&db, select).await?;
     Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
@@ -67,11 +70,10 @@ pub async fn memberships_of_librarians(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<membership::Model>>>> {
-    let rows = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
+    let select = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
         .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
-        .order_by_asc(membership::Column::Id)
-        .all(&db)
-        .await?;
+        .order_by_asc(membership::Column::Id);
+    let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
@@ -80,11 +82,10 @@ pub async fn applications_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<application::Model>>>> {
-    let rows = application::Entity::find()
+    let select = application::Entity::find()
         .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
-        .order_by_asc(application::Column::Id)
-        .all(&db)
-        .await?;
+        .order_by_asc(application::Column::Id);
+    let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
@@ -94,12 +95,11 @@ pub async fn pairings_of_librarians(
     db: DatabaseConnection,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<pairing::Model>>>> {
-    let rows = pairing_member::Entity::find()
+    let select = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
         .find_also_related(pairing::Entity)
-        .order_by_asc(pairing_member::Column::PairingId)
-        .all(&db)
-        .await?;
+        .order_by_asc(pairing_member::Column::PairingId);
+    let rows = rows::all_two(&db, select).await?;
     let pairs = rows.into_iter().filter_map(|(link, p)| p.map(|p| (link.librarian_id, Arc::new(p))));
     Ok(group(pairs))
 }
@@ -110,13 +110,12 @@ pub async fn members_of_pairings(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<HashMap<i32, Vec<Arc<librarian::Model>>>> {
-    let rows = pairing_member::Entity::find()
+    let select = pairing_member::Entity::find()
         .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
         .find_also_related(librarian::Entity)
         .filter(policy::librarians_beyond_row(&viewer).unwrap_or_else(Condition::all))
-        .order_by_asc(pairing_member::Column::LibrarianId)
-        .all(&db)
-        .await?;
+        .order_by_asc(pairing_member::Column::LibrarianId);
+    let rows = rows::all_two(&db, select).await?;
     let members = rows
         .into_iter()
         .filter_map(|(link, l)| l.map(|l| (link.pairing_id, l)))
@@ -129,11 +128,10 @@ pub async fn ambassadors_of_countries(
     db: DatabaseConnection,
     codes: Vec<String>,
 ) -> ApiResult<HashMap<String, Vec<Arc<ambassador::Model>>>> {
-    let rows = ambassador::Entity::find()
+    let select = ambassador::Entity::find()
         .filter(any_of(db.get_database_backend(), ambassador::Column::CountryCode, codes))
-        .order_by_asc(ambassador::Column::Id)
-        .all(&db)
-        .await?;
+        .order_by_asc(ambassador::Column::Id);
+    let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.country_code.clone()))
 }
 
@@ -153,20 +151,18 @@ pub async fn topics_of_rounds(
 }
 
 pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
-    let rows = librarian_language::Entity::find()
+    let select = librarian_language::Entity::find()
         .filter(any_of(db.get_database_backend(), librarian_language::Column::LibrarianId, ids))
-        .order_by_asc(librarian_language::Column::Language)
-        .all(&db)
-        .await?;
+        .order_by_asc(librarian_language::Column::Language);
+    let rows = rows::all(&db, select).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.language))))
 }
 
 pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
-    let rows = librarian_interest::Entity::find()
+    let select = librarian_interest::Entity::find()
         .filter(any_of(db.get_database_backend(), librarian_interest::Column::LibrarianId, ids))
-        .order_by_asc(librarian_interest::Column::Interest)
-        .all(&db)
-        .await?;
+        .order_by_asc(librarian_interest::Column::Interest);
+    let rows = rows::all(&db, select).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.interest))))
 }
 
