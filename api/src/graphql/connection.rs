@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use async_graphql::{
-    Object, OutputType,
+    Object, ObjectType,
     connection::{Connection, Edge, EmptyFields},
 };
 use futures::future::BoxFuture;
 use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Select};
 
 use crate::error::ApiResult;
+use crate::graphql::serial::Serial;
 use crate::service::page::{Cursor, Page};
 
 /// The extra fields every connection has.
@@ -60,15 +61,16 @@ impl ConnectionTotals {
     }
 }
 
-/// A Relay connection of `N` with `totalCount`.
-pub type Conn<N> = Connection<Cursor, N, ConnectionTotals, EmptyFields>;
+/// A Relay connection of `N` with `totalCount`. Its nodes are resolved one field after
+/// the other ([`Serial`]).
+pub type Conn<N> = Connection<Cursor, Serial<N>, ConnectionTotals, EmptyFields>;
 
 /// Turns a page of models into a connection of GraphQL objects.
 pub fn connection<M, N>(page: Page<M>, totals: ConnectionTotals) -> Conn<N>
 where
-    N: OutputType + From<std::sync::Arc<M>>,
+    N: ObjectType + From<std::sync::Arc<M>>,
 {
     let mut conn = Connection::with_additional_fields(page.has_previous_page, page.has_next_page, totals);
-    conn.edges = page.rows.into_iter().map(|(cursor, model)| Edge::new(cursor, N::from(model))).collect();
+    conn.edges = page.rows.into_iter().map(|(cursor, model)| Edge::new(cursor, Serial(N::from(model)))).collect();
     conn
 }

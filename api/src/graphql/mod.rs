@@ -15,6 +15,7 @@ pub mod prefetch;
 pub mod query;
 pub mod rounds;
 pub mod schema;
+pub mod serial;
 pub mod subscription;
 pub mod types;
 pub mod windowed;

@@ -6,6 +6,7 @@ use entities::application;
 
 use super::{Librarian, Round, gid, required, stored};
 use crate::domain::{ApplicationStatus, MatchPreference, NodeKind, Sector};
+use crate::graphql::serial::Serial;
 
 /// Why an application was deferred to a later round.
 #[derive(async_graphql::Enum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,13 +55,13 @@ impl Application {
     }
 
     /// The round applied to.
-    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
-        required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
+    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Round>> {
+        required(ctx, self.0.round_id, |l| &l.round).await.map(|r| Serial(Round(r)))
     }
 
     /// The applicant.
-    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
-        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Librarian>> {
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(|l| Serial(Librarian(l)))
     }
 
     /// Where the application stands.

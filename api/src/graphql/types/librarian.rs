@@ -11,6 +11,7 @@ use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
+use crate::graphql::serial::Serial;
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
 pub struct Librarian(pub Arc<librarian::Model>);
@@ -80,8 +81,8 @@ impl Librarian {
     }
 
     /// The country they live and work in.
-    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Country> {
-        country_of(ctx, &self.0.country_code)
+    async fn country(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Country>> {
+        country_of(ctx, &self.0.country_code).map(Serial)
     }
 
     /// Where they work (profile group).
@@ -154,30 +155,30 @@ impl Librarian {
     }
 
     /// Association memberships, active and deactivated, that the caller may see (record group).
-    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Membership>>> {
+    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Membership>>>> {
         if self.record(ctx, "memberships", ())?.is_none() {
             return Ok(None);
         }
         let rows = many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?;
-        Ok(Some(rows.into_iter().map(Membership).collect()))
+        Ok(Some(rows.into_iter().map(|m| Serial(Membership(m))).collect()))
     }
 
     /// Applications to rounds, oldest first (record group).
-    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Application>>> {
+    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Application>>>> {
         if self.record(ctx, "applications", ())?.is_none() {
             return Ok(None);
         }
         let rows = many(ctx, self.0.id, |l| &l.applications_of_librarian).await?;
-        Ok(Some(rows.into_iter().map(Application).collect()))
+        Ok(Some(rows.into_iter().map(|a| Serial(Application(a))).collect()))
     }
 
     /// Pairings in all rounds, oldest first (record group).
-    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Pairing>>> {
+    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Pairing>>>> {
         if self.record(ctx, "pairings", ())?.is_none() {
             return Ok(None);
         }
         let rows = many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?;
-        Ok(Some(rows.into_iter().map(Pairing).collect()))
+        Ok(Some(rows.into_iter().map(|p| Serial(Pairing(p))).collect()))
     }
 }
 

@@ -9,6 +9,7 @@ use crate::auth::policy;
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
+use crate::graphql::serial::Serial;
 use crate::service::sync::SentMember as Sent;
 
 /// What an association sent for a member it linked to someone already in the network: all
@@ -119,12 +120,12 @@ impl Membership {
 
     /// The member: `null` while the viewer may not see them (for the association, until
     /// the librarian confirms a link).
-    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
-        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+    async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Serial<Librarian>>> {
+        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(|l| Serial(Librarian(l))))
     }
 
     /// The association they are a member of.
-    async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Association> {
-        required(ctx, self.0.association_id, |l| &l.association).await.map(Association)
+    async fn association(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Association>> {
+        required(ctx, self.0.association_id, |l| &l.association).await.map(|a| Serial(Association(a)))
     }
 }

@@ -9,6 +9,7 @@ use crate::auth::policy;
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
+use crate::graphql::serial::Serial;
 
 pub struct Pairing(pub Arc<pairing::Model>);
 
@@ -27,8 +28,8 @@ impl Pairing {
     }
 
     /// The round it belongs to.
-    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Round> {
-        required(ctx, self.0.round_id, |l| &l.round).await.map(Round)
+    async fn round(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Round>> {
+        required(ctx, self.0.round_id, |l| &l.round).await.map(|r| Serial(Round(r)))
     }
 
     /// Where it is in its life.
@@ -65,9 +66,9 @@ impl Pairing {
     }
 
     /// The two or three partners.
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Librarian>> {
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Serial<Librarian>>> {
         let rows = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
-        Ok(rows.into_iter().map(Librarian).collect())
+        Ok(rows.into_iter().map(|l| Serial(Librarian(l))).collect())
     }
 
     /// When the record was created.

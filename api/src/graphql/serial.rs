@@ -1,0 +1,185 @@
+//! Objects in lists, resolved one field after the other.
+//!
+//! async-graphql resolves every field of an object as a future of its own: it boxes the
+//! future, runs the fields of the object through a `FuturesUnordered` (a reference-counted
+//! task for each), and, because the schema has an extension (the [`Guard`]), passes each
+//! field through the extension chain, which looks its type up in the registry by name. On
+//! the ambassador query (about 1,250 fields) that machinery, not the fields, was half of
+//! the server's work: nearly every field is a value the object already holds, or a relation
+//! the list above it prefetched into the DataLoader caches, ready at the first poll.
+//!
+//! [`Serial<T>`] is `T` in the schema (the same type, fields and SDL), resolved by
+//! [`resolve`]: its fields are awaited in order within one future per object. A relation
+//! that is not in the cache still batches with the same relation of the object's siblings
+//! (the list resolves its items concurrently); the relations of one object are loaded one
+//! after the other rather than together.
+//!
+//! Two conditions keep this equivalent to async-graphql's own resolver, and a test checks
+//! both through the server: no extension of the schema hooks the resolution of fields (the
+//! guard works before execution), and a selection that carries a directive other than
+//! `@skip`/`@include` (which async-graphql removes before execution) goes to
+//! async-graphql's resolver.
+//!
+//! [`Guard`]: super::guard::Guard
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
+use async_graphql::registry::Registry;
+use async_graphql::{
+    ContainerType, ContextSelectionSet, Name, ObjectType, OutputType, Positioned, ServerResult, Value,
+    indexmap::IndexMap,
+};
+
+/// `T`, resolved one field after the other (see the module's documentation).
+pub struct Serial<T>(pub T);
+
+impl<T> From<T> for Serial<T> {
+    fn from(inner: T) -> Self {
+        Self(inner)
+    }
+}
+
+impl<T: ObjectType> OutputType for Serial<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        // Boxed: an object's fields may hold lists of the same type (a librarian's pairings
+        // hold librarians), and only a boxed future can contain itself.
+        let future: Pin<Box<dyn Future<Output = ServerResult<Value>> + Send + '_>> = Box::pin(resolve(ctx, &self.0));
+        future.await
+    }
+}
+
+impl<T: ObjectType> ContainerType for Serial<T> {
+    async fn resolve_field(&self, ctx: &async_graphql::Context<'_>) -> ServerResult<Option<Value>> {
+        self.0.resolve_field(ctx).await
+    }
+}
+
+impl<T: ObjectType> ObjectType for Serial<T> {}
+
+/// The selected fields of `root`, in document order, with fragments expanded as
+/// async-graphql expands them; `None` when the selection holds something only
+/// async-graphql's own resolver handles.
+fn fields<'a, T: ContainerType>(
+    ctx: &ContextSelectionSet<'a>,
+    root: &T,
+    set: &'a SelectionSet,
+    out: &mut Vec<&'a Positioned<Field>>,
+) -> Option<()> {
+    for selection in &set.items {
+        if !selection.node.directives().is_empty() {
+            return None;
+        }
+        let (condition, inner) = match &selection.node {
+            Selection::Field(field) => {
+                out.push(field);
+                continue;
+            }
+            Selection::FragmentSpread(spread) => {
+                let fragment = ctx.query_env.fragments.get(&spread.node.fragment_name.node)?;
+                if !fragment.node.directives.is_empty() {
+                    return None;
+                }
+                (Some(fragment.node.type_condition.node.on.node.as_str()), &fragment.node.selection_set.node)
+            }
+            Selection::InlineFragment(fragment) => (
+                fragment.node.type_condition.as_ref().map(|c| c.node.on.node.as_str()),
+                &fragment.node.selection_set.node,
+            ),
+        };
+        if applies::<T>(ctx, root, condition) {
+            fields(ctx, root, inner, out)?;
+        }
+    }
+    Some(())
+}
+
+/// Whether a fragment with type `condition` applies to `root` (its type, an interface it
+/// implements, or no condition).
+fn applies<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T, condition: Option<&str>) -> bool {
+    let Some(condition) = condition else { return true };
+    let name = root.introspection_type_name();
+    name == condition
+        || T::type_name() == condition
+        || ctx
+            .schema_env
+            .registry
+            .implements
+            .get(name.as_ref())
+            .is_some_and(|interfaces| interfaces.contains(condition))
+}
+
+/// Resolves the selection of `root` one field after the other: the same answer and errors
+/// as async-graphql's `resolve_container`.
+///
+/// # Errors
+/// None of its own: a field's error is recorded at the field's path, and the field left out.
+pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
+    let mut selected = Vec::with_capacity(ctx.item.node.items.len());
+    if fields(ctx, root, &ctx.item.node, &mut selected).is_none() {
+        return async_graphql::resolver_utils::resolve_container(ctx, root).await;
+    }
+    let mut results: IndexMap<Name, Value> = IndexMap::with_capacity(selected.len());
+    for field in selected {
+        let ctx_field = ctx.with_field(field);
+        let key = field.node.response_key().node.clone();
+        let value = if field.node.name.node == "__typename" {
+            Value::String(root.introspection_type_name().into_owned())
+        } else {
+            match root.resolve_field(&ctx_field).await {
+                Ok(value) => value.unwrap_or_default(),
+                Err(error) => {
+                    ctx.add_error(error);
+                    continue;
+                }
+            }
+        };
+        insert(&mut results, key, value);
+    }
+    Ok(if results.is_empty() { Value::Null } else { Value::Object(results) })
+}
+
+/// Adds a field's value under its response key, merging the objects (and lists of
+/// objects) of a key selected twice, as async-graphql's `insert_value` does.
+fn insert(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
+    let Some(previous) = target.get_mut(&name) else {
+        target.insert(name, value);
+        return;
+    };
+    match (previous, value) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                insert(into, key, value);
+            }
+        }
+        (Value::List(into), Value::List(from)) => {
+            for (index, value) in from.into_iter().enumerate() {
+                if let (Some(Value::Object(into)), Value::Object(from)) = (into.get_mut(index), value) {
+                    for (key, value) in from {
+                        insert(into, key, value);
+                    }
+                }
+            }
+        }
+        // A leaf selected twice has one value: the first stays.
+        _ => {}
+    }
+}
