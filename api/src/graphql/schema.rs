@@ -46,10 +46,8 @@ pub struct SchemaOptions {
 /// The schema with its process-wide data. Per-request data (DataLoaders, the caller, the
 /// meter) is added by the HTTP handler.
 pub fn build_schema(context: ApiContext, options: SchemaOptions) -> AppSchema {
-    let mut builder = builder()
-        .extension(Guard { limits: options.limits, limiter: options.limiter })
-        .data(options.notifier)
-        .data(context);
+    let mut builder =
+        builder().extension(Guard::new(options.limits, options.limiter)).data(options.notifier).data(context);
     if !options.introspection {
         builder = builder.disable_introspection();
     }

@@ -75,6 +75,39 @@ impl<T: ObjectType> ContainerType for Serial<T> {
 
 impl<T: ObjectType> ObjectType for Serial<T> {}
 
+/// A list of `T` (`[T!]!` in the schema), whose items are resolved concurrently (so that
+/// their relations batch together) but without async-graphql's per-item extension chain,
+/// which formats the list's type name twice for every item.
+pub struct Items<T>(pub Vec<T>);
+
+impl<T> FromIterator<T> for Items<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl<T: OutputType> OutputType for Items<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let items = self.0.iter().enumerate().map(|(index, item)| async move {
+            let ctx_index = ctx.with_index(index);
+            item.resolve(&ctx_index, field).await.map_err(|error| ctx_index.set_error_path(error))
+        });
+        Ok(Value::List(futures::future::try_join_all(items).await?))
+    }
+}
+
 /// The selected fields of `root`, in document order, with fragments expanded as
 /// async-graphql expands them; `None` when the selection holds something only
 /// async-graphql's own resolver handles.

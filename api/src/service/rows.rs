@@ -197,7 +197,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{ColumnTrait, Iterable};
+    use sea_orm::{IdenStatic, Iterable};
 
     use super::*;
 

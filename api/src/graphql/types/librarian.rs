@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
-use crate::graphql::serial::Serial;
+use crate::graphql::serial::{Items, Serial};
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
 pub struct Librarian(pub Arc<librarian::Model>);
@@ -109,19 +109,19 @@ impl Librarian {
     }
 
     /// Working languages, ISO 639-1 codes (profile group).
-    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<String>>> {
         if self.profile(ctx, "languages", ())?.is_none() {
             return Ok(None);
         }
-        many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(Some)
+        many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(|codes| Some(Items(codes)))
     }
 
     /// Interest tags (profile group).
-    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<String>>> {
+    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<String>>> {
         if self.profile(ctx, "interests", ())?.is_none() {
             return Ok(None);
         }
-        many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(Some)
+        many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(|tags| Some(Items(tags)))
     }
 
     /// A few words about themselves (profile group).
@@ -155,7 +155,7 @@ impl Librarian {
     }
 
     /// Association memberships, active and deactivated, that the caller may see (record group).
-    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Membership>>>> {
+    async fn memberships(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<Serial<Membership>>>> {
         if self.record(ctx, "memberships", ())?.is_none() {
             return Ok(None);
         }
@@ -164,7 +164,7 @@ impl Librarian {
     }
 
     /// Applications to rounds, oldest first (record group).
-    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Application>>>> {
+    async fn applications(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<Serial<Application>>>> {
         if self.record(ctx, "applications", ())?.is_none() {
             return Ok(None);
         }
@@ -173,7 +173,7 @@ impl Librarian {
     }
 
     /// Pairings in all rounds, oldest first (record group).
-    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Vec<Serial<Pairing>>>> {
+    async fn pairings(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<Serial<Pairing>>>> {
         if self.record(ctx, "pairings", ())?.is_none() {
             return Ok(None);
         }

@@ -9,7 +9,7 @@ use crate::auth::policy;
 use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};
-use crate::graphql::serial::Serial;
+use crate::graphql::serial::{Items, Serial};
 
 pub struct Pairing(pub Arc<pairing::Model>);
 
@@ -66,7 +66,7 @@ impl Pairing {
     }
 
     /// The two or three partners.
-    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Serial<Librarian>>> {
+    async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Items<Serial<Librarian>>> {
         let rows = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
         Ok(rows.into_iter().map(|l| Serial(Librarian(l))).collect())
     }

@@ -139,6 +139,15 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
     (response, measure)
 }
 
+/// A body as JSON text. async-graphql's values always serialize; should one ever fail, the
+/// answer is a GraphQL error rather than a broken body.
+fn json(body: &impl serde::Serialize) -> String {
+    serde_json::to_string(body).unwrap_or_else(|error| {
+        tracing::error!(%error, "a response did not serialize");
+        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] }).to_string()
+    })
+}
+
 async fn execute(
     state: &HttpState,
     req: &HttpRequest,
@@ -154,20 +163,20 @@ async fn execute(
             let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
             let status = status_of(media, &response, &measure);
             let cache = (method == Method::Get).then(|| cache_control(&viewer, &response, status));
-            (status, body_of(&response, &measure), measure.rate, cache)
+            (status, json(&body_of(&response, &measure)), measure.rate, cache)
         }
         BatchRequest::Batch(requests) => {
-            let mut bodies = Vec::with_capacity(requests.len());
+            let mut responses = Vec::with_capacity(requests.len());
             let mut last_rate = None;
             for request in requests {
                 let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
-                bodies.push(body_of(&response, &measure));
-                last_rate = measure.rate.or(last_rate);
+                last_rate = measure.rate.clone().or(last_rate);
+                responses.push((response, measure));
             }
-            (StatusCode::OK, serde_json::Value::Array(bodies), last_rate, None)
+            let bodies: Vec<_> = responses.iter().map(|(response, measure)| body_of(response, measure)).collect();
+            (StatusCode::OK, json(&bodies), last_rate, None)
         }
     };
-    let body = body.to_string();
     let mut builder = HttpResponse::build(status);
     builder.content_type(media.content_type());
     if let Some(cache) = cache {

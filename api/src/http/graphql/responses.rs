@@ -239,15 +239,55 @@ pub(super) fn status_of(media: MediaType, response: &Response, measure: &Measure
     }
 }
 
-/// The JSON of a response; a request error has no `data` (the request never executed).
-pub(super) fn body_of(response: &Response, measure: &Measure) -> serde_json::Value {
-    let mut body = serde_json::to_value(response).unwrap_or_else(|_| json!({ "errors": [] }));
-    if measure.request_error
-        && let Some(map) = body.as_object_mut()
-    {
-        map.remove("data");
+/// The body of a response: `data` (left out for a request that failed before execution),
+/// `errors`, `extensions`. Serialized straight from async-graphql's values (no intermediate
+/// `serde_json::Value`), with the keys of every object in alphabetical order: async-graphql
+/// assembles an object's keys in the order its fields finish, so the same answer would
+/// otherwise come out in different orders (and with different `ETag`s).
+#[derive(serde::Serialize)]
+pub(super) struct Body<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<Sorted<'a>>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    errors: &'a [async_graphql::ServerError],
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    extensions: &'a std::collections::BTreeMap<String, ConstValue>,
+}
+
+/// A value whose objects serialize with their keys sorted.
+pub(super) struct Sorted<'a>(&'a ConstValue);
+
+impl serde::Serialize for Sorted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            ConstValue::Object(fields) => {
+                let mut keys: Vec<&Name> = fields.keys().collect();
+                keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
+                let mut map = serializer.serialize_map(Some(keys.len()))?;
+                for key in keys {
+                    map.serialize_entry(key.as_str(), &Sorted(&fields[key]))?;
+                }
+                map.end()
+            }
+            ConstValue::List(items) => {
+                let mut seq = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    seq.serialize_element(&Sorted(item))?;
+                }
+                seq.end()
+            }
+            leaf => leaf.serialize(serializer),
+        }
     }
-    body
+}
+
+pub(super) fn body_of<'a>(response: &'a Response, measure: &Measure) -> Body<'a> {
+    Body {
+        data: (!measure.request_error).then_some(Sorted(&response.data)),
+        errors: &response.errors,
+        extensions: &response.extensions,
+    }
 }
 
 pub(super) fn not_acceptable() -> HttpResponse {
