@@ -66,7 +66,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let state = http_state(settings, &db, &statements).await?;
         let origins = settings.cors_allowed_origins.clone();
-        let server = HttpServer::new(move || {
+        let mut server = HttpServer::new(move || {
             let cors = http::cors(&origins);
             App::new()
                 .wrap(actix_web::middleware::Condition::new(cors.is_some(), cors.unwrap_or_default()))
@@ -78,10 +78,12 @@ impl Application {
                 .app_data(state.clone())
                 .configure(http::routes)
         })
-        .listen(listener)?
         .shutdown_timeout(settings.shutdown_timeout_secs)
-        .client_request_timeout(Duration::from_secs(10))
-        .run();
+        .client_request_timeout(Duration::from_secs(10));
+        if settings.http_workers > 0 {
+            server = server.workers(settings.http_workers);
+        }
+        let server = server.listen(listener)?.run();
         tracing::info!(port, "listening");
         let deliverer = settings.webhooks_enabled.then(|| deliverer_config(settings));
         let topic_poll = (settings.topic_poll_ms > 0).then(|| Duration::from_millis(settings.topic_poll_ms));

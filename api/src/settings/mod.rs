@@ -50,6 +50,9 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// Seconds that graceful shutdown waits for in-flight requests.
     pub shutdown_timeout_secs: u64,
+    /// HTTP worker threads (each a single-threaded runtime); 0: one per CPU core. On a
+    /// machine shared with the database, fewer workers can serve more (docs/performance.md).
+    pub http_workers: usize,
     /// HS256 secret that signs and verifies tokens (at least 32 bytes). The built-in
     /// default is for local development only; the server warns when it is in use.
     pub auth_secret: SecretString,
@@ -153,6 +156,7 @@ impl Default for Settings {
             default_page_size: 20,
             max_body_bytes: 8_388_608,
             shutdown_timeout_secs: 30,
+            http_workers: 0,
             auth_secret: SecretString::from(DEVELOPMENT_SECRET.to_owned()),
             auth_issuer: "interlib".to_owned(),
             auth_audience: "interlib-api".to_owned(),

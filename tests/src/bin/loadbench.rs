@@ -54,6 +54,9 @@ struct Args {
     /// Concurrency levels to measure.
     #[arg(long, value_delimiter = ',', default_value = "20,50")]
     clients: Vec<usize>,
+    /// HTTP worker threads of the server (0: one per CPU core, the default).
+    #[arg(long, default_value_t = 0)]
+    http_workers: usize,
     /// Print the captured statements of the first country.
     #[arg(long)]
     show_statements: bool,
@@ -87,7 +90,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(url) = &args.db.serve {
         // A budget no run can spend: the limiter charges every request as in production,
         // but refuses none (one token sends every request here).
-        return bench::serve(url, |s| s.rate_limit.points = u64::MAX / 4).await;
+        let workers = args.http_workers;
+        return bench::serve(url, |s| {
+            s.rate_limit.points = u64::MAX / 4;
+            s.http_workers = workers;
+        })
+        .await;
     }
     let query: &'static str = match &args.query_file {
         Some(path) => Box::leak(std::fs::read_to_string(path)?.into_boxed_str()),
@@ -110,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{statement}\n");
         }
     }
-    let server = ServerProcess::start(&url).await?;
+    let server = ServerProcess::start_with(&url, &[format!("--http-workers={}", args.http_workers)]).await?;
     let sides = Sides {
         client: reqwest::Client::builder().pool_max_idle_per_host(256).build()?,
         endpoint: format!("http://127.0.0.1:{}/graphql", server.port),
