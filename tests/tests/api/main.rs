@@ -27,6 +27,7 @@ mod pagination;
 mod privacy;
 mod programme_feed;
 mod queries;
+mod read_path;
 mod rounds;
 mod schema;
 mod scim;

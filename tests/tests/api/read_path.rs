@@ -1,0 +1,109 @@
+//! The read path's shortcuts answer exactly what async-graphql's own resolver answers:
+//! objects in lists resolved one field after the other (`graphql::serial`), cached parsed
+//! documents, and rows read by column position (`service::rows`).
+
+use interlib::auth::Role;
+use interlib_tests::TestApp;
+use sea_orm::{EntityTrait, QuerySelect};
+use serde_json::{Value, json};
+
+/// Fragments on the type and on an interface, an inline fragment, an alias, `__typename`,
+/// a relation selected twice (merged), and nested lists.
+const SELECTION: &str = "
+fragment Who on Librarian { fullName country { code } }
+fragment AsNode on Node { id }
+fragment Body on Librarian {
+  __typename ...Who ...AsNode
+  name: fullName
+  ... on Librarian { memberships { externalId } }
+  memberships { status association { name } }
+  pairings { round { name } members { __typename fullName } }
+  languages
+}";
+
+#[tokio::test]
+async fn an_object_in_a_list_answers_as_the_same_object_alone() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    // A librarian with memberships and pairings, from the page of the list.
+    let query = format!("{SELECTION} query {{ librarians(first: 100) {{ nodes {{ ...Body }} }} }}");
+    let data = app.data(&query, json!({})).await;
+    let nodes = data["librarians"]["nodes"].as_array().expect("nodes").clone();
+    let listed = nodes
+        .iter()
+        .find(|n| {
+            n["memberships"].as_array().is_some_and(|m| !m.is_empty())
+                && n["pairings"].as_array().is_some_and(|p| !p.is_empty())
+        })
+        .expect("a librarian with memberships and pairings")
+        .clone();
+    assert_eq!(listed["__typename"], "Librarian");
+    assert_eq!(listed["name"], listed["fullName"]);
+    let membership = &listed["memberships"][0];
+    assert!(membership["externalId"].is_string() && membership["status"].is_string(), "merged: {membership}");
+    assert!(membership["association"]["name"].is_string());
+    assert_eq!(listed["pairings"][0]["members"][0]["__typename"], "Librarian");
+    // The same librarian through `node`, which async-graphql resolves itself.
+    let alone = format!("{SELECTION} query($id: ID!) {{ node(id: $id) {{ ...Body }} }}");
+    let data = app.data(&alone, json!({ "id": listed["id"] })).await;
+    assert_eq!(data["node"], listed);
+}
+
+#[tokio::test]
+async fn a_denied_field_in_a_list_is_null_with_an_error_at_its_path() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let ambassador = app.token(Role::Ambassador, &["ZA"], None, None);
+    let query = "{ country(code: \"ZA\") { participants(first: 50) { nodes { fullName email listedInDirectory } } } }";
+    let body = app.graphql_as(Some(&ambassador), query, json!({})).await;
+    let nodes = body["data"]["country"]["participants"]["nodes"].as_array().expect("nodes");
+    let errors = body["errors"].as_array().cloned().unwrap_or_default();
+    let unlisted: Vec<usize> = (0..nodes.len()).filter(|&i| nodes[i]["listedInDirectory"] == false).collect();
+    assert!(!unlisted.is_empty(), "the demo has unlisted participants in ZA");
+    for &i in &unlisted {
+        assert_eq!(nodes[i]["email"], Value::Null);
+        assert!(nodes[i]["fullName"].is_string());
+        let path = json!(["country", "participants", "nodes", i, "email"]);
+        assert!(
+            errors.iter().any(|e| e["path"] == path && e["extensions"]["code"] == "FORBIDDEN"),
+            "no FORBIDDEN error at {path}: {errors:?}"
+        );
+    }
+    assert_eq!(errors.len(), unlisted.len(), "one error per denied email: {errors:?}");
+}
+
+#[tokio::test]
+async fn a_cached_document_is_checked_again_on_every_request() {
+    let app = TestApp::spawn().await;
+    let document = "query A { countries(first: 1) { nodes { code } } }
+                    query B($code: CountryCode!) { country(code: $code) { name } }";
+    let run = |name: &'static str, variables: Value| {
+        let body = json!({ "query": document, "operationName": name, "variables": variables });
+        app.client.post(format!("{}/graphql", app.address)).bearer_auth(&app.admin).json(&body).send()
+    };
+    let first: Value = run("A", json!({})).await.expect("sent").json().await.expect("json");
+    assert!(first["data"]["countries"]["nodes"].is_array(), "{first}");
+    // The same text again, from the cache: another operation of it runs.
+    let second: Value = run("B", json!({ "code": "KE" })).await.expect("sent").json().await.expect("json");
+    assert_eq!(second["data"]["country"]["name"], "Kenya", "{second}");
+    // Variables are checked on every request, whatever the cache holds.
+    let nul: Value = run("B", json!({ "code": "K\u{0}E" })).await.expect("sent").json().await.expect("json");
+    assert_eq!(nul["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{nul}");
+    assert!(nul.get("data").is_none_or(Value::is_null), "{nul}");
+}
+
+#[tokio::test]
+async fn rows_are_read_by_position_only_from_the_entity_columns() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let all = interlib::service::rows::all(&app.db, entities::librarian::Entity::find().limit(3)).await;
+    assert_eq!(all.expect("the entity's columns").len(), 3);
+    // A select of other columns is refused, never read into the wrong fields.
+    let other = entities::librarian::Entity::find()
+        .select_only()
+        .column(entities::librarian::Column::Email)
+        .column(entities::librarian::Column::Id)
+        .limit(3);
+    let refused = interlib::service::rows::all(&app.db, other).await;
+    assert!(refused.is_err(), "{refused:?}");
+}
