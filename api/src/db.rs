@@ -24,11 +24,6 @@ impl StatementCounter {
     }
 }
 
-/// Connects to the configured database (creating a SQLite file if missing) and, when the
-/// settings say so, applies pending migrations.
-///
-/// # Errors
-/// The database cannot be reached, or a migration fails.
 /// Bind parameters one statement may use on either database, with a margin (PostgreSQL
 /// takes 65,535, SQLite 32,766).
 pub const MAX_PARAMS: usize = 30_000;
@@ -41,7 +36,48 @@ pub fn rows_per_insert<E: sea_orm::EntityTrait>() -> usize {
     (MAX_PARAMS / E::Column::iter().count()).max(1)
 }
 
+/// Connects to the configured database (creating a SQLite file if missing) and, when the
+/// settings say so, applies pending migrations.
+///
+/// # Errors
+/// The database cannot be reached, or a migration fails.
 pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection, StatementCounter)> {
+    let mut db = Database::connect(options(settings)).await.context("cannot connect to the database")?;
+    let counter = StatementCounter::default();
+    count_into(&mut db, &counter);
+    if settings.migrate_on_start {
+        Migrator::up(&db, None).await.context("migrations failed")?;
+    }
+    Ok((db, counter))
+}
+
+/// A pool of at most `max` connections on the configured database, opened as they are
+/// needed by the tasks that need them, counting its statements into `counter`: an HTTP
+/// worker's own pool (see `startup`), whose connections are driven by the worker's runtime.
+///
+/// # Errors
+/// The settings' URL is not one a pool can be made for.
+pub async fn worker_pool(
+    settings: &Settings,
+    counter: &StatementCounter,
+    max: u32,
+) -> anyhow::Result<DatabaseConnection> {
+    let mut options = options(settings);
+    options.max_connections(max.max(1)).min_connections(0).connect_lazy(true);
+    let mut db = Database::connect(options).await.context("cannot make a worker's pool")?;
+    count_into(&mut db, counter);
+    Ok(db)
+}
+
+fn count_into(db: &mut DatabaseConnection, counter: &StatementCounter) {
+    let inner = counter.0.clone();
+    db.set_metric_callback(move |_| {
+        inner.fetch_add(1, Ordering::Relaxed);
+    });
+}
+
+/// The pool's options for the configured database, tuned per backend.
+fn options(settings: &Settings) -> ConnectOptions {
     let url = settings.database_url();
     let sqlite = url.starts_with("sqlite:");
     let mut options = ConnectOptions::new(url.to_owned());
@@ -69,16 +105,7 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<(DatabaseConnection,
                 .create_if_missing(true)
         });
     }
-    let mut db = Database::connect(options).await.context("cannot connect to the database")?;
-    let counter = StatementCounter::default();
-    let inner = counter.0.clone();
-    db.set_metric_callback(move |_| {
-        inner.fetch_add(1, Ordering::Relaxed);
-    });
-    if settings.migrate_on_start {
-        Migrator::up(&db, None).await.context("migrations failed")?;
-    }
-    Ok((db, counter))
+    options
 }
 
 /// Starts a transaction that will write. On SQLite it takes the write lock at once

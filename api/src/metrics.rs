@@ -173,10 +173,12 @@ impl Metrics {
     }
 
     /// The metrics as OpenMetrics text, with the pool and database read now.
-    pub fn render(&self, db: &DatabaseConnection, statements: &StatementCounter, sources: Sources) -> String {
+    /// `pools`: every pool of the server (the main one and the HTTP workers'), summed.
+    pub fn render(&self, pools: &[DatabaseConnection], statements: &StatementCounter, sources: Sources) -> String {
         let Sources { database_up: up, redis_failures, subscriptions } = sources;
         self.subscriptions.set(crate::domain::counts::to_i64(subscriptions));
-        let (size, idle, max) = pool_usage(db);
+        let (size, idle, max) =
+            pools.iter().map(pool_usage).fold((0, 0, 0), |(s, i, m), (size, idle, max)| (s + size, i + idle, m + max));
         self.pool.get_or_create(&PoolLabels { state: "idle".into() }).set(idle);
         self.pool.get_or_create(&PoolLabels { state: "in_use".into() }).set(size - idle);
         self.pool_max.set(max);

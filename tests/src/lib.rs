@@ -109,6 +109,8 @@ pub struct TestApp {
     pub admin: String,
     /// Stops the server as SIGTERM would.
     pub server: actix_web::dev::ServerHandle,
+    /// Every pool of the server (see [`Application::pools`]).
+    pools: interlib::http::PoolList,
 }
 
 impl TestApp {
@@ -141,6 +143,7 @@ impl TestApp {
         let db = app.db();
         let statements = app.statements();
         let server = app.handle();
+        let pools = app.pools();
         tokio::spawn(app.run_until_stopped());
         Self {
             address: format!("http://127.0.0.1:{port}"),
@@ -155,7 +158,14 @@ impl TestApp {
             admin: mint(&keys, Role::Admin, &[], None, None),
             keys,
             server,
+            pools,
         }
+    }
+
+    /// Every connection pool of the server: the one it was built on, then, on PostgreSQL,
+    /// each HTTP worker's (a worker's appears when the worker starts).
+    pub fn pools(&self) -> Vec<DatabaseConnection> {
+        self.pools.lock().map(|pools| pools.clone()).unwrap_or_default()
     }
 
     /// A token of `role` with its scope (integer keys), valid for an hour.

@@ -51,7 +51,7 @@ pub async fn capture(
             seen.push(info.statement.clone());
         }
     });
-    let app = Application::with_database(&settings, db, counter).await?;
+    let app = Application::with_shared_pool(&settings, db, counter).await?;
     let endpoint = format!("http://127.0.0.1:{}/graphql", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());

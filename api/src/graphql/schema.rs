@@ -35,6 +35,7 @@ pub struct Mutation(MutationRoot, RoundMutations, ConsentMutations);
 pub type AppSchema = Schema<Query, Mutation, SubscriptionRoot>;
 
 /// How the schema guards and presents itself.
+#[derive(Clone)]
 pub struct SchemaOptions {
     pub limits: QueryLimits,
     pub limiter: Arc<RateLimiter>,

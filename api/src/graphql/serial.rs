@@ -193,9 +193,13 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
 /// Adds a field's value under its response key, merging the objects (and lists of
 /// objects) of a key selected twice, as async-graphql's `insert_value` does.
 fn insert(target: &mut IndexMap<Name, Value>, name: Name, value: Value) {
-    let Some(previous) = target.get_mut(&name) else {
-        target.insert(name, value);
-        return;
+    // One hash of the key, whether it is new (nearly always) or selected again.
+    let previous = match target.entry(name) {
+        async_graphql::indexmap::map::Entry::Vacant(entry) => {
+            entry.insert(value);
+            return;
+        }
+        async_graphql::indexmap::map::Entry::Occupied(entry) => entry.into_mut(),
     };
     match (previous, value) {
         (Value::Object(into), Value::Object(from)) => {

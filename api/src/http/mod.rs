@@ -34,12 +34,18 @@ use crate::service::page::PageLimits;
 use crate::service::sync::SyncOptions;
 use crate::settings::QueryLimits;
 
+/// Every connection pool of a server (see `startup::WorkerPools`).
+pub type PoolList = Arc<std::sync::Mutex<Vec<DatabaseConnection>>>;
+
 /// What the handlers share.
+#[derive(Clone)]
 pub struct HttpState {
     pub schema: AppSchema,
     /// The root fields that may be `null` (see `graphql::nullable_roots`).
     pub nullable_roots: Arc<std::collections::HashSet<String>>,
     pub db: DatabaseConnection,
+    /// Every pool of the server: the main one, then each HTTP worker's (for the metrics).
+    pub pools: PoolList,
     pub max_body_bytes: usize,
     pub page_limits: PageLimits,
     pub keys: Arc<KeyRing>,

@@ -53,11 +53,18 @@ async fn an_exhausted_pool_is_service_unavailable_and_the_server_recovers() {
     let app = TestApp::spawn_with(|s| {
         s.database_max_connections = 1;
         s.database_acquire_timeout_secs = 1;
+        s.http_workers = 1;
     })
     .await;
     assert_eq!(query(&app).await.0, 200);
-    // Hold the pool's only connection.
-    let held = app.db.begin().await.expect("the connection");
+    // Hold the only connection of every pool: on PostgreSQL the one the server was built
+    // on (its background work) and the worker's own.
+    let pools = app.pools();
+    assert_eq!(pools.len(), if postgres_base_url().is_some() { 2 } else { 1 }, "a pool per worker on PostgreSQL");
+    let mut held = Vec::new();
+    for pool in &pools {
+        held.push(pool.begin().await.expect("the connection"));
+    }
     let started = Instant::now();
     let (status, _, body) = query(&app).await;
     assert_eq!(status, 503, "{body}");
@@ -82,7 +89,9 @@ async fn an_exhausted_pool_is_service_unavailable_and_the_server_recovers() {
     assert!(started.elapsed() < Duration::from_millis(500), "refused at once, took {:?}", started.elapsed());
     assert_eq!(app.get("/readyz").await.status(), 503);
     assert_eq!(app.get("/healthz").await.status(), 200);
-    held.rollback().await.expect("released");
+    for transaction in held {
+        transaction.rollback().await.expect("released");
+    }
     until_ready(&app, Duration::from_secs(10)).await;
     assert_eq!(query(&app).await.0, 200);
 }

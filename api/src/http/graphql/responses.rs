@@ -262,11 +262,12 @@ impl serde::Serialize for Sorted<'_> {
         use serde::ser::{SerializeMap, SerializeSeq};
         match self.0 {
             ConstValue::Object(fields) => {
-                let mut keys: Vec<&Name> = fields.keys().collect();
-                keys.sort_unstable_by(|a, b| a.as_str().cmp(b.as_str()));
-                let mut map = serializer.serialize_map(Some(keys.len()))?;
-                for key in keys {
-                    map.serialize_entry(key.as_str(), &Sorted(&fields[key]))?;
+                // The entries themselves are sorted: no key is looked up (and hashed) again.
+                let mut entries: Vec<(&Name, &ConstValue)> = fields.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
+                let mut map = serializer.serialize_map(Some(entries.len()))?;
+                for (key, value) in entries {
+                    map.serialize_entry(key.as_str(), &Sorted(value))?;
                 }
                 map.end()
             }
