@@ -39,8 +39,10 @@ pub fn items_in<'a>(here: &Lookahead<'a>) -> Option<Lookahead<'a>> {
 }
 
 fn unique<K: Eq + Hash + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
-    let mut seen = std::collections::HashSet::new();
-    keys.into_iter().filter(|k| seen.insert(k.clone())).collect()
+    let keys = keys.into_iter();
+    // Sized once: growing the set rehashes every key seen so far.
+    let mut seen = std::collections::HashSet::with_capacity(keys.size_hint().0);
+    keys.filter(|k| seen.insert(k.clone())).collect()
 }
 
 /// Loads one row per key and caches them.

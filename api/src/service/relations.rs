@@ -22,7 +22,9 @@ use crate::service::rows::{self, ByIndex};
 
 /// `(key, value)` pairs grouped by key, in their original order.
 fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
-    let mut map: HashMap<K, Vec<V>> = HashMap::new();
+    let pairs = pairs.into_iter();
+    // At most one key per row: sized once rather than grown (and rehashed) several times.
+    let mut map: HashMap<K, Vec<V>> = HashMap::with_capacity(pairs.size_hint().0);
     for (key, value) in pairs {
         map.entry(key).or_default().push(value);
     }

@@ -70,6 +70,14 @@ struct Args {
     /// Reuse the database of the previous run of this backend instead of seeding anew.
     #[arg(long)]
     reuse: bool,
+    /// Only send this many requests of the measured query (one after the other, the
+    /// countries in turn) to a server already listening on `--port`, check them, and exit:
+    /// for a profiler around that server (`tests/profile-read-path.sh`).
+    #[arg(long, requires = "port")]
+    send: Option<usize>,
+    /// The port of the server `--send` sends to, on 127.0.0.1.
+    #[arg(long)]
+    port: Option<u16>,
     #[command(flatten)]
     db: DatabaseArgs,
 }
@@ -101,9 +109,12 @@ async fn main() -> anyhow::Result<()> {
         Some(path) => Box::leak(std::fs::read_to_string(path)?.into_boxed_str()),
         None => QUERY,
     };
-    let url = prepare_database(&args).await?;
     interlib::install_tls_provider();
     let token: Option<&'static str> = token(args.caller)?.map(|t| &*Box::leak(t.into_boxed_str()));
+    if let (Some(count), Some(port)) = (args.send, args.port) {
+        return send(count, port, query, token).await;
+    }
+    let url = prepare_database(&args).await?;
     let variables: Vec<Value> = COUNTRIES.iter().map(|code| json!({ "code": code })).collect();
     let captured = replay::capture(&url, query, token, &variables).await?;
     let counts: Vec<usize> = captured.iter().map(Vec::len).collect();
@@ -305,6 +316,24 @@ impl Segment {
         )
     }
 }
+/// Sends `count` requests of `query` to the server on `port`, one after the other.
+async fn send(count: usize, port: u16, query: &str, token: Option<&str>) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    for i in 0..count {
+        let mut request = client
+            .post(format!("http://127.0.0.1:{port}/graphql"))
+            .json(&json!({ "query": query, "variables": { "code": COUNTRIES[i % COUNTRIES.len()] } }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let body: Value = request.send().await?.json().await?;
+        if !replay::only_denied_fields(&body) {
+            bail!("request {i} failed: {body}");
+        }
+    }
+    Ok(())
+}
+
 /// A token for `caller`, signed like `interlib token mint` with the server's settings.
 fn token(caller: Caller) -> anyhow::Result<Option<String>> {
     let (role, countries) = match caller {
