@@ -1,4 +1,4 @@
-//! The database connection: one pool for SQLite or PostgreSQL, tuned per backend, with a
+//! The database connection: pools for SQLite or PostgreSQL, tuned per backend, with a
 //! counter of executed SQL statements (used by tests to catch N+1 queries, and by metrics).
 
 use std::sync::{
@@ -35,6 +35,10 @@ pub fn rows_per_insert<E: sea_orm::EntityTrait>() -> usize {
     use sea_orm::Iterable;
     (MAX_PARAMS / E::Column::iter().count()).max(1)
 }
+
+/// Every connection pool of a server: the one it was built on, then, on PostgreSQL, each
+/// HTTP worker's (see `startup::WorkerPools`).
+pub type PoolList = Arc<std::sync::Mutex<Vec<DatabaseConnection>>>;
 
 /// Connects to the configured database (creating a SQLite file if missing) and, when the
 /// settings say so, applies pending migrations.
@@ -131,10 +135,12 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTra
 /// pings the database until it answers again: the server recovers by itself.
 ///
 /// An exhausted pool looks the same from here (the probe's ping cannot get a connection
-/// either): the server then sheds load until a ping gets through.
+/// either): the server then sheds load until a ping gets through. Every pool of the server
+/// is pinged (on PostgreSQL each HTTP worker has its own, see `startup`), so one worker's
+/// exhausted pool keeps the gate closed until it has a connection to give again.
 #[derive(Debug)]
 pub struct DbHealth {
-    db: DatabaseConnection,
+    pools: PoolList,
     up: AtomicBool,
     probing: AtomicBool,
     /// How long a ping may take before the database counts as unreachable.
@@ -142,9 +148,10 @@ pub struct DbHealth {
 }
 
 impl DbHealth {
-    /// Health of `db`, assumed up.
-    pub fn new(db: DatabaseConnection, ping_timeout: Duration) -> Arc<Self> {
-        Arc::new(Self { db, up: AtomicBool::new(true), probing: AtomicBool::new(false), ping_timeout })
+    /// Health of the database seen through `pools` (every pool of the server, as they are
+    /// added), assumed up.
+    pub fn new(pools: PoolList, ping_timeout: Duration) -> Arc<Self> {
+        Arc::new(Self { pools, up: AtomicBool::new(true), probing: AtomicBool::new(false), ping_timeout })
     }
 
     /// Whether the database answered the last look.
@@ -152,9 +159,13 @@ impl DbHealth {
         self.up.load(Ordering::Relaxed)
     }
 
-    /// Pings the database now (with the ping timeout) and records the answer.
+    /// Pings the database through every pool now (together, within the ping timeout) and
+    /// records the answer: up when every pool answered.
     pub async fn check(self: &Arc<Self>) -> bool {
-        let up = matches!(tokio::time::timeout(self.ping_timeout, self.db.ping()).await, Ok(Ok(())));
+        let pools = self.pools.lock().map(|pools| pools.clone()).unwrap_or_default();
+        let pings = futures::future::join_all(pools.iter().map(DatabaseConnection::ping));
+        let up =
+            tokio::time::timeout(self.ping_timeout, pings).await.is_ok_and(|answers| answers.iter().all(Result::is_ok));
         if up {
             self.up.store(true, Ordering::Relaxed);
         } else {

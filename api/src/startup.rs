@@ -148,7 +148,8 @@ impl Application {
         self.port
     }
 
-    /// The connection pool the server uses.
+    /// The connection pool the server was built on: all its work on SQLite; on PostgreSQL
+    /// its background work, the HTTP workers having pools of their own ([`pools`](Self::pools)).
     pub fn db(&self) -> DatabaseConnection {
         self.db.clone()
     }
@@ -222,13 +223,14 @@ async fn http_state(
     };
     let schema = build_schema(context.clone(), options.clone());
     let nullable_roots = Arc::new(crate::http::graphql::nullable_roots(&schema.sdl()));
+    let pools: PoolList = Arc::new(std::sync::Mutex::new(vec![db.clone()]));
     let state = HttpState {
         schema,
         nullable_roots,
         sync,
         bulk_max_bytes: settings.bulk_max_bytes,
         db: db.clone(),
-        pools: Arc::new(std::sync::Mutex::new(vec![db.clone()])),
+        pools: pools.clone(),
         max_body_bytes: settings.max_body_bytes,
         page_limits,
         keys: Arc::new(keys),
@@ -236,7 +238,7 @@ async fn http_state(
         limiter,
         persisted: Arc::new(persisted),
         metrics: Arc::new(Metrics::new()),
-        health: DbHealth::new(db.clone(), Duration::from_secs(2)),
+        health: DbHealth::new(pools, Duration::from_secs(2)),
         statements: statements.clone(),
         trust_forwarded_for: settings.rate_limit.trust_forwarded_for,
         graphiql: settings.graphiql_enabled(),

@@ -26,6 +26,7 @@ use tracing_actix_web::RequestId;
 use std::sync::Arc;
 
 use crate::auth::KeyRing;
+pub use crate::db::PoolList;
 use crate::db::{DbHealth, StatementCounter};
 use crate::graphql::AppSchema;
 use crate::metrics::Metrics;
@@ -33,9 +34,6 @@ use crate::ratelimit::RateLimiter;
 use crate::service::page::PageLimits;
 use crate::service::sync::SyncOptions;
 use crate::settings::QueryLimits;
-
-/// Every connection pool of a server (see `startup::WorkerPools`).
-pub type PoolList = Arc<std::sync::Mutex<Vec<DatabaseConnection>>>;
 
 /// What the handlers share.
 #[derive(Clone)]
