@@ -37,8 +37,51 @@ pub fn rows_per_insert<E: sea_orm::EntityTrait>() -> usize {
 }
 
 /// Every connection pool of a server: the one it was built on, then, on PostgreSQL, each
-/// HTTP worker's (see `startup::WorkerPools`).
-pub type PoolList = Arc<std::sync::Mutex<Vec<DatabaseConnection>>>;
+/// running HTTP worker's (see `startup::WorkerPools`). Read by the health probe and the
+/// metrics.
+#[derive(Debug, Clone)]
+pub struct PoolList {
+    pools: Arc<std::sync::Mutex<Vec<(u64, DatabaseConnection)>>>,
+    next: Arc<AtomicU64>,
+}
+
+impl PoolList {
+    /// The list of the one pool a server is built on.
+    pub fn new(first: DatabaseConnection) -> Self {
+        Self { pools: Arc::new(std::sync::Mutex::new(vec![(0, first)])), next: Arc::new(AtomicU64::new(1)) }
+    }
+
+    /// Every pool now.
+    pub fn all(&self) -> Vec<DatabaseConnection> {
+        self.pools.lock().map(|pools| pools.iter().map(|(_, db)| db.clone()).collect()).unwrap_or_default()
+    }
+
+    /// Adds `db` to the list for as long as the returned registration lives: a worker's pool
+    /// leaves the list with the worker (a worker that actix restarts after a fault must not
+    /// leave behind a pool whose connections no runtime drives any more).
+    pub fn register(&self, db: DatabaseConnection) -> PoolRegistration {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut pools) = self.pools.lock() {
+            pools.push((id, db));
+        }
+        PoolRegistration { list: self.clone(), id }
+    }
+}
+
+/// A pool's place in a [`PoolList`], given up when dropped.
+#[derive(Debug)]
+pub struct PoolRegistration {
+    list: PoolList,
+    id: u64,
+}
+
+impl Drop for PoolRegistration {
+    fn drop(&mut self) {
+        if let Ok(mut pools) = self.list.pools.lock() {
+            pools.retain(|(id, _)| *id != self.id);
+        }
+    }
+}
 
 /// Connects to the configured database (creating a SQLite file if missing) and, when the
 /// settings say so, applies pending migrations.
@@ -162,7 +205,7 @@ impl DbHealth {
     /// Pings the database through every pool now (together, within the ping timeout) and
     /// records the answer: up when every pool answered.
     pub async fn check(self: &Arc<Self>) -> bool {
-        let pools = self.pools.lock().map(|pools| pools.clone()).unwrap_or_default();
+        let pools = self.pools.all();
         let pings = futures::future::join_all(pools.iter().map(DatabaseConnection::ping));
         let up =
             tokio::time::timeout(self.ping_timeout, pings).await.is_ok_and(|answers| answers.iter().all(Result::is_ok));
@@ -196,5 +239,26 @@ impl DbHealth {
 
     fn mark_down(self: &Arc<Self>) {
         self.report_failure();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pool_leaves_the_list_with_its_registration() {
+        let pool = || async { Database::connect("sqlite::memory:").await.expect("a pool") };
+        let list = PoolList::new(pool().await);
+        let first = list.register(pool().await);
+        let second = list.register(pool().await);
+        assert_eq!(list.all().len(), 3);
+        drop(first);
+        assert_eq!(list.all().len(), 2);
+        // The pool the list was made with stays, and so does the later registration.
+        drop(second);
+        assert_eq!(list.all().len(), 1);
+        let health = DbHealth::new(list.clone(), Duration::from_secs(1));
+        assert!(health.check().await, "the one pool left answers");
     }
 }

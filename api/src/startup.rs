@@ -223,7 +223,7 @@ async fn http_state(
     };
     let schema = build_schema(context.clone(), options.clone());
     let nullable_roots = Arc::new(crate::http::graphql::nullable_roots(&schema.sdl()));
-    let pools: PoolList = Arc::new(std::sync::Mutex::new(vec![db.clone()]));
+    let pools = PoolList::new(db.clone());
     let state = HttpState {
         schema,
         nullable_roots,
@@ -231,6 +231,7 @@ async fn http_state(
         bulk_max_bytes: settings.bulk_max_bytes,
         db: db.clone(),
         pools: pools.clone(),
+        registration: None,
         max_body_bytes: settings.max_body_bytes,
         page_limits,
         keys: Arc::new(keys),
@@ -279,12 +280,10 @@ impl WorkerPools {
     /// The state of the worker this runs on, over a pool of its own.
     async fn state(&self) -> anyhow::Result<HttpState> {
         let db = db::worker_pool(&self.settings, &self.state.statements, self.max).await?;
-        if let Ok(mut pools) = self.state.pools.lock() {
-            pools.push(db.clone());
-        }
+        let registration = Some(Arc::new(self.state.pools.register(db.clone())));
         let context = ApiContext { db: db.clone(), ..self.context.clone() };
         let schema = build_schema(context, self.options.clone());
-        Ok(HttpState { schema, db, ..self.state.clone() })
+        Ok(HttpState { schema, db, registration, ..self.state.clone() })
     }
 }
 

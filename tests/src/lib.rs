@@ -165,7 +165,7 @@ impl TestApp {
     /// Every connection pool of the server: the one it was built on, then, on PostgreSQL,
     /// each HTTP worker's (a worker's appears when the worker starts).
     pub fn pools(&self) -> Vec<DatabaseConnection> {
-        self.pools.lock().map(|pools| pools.clone()).unwrap_or_default()
+        self.pools.all()
     }
 
     /// A token of `role` with its scope (integer keys), valid for an hour.

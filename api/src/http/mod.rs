@@ -44,6 +44,8 @@ pub struct HttpState {
     pub db: DatabaseConnection,
     /// Every pool of the server: the main one, then each HTTP worker's (for the metrics).
     pub pools: PoolList,
+    /// This worker's pool's place in `pools` (`None`: the pool the server was built on).
+    pub registration: Option<Arc<crate::db::PoolRegistration>>,
     pub max_body_bytes: usize,
     pub page_limits: PageLimits,
     pub keys: Arc<KeyRing>,

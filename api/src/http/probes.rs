@@ -32,7 +32,7 @@ pub async fn metrics(req: actix_web::HttpRequest, state: web::Data<HttpState>) -
         redis_failures: state.limiter.redis_failures(),
         subscriptions: state.notifier.subscribers(),
     };
-    let pools = state.pools.lock().map(|pools| pools.clone()).unwrap_or_else(|_| vec![state.db.clone()]);
+    let pools = state.pools.all();
     let text = state.metrics.render(&pools, &state.statements, sources);
     let accept = req.headers().get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
     if accept.to_ascii_lowercase().contains("application/openmetrics-text") {
