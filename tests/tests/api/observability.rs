@@ -1,7 +1,7 @@
 //! `/metrics`: requests and latency by operation, errors by code, rate-limit refusals,
 //! the database pool.
 
-use interlib_tests::TestApp;
+use interlib_tests::{TestApp, postgres_base_url};
 use serde_json::json;
 
 /// The value of the first sample line that starts with `series`.
@@ -37,7 +37,16 @@ async fn metrics_count_operations_errors_refusals_and_the_pool() {
     assert_eq!(count("interlib_graphql_errors_total{code=\"RATE_LIMITED\"}"), 1.0);
     assert_eq!(count("interlib_rate_limited_total"), 1.0);
     assert!(count("interlib_http_responses_total{status=\"429\"}") >= 1.0);
-    assert!(count("interlib_db_pool_max_connections") >= 1.0);
+    // Every pool counts: on PostgreSQL each HTTP worker's own (its share of the 10
+    // connections) beside the one the server was built on.
+    let workers = app.pools().len() - 1;
+    if postgres_base_url().is_some() {
+        assert!(workers >= 1, "a pool per worker on PostgreSQL");
+    } else {
+        assert_eq!(workers, 0, "one pool on SQLite");
+    }
+    let max = 10 + workers * 10usize.div_ceil(workers.max(1));
+    assert_eq!(count("interlib_db_pool_max_connections"), max as f64);
     assert!(text.contains("interlib_db_pool_connections{state=\"idle\"}"));
     assert!(text.contains("interlib_db_pool_connections{state=\"in_use\"}"));
     assert_eq!(count("interlib_database_up"), 1.0);
