@@ -9,13 +9,17 @@
 #   REQUESTS=80 TOP=60 bash tests/profile-read-path.sh
 #   KEEP=/tmp/read-path.callgrind bash tests/profile-read-path.sh   # keeps the profile, for
 #                                     # callgrind_annotate --inclusive=yes or kcachegrind
+#   BIN=/tmp/loadbench-before bash tests/profile-read-path.sh   # another build of loadbench
+#                                     # (say, a copy from before a change), not rebuilt
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${REQUESTS:-40}
 top=${TOP:-30}
 url=${PROFILE_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/interlib_bench?sslmode=disable}
-cargo build --quiet --release -p interlib-tests --bin loadbench
-bin=target/release/loadbench
+if [ -z "${BIN:-}" ]; then
+  cargo build --quiet --release -p interlib-tests --bin loadbench
+fi
+bin=${BIN:-target/release/loadbench}
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$work/out" \

@@ -2,25 +2,69 @@
 //! counter of executed SQL statements (used by tests to catch N+1 queries, and by metrics).
 
 use std::sync::{
-    Arc,
+    Arc, OnceLock,
     atomic::{AtomicBool, AtomicU64, Ordering},
 };
 use std::time::Duration;
 
 use anyhow::Context;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, Statement};
 
 use crate::settings::Settings;
 
-/// Counts the SQL statements run on a connection pool.
-#[derive(Debug, Clone, Default)]
-pub struct StatementCounter(Arc<AtomicU64>);
+/// Counts the SQL statements the server runs, on every pool, and lets one caller watch them.
+#[derive(Clone, Default)]
+pub struct StatementCounter(Arc<Tally>);
+
+#[derive(Default)]
+struct Tally {
+    count: AtomicU64,
+    watcher: OnceLock<Watcher>,
+}
+
+type Watcher = Box<dyn Fn(&Statement) + Send + Sync>;
+
+impl std::fmt::Debug for StatementCounter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StatementCounter").field("count", &self.get()).finish_non_exhaustive()
+    }
+}
 
 impl StatementCounter {
     /// Statements executed so far.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.count.load(Ordering::Relaxed)
+    }
+
+    /// Counts `statement` (and shows it to the watcher, if any).
+    pub fn record(&self, statement: &Statement) {
+        self.0.count.fetch_add(1, Ordering::Relaxed);
+        if let Some(watcher) = self.0.watcher.get() {
+            watcher(statement);
+        }
+    }
+
+    /// Shows every statement counted from now on to `watcher` (a benchmark capturing what
+    /// the server sends). One watcher per counter: `false` if there already was one.
+    pub fn watch(&self, watcher: impl Fn(&Statement) + Send + Sync + 'static) -> bool {
+        self.0.watcher.set(Box::new(watcher)).is_ok()
+    }
+}
+
+/// A pool with its server's statement counter: where the read path reads its rows from.
+/// On PostgreSQL, [`rows`](crate::service::rows) reads them straight from the driver's pool
+/// and counts them itself (see there why); anything else goes through SeaORM.
+#[derive(Clone, Debug)]
+pub struct Reader {
+    pub conn: DatabaseConnection,
+    pub statements: StatementCounter,
+}
+
+impl Reader {
+    /// The rows of `conn`, counted into `statements`.
+    pub fn new(conn: DatabaseConnection, statements: StatementCounter) -> Self {
+        Self { conn, statements }
     }
 }
 
@@ -117,10 +161,8 @@ pub async fn worker_pool(
 }
 
 fn count_into(db: &mut DatabaseConnection, counter: &StatementCounter) {
-    let inner = counter.0.clone();
-    db.set_metric_callback(move |_| {
-        inner.fetch_add(1, Ordering::Relaxed);
-    });
+    let counter = counter.clone();
+    db.set_metric_callback(move |info| counter.record(info.statement));
 }
 
 /// The pool's options for the configured database, tuned per backend.

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 
 use crate::auth::KeyRing;
 use crate::db::DbHealth;
-use crate::db::{self, StatementCounter};
+use crate::db::{self, Reader, StatementCounter};
 use crate::graphql::context::ApiContext;
 use crate::graphql::{SchemaOptions, build_schema};
 use crate::http::persisted::PersistedQueries;
@@ -62,29 +62,6 @@ impl Application {
         db: DatabaseConnection,
         statements: StatementCounter,
     ) -> anyhow::Result<Self> {
-        Self::on_pools(settings, db, statements, Pools::PerWorker).await
-    }
-
-    /// [`with_database`](Self::with_database), with every statement on `db` itself, even
-    /// on PostgreSQL: for a caller that watches the pool's statements (a metric callback on
-    /// `db` is not carried over to the pools of the workers).
-    ///
-    /// # Errors
-    /// The reference data cannot be read, or the address cannot be bound.
-    pub async fn with_shared_pool(
-        settings: &Settings,
-        db: DatabaseConnection,
-        statements: StatementCounter,
-    ) -> anyhow::Result<Self> {
-        Self::on_pools(settings, db, statements, Pools::Shared).await
-    }
-
-    async fn on_pools(
-        settings: &Settings,
-        db: DatabaseConnection,
-        statements: StatementCounter,
-        pools: Pools,
-    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(&settings.bind_address)
             .with_context(|| format!("cannot bind {}", settings.bind_address))?;
         let port = listener.local_addr()?.port();
@@ -97,7 +74,7 @@ impl Application {
         // On PostgreSQL every worker has a pool of its own (see `WorkerPools`); SQLite's
         // driver runs each connection on a thread of its own anyway, and an in-memory
         // database would be another database in every pool.
-        let per_worker = pools == Pools::PerWorker && !settings.database_url().starts_with("sqlite:");
+        let per_worker = !settings.database_url().starts_with("sqlite:");
         let pools = per_worker.then(|| {
             let max = settings.database_max_connections.div_ceil(u32::try_from(workers).unwrap_or(u32::MAX)).max(1);
             Arc::new(WorkerPools { settings: settings.clone(), state: state.clone(), context, options, max })
@@ -208,6 +185,7 @@ async fn http_state(
     let notifier = Notifier::new(db.clone(), Duration::from_millis(settings.subscription_poll_ms));
     let context = ApiContext {
         db: db.clone(),
+        reader: Reader::new(db.clone(), statements.clone()),
         page_limits,
         countries: Arc::new(countries),
         sync,
@@ -250,15 +228,6 @@ async fn http_state(
     Ok((state, context, options))
 }
 
-/// Where the HTTP workers' statements run.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Pools {
-    /// On PostgreSQL, each worker's pool (see [`WorkerPools`]); on SQLite, the one pool.
-    PerWorker,
-    /// The one pool the server was built on.
-    Shared,
-}
-
 /// A connection pool for each HTTP worker, on PostgreSQL. Each worker is a single-threaded
 /// runtime, and a connection is driven by the runtime that opened it: with one pool shared
 /// by the workers, most answers from PostgreSQL woke another worker's thread to hand the
@@ -281,7 +250,8 @@ impl WorkerPools {
     async fn state(&self) -> anyhow::Result<HttpState> {
         let db = db::worker_pool(&self.settings, &self.state.statements, self.max).await?;
         let registration = Some(Arc::new(self.state.pools.register(db.clone())));
-        let context = ApiContext { db: db.clone(), ..self.context.clone() };
+        let reader = Reader::new(db.clone(), self.state.statements.clone());
+        let context = ApiContext { db: db.clone(), reader, ..self.context.clone() };
         let schema = build_schema(context, self.options.clone());
         Ok(HttpState { schema, db, registration, ..self.state.clone() })
     }

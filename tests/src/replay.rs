@@ -30,8 +30,8 @@ fn quiet(url: &str) -> Settings {
 }
 
 /// For each of `variables`, the statements a server on the database at `url` sends to
-/// answer `query` (as `token`'s caller): a server in this process, whose pool records
-/// every statement it runs, answers each request once.
+/// answer `query` (as `token`'s caller): a server in this process, whose statement
+/// counter shows us every statement it runs, answers each request once.
 ///
 /// # Errors
 /// The server cannot start, or a request fails or answers with errors other than the
@@ -43,15 +43,15 @@ pub async fn capture(
     variables: &[Value],
 ) -> anyhow::Result<Vec<Statements>> {
     let settings = quiet(url);
-    let (mut db, counter) = interlib::db::connect(&settings).await?;
+    let (db, counter) = interlib::db::connect(&settings).await?;
     let seen: Arc<Mutex<Statements>> = Arc::default();
     let sink = seen.clone();
-    db.set_metric_callback(move |info| {
+    counter.watch(move |statement| {
         if let Ok(mut seen) = sink.lock() {
-            seen.push(info.statement.clone());
+            seen.push(statement.clone());
         }
     });
-    let app = Application::with_shared_pool(&settings, db, counter).await?;
+    let app = Application::with_database(&settings, db, counter).await?;
     let endpoint = format!("http://127.0.0.1:{}/graphql", app.port());
     let handle = app.handle();
     tokio::spawn(app.run_until_stopped());

@@ -3,16 +3,23 @@
 
 use std::sync::Arc;
 
+use std::borrow::Cow;
+
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
 use async_graphql::{
-    Object, ObjectType,
+    ContainerType, Context, ContextSelectionSet, Object, ObjectType, OutputType, Positioned, ServerResult, Value,
     connection::{Connection, Edge, EmptyFields},
 };
 use futures::future::BoxFuture;
-use sea_orm::{DatabaseConnection, EntityTrait, PaginatorTrait, Select};
+use sea_orm::{EntityTrait, Select};
+
+use crate::db::Reader;
 
 use crate::error::ApiResult;
-use crate::graphql::serial::Serial;
+use crate::graphql::serial::{self, Serial};
 use crate::service::page::{Cursor, Page};
+use crate::service::rows;
 
 /// The extra fields every connection has.
 #[derive(Clone)]
@@ -22,7 +29,7 @@ pub struct ConnectionTotals {
 
 impl ConnectionTotals {
     /// Totals that count the rows of `select` (without its ordering and paging).
-    pub fn of<E>(db: &DatabaseConnection, select: Select<E>) -> Self
+    pub fn of<E>(db: &Reader, select: Select<E>) -> Self
     where
         E: EntityTrait,
         E::Model: Sync,
@@ -32,7 +39,7 @@ impl ConnectionTotals {
             count: Arc::new(move || {
                 let db = db.clone();
                 let select = select.clone();
-                Box::pin(async move { Ok(select.count(&db).await?) })
+                Box::pin(async move { Ok(rows::count(&db, select).await?) })
             }),
         }
     }
@@ -40,7 +47,7 @@ impl ConnectionTotals {
 
 impl ConnectionTotals {
     /// Totals already counted (by a batched count), or counted on demand from `select`.
-    pub fn known_or<E>(total: Option<u64>, db: &DatabaseConnection, select: Select<E>) -> Self
+    pub fn known_or<E>(total: Option<u64>, db: &Reader, select: Select<E>) -> Self
     where
         E: EntityTrait,
         E::Model: Sync,
@@ -61,9 +68,51 @@ impl ConnectionTotals {
     }
 }
 
-/// A Relay connection of `N` with `totalCount`. Its nodes are resolved one field after
-/// the other ([`Serial`]).
-pub type Conn<N> = Connection<Cursor, Serial<N>, ConnectionTotals, EmptyFields>;
+type Inner<N> = Connection<Cursor, Serial<N>, ConnectionTotals, EmptyFields>;
+
+/// A Relay connection of `N` with `totalCount`: async-graphql's `Connection` in the schema
+/// (the same types, fields and SDL), whose `nodes` and `edges` are resolved as [`Items`]
+/// are, without async-graphql's per-item extension chain, and whose nodes are resolved
+/// one field after the other ([`Serial`]).
+pub struct Conn<N: ObjectType>(Inner<N>);
+
+impl<N: ObjectType> OutputType for Conn<N> {
+    fn type_name() -> Cow<'static, str> {
+        Inner::<N>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        Inner::<N>::qualified_type_name()
+    }
+
+    fn introspection_type_name(&self) -> Cow<'static, str> {
+        self.0.introspection_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        Inner::<N>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, _field: &Positioned<Field>) -> ServerResult<Value> {
+        serial::resolve(ctx, self).await
+    }
+}
+
+impl<N: ObjectType> ContainerType for Conn<N> {
+    async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
+        let field = ctx.item;
+        let items = ctx.with_selection_set(&field.node.selection_set);
+        let edges = &self.0.edges;
+        let list = match field.node.name.node.as_str() {
+            "nodes" => serial::list(&items, edges.iter().map(|edge| (&edge.node, field))).await,
+            "edges" => serial::list(&items, edges.iter().map(|edge| (Serial(edge), field))).await,
+            _ => return self.0.resolve_field(ctx).await,
+        };
+        list.map(Some)
+    }
+}
+
+impl<N: ObjectType> ObjectType for Conn<N> {}
 
 /// Turns a page of models into a connection of GraphQL objects.
 pub fn connection<M, N>(page: Page<M>, totals: ConnectionTotals) -> Conn<N>
@@ -72,5 +121,5 @@ where
 {
     let mut conn = Connection::with_additional_fields(page.has_previous_page, page.has_next_page, totals);
     conn.edges = page.rows.into_iter().map(|(cursor, model)| Edge::new(cursor, Serial(N::from(model)))).collect();
-    conn
+    Conn(conn)
 }

@@ -6,6 +6,7 @@ use async_graphql::Context;
 use sea_orm::DatabaseConnection;
 
 use crate::auth::Viewer;
+use crate::db::Reader;
 use crate::graphql::loaders::Loaders;
 use crate::service::countries::CountryTable;
 use crate::service::page::PageLimits;
@@ -14,6 +15,8 @@ use crate::service::page::PageLimits;
 #[derive(Clone)]
 pub struct ApiContext {
     pub db: DatabaseConnection,
+    /// The same pool, for the read path's rows (see `service::rows`).
+    pub reader: Reader,
     pub page_limits: PageLimits,
     pub countries: Arc<CountryTable>,
     pub sync: crate::service::sync::SyncOptions,

@@ -12,23 +12,24 @@ use entities::{
     pairing, round, sync_run, webhook, webhook_delivery,
 };
 use futures::future::BoxFuture;
-use sea_orm::DatabaseConnection;
 
 use crate::auth::{Viewer, policy};
+use crate::db::Reader;
 use crate::domain::{ApplicationStatus, LibrarianOrderField, MembershipStatus, OrderDirection, PairingStatus};
 use crate::error::ApiResult;
+use crate::graphql::relation::Relation;
 use crate::graphql::windowed::NestedLoader;
 use crate::service::filters::{self, LibrarianFilter, PairingFilter};
 use crate::service::orderings;
 use crate::service::page::PageLimits;
-use crate::service::relations as rel;
+use crate::service::relations::{self as rel, Keyed};
 
-type BatchFn<K, V> = fn(DatabaseConnection, Arc<Viewer>, Vec<K>) -> BoxFuture<'static, ApiResult<HashMap<K, V>>>;
+type BatchFn<K, V> = fn(Reader, Arc<Viewer>, Vec<K>) -> BoxFuture<'static, ApiResult<Keyed<K, V>>>;
 
 /// A loader that delegates to a batch function of the service layer, for one viewer (the
 /// batch functions apply the policy, so a cache never holds what its viewer may not see).
 pub struct BatchLoader<K, V> {
-    db: DatabaseConnection,
+    db: Reader,
     viewer: Arc<Viewer>,
     batch: BatchFn<K, V>,
 }
@@ -38,7 +39,7 @@ impl<K, V> BatchLoader<K, V> {
     ///
     /// # Errors
     /// Database errors.
-    pub async fn batch(&self, keys: Vec<K>) -> ApiResult<HashMap<K, V>> {
+    pub async fn batch(&self, keys: Vec<K>) -> ApiResult<Keyed<K, V>> {
         (self.batch)(self.db.clone(), self.viewer.clone(), keys).await
     }
 }
@@ -52,26 +53,19 @@ where
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[K]) -> Result<HashMap<K, V>, Self::Error> {
-        (self.batch)(self.db.clone(), self.viewer.clone(), keys.to_vec()).await.map_err(Into::into)
+        let rows = (self.batch)(self.db.clone(), self.viewer.clone(), keys.to_vec()).await?;
+        Ok(rows.into_iter().collect())
     }
 }
 
-fn loader<K, V>(
-    db: &DatabaseConnection,
-    viewer: &Arc<Viewer>,
-    batch: BatchFn<K, V>,
-) -> DataLoader<BatchLoader<K, V>, HashMapCache>
+fn loader<K, V>(db: &Reader, viewer: &Arc<Viewer>, batch: BatchFn<K, V>) -> Rows<K, V>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
     // Lists prefetch their relations (see `prefetch`), so the loaders mostly answer from
-    // their cache; the batching delay only matters for single objects and `nodes`.
-    DataLoader::with_cache(
-        BatchLoader { db: db.clone(), viewer: viewer.clone(), batch },
-        tokio::spawn,
-        HashMapCache::default(),
-    )
+    // the prefetched rows; the batching delay only matters for single objects and `nodes`.
+    Relation::new(BatchLoader { db: db.clone(), viewer: viewer.clone(), batch })
 }
 
 /// The arguments of `Country.participants`.
@@ -83,9 +77,11 @@ fn nested<E: sea_orm::EntityTrait, P, S>(loader: NestedLoader<E, P, S>) -> Neste
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
-type ById<V> = DataLoader<BatchLoader<i32, Arc<V>>, HashMapCache>;
-type ManyById<V> = DataLoader<BatchLoader<i32, Vec<Arc<V>>>, HashMapCache>;
-type Strings = DataLoader<BatchLoader<i32, Vec<String>>, HashMapCache>;
+/// A relation answered by a batch function of the service layer.
+pub type Rows<K, V> = Relation<BatchLoader<K, V>, K, V>;
+type ById<V> = Rows<i32, Arc<V>>;
+type ManyById<V> = Rows<i32, Vec<Arc<V>>>;
+type Strings = Rows<i32, Vec<String>>;
 
 /// Every DataLoader of a request.
 pub struct Loaders {
@@ -101,12 +97,15 @@ pub struct Loaders {
     pub engagement_report: ById<engagement_report::Model>,
     pub sync_run: ById<sync_run::Model>,
     pub webhook: ById<webhook::Model>,
-    pub webhook_delivery: DataLoader<BatchLoader<i64, Arc<webhook_delivery::Model>>, HashMapCache>,
+    pub webhook_delivery: Rows<i64, Arc<webhook_delivery::Model>>,
     pub webhooks_of_association: ManyById<webhook::Model>,
     pub memberships_of_librarian: ManyById<membership::Model>,
     pub applications_of_librarian: ManyById<application::Model>,
     pub pairings_of_librarian: ManyById<pairing::Model>,
     pub members_of_pairing: ManyById<librarian::Model>,
+    /// The same members as brief rows, for selections that read nothing else (see
+    /// `types::librarian::brief`).
+    pub brief_members_of_pairing: ManyById<librarian::Model>,
     pub topics_of_round: ManyById<discussion_topic::Model>,
     pub languages_of_librarian: Strings,
     pub interests_of_librarian: Strings,
@@ -114,12 +113,12 @@ pub struct Loaders {
     pub members_of_association: Nested<membership::Entity, i32, Option<MembershipStatus>>,
     pub applications_of_round: Nested<application::Entity, i32, Option<ApplicationStatus>>,
     pub pairings_of_round: Nested<pairing::Entity, i32, Option<PairingStatus>>,
-    pub ambassadors_of_country: DataLoader<BatchLoader<String, Vec<Arc<ambassador::Model>>>, HashMapCache>,
-    pub participant_count: DataLoader<BatchLoader<String, i64>, HashMapCache>,
-    pub application_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
-    pub pairing_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
+    pub ambassadors_of_country: Rows<String, Vec<Arc<ambassador::Model>>>,
+    pub participant_count: Rows<String, i64>,
+    pub application_count: Rows<i32, i64>,
+    pub pairing_count: Rows<i32, i64>,
     /// Members of a pairing, whether the viewer sees them or not.
-    pub member_count: DataLoader<BatchLoader<i32, i64>, HashMapCache>,
+    pub member_count: Rows<i32, i64>,
 }
 
 macro_rules! by_id {
@@ -136,7 +135,7 @@ macro_rules! by_id {
 
 impl Loaders {
     /// Fresh loaders for one request of `viewer`.
-    pub fn new(db: &DatabaseConnection, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
+    pub fn new(db: &Reader, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
         let v = viewer;
         Self {
             librarian: loader(db, v, |db, v, ids| Box::pin(rel::librarians_by_ids(db, v, ids))),
@@ -165,6 +164,7 @@ impl Loaders {
             applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
             pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
             members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
+            brief_members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::brief_members_of_pairings(db, v, ids))),
             topics_of_round: loader(db, v, |db, v, ids| Box::pin(rel::topics_of_rounds(db, v, ids))),
             languages_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::languages_of_librarians(db, ids))),
             interests_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::interests_of_librarians(db, ids))),
@@ -212,7 +212,7 @@ impl Loaders {
 
     /// Loaders that batch but never cache, for a subscription: it lives long, and each
     /// update must be read as it is now.
-    pub fn uncached(db: &DatabaseConnection, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
+    pub fn uncached(db: &Reader, viewer: &Arc<Viewer>, limits: PageLimits) -> Self {
         let loaders = Self::new(db, viewer, limits);
         macro_rules! off {
             ($($field:ident),* $(,)?) => { $(loaders.$field.enable_all_cache(false);)* };
@@ -236,6 +236,7 @@ impl Loaders {
             applications_of_librarian,
             pairings_of_librarian,
             members_of_pairing,
+            brief_members_of_pairing,
             topics_of_round,
             languages_of_librarian,
             interests_of_librarian,

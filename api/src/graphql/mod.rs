@@ -13,6 +13,7 @@ pub mod nested;
 pub mod node;
 pub mod prefetch;
 pub mod query;
+pub mod relation;
 pub mod rounds;
 pub mod schema;
 pub mod serial;

@@ -40,8 +40,8 @@ where
     if !under_list(ctx) {
         // A single parent: a plain keyset page (LIMIT n + 1) and a lazy count.
         let ordering = (loader.loader().ordering)(&filter);
-        let page = page::paginate(&api.db, parent_rows.clone(), &ordering, &args, api.page_limits).await?;
-        return Ok((page, ConnectionTotals::of(&api.db, parent_rows)));
+        let page = page::paginate(&api.reader, parent_rows.clone(), &ordering, &args, api.page_limits).await?;
+        return Ok((page, ConnectionTotals::of(&api.reader, parent_rows)));
     }
     let with_count = ctx.look_ahead().field("totalCount").exists();
     let key = NestedKey { parent, spec: Spec::new(filter, args, with_count) };
@@ -49,7 +49,7 @@ where
         .load_one(key)
         .await?
         .unwrap_or_else(|| (Page { rows: Vec::new(), has_next_page: false, has_previous_page: false }, Some(0)));
-    Ok((page, ConnectionTotals::known_or(total, &api.db, parent_rows)))
+    Ok((page, ConnectionTotals::known_or(total, &api.reader, parent_rows)))
 }
 
 /// Whether the field being resolved sits inside a list, i.e. has sibling parents. A nested

@@ -8,20 +8,18 @@
 //! then find their rows in the cache: the statement count of a nested list is fixed by the
 //! shape of the query, never by the page size or by timing.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
-use async_graphql::{
-    Context, Lookahead,
-    dataloader::{DataLoader, HashMapCache},
-};
+use async_graphql::{Context, Lookahead};
 use entities::{application, librarian, membership, pairing};
 use futures::future::{BoxFuture, try_join_all};
 
 use crate::domain::NodeKind;
 use crate::graphql::context::loaders;
-use crate::graphql::loaders::{BatchLoader, Loaders};
+use crate::graphql::loaders::{Loaders, Rows};
+use crate::graphql::types::brief;
+use crate::service::relations::{FastHash, Keyed};
 
 type Prefetch<'a> = BoxFuture<'a, async_graphql::Result<()>>;
 
@@ -41,29 +39,23 @@ pub fn items_in<'a>(here: &Lookahead<'a>) -> Option<Lookahead<'a>> {
 fn unique<K: Eq + Hash + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
     let keys = keys.into_iter();
     // Sized once: growing the set rehashes every key seen so far.
-    let mut seen = std::collections::HashSet::with_capacity(keys.size_hint().0);
+    let mut seen = std::collections::HashSet::with_capacity_and_hasher(keys.size_hint().0, FastHash::default());
     keys.filter(|k| seen.insert(k.clone())).collect()
 }
 
 /// Loads one row per key and caches them.
-async fn prime<K, V>(
-    loader: &DataLoader<BatchLoader<K, V>, HashMapCache>,
-    keys: Vec<K>,
-) -> async_graphql::Result<HashMap<K, V>>
+async fn prime<K, V>(loader: &Rows<K, V>, keys: Vec<K>) -> async_graphql::Result<Keyed<K, V>>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     V: Send + Sync + Clone + 'static,
 {
     let rows = loader.loader().batch(unique(keys)).await?;
-    loader.feed_many(rows.clone()).await;
+    loader.feed_many(rows.iter().map(|(key, value)| (key.clone(), value.clone())));
     Ok(rows)
 }
 
 /// Loads the children of each key and caches them, including the empty lists.
-async fn prime_many<V>(
-    loader: &DataLoader<BatchLoader<i32, Vec<V>>, HashMapCache>,
-    keys: Vec<i32>,
-) -> async_graphql::Result<Vec<V>>
+async fn prime_many<V>(loader: &Rows<i32, Vec<V>>, keys: Vec<i32>) -> async_graphql::Result<Vec<V>>
 where
     V: Send + Sync + Clone + 'static,
 {
@@ -73,7 +65,7 @@ where
         rows.entry(key).or_default();
     }
     let children = rows.values().flatten().cloned().collect();
-    loader.feed_many(rows).await;
+    loader.feed_many(rows);
     Ok(children)
 }
 
@@ -192,7 +184,10 @@ pub fn pairings<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<pair
         if next.exists() {
             let ids = rows.iter().map(|r| r.id).collect();
             tasks.push(Box::pin(async move {
-                let members = prime_many(&l.members_of_pairing, ids).await?;
+                // Brief rows when the members' selection reads nothing else (the field's
+                // resolver decides the same way).
+                let relation = if brief(&next) { &l.brief_members_of_pairing } else { &l.members_of_pairing };
+                let members = prime_many(relation, ids).await?;
                 librarians(ctx, next, members).await
             }));
         }

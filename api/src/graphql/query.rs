@@ -127,8 +127,9 @@ impl QueryRoot {
         let object = object_id.map(|id| GlobalId::decode("objectId", &id)).transpose()?;
         let select = filters::audit_entries(object.as_ref());
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::audit_entries(), &args, api.page_limits).await?;
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        let page =
+            page::paginate(&api.reader, select.clone(), &orderings::audit_entries(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// Any object by its global id; `null` if there is none.
@@ -179,7 +180,7 @@ impl QueryRoot {
         let api = api(ctx)?;
         let select = filters::countries(region);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::countries(), &args, api.page_limits).await?;
+        let page = page::paginate(&api.reader, select.clone(), &orderings::countries(), &args, api.page_limits).await?;
         if let Some(items) = prefetch::items(ctx) {
             let codes: Vec<String> = page.rows.iter().map(|(_, c)| c.code.clone()).collect();
             let loader = &loaders(ctx)?.participants_of_country;
@@ -189,7 +190,7 @@ impl QueryRoot {
             })
             .await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// A country by ISO 3166-1 alpha-2 code (case-insensitive).
@@ -259,7 +260,8 @@ impl QueryRoot {
         let country = country_code.map(|c| CountryCode::parse("countryCode", c.as_str())).transpose()?;
         let select = filters::associations(country.as_ref());
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
+        let page =
+            page::paginate(&api.reader, select.clone(), &orderings::associations(), &args, api.page_limits).await?;
         if let Some(items) = prefetch::items(ctx) {
             let ids: Vec<i32> = page.rows.iter().map(|(_, a)| a.id).collect();
             let loader = &loaders(ctx)?.members_of_association;
@@ -273,7 +275,7 @@ impl QueryRoot {
             )
             .await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// A partner association by global id; `null` if there is none.
@@ -307,7 +309,7 @@ impl QueryRoot {
         let api = api(ctx)?;
         let select = filters::rounds(status);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::rounds(), &args, api.page_limits).await?;
+        let page = page::paginate(&api.reader, select.clone(), &orderings::rounds(), &args, api.page_limits).await?;
         if let Some(items) = prefetch::items(ctx) {
             let ids: Vec<i32> = page.rows.iter().map(|(_, r)| r.id).collect();
             let l = loaders(ctx)?;
@@ -322,7 +324,7 @@ impl QueryRoot {
             })
             .await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// A round by global id; `null` if there is none.
@@ -357,11 +359,11 @@ impl QueryRoot {
         let filter = filter.unwrap_or_default().parse()?;
         let select = filters::pairings(viewer(ctx)?, &filter);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
+        let page = page::paginate(&api.reader, select.clone(), &orderings::pairings(), &args, api.page_limits).await?;
         if let Some(sel) = prefetch::items(ctx) {
             prefetch::pairings(ctx, sel, page.models()).await?;
         }
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// A pairing by global id; `null` if there is none the caller may see.

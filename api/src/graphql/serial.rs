@@ -100,12 +100,24 @@ impl<T: OutputType> OutputType for Items<T> {
     }
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
-        let items = self.0.iter().enumerate().map(|(index, item)| async move {
-            let ctx_index = ctx.with_index(index);
-            item.resolve(&ctx_index, field).await.map_err(|error| ctx_index.set_error_path(error))
-        });
-        Ok(Value::List(futures::future::try_join_all(items).await?))
+        list(ctx, self.0.iter().map(|item| (item, field))).await
     }
+}
+
+/// The items of a list field (each with the field), resolved concurrently as async-graphql
+/// resolves a list's items, but without its per-item extension chain.
+///
+/// # Errors
+/// The first item's error, at the item's path (as async-graphql reports it).
+pub async fn list<'a, T: OutputType>(
+    ctx: &ContextSelectionSet<'_>,
+    items: impl Iterator<Item = (T, &'a Positioned<Field>)>,
+) -> ServerResult<Value> {
+    let items = items.enumerate().map(|(index, (item, field))| async move {
+        let ctx_index = ctx.with_index(index);
+        item.resolve(&ctx_index, field).await.map_err(|error| ctx_index.set_error_path(error))
+    });
+    Ok(Value::List(futures::future::try_join_all(items).await?))
 }
 
 /// The selected fields of `root`, in document order, with fragments expanded as

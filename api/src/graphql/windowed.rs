@@ -8,9 +8,10 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use async_graphql::dataloader::Loader;
-use sea_orm::{DatabaseConnection, EntityTrait, Select, TryGetable, Value};
+use sea_orm::{EntityTrait, Select, TryGetable, Value};
 
 use crate::auth::Viewer;
+use crate::db::Reader;
 use crate::service::page::{self, Ordering, Page, PageArgs, PageLimits, Parent};
 
 /// What a parent key (a country code, a round id...) must be to batch nested pages by it.
@@ -74,7 +75,7 @@ pub type NestedPage<M> = (Page<M>, Option<u64>);
 
 /// Loads nested pages of `E` per parent `P` under arguments `S`.
 pub struct NestedLoader<E: EntityTrait, P, S> {
-    pub db: DatabaseConnection,
+    pub db: Reader,
     /// Whose request this is: `select` applies their policy.
     pub viewer: Arc<Viewer>,
     pub limits: PageLimits,
@@ -117,7 +118,7 @@ where
             )
             .await?;
             let counts = if spec.with_count {
-                Some(page::count_per_parent(&self.db, select, self.parent.0, parents).await?)
+                Some(page::count_per_parent(&self.db.conn, select, self.parent.0, parents).await?)
             } else {
                 None
             };

@@ -65,6 +65,13 @@ pub struct HttpState {
     pub subscription_recheck_ms: u64,
 }
 
+impl HttpState {
+    /// This worker's pool with the server's statement counter, for the read path.
+    pub fn reader(&self) -> crate::db::Reader {
+        crate::db::Reader::new(self.db.clone(), self.statements.clone())
+    }
+}
+
 /// All routes of the server.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/graphql", web::post().to(graphql::post))

@@ -185,7 +185,7 @@ async fn connection_data(
         *slot = Some((header, viewer.clone()));
     }
     let mut data = Data::default();
-    data.insert(Loaders::uncached(&state.db, &viewer, state.page_limits));
+    data.insert(Loaders::uncached(&state.reader(), &viewer, state.page_limits));
     // Each subscription is charged its complexity when it starts, to the same budget as
     // the caller's queries.
     data.insert(RateClient::of_viewer(&viewer).unwrap_or(anonymous));

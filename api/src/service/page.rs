@@ -21,7 +21,7 @@ use serde_json::{Value as Json, json};
 use crate::error::{ApiError, ApiResult};
 use crate::service::cursor::CursorKeys;
 use crate::service::keys::any_of;
-use crate::service::rows::{self, ByIndex};
+use crate::service::rows::{self, ByIndex, Source};
 
 /// Type of one key column, to turn cursor JSON back into a typed SQL value.
 #[derive(Debug, Clone, Copy)]
@@ -273,7 +273,7 @@ pub async fn paginate<E, C>(
 where
     E: EntityTrait,
     E::Model: Sync + ByIndex,
-    C: ConnectionTrait,
+    C: Source,
 {
     let window = args.window(limits)?;
     let mut select = between_cursors(select, ordering, args, &limits.cursor_keys)?;
@@ -310,7 +310,7 @@ pub async fn paginate_per_parent<E, C, P>(
 where
     E: EntityTrait,
     E::Model: Sync + ByIndex,
-    C: ConnectionTrait,
+    C: Source,
     P: Eq + Hash + Clone + serde::Serialize + Into<Value>,
     Value: From<Vec<P>>,
 {
@@ -319,7 +319,7 @@ where
     let mut pages: HashMap<P, Vec<E::Model>> = parents.iter().map(|p| (p.clone(), Vec::new())).collect();
     if window.limit > 0 && !parents.is_empty() {
         let (parent_column, parent_of) = parent;
-        let backend = db.get_database_backend();
+        let backend = db.backend();
         let mut ranked = select.filter(any_of(backend, parent_column, parents)).into_query();
         let mut over = WindowStatement::partition_by(parent_column.as_column_ref());
         let order = sql_order(ordering, &window);

@@ -1,16 +1,16 @@
 //! Batched lookups for every relation of the graph: each takes many keys and answers with
 //! one or two SQL statements, whatever the number of keys. The GraphQL DataLoaders call these.
 
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use entities::{
     ambassador, application, discussion_topic, librarian, librarian_interest, librarian_language, membership, pairing,
     pairing_member, webhook, webhook_delivery,
 };
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
     sea_query::{Expr, ExprTrait},
 };
 
@@ -18,13 +18,20 @@ use crate::auth::{Viewer, policy};
 use crate::error::ApiResult;
 use crate::service::filters::scoped;
 use crate::service::keys::any_of;
-use crate::service::rows::{self, ByIndex};
+use crate::service::rows::{self, ByIndex, Source};
+
+/// The hasher of the maps the batch functions answer with: fast, and seeded per process
+/// (the keys are the database's own ids and codes).
+pub type FastHash = foldhash::fast::RandomState;
+
+/// A batch function's answer: the rows of each key.
+pub type Keyed<K, V> = std::collections::HashMap<K, V, FastHash>;
 
 /// `(key, value)` pairs grouped by key, in their original order.
-fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> HashMap<K, Vec<V>> {
+fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> Keyed<K, Vec<V>> {
     let pairs = pairs.into_iter();
     // At most one key per row: sized once rather than grown (and rehashed) several times.
-    let mut map: HashMap<K, Vec<V>> = HashMap::with_capacity(pairs.size_hint().0);
+    let mut map: Keyed<K, Vec<V>> = Keyed::with_capacity_and_hasher(pairs.size_hint().0, FastHash::default());
     for (key, value) in pairs {
         map.entry(key).or_default().push(value);
     }
@@ -32,35 +39,35 @@ fn group<K: Eq + Hash, V>(pairs: impl IntoIterator<Item = (K, V)>) -> HashMap<K,
 }
 
 /// Rows grouped by `key`, each row shared.
-fn group_shared<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> HashMap<K, Vec<Arc<V>>> {
+fn group_shared<K: Eq + Hash, V>(rows: Vec<V>, key: impl Fn(&V) -> K) -> Keyed<K, Vec<Arc<V>>> {
     group(rows.into_iter().map(|row| (key(&row), Arc::new(row))))
 }
 
 /// Rows of `E` by integer key that the policy `scope` lets through: one statement for any
 /// number of ids.
 pub async fn by_ids<E>(
-    db: DatabaseConnection,
+    db: impl Source,
     scope: Option<Condition>,
     column: E::Column,
     ids: Vec<i32>,
     key: fn(&E::Model) -> i32,
-) -> ApiResult<HashMap<i32, Arc<E::Model>>>
+) -> ApiResult<Keyed<i32, Arc<E::Model>>>
 where
     E: EntityTrait,
     E::Model: ByIndex,
 {
-    let select = scoped(E::find(), scope).filter(any_of(db.get_database_backend(), column, ids));
+    let select = scoped(E::find(), scope).filter(any_of(db.backend(), column, ids));
     let rows = rows::all(&db, select).await?;
     Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
 /// Librarians by id that `viewer` may see (see `policy::sees_librarian`).
 pub async fn librarians_by_ids(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Arc<librarian::Model>>> {
-    let among = any_of(db.get_database_backend(), membership::Column::LibrarianId, ids.clone());
+) -> ApiResult<Keyed<i32, Arc<librarian::Model>>> {
+    let among = any_of(db.backend(), membership::Column::LibrarianId, ids.clone());
     let scope = policy::librarians_beyond_row_among(&viewer, among);
     let mut rows = by_ids::<librarian::Entity>(db, scope, librarian::Column::Id, ids, |m| m.id).await?;
     rows.retain(|_, l| policy::sees_librarian(&viewer, l) != Some(false));
@@ -68,12 +75,12 @@ pub async fn librarians_by_ids(
 }
 
 pub async fn memberships_of_librarians(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<membership::Model>>>> {
+) -> ApiResult<Keyed<i32, Vec<Arc<membership::Model>>>> {
     let select = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
-        .filter(any_of(db.get_database_backend(), membership::Column::LibrarianId, ids))
+        .filter(any_of(db.backend(), membership::Column::LibrarianId, ids))
         .order_by_asc(membership::Column::Id);
     let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
@@ -81,11 +88,11 @@ pub async fn memberships_of_librarians(
 
 /// Applications of each (visible) librarian: their visibility is implied (see `policy`).
 pub async fn applications_of_librarians(
-    db: DatabaseConnection,
+    db: impl Source,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<application::Model>>>> {
+) -> ApiResult<Keyed<i32, Vec<Arc<application::Model>>>> {
     let select = application::Entity::find()
-        .filter(any_of(db.get_database_backend(), application::Column::LibrarianId, ids))
+        .filter(any_of(db.backend(), application::Column::LibrarianId, ids))
         .order_by_asc(application::Column::Id);
     let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
@@ -93,12 +100,9 @@ pub async fn applications_of_librarians(
 
 /// Pairings of each (visible) librarian: one statement joining `pairing_members` to
 /// `pairings`; their visibility is implied (see `policy`).
-pub async fn pairings_of_librarians(
-    db: DatabaseConnection,
-    ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<pairing::Model>>>> {
+pub async fn pairings_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, Vec<Arc<pairing::Model>>>> {
     let select = pairing_member::Entity::find()
-        .filter(any_of(db.get_database_backend(), pairing_member::Column::LibrarianId, ids))
+        .filter(any_of(db.backend(), pairing_member::Column::LibrarianId, ids))
         .find_also_related(pairing::Entity)
         .order_by_asc(pairing_member::Column::PairingId);
     let rows = rows::all_two(&db, select).await?;
@@ -108,12 +112,12 @@ pub async fn pairings_of_librarians(
 
 /// Members of each pairing: one statement joining `pairing_members` to `librarians`.
 pub async fn members_of_pairings(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<librarian::Model>>>> {
+) -> ApiResult<Keyed<i32, Vec<Arc<librarian::Model>>>> {
     let select = pairing_member::Entity::find()
-        .filter(any_of(db.get_database_backend(), pairing_member::Column::PairingId, ids))
+        .filter(any_of(db.backend(), pairing_member::Column::PairingId, ids))
         .find_also_related(librarian::Entity)
         .filter(policy::librarians_beyond_row(&viewer).unwrap_or_else(Condition::all))
         .order_by_asc(pairing_member::Column::LibrarianId);
@@ -126,12 +130,82 @@ pub async fn members_of_pairings(
     Ok(group(members))
 }
 
+/// A member of a pairing, with the columns of a brief librarian (see
+/// [`brief_members_of_pairings`]).
+struct BriefMember {
+    id: i32,
+    full_name: String,
+    country_code: String,
+    listed_in_directory: bool,
+    erased_at: Option<DateTime<Utc>>,
+    pairing_id: i32,
+}
+
+rows::by_index! {
+    BriefMember { id, full_name, country_code, listed_in_directory, erased_at, pairing_id }
+}
+
+/// The columns of a brief librarian row: what the policy reads (id, country, directory
+/// listing) and the fields a brief selection may ask for (see `graphql::types::librarian`).
+pub const BRIEF_LIBRARIAN: [librarian::Column; 5] = [
+    librarian::Column::Id,
+    librarian::Column::FullName,
+    librarian::Column::CountryCode,
+    librarian::Column::ListedInDirectory,
+    librarian::Column::ErasedAt,
+];
+
+/// Members of each pairing as [`members_of_pairings`] answers them, reading only the
+/// columns of a brief librarian: the other fields of the models are empty, so these rows
+/// serve only selections that read nothing else. On the ambassador query, the members'
+/// rows were the largest part of the server's work (all 14 columns of every member, each
+/// prefixed and aliased by the join, for a name and a country).
+pub async fn brief_members_of_pairings(
+    db: impl Source,
+    viewer: Arc<Viewer>,
+    ids: Vec<i32>,
+) -> ApiResult<Keyed<i32, Vec<Arc<librarian::Model>>>> {
+    let select = librarian::Entity::find()
+        .select_only()
+        .columns(BRIEF_LIBRARIAN)
+        .column(pairing_member::Column::PairingId)
+        .join(JoinType::InnerJoin, pairing_member::Relation::Librarian.def().rev())
+        .filter(any_of(db.backend(), pairing_member::Column::PairingId, ids))
+        .filter(policy::librarians_beyond_row(&viewer).unwrap_or_else(Condition::all))
+        .order_by_asc(pairing_member::Column::LibrarianId);
+    let rows: Vec<BriefMember> = rows::all_of(&db, select.build(db.backend())).await?;
+    let members = rows
+        .into_iter()
+        .map(|row| {
+            let model = librarian::Model {
+                id: row.id,
+                full_name: row.full_name,
+                email: String::new(),
+                country_code: row.country_code,
+                institution: None,
+                sector: String::new(),
+                job_title: None,
+                years_experience: 0,
+                bio: None,
+                listed_in_directory: row.listed_in_directory,
+                erased_at: row.erased_at,
+                version: 0,
+                created_at: DateTime::default(),
+                updated_at: DateTime::default(),
+            };
+            (row.pairing_id, model)
+        })
+        .filter(|(_, l)| policy::sees_librarian(&viewer, l) != Some(false))
+        .map(|(pairing, l)| (pairing, Arc::new(l)));
+    Ok(group(members))
+}
+
 pub async fn ambassadors_of_countries(
-    db: DatabaseConnection,
+    db: impl Source,
     codes: Vec<String>,
-) -> ApiResult<HashMap<String, Vec<Arc<ambassador::Model>>>> {
+) -> ApiResult<Keyed<String, Vec<Arc<ambassador::Model>>>> {
     let select = ambassador::Entity::find()
-        .filter(any_of(db.get_database_backend(), ambassador::Column::CountryCode, codes))
+        .filter(any_of(db.backend(), ambassador::Column::CountryCode, codes))
         .order_by_asc(ambassador::Column::Id);
     let rows = rows::all(&db, select).await?;
     Ok(group_shared(rows, |m| m.country_code.clone()))
@@ -139,30 +213,30 @@ pub async fn ambassadors_of_countries(
 
 /// The topics of rounds that `viewer` may read now ([`policy::topics`]).
 pub async fn topics_of_rounds(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<discussion_topic::Model>>>> {
+) -> ApiResult<Keyed<i32, Vec<Arc<discussion_topic::Model>>>> {
     let rows = scoped(discussion_topic::Entity::find(), policy::topics(&viewer, crate::service::now()))
-        .filter(any_of(db.get_database_backend(), discussion_topic::Column::RoundId, ids))
+        .filter(any_of(db.backend(), discussion_topic::Column::RoundId, ids))
         .order_by_asc(discussion_topic::Column::PublishAt)
         .order_by_asc(discussion_topic::Column::Id)
-        .all(&db)
+        .all(db.connection())
         .await?;
     Ok(group_shared(rows, |m| m.round_id))
 }
 
-pub async fn languages_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
+pub async fn languages_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, Vec<String>>> {
     let select = librarian_language::Entity::find()
-        .filter(any_of(db.get_database_backend(), librarian_language::Column::LibrarianId, ids))
+        .filter(any_of(db.backend(), librarian_language::Column::LibrarianId, ids))
         .order_by_asc(librarian_language::Column::Language);
     let rows = rows::all(&db, select).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.language))))
 }
 
-pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, Vec<String>>> {
+pub async fn interests_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, Vec<String>>> {
     let select = librarian_interest::Entity::find()
-        .filter(any_of(db.get_database_backend(), librarian_interest::Column::LibrarianId, ids))
+        .filter(any_of(db.backend(), librarian_interest::Column::LibrarianId, ids))
         .order_by_asc(librarian_interest::Column::Interest);
     let rows = rows::all(&db, select).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.interest))))
@@ -170,12 +244,8 @@ pub async fn interests_of_librarians(db: DatabaseConnection, ids: Vec<i32>) -> A
 
 /// Rows of `E` per value of `column` among `keys`: one grouped statement. Public
 /// aggregates (no rows are revealed, only how many there are).
-async fn counts<E: EntityTrait>(
-    db: DatabaseConnection,
-    column: E::Column,
-    keys: Vec<i32>,
-) -> ApiResult<HashMap<i32, i64>> {
-    let backend = db.get_database_backend();
+async fn counts<E: EntityTrait>(db: impl Source, column: E::Column, keys: Vec<i32>) -> ApiResult<Keyed<i32, i64>> {
+    let backend = db.backend();
     let rows: Vec<(i32, i64)> = E::find()
         .select_only()
         .column(column)
@@ -183,16 +253,16 @@ async fn counts<E: EntityTrait>(
         .filter(any_of(backend, column, keys.clone()))
         .group_by(column)
         .into_tuple()
-        .all(&db)
+        .all(db.connection())
         .await?;
-    let mut out: HashMap<i32, i64> = keys.into_iter().map(|k| (k, 0)).collect();
+    let mut out: Keyed<i32, i64> = keys.into_iter().map(|k| (k, 0)).collect();
     out.extend(rows);
     Ok(out)
 }
 
 /// Participants per country (erased librarians excluded).
-pub async fn participant_counts(db: DatabaseConnection, codes: Vec<String>) -> ApiResult<HashMap<String, i64>> {
-    let backend = db.get_database_backend();
+pub async fn participant_counts(db: impl Source, codes: Vec<String>) -> ApiResult<Keyed<String, i64>> {
+    let backend = db.backend();
     let rows: Vec<(String, i64)> = librarian::Entity::find()
         .select_only()
         .column(librarian::Column::CountryCode)
@@ -201,51 +271,51 @@ pub async fn participant_counts(db: DatabaseConnection, codes: Vec<String>) -> A
         .filter(librarian::Column::ErasedAt.is_null())
         .group_by(librarian::Column::CountryCode)
         .into_tuple()
-        .all(&db)
+        .all(db.connection())
         .await?;
-    let mut out: HashMap<String, i64> = codes.into_iter().map(|k| (k, 0)).collect();
+    let mut out: Keyed<String, i64> = codes.into_iter().map(|k| (k, 0)).collect();
     out.extend(rows);
     Ok(out)
 }
 
 /// Applications per round, whatever their status.
-pub async fn application_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+pub async fn application_counts(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, i64>> {
     counts::<application::Entity>(db, application::Column::RoundId, ids).await
 }
 
 /// Pairings per round, whatever their status.
-pub async fn pairing_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+pub async fn pairing_counts(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, i64>> {
     counts::<pairing::Entity>(db, pairing::Column::RoundId, ids).await
 }
 
 /// How many members each pairing has, seen or not (whether the viewer sees all of them).
-pub async fn member_counts(db: DatabaseConnection, ids: Vec<i32>) -> ApiResult<HashMap<i32, i64>> {
+pub async fn member_counts(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, i64>> {
     counts::<pairing_member::Entity>(db, pairing_member::Column::PairingId, ids).await
 }
 
 /// Webhook deliveries by id that `viewer` may see.
 pub async fn webhook_deliveries_by_ids(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i64>,
-) -> ApiResult<HashMap<i64, Arc<webhook_delivery::Model>>> {
+) -> ApiResult<Keyed<i64, Arc<webhook_delivery::Model>>> {
     let rows = scoped(webhook_delivery::Entity::find(), policy::webhook_deliveries(&viewer))
-        .filter(any_of(db.get_database_backend(), webhook_delivery::Column::Id, ids))
-        .all(&db)
+        .filter(any_of(db.backend(), webhook_delivery::Column::Id, ids))
+        .all(db.connection())
         .await?;
     Ok(rows.into_iter().map(|m| (m.id, Arc::new(m))).collect())
 }
 
 /// The webhooks of associations that `viewer` may see, oldest first.
 pub async fn webhooks_of_associations(
-    db: DatabaseConnection,
+    db: impl Source,
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
-) -> ApiResult<HashMap<i32, Vec<Arc<webhook::Model>>>> {
+) -> ApiResult<Keyed<i32, Vec<Arc<webhook::Model>>>> {
     let rows = scoped(webhook::Entity::find(), policy::association_records(&viewer, webhook::Column::AssociationId))
-        .filter(any_of(db.get_database_backend(), webhook::Column::AssociationId, ids))
+        .filter(any_of(db.backend(), webhook::Column::AssociationId, ids))
         .order_by_asc(webhook::Column::Id)
-        .all(&db)
+        .all(db.connection())
         .await?;
     Ok(group_shared(rows, |w| w.association_id))
 }

@@ -17,8 +17,72 @@ use entities::{
     librarian, librarian_interest, librarian_language, membership, pairing, pairing_member, round, sync_run, webhook,
     webhook_delivery,
 };
-use sea_orm::sqlx::{Decode, Postgres, Row, Sqlite, Type};
-use sea_orm::{ConnectionTrait, DbErr, EntityTrait, QueryResult, QueryTrait, Select, SelectTwo, Statement};
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::{Column, Decode, PgPool, Postgres, Row, Sqlite, Type, ValueRef};
+use sea_orm::{
+    ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, QueryTrait, RuntimeErr, Select, SelectTwo, Statement,
+};
+use sea_query_sqlx::SqlxValues;
+
+use crate::db::{Reader, StatementCounter};
+
+/// Where rows are read from: any SeaORM connection, or a [`Reader`] (see the module's
+/// documentation).
+pub trait Source: Sync {
+    /// The connection statements run on through SeaORM.
+    type Conn: ConnectionTrait;
+
+    /// The connection statements run on through SeaORM.
+    fn connection(&self) -> &Self::Conn;
+
+    /// The PostgreSQL pool to fetch rows from directly, with the counter to count them in.
+    fn direct(&self) -> Option<(&PgPool, &StatementCounter)> {
+        None
+    }
+
+    /// The connection's database.
+    fn backend(&self) -> DbBackend {
+        self.connection().get_database_backend()
+    }
+}
+
+impl<C: ConnectionTrait> Source for C {
+    type Conn = C;
+
+    fn connection(&self) -> &C {
+        self
+    }
+}
+
+impl Source for Reader {
+    type Conn = sea_orm::DatabaseConnection;
+
+    fn connection(&self) -> &Self::Conn {
+        &self.conn
+    }
+
+    fn direct(&self) -> Option<(&PgPool, &StatementCounter)> {
+        (self.conn.get_database_backend() == DbBackend::Postgres)
+            .then(|| (self.conn.get_postgres_connection_pool(), &self.statements))
+    }
+}
+
+/// A row the models are read from: SeaORM's, or the driver's own on the direct path.
+pub trait Cells {
+    /// Column `at`, decoded by the driver (its type checked against the column's when
+    /// `checked`).
+    ///
+    /// # Errors
+    /// A value of the wrong type, or `NULL` in a column that cannot hold it.
+    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr>;
+
+    /// Whether column `at` is `NULL` (or missing).
+    fn null_at(&self, at: usize) -> bool;
+
+    /// The names of the columns.
+    fn names(&self) -> Vec<String>;
+}
 
 /// A model read from a row by position.
 pub trait ByIndex: Sized {
@@ -31,7 +95,7 @@ pub trait ByIndex: Sized {
     ///
     /// # Errors
     /// A value of the wrong type, or `NULL` in a column that cannot hold it.
-    fn read(row: &QueryResult, at: usize, checked: bool) -> Result<Self, DbErr>;
+    fn read<R: Cells>(row: &R, at: usize, checked: bool) -> Result<Self, DbErr>;
 }
 
 /// A field's type, decoded by the driver itself: `NULL` becomes `None` there (SeaORM's
@@ -43,43 +107,65 @@ pub trait Cell:
 
 impl<T> Cell for T where T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite> {}
 
-/// Column `at` of `row`.
-fn get<T: Cell>(row: &QueryResult, at: usize, checked: bool) -> Result<T, DbErr> {
-    let decoded = if let Some(row) = row.try_as_pg_row() {
-        if checked { row.try_get(at) } else { row.try_get_unchecked(at) }
-    } else if let Some(row) = row.try_as_sqlite_row() {
-        if checked { row.try_get(at) } else { row.try_get_unchecked(at) }
-    } else {
-        return Err(DbErr::Type("a row of another driver".into()));
-    };
+fn decoded<T>(at: usize, decoded: Result<T, sea_orm::sqlx::Error>) -> Result<T, DbErr> {
     decoded.map_err(|error| DbErr::Type(format!("column {at}: {error}")))
 }
 
-/// Whether column `at` of `row` is `NULL` (or missing).
-fn is_null(row: &QueryResult, at: usize) -> bool {
-    use sea_orm::sqlx::ValueRef;
-    if let Some(row) = row.try_as_pg_row() {
-        row.try_get_raw(at).map_or(true, |value| value.is_null())
-    } else if let Some(row) = row.try_as_sqlite_row() {
-        row.try_get_raw(at).map_or(true, |value| value.is_null())
-    } else {
-        true
+impl Cells for QueryResult {
+    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
+        if let Some(row) = self.try_as_pg_row() {
+            row.cell(at, checked)
+        } else if let Some(row) = self.try_as_sqlite_row() {
+            decoded(at, if checked { row.try_get(at) } else { row.try_get_unchecked(at) })
+        } else {
+            Err(DbErr::Type("a row of another driver".into()))
+        }
+    }
+
+    fn null_at(&self, at: usize) -> bool {
+        if let Some(row) = self.try_as_pg_row() {
+            row.null_at(at)
+        } else if let Some(row) = self.try_as_sqlite_row() {
+            row.try_get_raw(at).map_or(true, |value| value.is_null())
+        } else {
+            true
+        }
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.column_names()
     }
 }
 
+impl Cells for PgRow {
+    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
+        decoded(at, if checked { self.try_get(at) } else { self.try_get_unchecked(at) })
+    }
+
+    fn null_at(&self, at: usize) -> bool {
+        self.try_get_raw(at).map_or(true, |value| value.is_null())
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.columns().iter().map(|column| column.name().to_owned()).collect()
+    }
+}
+
+/// Implements [`ByIndex`] for a struct whose fields are the columns, in order.
 macro_rules! by_index {
     ($($model:path { $($field:ident),+ $(,)? })+) => {$(
-        impl ByIndex for $model {
+        impl $crate::service::rows::ByIndex for $model {
             const COLUMNS: &'static [&'static str] = &[$(stringify!($field)),+];
 
             #[allow(unused_assignments)]
-            fn read(row: &QueryResult, at: usize, checked: bool) -> Result<Self, DbErr> {
+            fn read<R: $crate::service::rows::Cells>(row: &R, at: usize, checked: bool) -> Result<Self, sea_orm::DbErr> {
                 let mut i = at;
-                Ok(Self { $($field: { let value = get(row, i, checked)?; i += 1; value }),+ })
+                Ok(Self { $($field: { let value = row.cell(i, checked)?; i += 1; value }),+ })
             }
         }
     )+};
 }
+pub(crate) use by_index;
 
 by_index! {
     librarian::Model {
@@ -122,8 +208,8 @@ by_index! {
 
 /// Checks that `row` holds `M`'s columns from `at` on, named with `prefix` (SeaORM's
 /// `A_`/`B_` of a joined select).
-fn check_names<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> Result<(), DbErr> {
-    let names = row.column_names();
+fn check_names<M: ByIndex>(row: &impl Cells, at: usize, prefix: &str) -> Result<(), DbErr> {
+    let names = row.names();
     let found = names.get(at..at + M::COLUMNS.len());
     let matches = found.is_some_and(|found| {
         found.iter().zip(M::COLUMNS).all(|(name, column)| name.strip_prefix(prefix).is_some_and(|rest| rest == *column))
@@ -139,30 +225,37 @@ fn check_names<M: ByIndex>(row: &QueryResult, at: usize, prefix: &str) -> Result
 ///
 /// # Errors
 /// Database errors; a select whose columns are not the entity's.
-pub async fn all<E, C>(db: &C, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
+pub async fn all<E, S>(db: &S, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
     E::Model: ByIndex,
-    C: ConnectionTrait,
+    S: Source,
 {
-    all_raw::<E, C>(db, select.build(db.get_database_backend())).await
+    all_raw::<E, S>(db, select.build(db.backend())).await
 }
 
 /// The rows of a statement that selects `E`'s columns first (it may select more after them).
 ///
 /// # Errors
 /// Database errors; a statement whose first columns are not the entity's.
-pub async fn all_raw<E, C>(db: &C, statement: Statement) -> Result<Vec<E::Model>, DbErr>
+pub async fn all_raw<E, S>(db: &S, statement: Statement) -> Result<Vec<E::Model>, DbErr>
 where
     E: EntityTrait,
     E::Model: ByIndex,
-    C: ConnectionTrait,
+    S: Source,
 {
-    let rows = db.query_all_raw(statement).await?;
-    if let Some(first) = rows.first() {
-        check_names::<E::Model>(first, 0, "")?;
+    all_of::<E::Model, S>(db, statement).await
+}
+
+/// The rows of a statement whose first columns are `M`'s, in `M`'s order and names.
+///
+/// # Errors
+/// Database errors; a statement whose first columns are not `M`'s.
+pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: Statement) -> Result<Vec<M>, DbErr> {
+    match db.direct() {
+        Some((pool, statements)) => models(&fetch_direct(pool, statements, statement).await?),
+        None => models(&db.connection().query_all_raw(statement).await?),
     }
-    rows.iter().enumerate().map(|(n, row)| E::Model::read(row, 0, n == 0)).collect()
 }
 
 /// The rows of a joined select (`find_also_related`): each left model with its right one,
@@ -170,29 +263,97 @@ where
 ///
 /// # Errors
 /// Database errors; a select whose columns are not the entities'.
-pub async fn all_two<A, B, C>(db: &C, select: SelectTwo<A, B>) -> Result<Vec<(A::Model, Option<B::Model>)>, DbErr>
+pub async fn all_two<A, B, S>(db: &S, select: SelectTwo<A, B>) -> Result<Vec<(A::Model, Option<B::Model>)>, DbErr>
 where
     A: EntityTrait,
     B: EntityTrait,
     A::Model: ByIndex,
     B::Model: ByIndex,
-    C: ConnectionTrait,
+    S: Source,
 {
-    let rows = db.query_all_raw(select.build(db.get_database_backend())).await?;
-    let right = <A::Model as ByIndex>::COLUMNS.len();
+    let statement = select.build(db.backend());
+    match db.direct() {
+        Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement).await?),
+        None => pairs(&db.connection().query_all_raw(statement).await?),
+    }
+}
+
+/// The number of rows of `select` (without its order, limit and offset): the statement
+/// SeaORM's `PaginatorTrait::count` sends, on either path.
+///
+/// # Errors
+/// Database errors.
+pub async fn count<E, S>(db: &S, select: Select<E>) -> Result<u64, DbErr>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    S: Source,
+{
+    use sea_orm::sea_query::{Expr, SelectStatement};
+    let Some((pool, statements)) = db.direct() else {
+        return sea_orm::PaginatorTrait::count(select, db.connection()).await;
+    };
+    let inner = select.into_query().reset_limit().reset_offset().clear_order_by().to_owned();
+    let query =
+        SelectStatement::new().expr(Expr::cust("COUNT(*) AS num_items")).from_subquery(inner, "sub_query").to_owned();
+    let rows = fetch_direct(pool, statements, db.backend().build(&query)).await?;
+    let count: i64 = rows.first().map_or(Ok(0), |row| row.cell(0, true))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+fn models<M: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<M>, DbErr> {
     if let Some(first) = rows.first() {
-        check_names::<A::Model>(first, 0, "A_")?;
-        check_names::<B::Model>(first, right, "B_")?;
+        check_names::<M>(first, 0, "")?;
+    }
+    rows.iter().enumerate().map(|(n, row)| M::read(row, 0, n == 0)).collect()
+}
+
+fn pairs<A: ByIndex, B: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<(A, Option<B>)>, DbErr> {
+    let right = A::COLUMNS.len();
+    if let Some(first) = rows.first() {
+        check_names::<A>(first, 0, "A_")?;
+        check_names::<B>(first, right, "B_")?;
     }
     rows.iter()
         .enumerate()
         .map(|(n, row)| {
-            let left = A::Model::read(row, 0, n == 0)?;
+            let left = A::read(row, 0, n == 0)?;
             // A left join that found nothing: the right side's key is NULL.
-            let right = if is_null(row, right) { None } else { Some(B::Model::read(row, right, n == 0)?) };
+            let right = if row.null_at(right) { None } else { Some(B::read(row, right, n == 0)?) };
             Ok((left, right))
         })
         .collect()
+}
+
+/// Runs `statement` on a connection of `pool` as SeaORM's PostgreSQL driver does (the
+/// same statement, bind values and errors), counting it into `statements`.
+///
+/// Boxed: the driver's future is several kilobytes, and inlined it would make the future
+/// of every resolver that can reach a read that large, copied whenever one is boxed.
+fn fetch_direct<'a>(
+    pool: &'a PgPool,
+    statements: &'a StatementCounter,
+    statement: Statement,
+) -> futures::future::BoxFuture<'a, Result<Vec<PgRow>, DbErr>> {
+    Box::pin(fetch_direct_inline(pool, statements, statement))
+}
+
+async fn fetch_direct_inline(
+    pool: &PgPool,
+    statements: &StatementCounter,
+    statement: Statement,
+) -> Result<Vec<PgRow>, DbErr> {
+    use sea_orm::sqlx::Error;
+    statements.record(&statement);
+    let Statement { sql, values, .. } = statement;
+    let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
+    let query = sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(sql), values);
+    let mut conn = pool.acquire().await.map_err(|error| match error {
+        Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
+    })?;
+    query.fetch_all(&mut *conn).await.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())))
 }
 
 #[cfg(test)]

@@ -2,9 +2,13 @@
 //! objects in lists resolved one field after the other (`graphql::serial`), cached parsed
 //! documents, and rows read by column position (`service::rows`).
 
+use std::sync::{Arc, Mutex};
+
 use interlib::auth::Role;
+use interlib::db::Reader;
+use interlib::service::rows;
 use interlib_tests::TestApp;
-use sea_orm::{EntityTrait, QuerySelect};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
 /// Fragments on the type and on an interface, an inline fragment, an alias, `__typename`,
@@ -106,4 +110,70 @@ async fn rows_are_read_by_position_only_from_the_entity_columns() {
         .limit(3);
     let refused = interlib::service::rows::all(&app.db, other).await;
     assert!(refused.is_err(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn rows_read_straight_from_the_driver_are_the_same_rows_and_are_counted() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    // The read path's source: on PostgreSQL it fetches from the driver's pool itself.
+    let reader = Reader::new(app.db.clone(), app.statements.clone());
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    assert!(app.statements.watch(move |statement| sink.lock().expect("lock").push(statement.sql.clone())));
+    let before = app.statements.get();
+    let select = || entities::librarian::Entity::find().order_by_asc(entities::librarian::Column::Id).limit(3);
+    let direct = rows::all(&reader, select()).await.expect("the entity's columns");
+    let through_seaorm = rows::all(&app.db, select()).await.expect("the entity's columns");
+    assert_eq!(direct, through_seaorm);
+    let total = rows::count(&reader, entities::librarian::Entity::find()).await.expect("counted");
+    let counted = entities::librarian::Entity::find().count(&app.db).await.expect("counted");
+    assert_eq!(total, counted);
+    let other = entities::librarian::Entity::find()
+        .select_only()
+        .column(entities::librarian::Column::Email)
+        .column(entities::librarian::Column::Id)
+        .limit(3);
+    assert!(rows::all(&reader, other).await.is_err(), "other columns are refused on either path");
+    // Every statement, on either path, is counted and shown to the watcher.
+    let seen = seen.lock().expect("lock").clone();
+    assert_eq!(app.statements.get() - before, 5);
+    assert_eq!(seen.len(), 5, "{seen:?}");
+    assert!(seen[2].contains("COUNT(*)"), "{seen:?}");
+    assert!(!app.statements.watch(|_| {}), "one watcher per counter");
+}
+
+/// Members selected for their name and country are read as brief rows; a selection of the
+/// same members that reads more (beside it, or through a fragment) gets whole rows.
+#[tokio::test]
+async fn brief_members_never_answer_a_selection_that_reads_more() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    // The list of librarians prefetches brief members; the pairings (the same ones) are
+    // read again with more.
+    let query = "
+      fragment More on Librarian { sector bio }
+      { librarians(first: 100) { nodes { pairings { members { id fullName country { code } } } } }
+        pairings(first: 20) { nodes {
+          brief: members { id fullName country { code } }
+          full: members { id fullName email sector yearsExperience createdAt }
+          spread: members { id fullName ...More }
+      } } }";
+    let data = app.data(query, json!({})).await;
+    let pairings = data["pairings"]["nodes"].as_array().expect("nodes");
+    assert!(!pairings.is_empty());
+    for pairing in pairings {
+        let ids: Vec<&Value> = pairing["brief"].as_array().expect("brief").iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, pairing["full"].as_array().expect("full").iter().map(|m| &m["id"]).collect::<Vec<_>>());
+        for member in pairing["full"].as_array().expect("full").iter().chain(pairing["spread"].as_array().expect("s")) {
+            let alone =
+                "query($id: ID!) { node(id: $id) { ... on Librarian { email sector bio yearsExperience createdAt } } }";
+            let alone = app.data(alone, json!({ "id": member["id"] })).await;
+            for field in ["email", "sector", "bio", "yearsExperience", "createdAt"] {
+                if let Some(value) = member.get(field) {
+                    assert_eq!(value, &alone["node"][field], "{field} of {member}");
+                }
+            }
+        }
+    }
 }

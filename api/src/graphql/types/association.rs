@@ -111,8 +111,8 @@ impl Association {
         let api = api(ctx)?;
         let select = filters::sync_runs(viewer(ctx)?, self.0.id);
         let args = PageArgs { first, after, last, before };
-        let page = page::paginate(&api.db, select.clone(), &orderings::sync_runs(), &args, api.page_limits).await?;
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+        let page = page::paginate(&api.reader, select.clone(), &orderings::sync_runs(), &args, api.page_limits).await?;
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 
     /// Its webhooks (the association itself and admins; empty for others).

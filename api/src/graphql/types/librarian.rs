@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use async_graphql::{Context, ID, Object};
+use async_graphql::{Context, ID, Lookahead, Object};
 use chrono::{DateTime, Utc};
 use entities::librarian;
 
@@ -20,6 +20,20 @@ impl From<Arc<librarian::Model>> for Librarian {
     fn from(model: Arc<librarian::Model>) -> Self {
         Self(model)
     }
+}
+
+/// The fields of `Librarian` that a brief row (`service::relations::BRIEF_LIBRARIAN`)
+/// answers: the columns the policy reads, and nothing a denied field would need.
+const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "fullName", "country", "erasedAt"];
+
+/// Whether the librarians selected by `sel` (every field `sel` covers, their fragments
+/// included whatever their type condition) read only [`BRIEF_FIELDS`]: then brief rows
+/// serve them. The list's prefetch and the field's resolver both decide with this, so a
+/// brief row never reaches a selection that reads more.
+pub fn brief(sel: &Lookahead<'_>) -> bool {
+    let fields = sel.selection_fields();
+    !fields.is_empty()
+        && fields.iter().all(|field| field.selection_set().all(|child| BRIEF_FIELDS.contains(&child.name())))
 }
 
 /// Denies `field`: reports a `FORBIDDEN` error at the field's path and answers `null`.
@@ -196,9 +210,9 @@ pub async fn librarian_connection(
     let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
     let select = filters::librarians(viewer(ctx)?, &filter, order.field);
     let ordering = orderings::librarians(order.field, order.direction);
-    let page = page::paginate(&api.db, select.clone(), &ordering, &args, api.page_limits).await?;
+    let page = page::paginate(&api.reader, select.clone(), &ordering, &args, api.page_limits).await?;
     if let Some(sel) = prefetch::items(ctx) {
         prefetch::librarians(ctx, sel, page.models()).await?;
     }
-    Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+    Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
 }

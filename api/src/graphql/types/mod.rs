@@ -27,7 +27,7 @@ pub use certificate::Certificate;
 pub use country::{Country, participants_spec};
 pub use feed::{ChangeEntityType, ChangeEvent, ChangeFeed};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
-pub use librarian::{Librarian, librarian_connection};
+pub use librarian::{Librarian, brief, librarian_connection};
 pub use membership::Membership;
 pub use pairing::Pairing;
 pub use round::Round;
@@ -37,12 +37,12 @@ pub use topic::DiscussionTopic;
 pub use viewer::ViewerInfo;
 pub use webhook::{Webhook, WebhookDelivery};
 
-use async_graphql::{Context, ID, dataloader::HashMapCache};
+use async_graphql::{Context, ID};
 
 use crate::domain::{GlobalId, NodeKind};
 use crate::error::ApiError;
 use crate::graphql::context::loaders;
-use crate::graphql::loaders::Loaders;
+use crate::graphql::loaders::{Loaders, Rows};
 
 /// The global id of an object with an integer key.
 pub(crate) fn gid(kind: NodeKind, key: impl std::fmt::Display) -> ID {
@@ -54,9 +54,7 @@ pub(crate) async fn required<K, V, F>(ctx: &Context<'_>, key: K, pick: F) -> asy
 where
     K: Send + Sync + std::hash::Hash + Eq + Clone + std::fmt::Debug + 'static,
     V: Send + Sync + Clone + 'static,
-    F: FnOnce(
-        &Loaders,
-    ) -> &async_graphql::dataloader::DataLoader<crate::graphql::loaders::BatchLoader<K, V>, HashMapCache>,
+    F: FnOnce(&Loaders) -> &Rows<K, V>,
 {
     let loader = pick(loaders(ctx)?);
     loader
@@ -69,12 +67,7 @@ where
 pub(crate) async fn many<V, F>(ctx: &Context<'_>, key: i32, pick: F) -> async_graphql::Result<Vec<V>>
 where
     V: Send + Sync + Clone + 'static,
-    F: FnOnce(
-        &Loaders,
-    ) -> &async_graphql::dataloader::DataLoader<
-        crate::graphql::loaders::BatchLoader<i32, Vec<V>>,
-        HashMapCache,
-    >,
+    F: FnOnce(&Loaders) -> &Rows<i32, Vec<V>>,
 {
     Ok(pick(loaders(ctx)?).load_one(key).await?.unwrap_or_default())
 }

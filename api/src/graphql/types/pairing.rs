@@ -67,7 +67,11 @@ impl Pairing {
 
     /// The two or three partners.
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Items<Serial<Librarian>>> {
-        let rows = many(ctx, self.0.id, |l| &l.members_of_pairing).await?;
+        let rows = if super::librarian::brief(&ctx.look_ahead()) {
+            many(ctx, self.0.id, |l| &l.brief_members_of_pairing).await?
+        } else {
+            many(ctx, self.0.id, |l| &l.members_of_pairing).await?
+        };
         Ok(rows.into_iter().map(|l| Serial(Librarian(l))).collect())
     }
 

@@ -85,8 +85,9 @@ impl Webhook {
         let select = filters::webhook_deliveries(self.0.id);
         let args = PageArgs { first, after, last, before };
         let page =
-            page::paginate(&api.db, select.clone(), &orderings::webhook_deliveries(), &args, api.page_limits).await?;
-        Ok(connection(page, ConnectionTotals::of(&api.db, select)))
+            page::paginate(&api.reader, select.clone(), &orderings::webhook_deliveries(), &args, api.page_limits)
+                .await?;
+        Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
     }
 }
 

@@ -82,7 +82,7 @@ async fn run_one(
         }
         Ok(request) => {
             let request = request
-                .data(Loaders::new(&state.db, viewer, state.page_limits))
+                .data(Loaders::new(&state.reader(), viewer, state.page_limits))
                 .data(viewer.clone())
                 .data(meter.clone())
                 .data(client.clone());
