@@ -27,6 +27,7 @@ use async_graphql::extensions::{
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use async_graphql::{Request, Response, ServerError, ServerResult, ValidationResult, Variables};
 
+use super::cache::{Documents, ValidationKey, Validations};
 use super::document::{Shape, count_aliases, document_shape, nesting};
 pub use super::meter::{Measure, Meter, RateClient};
 use crate::error::{ErrorCode, coded_error};
@@ -77,47 +78,19 @@ fn too_complex(limit: &str, what: &str, max: usize, actual: usize) -> ServerErro
     })
 }
 
-/// Parsed documents by their text. A client sends the same few documents again and again,
-/// and parsing was the largest step before execution (about 6% of the server's work on the
-/// ambassador query). Only documents that parsed and passed the size limits are kept, up to
-/// [`Documents::MAX_TEXT`] bytes each, so the cache holds at most a few megabytes of text.
-pub struct Documents(Mutex<lru::LruCache<String, ExecutableDocument>>);
-
-impl Documents {
-    /// Documents kept.
-    pub const CAPACITY: usize = 256;
-    /// The longest document text kept.
-    pub const MAX_TEXT: usize = 8 * 1024;
-
-    fn new() -> Self {
-        let capacity = std::num::NonZeroUsize::new(Self::CAPACITY).unwrap_or(std::num::NonZeroUsize::MIN);
-        Self(Mutex::new(lru::LruCache::new(capacity)))
-    }
-
-    fn get(&self, text: &str) -> Option<ExecutableDocument> {
-        self.0.lock().ok()?.get(text).cloned()
-    }
-
-    fn keep(&self, text: &str, document: &ExecutableDocument) {
-        if text.len() <= Self::MAX_TEXT
-            && let Ok(mut cache) = self.0.lock()
-        {
-            cache.put(text.to_owned(), document.clone());
-        }
-    }
-}
-
 /// Installs the guard on a schema.
 pub struct Guard {
     pub limits: QueryLimits,
     pub limiter: Arc<RateLimiter>,
     pub documents: Arc<Documents>,
+    pub validations: Arc<Validations>,
 }
 
 impl Guard {
     /// The guard with `limits`, charging budgets to `limiter`.
     pub fn new(limits: QueryLimits, limiter: Arc<RateLimiter>) -> Self {
-        Self { limits, limiter, documents: Arc::new(Documents::new()) }
+        let (documents, validations) = (Arc::new(Documents::new()), Arc::new(Validations::new()));
+        Self { limits, limiter, documents, validations }
     }
 }
 
@@ -127,6 +100,8 @@ impl ExtensionFactory for Guard {
             limits: self.limits.clone(),
             limiter: self.limiter.clone(),
             documents: self.documents.clone(),
+            validations: self.validations.clone(),
+            validation_key: Mutex::new(None),
             operation: Mutex::new(Operation::default()),
         })
     }
@@ -150,6 +125,9 @@ struct GuardExtension {
     limits: QueryLimits,
     limiter: Arc<RateLimiter>,
     documents: Arc<Documents>,
+    validations: Arc<Validations>,
+    /// The request's key in `validations`, set once its document parsed and passed the limits.
+    validation_key: Mutex<Option<ValidationKey>>,
     operation: Mutex<Operation>,
 }
 
@@ -319,6 +297,9 @@ impl Extension for GuardExtension {
             if !cached {
                 self.documents.keep(&request.query, &document);
             }
+            if let Ok(mut key) = self.validation_key.lock() {
+                *key = ValidationKey::of(&request);
+            }
             request.set_parsed_query(document);
         }
         next.run(ctx, request).await
@@ -343,9 +324,20 @@ impl Extension for GuardExtension {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = match next.run(ctx).await {
-            Ok(result) => result,
-            Err(errors) => return Self::refuse(ctx, errors),
+        // A request validated before with the same key has the same result (see
+        // `Validations`); the limits and the budget below apply to it as to any other.
+        let key = self.validation_key.lock().ok().and_then(|mut key| key.take());
+        let result = match key.as_ref().and_then(|key| self.validations.get(key)) {
+            Some(result) => result,
+            None => match next.run(ctx).await {
+                Ok(result) => {
+                    if let Some(key) = key {
+                        self.validations.keep(key, result);
+                    }
+                    result
+                }
+                Err(errors) => return Self::refuse(ctx, errors),
+            },
         };
         let meter = ctx.data_opt::<Arc<Meter>>();
         // The depth of the data: async-graphql's counts introspection's nesting too, which

@@ -1,5 +1,6 @@
 //! The GraphQL schema: root query, object types, DataLoaders and connection helpers.
 
+pub mod cache;
 pub mod connection;
 pub mod consent;
 pub mod context;

@@ -105,6 +105,33 @@ async fn each_limit_names_itself_its_maximum_and_the_measured_value() {
     assert_eq!((status, &body["data"]["viewer"]["role"]), (200, &json!("ADMIN")));
 }
 
+/// Validation results are kept for the same document and variables: a document that passed
+/// is refused when other variables take it over a limit, charged the same as the first
+/// time when sent again, and an invalid document is refused every time.
+#[tokio::test]
+async fn a_validated_document_is_checked_again_with_other_variables() {
+    let app = TestApp::spawn_with(|s| s.limits.max_complexity = 500).await;
+    fixtures::network(&app.db).await;
+    let admin = Some(app.admin.as_str());
+    let query = "query($n: Int) { librarians(first: $n) { nodes { id fullName email bio } } }";
+    let cost = |headers: &reqwest::header::HeaderMap| headers.get("x-ratelimit-cost").cloned();
+    let (status, first, body) = post(&app, admin, &json!({ "query": query, "variables": { "n": 99 } })).await;
+    assert_eq!((status, error_codes(&body).len()), (200, 0), "{body}");
+    let (_, _, body) = post(&app, admin, &json!({ "query": query, "variables": { "n": 100 } })).await;
+    assert_eq!(limit_of(&body), ("complexity", &json!(500), &json!(501)), "{body}");
+    let (status, again, body) = post(&app, admin, &json!({ "query": query, "variables": { "n": 99 } })).await;
+    assert_eq!((status, error_codes(&body).len()), (200, 0), "{body}");
+    assert!(cost(&first).is_some());
+    assert_eq!(cost(&first), cost(&again), "charged the same complexity");
+    for _ in 0..2 {
+        let invalid = json!({ "query": "{ librarians(first: 1) { nodes { noSuchField } } }" });
+        let (status, _, body) = post(&app, admin, &invalid).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(error_codes(&body), ["BAD_USER_INPUT"], "{body}");
+        assert!(body["errors"][0]["message"].as_str().is_some_and(|m| m.contains("noSuchField")), "{body}");
+    }
+}
+
 #[tokio::test]
 async fn batching_can_be_turned_off() {
     let app = TestApp::spawn_with(|s| s.limits.max_batch_size = 0).await;

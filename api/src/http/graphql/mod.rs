@@ -43,6 +43,7 @@ use crate::error::ErrorCode;
 use crate::error::coded_error;
 use crate::graphql::guard::{Measure, Meter, RateClient};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::serial::KeyHashes;
 use caching::{Method, cache_control, etag, not_modified};
 use caller::peek;
 use responses::{
@@ -83,6 +84,7 @@ async fn run_one(
         Ok(request) => {
             let request = request
                 .data(Loaders::new(&state.reader(), viewer, state.page_limits))
+                .data(KeyHashes::default())
                 .data(viewer.clone())
                 .data(meter.clone())
                 .data(client.clone());
