@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 
-pub use crate::service::relations::FastHash;
+use crate::service::relations::FastHash;
 
 /// One relation of a request (see the module's documentation).
 pub struct Relation<L, K, V> {
