@@ -35,12 +35,40 @@ where
     Value: From<Vec<P>>,
     S: Send + Sync + Debug + 'static,
 {
+    page_of_some(ctx, loader, parent, filter, args, parent_rows, |_| None).await
+}
+
+/// [`page_of`], whose page for a single parent reads only the columns `columns` marks for
+/// the connection's ordering (see [`page::paginate_some`]; `None`: every column). Under a
+/// list, pages come whole from the loader, whose cache every alias and parent shares.
+///
+/// # Errors
+/// As [`page_of`].
+pub async fn page_of_some<E, P, S>(
+    ctx: &async_graphql::Context<'_>,
+    loader: &async_graphql::dataloader::DataLoader<NestedLoader<E, P, S>, async_graphql::dataloader::HashMapCache>,
+    parent: P,
+    filter: S,
+    args: PageArgs,
+    parent_rows: Select<E>,
+    columns: impl FnOnce(&page::Ordering<E>) -> Option<Vec<bool>>,
+) -> async_graphql::Result<(Page<E::Model>, ConnectionTotals)>
+where
+    E: EntityTrait,
+    E::Model: Sync + crate::service::rows::ByIndex,
+    P: ParentKey,
+    Value: From<Vec<P>>,
+    S: Send + Sync + Debug + 'static,
+{
     let api = crate::graphql::context::api(ctx)?;
     args.check(api.page_limits)?;
     if !under_list(ctx) {
         // A single parent: a plain keyset page (LIMIT n + 1) and a lazy count.
         let ordering = (loader.loader().ordering)(&filter);
-        let page = page::paginate(&api.reader, parent_rows.clone(), &ordering, &args, api.page_limits).await?;
+        let present = columns(&ordering);
+        let (reader, limits) = (&api.reader, api.page_limits);
+        let page =
+            page::paginate_some(reader, parent_rows.clone(), &ordering, &args, limits, present.as_deref()).await?;
         return Ok((page, ConnectionTotals::of(&api.reader, parent_rows)));
     }
     let with_count = ctx.look_ahead().field("totalCount").exists();

@@ -51,7 +51,7 @@ pub async fn fetch(ctx: &Context<'_>, field: &str, id: &str) -> async_graphql::R
     let key = gid.int_key(field)?;
     Ok(match gid.kind {
         NodeKind::Country => None,
-        NodeKind::Librarian => l.librarian.load_one(key).await?.map(|m| Node::Librarian(Librarian(m))),
+        NodeKind::Librarian => l.librarian.load_one(key).await?.map(|m| Node::Librarian(Librarian::from(m))),
         NodeKind::Association => l.association.load_one(key).await?.map(|m| Node::Association(Association(m))),
         NodeKind::Membership => l.membership.load_one(key).await?.map(|m| Node::Membership(Membership(m))),
         NodeKind::Ambassador => l.ambassador.load_one(key).await?.map(|m| Node::Ambassador(Ambassador(m))),

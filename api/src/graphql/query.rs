@@ -235,7 +235,7 @@ impl QueryRoot {
         #[graphql(desc = "The librarian's global id.")] id: ID,
     ) -> async_graphql::Result<Option<Librarian>> {
         let id = GlobalId::decode_int("id", &id, NodeKind::Librarian)?;
-        Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian))
+        Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian::from))
     }
 
     /// Partner associations, optionally of one country.

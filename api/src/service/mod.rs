@@ -2,6 +2,7 @@
 //! domain enums; every function takes a database connection and returns `ApiResult`.
 
 pub mod applications;
+pub mod cells;
 pub mod countries;
 pub mod country_share;
 pub mod cursor;

@@ -12,8 +12,8 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    Select, Value,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, Order, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, Select, Value,
     sea_query::{Alias, Asterisk, Expr, ExprTrait, Func, Query, WindowStatement},
 };
 use serde_json::{Value as Json, json};
@@ -275,6 +275,28 @@ where
     E::Model: Sync + ByIndex,
     C: Source,
 {
+    paginate_some(db, select, ordering, args, limits, None).await
+}
+
+/// [`paginate`], reading only the columns `present` marks (by their place in the entity's
+/// columns; `None`: all of them) into models whose other fields keep their defaults (see
+/// [`rows::all_some`]). `present` must hold the ordering's columns, which the cursors read.
+///
+/// # Errors
+/// As [`paginate`].
+pub async fn paginate_some<E, C>(
+    db: &C,
+    select: Select<E>,
+    ordering: &Ordering<E>,
+    args: &PageArgs,
+    limits: PageLimits,
+    present: Option<&[bool]>,
+) -> ApiResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Sync + ByIndex,
+    C: Source,
+{
     let window = args.window(limits)?;
     let mut select = between_cursors(select, ordering, args, &limits.cursor_keys)?;
     if window.limit == 0 {
@@ -284,7 +306,15 @@ where
     for (column, _) in &ordering.columns {
         select = select.order_by(*column, order.clone());
     }
-    let models = rows::all(db, select.limit(window.limit + 1)).await?;
+    let select = select.limit(window.limit + 1);
+    let models = match present {
+        None => rows::all(db, select).await?,
+        Some(present) => {
+            let columns = E::Column::iter().zip(present).filter(|(_, present)| **present).map(|(column, _)| column);
+            let statement = select.select_only().columns(columns).build(db.backend());
+            rows::all_some(db, statement, present).await?
+        }
+    };
     Ok(finish(models, ordering, &window, args, &limits.cursor_keys))
 }
 

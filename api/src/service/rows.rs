@@ -18,13 +18,12 @@ use entities::{
     webhook_delivery,
 };
 use sea_orm::sea_query::Values;
+use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgRow;
-use sea_orm::sqlx::{Column, Decode, PgPool, Postgres, Row, Sqlite, Type, ValueRef};
-use sea_orm::{
-    ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryResult, QueryTrait, RuntimeErr, Select, SelectTwo, Statement,
-};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, RuntimeErr, Select, SelectTwo, Statement};
 use sea_query_sqlx::SqlxValues;
 
+pub use super::cells::{Cell, Cells};
 use crate::db::{Reader, StatementCounter};
 
 /// Where rows are read from: any SeaORM connection, or a [`Reader`] (see the module's
@@ -68,22 +67,6 @@ impl Source for Reader {
     }
 }
 
-/// A row the models are read from: SeaORM's, or the driver's own on the direct path.
-pub trait Cells {
-    /// Column `at`, decoded by the driver (its type checked against the column's when
-    /// `checked`).
-    ///
-    /// # Errors
-    /// A value of the wrong type, or `NULL` in a column that cannot hold it.
-    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr>;
-
-    /// Whether column `at` is `NULL` (or missing).
-    fn null_at(&self, at: usize) -> bool;
-
-    /// The names of the columns.
-    fn names(&self) -> Vec<String>;
-}
-
 /// A model read from a row by position.
 pub trait ByIndex: Sized {
     /// The columns, in the entity's order.
@@ -96,59 +79,14 @@ pub trait ByIndex: Sized {
     /// # Errors
     /// A value of the wrong type, or `NULL` in a column that cannot hold it.
     fn read<R: Cells>(row: &R, at: usize, checked: bool) -> Result<Self, DbErr>;
-}
 
-/// A field's type, decoded by the driver itself: `NULL` becomes `None` there (SeaORM's
-/// path formats an error message for every `NULL` before turning it into `None`).
-pub trait Cell:
-    for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite> + Sized
-{
-}
-
-impl<T> Cell for T where T: for<'r> Decode<'r, Postgres> + Type<Postgres> + for<'r> Decode<'r, Sqlite> + Type<Sqlite> {}
-
-fn decoded<T>(at: usize, decoded: Result<T, sea_orm::sqlx::Error>) -> Result<T, DbErr> {
-    decoded.map_err(|error| DbErr::Type(format!("column {at}: {error}")))
-}
-
-impl Cells for QueryResult {
-    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
-        if let Some(row) = self.try_as_pg_row() {
-            row.cell(at, checked)
-        } else if let Some(row) = self.try_as_sqlite_row() {
-            decoded(at, if checked { row.try_get(at) } else { row.try_get_unchecked(at) })
-        } else {
-            Err(DbErr::Type("a row of another driver".into()))
-        }
-    }
-
-    fn null_at(&self, at: usize) -> bool {
-        if let Some(row) = self.try_as_pg_row() {
-            row.null_at(at)
-        } else if let Some(row) = self.try_as_sqlite_row() {
-            row.try_get_raw(at).map_or(true, |value| value.is_null())
-        } else {
-            true
-        }
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.column_names()
-    }
-}
-
-impl Cells for PgRow {
-    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
-        decoded(at, if checked { self.try_get(at) } else { self.try_get_unchecked(at) })
-    }
-
-    fn null_at(&self, at: usize) -> bool {
-        self.try_get_raw(at).map_or(true, |value| value.is_null())
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.columns().iter().map(|column| column.name().to_owned()).collect()
-    }
+    /// The model from a row that holds, in order, only the columns `present` marks (by
+    /// their place in [`Self::COLUMNS`]); the other fields keep their defaults, so such a
+    /// model serves only readers of the columns it holds (see [`all_some`]).
+    ///
+    /// # Errors
+    /// As [`ByIndex::read`].
+    fn read_some<R: Cells>(row: &R, present: &[bool], checked: bool) -> Result<Self, DbErr>;
 }
 
 /// Implements [`ByIndex`] for a struct whose fields are the columns, in order.
@@ -161,6 +99,26 @@ macro_rules! by_index {
             fn read<R: $crate::service::rows::Cells>(row: &R, at: usize, checked: bool) -> Result<Self, sea_orm::DbErr> {
                 let mut i = at;
                 Ok(Self { $($field: { let value = row.cell(i, checked)?; i += 1; value }),+ })
+            }
+
+            #[allow(unused_assignments)]
+            fn read_some<R: $crate::service::rows::Cells>(
+                row: &R,
+                present: &[bool],
+                checked: bool,
+            ) -> Result<Self, sea_orm::DbErr> {
+                let (mut i, mut k) = (0, 0);
+                Ok(Self { $($field: {
+                    let value = if present.get(k).copied().unwrap_or(true) {
+                        let value = row.cell(i, checked)?;
+                        i += 1;
+                        value
+                    } else {
+                        Default::default()
+                    };
+                    k += 1;
+                    value
+                }),+ })
             }
         }
     )+};
@@ -255,6 +213,35 @@ pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: Statement) -> Resu
     match db.direct() {
         Some((pool, statements)) => models(&fetch_direct(pool, statements, statement).await?),
         None => models(&db.connection().query_all_raw(statement).await?),
+    }
+}
+
+/// The rows of a statement that selects, in the entity's order, only the columns of `M`
+/// that `present` marks (by their place in `M::COLUMNS`): models whose other fields are
+/// left at their defaults. The caller hands such models only to readers of the columns
+/// they hold (a list whose selection needs no more).
+///
+/// # Errors
+/// Database errors; a statement whose columns are not those.
+pub async fn all_some<M: ByIndex, S: Source>(db: &S, statement: Statement, present: &[bool]) -> Result<Vec<M>, DbErr> {
+    fn read<M: ByIndex, R: Cells>(rows: &[R], present: &[bool]) -> Result<Vec<M>, DbErr> {
+        if let Some(first) = rows.first() {
+            let names = first.names();
+            let wanted: Vec<&str> = M::COLUMNS
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| present.get(*k).copied().unwrap_or(true))
+                .map(|(_, c)| *c)
+                .collect();
+            if names.len() != wanted.len() || names.iter().zip(&wanted).any(|(name, column)| name != column) {
+                return Err(DbErr::Type(format!("the row's columns {names:?} are not {wanted:?}")));
+            }
+        }
+        rows.iter().enumerate().map(|(n, row)| M::read_some(row, present, n == 0)).collect()
+    }
+    match db.direct() {
+        Some((pool, statements)) => read(&fetch_direct(pool, statements, statement).await?, present),
+        None => read(&db.connection().query_all_raw(statement).await?, present),
     }
 }
 

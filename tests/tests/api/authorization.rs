@@ -149,6 +149,8 @@ async fn fields_of_visible_librarians_follow_the_policy() {
         .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
     assert_eq!(body["errors"][0]["path"], json!(["librarian", "email"]));
+    assert_eq!(body["errors"][0]["message"], "you may not read `email` of this librarian");
+    assert_eq!(body["errors"][0]["locations"], json!([{ "line": 1, "column": 49 }]), "{body}");
     // The denied field is there, as null (not left out of the object).
     assert!(body["data"]["librarian"].as_object().is_some_and(|o| o.contains_key("email")), "{body}");
     assert_eq!(body["data"]["librarian"]["email"], Value::Null);

@@ -177,3 +177,87 @@ async fn brief_members_never_answer_a_selection_that_reads_more() {
         }
     }
 }
+
+/// Whether an introspected type (`type { kind ofType { .. } }`) is an object at heart.
+fn object_type(ty: &Value) -> bool {
+    let mut ty = ty;
+    while ty["kind"] == "NON_NULL" || ty["kind"] == "LIST" {
+        ty = &ty["ofType"];
+    }
+    ty["kind"] == "OBJECT"
+}
+
+/// A page of librarians reads only the columns its selection needs: every field of
+/// `Librarian`, selected alone (beside `id`) in a page, answers as the same librarians read
+/// as whole rows through `nodes`, errors included, for a caller who may read everything and
+/// for one who may not.
+#[tokio::test]
+async fn a_page_read_for_some_fields_answers_every_field_as_whole_rows_do() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let shape = "{ __type(name: \"Librarian\") { fields { name type { kind ofType { kind ofType { kind ofType { kind } } } } } } }";
+    let fields = app.data(shape, json!({})).await["__type"]["fields"].as_array().expect("fields").clone();
+    assert!(fields.len() >= 15, "{fields:?}");
+    let ambassador = app.token(Role::Ambassador, &["ZA"], None, None);
+    // The page's statement selects the columns the fields read, and not the others.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    assert!(app.statements.watch(move |statement| sink.lock().expect("lock").push(statement.sql.clone())));
+    app.data("{ librarians(first: 5) { nodes { id email } } }", json!({})).await;
+    let seen = seen.lock().expect("lock").clone();
+    let page = seen.iter().find(|sql| sql.contains("LIMIT")).expect("the page's statement");
+    assert!(page.contains("\"email\"") && !page.contains("\"bio\"") && !page.contains("\"created_at\""), "{page}");
+    for field in &fields {
+        let name = field["name"].as_str().expect("name");
+        let selection = if object_type(&field["type"]) { format!("{name} {{ __typename }}") } else { name.to_owned() };
+        for token in [&app.admin, &ambassador] {
+            let list =
+                format!("{{ country(code: \"ZA\") {{ participants(first: 50) {{ nodes {{ id {selection} }} }} }} }}");
+            let listed = app.graphql_as(Some(token), &list, json!({})).await;
+            let nodes = listed["data"]["country"]["participants"]["nodes"].as_array().expect("nodes").clone();
+            assert!(nodes.len() > 3, "{listed}");
+            // The same librarians through `nodes` (whole rows, by id).
+            let ids: Vec<Value> = nodes.iter().map(|node| node["id"].clone()).collect();
+            let alone = format!("query($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Librarian {{ {selection} }} }} }}");
+            let whole = app.graphql_as(Some(token), &alone, json!({ "ids": ids })).await;
+            for (i, node) in nodes.iter().enumerate() {
+                assert_eq!(node[name], whole["data"]["nodes"][i][name], "{name} of participant {i}: {whole}");
+            }
+            let denied = |body: &Value| body["errors"].as_array().map_or(0, Vec::len);
+            assert_eq!(denied(&listed), denied(&whole), "errors for {name}: {listed} against {whole}");
+        }
+    }
+}
+
+/// The cursors of a page read for its `id`s alone still hold the keys of their order, so
+/// paging on by them finds the next rows, in every order.
+#[tokio::test]
+async fn cursors_of_a_page_read_for_its_ids_lead_to_the_next_page() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    // The root list and a country's participants (a single parent's page).
+    let lists =
+        [("librarians", "", "/librarians"), ("country(code: \"ZA\") { participants", " }", "/country/participants")];
+    for (list, close, at) in lists {
+        for field in ["ID", "NAME", "CREATED_AT", "UPDATED_AT"] {
+            for direction in ["ASC", "DESC"] {
+                let order = format!("orderBy: {{ field: {field}, direction: {direction} }}");
+                let page = |args: &str| {
+                    format!(
+                        "query($after: String) {{ {list}({args}, after: $after, {order}) {{ pageInfo {{ endCursor }} nodes {{ id }} }}{close} }}"
+                    )
+                };
+                let ten = app.data(&page("first: 10"), json!({})).await;
+                let five = app.data(&page("first: 5"), json!({})).await;
+                let after = five.pointer(&format!("{at}/pageInfo/endCursor")).expect("endCursor").clone();
+                let next = app.data(&page("first: 5"), json!({ "after": after })).await;
+                let nodes = |data: &Value| {
+                    data.pointer(&format!("{at}/nodes")).and_then(Value::as_array).expect("nodes").clone()
+                };
+                let paged: Vec<Value> = nodes(&five).into_iter().chain(nodes(&next)).collect();
+                assert_eq!(paged, nodes(&ten), "{list} by {field} {direction}");
+                assert_eq!(paged.len(), 10);
+            }
+        }
+    }
+}

@@ -42,7 +42,7 @@ impl MutationRoot {
         let me = policy::librarian(viewer)?;
         let changes = ProfileInput { listed_in_directory: Some(input.listed), ..ProfileInput::default() };
         let outcome = people::update(&api(ctx)?.db, viewer, me, changes, None).await?;
-        Ok(SetDirectoryConsentPayload::from_outcome(outcome, Librarian))
+        Ok(SetDirectoryConsentPayload::from_outcome(outcome, Librarian::from))
     }
 
     /// The calling librarian edits their profile.
@@ -56,7 +56,7 @@ impl MutationRoot {
         let expected_version = input.expected_version;
         let changes = ProfileInput::from(input);
         let outcome = people::update(&api(ctx)?.db, viewer, me, changes, expected_version).await?;
-        Ok(UpdateMyProfilePayload::from_outcome(outcome, Librarian))
+        Ok(UpdateMyProfilePayload::from_outcome(outcome, Librarian::from))
     }
 
     /// Erases a librarian (the librarian themself, or an admin): personal data is
@@ -72,7 +72,7 @@ impl MutationRoot {
         let id = GlobalId::decode_int("librarianId", &input.librarian_id, NodeKind::Librarian)?;
         policy::librarian_or_admin(viewer, id, "erase")?;
         let outcome = people::erase(&api(ctx)?.db, viewer, id).await?;
-        Ok(EraseLibrarianPayload::from_outcome(outcome, Librarian))
+        Ok(EraseLibrarianPayload::from_outcome(outcome, Librarian::from))
     }
 
     /// Admin: adds a librarian to the network.
@@ -85,7 +85,7 @@ impl MutationRoot {
         policy::admin(viewer)?;
         let profile = ProfileInput::from(input);
         let outcome = people::create(&api(ctx)?.db, viewer, profile).await?;
-        Ok(CreateLibrarianPayload::from_outcome(outcome, Librarian))
+        Ok(CreateLibrarianPayload::from_outcome(outcome, Librarian::from))
     }
 
     /// Admin: adds a partner association.

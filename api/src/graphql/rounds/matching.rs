@@ -36,7 +36,7 @@ impl MatchProposal {
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Librarian>> {
         let ids = self.0.librarian_ids.clone();
         let loaded = crate::graphql::context::loaders(ctx)?.librarian.load_many(ids.clone()).await?;
-        Ok(ids.iter().filter_map(|id| loaded.get(id).cloned().map(Librarian)).collect())
+        Ok(ids.iter().filter_map(|id| loaded.get(id).cloned().map(Librarian::from)).collect())
     }
 
     /// How good a match the group is: the sum of the scores of its pairs (one pair for a
@@ -63,7 +63,7 @@ pub struct UnmatchedApplicant(rounds::Left);
 impl UnmatchedApplicant {
     /// The applicant.
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Librarian> {
-        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian)
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(Librarian::from)
     }
 
     /// Why the engine could not place them.

@@ -28,7 +28,7 @@ impl EngagementReport {
 
     /// The participant who reported (`null` when the caller may not see them).
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
-        Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+        Ok(crate::graphql::context::loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian::from))
     }
 
     /// The pairing reported on (`null` for a caller who may not see it).

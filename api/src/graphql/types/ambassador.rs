@@ -26,7 +26,7 @@ impl Ambassador {
 
     /// The appointed librarian; `null` for a viewer who may not see them.
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
-        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian))
+        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(Librarian::from))
     }
 
     /// The country the ambassador looks after.

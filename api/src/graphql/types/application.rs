@@ -61,7 +61,7 @@ impl Application {
 
     /// The applicant.
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Serial<Librarian>> {
-        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(|l| Serial(Librarian(l)))
+        required(ctx, self.0.librarian_id, |l| &l.librarian).await.map(|l| Serial(Librarian::from(l)))
     }
 
     /// Where the application stands.

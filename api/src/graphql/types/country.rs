@@ -1,7 +1,7 @@
 use async_graphql::{Context, ID, Object};
 use entities::country;
 
-use super::{Ambassador, CountryCodeScalar, Librarian, LibrarianFilterInput, LibrarianOrder, gid};
+use super::{Ambassador, CountryCodeScalar, Librarian, LibrarianFilterInput, LibrarianOrder, gid, page_columns};
 use crate::domain::{CountryCode, LibrarianOrderField, NodeKind, OrderDirection, Region};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Conn, connection};
@@ -103,8 +103,10 @@ impl Country {
         let count = filters::librarians(viewer(ctx)?, &count, spec.1);
         let loader = &loaders(ctx)?.participants_of_country;
         let args = PageArgs { first, after, last, before };
-        let (page, totals) = nested::page_of(ctx, loader, self.0.code.clone(), spec, args, count).await?;
-        if let Some(sel) = prefetch::items(ctx).filter(|_| !nested::under_list(ctx)) {
+        let items = prefetch::items(ctx);
+        let columns = |ordering: &_| items.as_ref().and_then(|sel| page_columns(sel, ordering));
+        let (page, totals) = nested::page_of_some(ctx, loader, self.0.code.clone(), spec, args, count, columns).await?;
+        if let Some(sel) = items.filter(|_| !nested::under_list(ctx)) {
             prefetch::librarians(ctx, sel, page.models()).await?;
         }
         Ok(connection(page, totals))

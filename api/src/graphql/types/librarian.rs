@@ -1,24 +1,28 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::{Context, ID, Lookahead, Object};
 use chrono::{DateTime, Utc};
 use entities::librarian;
+use sea_orm::{IdenStatic, Iterable};
 
 use super::{Application, Country, LibrarianOrder, Membership, Pairing, country_of, gid, many, stored};
 use crate::auth::policy::{self, LibrarianAccess};
 use crate::domain::{LibrarianOrderField, NodeKind, OrderDirection, Sector};
-use crate::error::ApiError;
+use crate::error::ErrorCode;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
 use crate::graphql::serial::{Items, Serial};
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
-pub struct Librarian(pub Arc<librarian::Model>);
+/// A librarian as the schema shows it: the row, and what the viewer may read of it (worked
+/// out at the first field that asks, then kept: a participant in a list asks for each of
+/// its guarded fields).
+pub struct Librarian(pub Arc<librarian::Model>, OnceLock<LibrarianAccess>);
 
 impl From<Arc<librarian::Model>> for Librarian {
     fn from(model: Arc<librarian::Model>) -> Self {
-        Self(model)
+        Self(model, OnceLock::new())
     }
 }
 
@@ -40,16 +44,28 @@ pub fn brief(sel: &Lookahead<'_>) -> bool {
 ///
 /// Returning the error instead would make async-graphql leave the key out of its object,
 /// where the GraphQL specification (and clients' normalised caches) expect `"field": null`.
+///
+/// The error is built as `ApiError::Forbidden` converts (the same message, code and typed
+/// source), without formatting the message twice: a list of participants who keep their
+/// email to themselves denies it once per item.
 fn denied<T>(ctx: &Context<'_>, field: &str) -> Option<T> {
-    let error: async_graphql::Error =
-        ApiError::Forbidden(format!("you may not read `{field}` of this librarian")).into();
-    ctx.add_error(ctx.set_error_path(error.into_server_error(ctx.item.pos)));
+    let message = ["you may not read `", field, "` of this librarian"].concat();
+    let mut error = async_graphql::ServerError::new(message, Some(ctx.item.pos));
+    let mut extensions = async_graphql::ErrorExtensionValues::default();
+    extensions.set("code", ErrorCode::Forbidden.as_str());
+    error.extensions = Some(extensions);
+    error.source = Some(Arc::new(ErrorCode::Forbidden));
+    ctx.add_error(ctx.set_error_path(error));
     None
 }
 
 impl Librarian {
     fn access(&self, ctx: &Context<'_>) -> async_graphql::Result<LibrarianAccess> {
-        Ok(policy::librarian_access(viewer(ctx)?, &self.0))
+        if let Some(access) = self.1.get() {
+            return Ok(*access);
+        }
+        let access = policy::librarian_access(viewer(ctx)?, &self.0);
+        Ok(*self.1.get_or_init(|| access))
     }
 
     /// `value` if the viewer may read the contact group.
@@ -210,9 +226,45 @@ pub async fn librarian_connection(
     let order = order_by.unwrap_or(LibrarianOrder { field: LibrarianOrderField::Id, direction: OrderDirection::Asc });
     let select = filters::librarians(viewer(ctx)?, &filter, order.field);
     let ordering = orderings::librarians(order.field, order.direction);
-    let page = page::paginate(&api.reader, select.clone(), &ordering, &args, api.page_limits).await?;
-    if let Some(sel) = prefetch::items(ctx) {
+    let items = prefetch::items(ctx);
+    let present = items.as_ref().and_then(|sel| page_columns(sel, &ordering));
+    let page =
+        page::paginate_some(&api.reader, select.clone(), &ordering, &args, api.page_limits, present.as_deref()).await?;
+    if let Some(sel) = items {
         prefetch::librarians(ctx, sel, page.models()).await?;
     }
     Ok(connection(page, ConnectionTotals::of(&api.reader, select)))
+}
+
+/// The columns a page of librarians reads for `sel` (the selection of its items, fragments
+/// included) and for the cursors of `ordering`, marked in the entity's column order;
+/// `None` (every column) when `sel` selects a field this table does not know. The rows of a
+/// page go only to its items (their relations are prefetched by id), so a page of 50
+/// participants selected for their name and email no longer reads their bios and
+/// timestamps.
+pub fn page_columns(sel: &Lookahead<'_>, ordering: &page::Ordering<librarian::Entity>) -> Option<Vec<bool>> {
+    use librarian::Column as C;
+    // What the policy reads (`policy::librarian_access`), the cursors' keys, and the fields.
+    let mut needed: Vec<C> = vec![C::Id, C::CountryCode, C::ListedInDirectory, C::ErasedAt];
+    needed.extend(ordering.columns.iter().map(|(column, _)| *column));
+    for field in sel.selection_fields() {
+        for child in field.selection_set() {
+            needed.push(match child.name() {
+                "__typename" | "id" | "country" | "listedInDirectory" | "erasedAt" | "languages" | "interests"
+                | "memberships" | "applications" | "pairings" => continue,
+                "fullName" => C::FullName,
+                "email" => C::Email,
+                "institution" => C::Institution,
+                "sector" => C::Sector,
+                "jobTitle" => C::JobTitle,
+                "yearsExperience" => C::YearsExperience,
+                "bio" => C::Bio,
+                "version" => C::Version,
+                "createdAt" => C::CreatedAt,
+                "updatedAt" => C::UpdatedAt,
+                _ => return None,
+            });
+        }
+    }
+    Some(C::iter().map(|column| needed.iter().any(|n| n.as_str() == column.as_str())).collect())
 }

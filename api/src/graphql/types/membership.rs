@@ -121,7 +121,7 @@ impl Membership {
     /// The member: `null` while the viewer may not see them (for the association, until
     /// the librarian confirms a link).
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Serial<Librarian>>> {
-        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(|l| Serial(Librarian(l))))
+        Ok(loaders(ctx)?.librarian.load_one(self.0.librarian_id).await?.map(|l| Serial(Librarian::from(l))))
     }
 
     /// The association they are a member of.

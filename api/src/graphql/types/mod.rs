@@ -27,7 +27,7 @@ pub use certificate::Certificate;
 pub use country::{Country, participants_spec};
 pub use feed::{ChangeEntityType, ChangeEvent, ChangeFeed};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
-pub use librarian::{Librarian, brief, librarian_connection};
+pub use librarian::{Librarian, brief, librarian_connection, page_columns};
 pub use membership::Membership;
 pub use pairing::Pairing;
 pub use round::Round;

@@ -72,7 +72,7 @@ impl Pairing {
         } else {
             many(ctx, self.0.id, |l| &l.members_of_pairing).await?
         };
-        Ok(rows.into_iter().map(|l| Serial(Librarian(l))).collect())
+        Ok(rows.into_iter().map(|l| Serial(Librarian::from(l))).collect())
     }
 
     /// When the record was created.

@@ -40,7 +40,7 @@ impl ViewerInfo {
     /// The caller's own librarian record (a librarian, or an ambassador token that names one).
     async fn librarian(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Librarian>> {
         match viewer(ctx)?.librarian_id() {
-            Some(id) => Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian)),
+            Some(id) => Ok(loaders(ctx)?.librarian.load_one(id).await?.map(Librarian::from)),
             None => Ok(None),
         }
     }

@@ -32,9 +32,9 @@ pub(super) fn cache_control(viewer: &Viewer, response: &Response, status: Status
 }
 
 /// A strong validator of the exact bytes of an answer.
-pub(super) fn etag(body: &str) -> String {
+pub(super) fn etag(body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(body.as_bytes());
+    let digest = Sha256::digest(body);
     let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
     format!("\"{hex}\"")
 }

@@ -21,6 +21,7 @@
 
 mod caching;
 mod caller;
+mod json_text;
 mod responses;
 
 use std::panic::AssertUnwindSafe;
@@ -46,9 +47,8 @@ use crate::graphql::loaders::Loaders;
 use crate::graphql::serial::KeyHashes;
 use caching::{Method, cache_control, etag, not_modified};
 use caller::peek;
-use responses::{
-    MediaType, body_of, codes, negotiate, not_acceptable, request_id, roots_restored, status_of, with_codes,
-};
+use json_text::{Body, body_of};
+use responses::{MediaType, codes, negotiate, not_acceptable, request_id, roots_restored, status_of, with_codes};
 
 pub(super) use caller::{api_error, rate_client, rate_headers, refused, unavailable, viewer};
 pub use responses::nullable_roots;
@@ -141,13 +141,35 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
     (response, measure)
 }
 
-/// A body as JSON text. async-graphql's values always serialize; should one ever fail, the
-/// answer is a GraphQL error rather than a broken body.
-fn json(body: &impl serde::Serialize) -> String {
-    serde_json::to_string(body).unwrap_or_else(|error| {
-        tracing::error!(%error, "a response did not serialize");
-        json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] }).to_string()
-    })
+/// Bodies as JSON text (one, or a batch's list). async-graphql's values always
+/// serialize; should one ever fail, the answer is a GraphQL error rather than a broken body.
+fn json(bodies: &[Body<'_>], batch: bool) -> Vec<u8> {
+    // Sized for a typical answer at once rather than grown (and copied) several times.
+    let mut out = Vec::with_capacity(8 * 1024);
+    let written = (|| {
+        if batch {
+            out.push(b'[');
+        }
+        for (n, body) in bodies.iter().enumerate() {
+            if n > 0 {
+                out.push(b',');
+            }
+            body.write(&mut out)?;
+        }
+        if batch {
+            out.push(b']');
+        }
+        serde_json::Result::Ok(())
+    })();
+    match written {
+        Ok(()) => out,
+        Err(error) => {
+            tracing::error!(%error, "a response did not serialize");
+            json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
+                .to_string()
+                .into_bytes()
+        }
+    }
 }
 
 async fn execute(
@@ -165,7 +187,7 @@ async fn execute(
             let (response, measure) = run_one(state, &viewer, &client, request, &id).await;
             let status = status_of(media, &response, &measure);
             let cache = (method == Method::Get).then(|| cache_control(&viewer, &response, status));
-            (status, json(&body_of(&response, &measure)), measure.rate, cache)
+            (status, json(&[body_of(&response, &measure)], false), measure.rate, cache)
         }
         BatchRequest::Batch(requests) => {
             let mut responses = Vec::with_capacity(requests.len());
@@ -176,7 +198,7 @@ async fn execute(
                 responses.push((response, measure));
             }
             let bodies: Vec<_> = responses.iter().map(|(response, measure)| body_of(response, measure)).collect();
-            (StatusCode::OK, json(&bodies), last_rate, None)
+            (StatusCode::OK, json(&bodies, true), last_rate, None)
         }
     };
     let mut builder = HttpResponse::build(status);

@@ -239,58 +239,6 @@ pub(super) fn status_of(media: MediaType, response: &Response, measure: &Measure
     }
 }
 
-/// The body of a response: `data` (left out for a request that failed before execution),
-/// `errors`, `extensions`. Serialized straight from async-graphql's values (no intermediate
-/// `serde_json::Value`), with the keys of every object in alphabetical order: async-graphql
-/// assembles an object's keys in the order its fields finish, so the same answer would
-/// otherwise come out in different orders (and with different `ETag`s).
-#[derive(serde::Serialize)]
-pub(super) struct Body<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<Sorted<'a>>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    errors: &'a [async_graphql::ServerError],
-    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    extensions: &'a std::collections::BTreeMap<String, ConstValue>,
-}
-
-/// A value whose objects serialize with their keys sorted.
-pub(super) struct Sorted<'a>(&'a ConstValue);
-
-impl serde::Serialize for Sorted<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::{SerializeMap, SerializeSeq};
-        match self.0 {
-            ConstValue::Object(fields) => {
-                // The entries themselves are sorted: no key is looked up (and hashed) again.
-                let mut entries: Vec<(&Name, &ConstValue)> = fields.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
-                let mut map = serializer.serialize_map(Some(entries.len()))?;
-                for (key, value) in entries {
-                    map.serialize_entry(key.as_str(), &Sorted(value))?;
-                }
-                map.end()
-            }
-            ConstValue::List(items) => {
-                let mut seq = serializer.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(&Sorted(item))?;
-                }
-                seq.end()
-            }
-            leaf => leaf.serialize(serializer),
-        }
-    }
-}
-
-pub(super) fn body_of<'a>(response: &'a Response, measure: &Measure) -> Body<'a> {
-    Body {
-        data: (!measure.request_error).then_some(Sorted(&response.data)),
-        errors: &response.errors,
-        extensions: &response.extensions,
-    }
-}
-
 pub(super) fn not_acceptable() -> HttpResponse {
     error_response(
         ErrorCode::NotAcceptable,
