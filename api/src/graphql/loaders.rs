@@ -100,6 +100,9 @@ pub struct Loaders {
     pub webhook_delivery: Rows<i64, Arc<webhook_delivery::Model>>,
     pub webhooks_of_association: ManyById<webhook::Model>,
     pub memberships_of_librarian: ManyById<membership::Model>,
+    /// The same memberships as brief rows, for selections that read nothing else (see
+    /// `types::membership::brief`).
+    pub brief_memberships_of_librarian: ManyById<membership::Model>,
     pub applications_of_librarian: ManyById<application::Model>,
     pub pairings_of_librarian: ManyById<pairing::Model>,
     pub members_of_pairing: ManyById<librarian::Model>,
@@ -161,6 +164,9 @@ impl Loaders {
             webhook_delivery: loader(db, v, |db, v, ids| Box::pin(rel::webhook_deliveries_by_ids(db, v, ids))),
             webhooks_of_association: loader(db, v, |db, v, ids| Box::pin(rel::webhooks_of_associations(db, v, ids))),
             memberships_of_librarian: loader(db, v, |db, v, ids| Box::pin(rel::memberships_of_librarians(db, v, ids))),
+            brief_memberships_of_librarian: loader(db, v, |db, v, ids| {
+                Box::pin(rel::brief_memberships_of_librarians(db, v, ids))
+            }),
             applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
             pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
             members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
@@ -233,6 +239,7 @@ impl Loaders {
             webhook_delivery,
             webhooks_of_association,
             memberships_of_librarian,
+            brief_memberships_of_librarian,
             applications_of_librarian,
             pairings_of_librarian,
             members_of_pairing,

@@ -19,6 +19,7 @@ use crate::domain::NodeKind;
 use crate::graphql::context::loaders;
 use crate::graphql::loaders::{Loaders, Rows};
 use crate::graphql::types::brief;
+use crate::graphql::types::membership_brief;
 use crate::service::relations::{FastHash, Keyed};
 
 type Prefetch<'a> = BoxFuture<'a, async_graphql::Result<()>>;
@@ -94,7 +95,14 @@ pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<li
         if next.exists() {
             let ids = ids.clone();
             tasks.push(Box::pin(async move {
-                let children = prime_many(&l.memberships_of_librarian, ids).await?;
+                // Brief rows when the selection reads nothing else (the field's resolver
+                // decides the same way).
+                let relation = if membership_brief(&next) {
+                    &l.brief_memberships_of_librarian
+                } else {
+                    &l.memberships_of_librarian
+                };
+                let children = prime_many(relation, ids).await?;
                 memberships(ctx, next, children).await
             }));
         }

@@ -86,6 +86,39 @@ pub async fn memberships_of_librarians(
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
+/// The columns of a brief membership row: its keys, its member id and its status, what
+/// the fields of a brief selection read (see `graphql::types::membership::brief`), in the
+/// entity's column order.
+pub const BRIEF_MEMBERSHIP: [membership::Column; 5] = [
+    membership::Column::Id,
+    membership::Column::AssociationId,
+    membership::Column::LibrarianId,
+    membership::Column::ExternalId,
+    membership::Column::Status,
+];
+
+/// Memberships of each librarian as [`memberships_of_librarians`] answers them, reading
+/// only the columns of a brief membership (the others keep their defaults), so these rows
+/// serve only selections that read nothing else: a list of participants with their
+/// associations' member ids and statuses no longer reads what each association sent.
+pub async fn brief_memberships_of_librarians(
+    db: impl Source,
+    viewer: Arc<Viewer>,
+    ids: Vec<i32>,
+) -> ApiResult<Keyed<i32, Vec<Arc<membership::Model>>>> {
+    use sea_orm::{IdenStatic, Iterable};
+    let select = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
+        .select_only()
+        .columns(BRIEF_MEMBERSHIP)
+        .filter(any_of(db.backend(), membership::Column::LibrarianId, ids))
+        .order_by_asc(membership::Column::Id);
+    let present: Vec<bool> = membership::Column::iter()
+        .map(|column| BRIEF_MEMBERSHIP.iter().any(|brief| brief.as_str() == column.as_str()))
+        .collect();
+    let rows: Vec<membership::Model> = rows::all_some(&db, select.build(db.backend()), &present).await?;
+    Ok(group_shared(rows, |m| m.librarian_id))
+}
+
 /// Applications of each (visible) librarian: their visibility is implied (see `policy`).
 pub async fn applications_of_librarians(
     db: impl Source,

@@ -261,3 +261,43 @@ async fn cursors_of_a_page_read_for_its_ids_lead_to_the_next_page() {
         }
     }
 }
+
+/// Memberships selected for their member ids and statuses are read as brief rows; a
+/// selection of the same memberships that reads more (beside it, or through a fragment)
+/// gets whole rows.
+#[tokio::test]
+async fn brief_memberships_never_answer_a_selection_that_reads_more() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let query = "
+      fragment More on Membership { consent version }
+      { country(code: \"ZA\") { participants(first: 50) { nodes {
+          brief: memberships { id externalId status association { name } }
+          full: memberships { id externalId consent deactivatedAt version createdAt updatedAt }
+          spread: memberships { id ...More }
+      } } } }";
+    let data = app.data(query, json!({})).await;
+    let nodes = data["country"]["participants"]["nodes"].as_array().expect("nodes");
+    let mut seen = 0;
+    for node in nodes {
+        let brief = node["brief"].as_array().expect("brief");
+        let ids: Vec<&Value> = brief.iter().map(|m| &m["id"]).collect();
+        assert_eq!(ids, node["full"].as_array().expect("full").iter().map(|m| &m["id"]).collect::<Vec<_>>());
+        for membership in node["full"].as_array().expect("full").iter().chain(node["spread"].as_array().expect("s")) {
+            let alone = "query($id: ID!) { node(id: $id) { ... on Membership {
+                externalId consent deactivatedAt version createdAt updatedAt } } }";
+            let alone = app.data(alone, json!({ "id": membership["id"] })).await;
+            for field in ["externalId", "consent", "deactivatedAt", "version", "createdAt", "updatedAt"] {
+                if let Some(value) = membership.get(field) {
+                    assert_eq!(value, &alone["node"][field], "{field} of {membership}");
+                    seen += 1;
+                }
+            }
+        }
+        for membership in brief {
+            assert!(membership["externalId"].is_string() && membership["status"].is_string(), "{membership}");
+            assert!(membership["association"]["name"].is_string(), "{membership}");
+        }
+    }
+    assert!(seen > 10, "the demo's ZA participants have memberships");
+}

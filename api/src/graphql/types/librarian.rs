@@ -189,7 +189,11 @@ impl Librarian {
         if self.record(ctx, "memberships", ())?.is_none() {
             return Ok(None);
         }
-        let rows = many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?;
+        let rows = if super::membership::brief(&ctx.look_ahead()) {
+            many(ctx, self.0.id, |l| &l.brief_memberships_of_librarian).await?
+        } else {
+            many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?
+        };
         Ok(Some(rows.into_iter().map(|m| Serial(Membership(m))).collect()))
     }
 

@@ -6,6 +6,19 @@ use entities::membership;
 
 use super::{Association, CountryCodeScalar, Librarian, gid, required, stored};
 use crate::auth::policy;
+
+/// The fields of `Membership` that a brief row (`service::relations::BRIEF_MEMBERSHIP`)
+/// answers: its ids, its member id and its status, and the related objects by their keys.
+const BRIEF_FIELDS: [&str; 6] = ["__typename", "id", "externalId", "status", "association", "librarian"];
+
+/// Whether the memberships selected by `sel` (every field it covers, fragments included
+/// whatever their type condition) read only [`BRIEF_FIELDS`]: then brief rows serve them.
+/// The list's prefetch and the field's resolver both decide with this.
+pub fn brief(sel: &async_graphql::Lookahead<'_>) -> bool {
+    let fields = sel.selection_fields();
+    !fields.is_empty()
+        && fields.iter().all(|field| field.selection_set().all(|child| BRIEF_FIELDS.contains(&child.name())))
+}
 use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
 use crate::error::ApiError;
 use crate::graphql::context::{loaders, viewer};

@@ -28,7 +28,7 @@ pub use country::{Country, participants_spec};
 pub use feed::{ChangeEntityType, ChangeEvent, ChangeFeed};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
 pub use librarian::{Librarian, brief, librarian_connection, page_columns};
-pub use membership::Membership;
+pub use membership::{Membership, brief as membership_brief};
 pub use pairing::Pairing;
 pub use round::Round;
 pub use scalars::CountryCodeScalar;
