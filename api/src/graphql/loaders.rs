@@ -105,6 +105,9 @@ pub struct Loaders {
     pub brief_memberships_of_librarian: ManyById<membership::Model>,
     pub applications_of_librarian: ManyById<application::Model>,
     pub pairings_of_librarian: ManyById<pairing::Model>,
+    /// The same pairings as brief rows, for selections that read nothing else (see
+    /// `types::pairing::brief`).
+    pub brief_pairings_of_librarian: ManyById<pairing::Model>,
     pub members_of_pairing: ManyById<librarian::Model>,
     /// The same members as brief rows, for selections that read nothing else (see
     /// `types::librarian::brief`).
@@ -169,6 +172,9 @@ impl Loaders {
             }),
             applications_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::applications_of_librarians(db, ids))),
             pairings_of_librarian: loader(db, v, |db, _, ids| Box::pin(rel::pairings_of_librarians(db, ids))),
+            brief_pairings_of_librarian: loader(db, v, |db, _, ids| {
+                Box::pin(rel::brief_pairings_of_librarians(db, ids))
+            }),
             members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::members_of_pairings(db, v, ids))),
             brief_members_of_pairing: loader(db, v, |db, v, ids| Box::pin(rel::brief_members_of_pairings(db, v, ids))),
             topics_of_round: loader(db, v, |db, v, ids| Box::pin(rel::topics_of_rounds(db, v, ids))),
@@ -242,6 +248,7 @@ impl Loaders {
             brief_memberships_of_librarian,
             applications_of_librarian,
             pairings_of_librarian,
+            brief_pairings_of_librarian,
             members_of_pairing,
             brief_members_of_pairing,
             topics_of_round,

@@ -19,7 +19,7 @@ use crate::domain::NodeKind;
 use crate::graphql::context::loaders;
 use crate::graphql::loaders::{Loaders, Rows};
 use crate::graphql::types::brief;
-use crate::graphql::types::membership_brief;
+use crate::graphql::types::{membership_brief, pairing_brief};
 use crate::service::relations::{FastHash, Keyed};
 
 type Prefetch<'a> = BoxFuture<'a, async_graphql::Result<()>>;
@@ -117,7 +117,11 @@ pub fn librarians<'a>(ctx: &'a Context<'a>, sel: Lookahead<'a>, rows: Vec<Arc<li
         let next = sel.field("pairings");
         if next.exists() {
             tasks.push(Box::pin(async move {
-                let children = prime_many(&l.pairings_of_librarian, ids).await?;
+                // Brief rows when the selection reads nothing else (the field's resolver
+                // decides the same way).
+                let relation =
+                    if pairing_brief(&next) { &l.brief_pairings_of_librarian } else { &l.pairings_of_librarian };
+                let children = prime_many(relation, ids).await?;
                 pairings(ctx, next, children).await
             }));
         }

@@ -143,6 +143,52 @@ pub async fn pairings_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult
     Ok(group(pairs))
 }
 
+/// A pairing of a librarian, with the columns of a brief pairing (see
+/// [`brief_pairings_of_librarians`]).
+struct BriefPairing {
+    id: i32,
+    round_id: i32,
+    status: String,
+    librarian_id: i32,
+}
+
+rows::by_index! {
+    BriefPairing { id, round_id, status, librarian_id }
+}
+
+/// Pairings of each librarian as [`pairings_of_librarians`] answers them, reading only
+/// their id, round and status (the other fields keep their defaults), so these rows serve
+/// only selections that read nothing else (see `graphql::types::pairing::brief`): a list
+/// of participants with their pairings' statuses, rounds and members no longer reads every
+/// pairing's explanation and timestamps, nor the join's aliased columns.
+pub async fn brief_pairings_of_librarians(
+    db: impl Source,
+    ids: Vec<i32>,
+) -> ApiResult<Keyed<i32, Vec<Arc<pairing::Model>>>> {
+    let select = pairing::Entity::find()
+        .select_only()
+        .columns([pairing::Column::Id, pairing::Column::RoundId, pairing::Column::Status])
+        .column(pairing_member::Column::LibrarianId)
+        .join(JoinType::InnerJoin, pairing_member::Relation::Pairing.def().rev())
+        .filter(any_of(db.backend(), pairing_member::Column::LibrarianId, ids))
+        .order_by_asc(pairing_member::Column::PairingId);
+    let rows: Vec<BriefPairing> = rows::all_of(&db, select.build(db.backend())).await?;
+    let pairs = rows.into_iter().map(|row| {
+        let model = pairing::Model {
+            id: row.id,
+            round_id: row.round_id,
+            status: row.status,
+            origin: String::new(),
+            score: 0,
+            explanation: String::new(),
+            created_at: DateTime::default(),
+            updated_at: DateTime::default(),
+        };
+        (row.librarian_id, Arc::new(model))
+    });
+    Ok(group(pairs))
+}
+
 /// Members of each pairing: one statement joining `pairing_members` to `librarians`.
 pub async fn members_of_pairings(
     db: impl Source,

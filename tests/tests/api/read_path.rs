@@ -301,3 +301,42 @@ async fn brief_memberships_never_answer_a_selection_that_reads_more() {
     }
     assert!(seen > 10, "the demo's ZA participants have memberships");
 }
+
+/// Pairings selected for their status, round and members are read as brief rows; a
+/// selection of the same pairings that reads more (beside it, or through a fragment) gets
+/// whole rows.
+#[tokio::test]
+async fn brief_pairings_never_answer_a_selection_that_reads_more() {
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let query = "
+      fragment More on Pairing { origin score }
+      { librarians(first: 100) { nodes {
+          brief: pairings { id status round { name } members { fullName } }
+          full: pairings { id status origin score explanation createdAt updatedAt }
+          spread: pairings { id ...More }
+      } } }";
+    let data = app.data(query, json!({})).await;
+    let mut seen = 0;
+    for node in data["librarians"]["nodes"].as_array().expect("nodes") {
+        let brief = node["brief"].as_array().expect("brief");
+        let ids: Vec<&Value> = brief.iter().map(|p| &p["id"]).collect();
+        assert_eq!(ids, node["full"].as_array().expect("full").iter().map(|p| &p["id"]).collect::<Vec<_>>());
+        for pairing in node["full"].as_array().expect("full").iter().chain(node["spread"].as_array().expect("s")) {
+            let alone = "query($id: ID!) { node(id: $id) { ... on Pairing {
+                status origin score explanation createdAt updatedAt } } }";
+            let alone = app.data(alone, json!({ "id": pairing["id"] })).await;
+            for field in ["status", "origin", "score", "explanation", "createdAt", "updatedAt"] {
+                if let Some(value) = pairing.get(field) {
+                    assert_eq!(value, &alone["node"][field], "{field} of {pairing}");
+                    seen += 1;
+                }
+            }
+        }
+        for pairing in brief {
+            assert!(pairing["status"].is_string() && pairing["round"]["name"].is_string(), "{pairing}");
+            assert!(pairing["members"].as_array().is_some_and(|m| !m.is_empty()), "{pairing}");
+        }
+    }
+    assert!(seen > 10, "the demo's librarians have pairings");
+}

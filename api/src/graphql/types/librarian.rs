@@ -211,7 +211,11 @@ impl Librarian {
         if self.record(ctx, "pairings", ())?.is_none() {
             return Ok(None);
         }
-        let rows = many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?;
+        let rows = if super::pairing::brief(&ctx.look_ahead()) {
+            many(ctx, self.0.id, |l| &l.brief_pairings_of_librarian).await?
+        } else {
+            many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?
+        };
         Ok(Some(rows.into_iter().map(|p| Serial(Pairing(p))).collect()))
     }
 }

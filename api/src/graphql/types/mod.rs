@@ -29,7 +29,7 @@ pub use feed::{ChangeEntityType, ChangeEvent, ChangeFeed};
 pub use inputs::{LibrarianFilterInput, LibrarianOrder, PairingFilterInput};
 pub use librarian::{Librarian, brief, librarian_connection, page_columns};
 pub use membership::{Membership, brief as membership_brief};
-pub use pairing::Pairing;
+pub use pairing::{Pairing, brief as pairing_brief};
 pub use round::Round;
 pub use scalars::CountryCodeScalar;
 pub use sync::{SyncMembersPayload, SyncRun, SyncUserError};
