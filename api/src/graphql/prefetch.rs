@@ -37,6 +37,16 @@ pub fn items_in<'a>(here: &Lookahead<'a>) -> Option<Lookahead<'a>> {
     Lookahead::try_from(&fields[..]).ok()
 }
 
+/// Whether the objects selected by `sel` (every field it covers, fragments included
+/// whatever their type condition) read only `fields`: then a type's brief rows serve them.
+/// A list's prefetch and the field's resolver both decide with this (through the type's
+/// `brief`), so a brief row never reaches a selection that reads more.
+pub fn selects_only(sel: &Lookahead<'_>, fields: &[&str]) -> bool {
+    let selected = sel.selection_fields();
+    !selected.is_empty()
+        && selected.iter().all(|field| field.selection_set().all(|child| fields.contains(&child.name())))
+}
+
 fn unique<K: Eq + Hash + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
     let keys = keys.into_iter();
     // Sized once: growing the set rehashes every key seen so far.

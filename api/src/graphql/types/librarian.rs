@@ -35,9 +35,7 @@ const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "fullName", "country", "era
 /// serve them. The list's prefetch and the field's resolver both decide with this, so a
 /// brief row never reaches a selection that reads more.
 pub fn brief(sel: &Lookahead<'_>) -> bool {
-    let fields = sel.selection_fields();
-    !fields.is_empty()
-        && fields.iter().all(|field| field.selection_set().all(|child| BRIEF_FIELDS.contains(&child.name())))
+    prefetch::selects_only(sel, &BRIEF_FIELDS)
 }
 
 /// Denies `field`: reports a `FORBIDDEN` error at the field's path and answers `null`.

@@ -6,24 +6,22 @@ use entities::membership;
 
 use super::{Association, CountryCodeScalar, Librarian, gid, required, stored};
 use crate::auth::policy;
+use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
+use crate::error::ApiError;
+use crate::graphql::context::{loaders, viewer};
+use crate::graphql::prefetch;
+use crate::graphql::serial::Serial;
+use crate::service::sync::SentMember as Sent;
 
 /// The fields of `Membership` that a brief row (`service::relations::BRIEF_MEMBERSHIP`)
 /// answers: its ids, its member id and its status, and the related objects by their keys.
 const BRIEF_FIELDS: [&str; 6] = ["__typename", "id", "externalId", "status", "association", "librarian"];
 
-/// Whether the memberships selected by `sel` (every field it covers, fragments included
-/// whatever their type condition) read only [`BRIEF_FIELDS`]: then brief rows serve them.
-/// The list's prefetch and the field's resolver both decide with this.
+/// Whether the memberships selected by `sel` read only [`BRIEF_FIELDS`] (see
+/// [`prefetch::selects_only`]).
 pub fn brief(sel: &async_graphql::Lookahead<'_>) -> bool {
-    let fields = sel.selection_fields();
-    !fields.is_empty()
-        && fields.iter().all(|field| field.selection_set().all(|child| BRIEF_FIELDS.contains(&child.name())))
+    prefetch::selects_only(sel, &BRIEF_FIELDS)
 }
-use crate::domain::{MembershipConsent, MembershipStatus, NodeKind, Sector};
-use crate::error::ApiError;
-use crate::graphql::context::{loaders, viewer};
-use crate::graphql::serial::Serial;
-use crate::service::sync::SentMember as Sent;
 
 /// What an association sent for a member it linked to someone already in the network: all
 /// it sees of that person until they confirm the membership.

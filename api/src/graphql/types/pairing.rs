@@ -6,23 +6,21 @@ use entities::pairing;
 
 use super::{Librarian, Round, gid, many, required, stored};
 use crate::auth::policy;
+use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
+use crate::error::ApiError;
+use crate::graphql::context::{loaders, viewer};
+use crate::graphql::prefetch;
+use crate::graphql::serial::{Items, Serial};
 
 /// The fields of `Pairing` that a brief row (`service::relations::BriefPairing`) answers:
 /// its id, round and status, and its members (by the pairing's id).
 const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "round", "status", "members"];
 
-/// Whether the pairings selected by `sel` (every field it covers, fragments included
-/// whatever their type condition) read only [`BRIEF_FIELDS`]: then brief rows serve them.
-/// The list's prefetch and the field's resolver both decide with this.
+/// Whether the pairings selected by `sel` read only [`BRIEF_FIELDS`] (see
+/// [`prefetch::selects_only`]).
 pub fn brief(sel: &async_graphql::Lookahead<'_>) -> bool {
-    let fields = sel.selection_fields();
-    !fields.is_empty()
-        && fields.iter().all(|field| field.selection_set().all(|child| BRIEF_FIELDS.contains(&child.name())))
+    prefetch::selects_only(sel, &BRIEF_FIELDS)
 }
-use crate::domain::{NodeKind, PairingOrigin, PairingStatus};
-use crate::error::ApiError;
-use crate::graphql::context::{loaders, viewer};
-use crate::graphql::serial::{Items, Serial};
 
 pub struct Pairing(pub Arc<pairing::Model>);
 
