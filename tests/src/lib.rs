@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod feed;
 pub mod fixtures;
+pub mod graphs;
 pub mod proxy;
 pub mod replay;
 

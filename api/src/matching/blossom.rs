@@ -1,517 +1,21 @@
 //! Maximum-weight matching on a general graph: Edmonds' blossom algorithm with dual
-//! variables (primal-dual, O(n³)), after Galil's "Efficient algorithms for finding maximum
-//! matching in graphs" (1986) and Joris van Rantwijk's reference implementation, whose
-//! structure this follows. Integer weights keep every dual an integer, so the result is
-//! exact.
-//!
-//! Terms: an *endpoint* `p` is one end of edge `p / 2` (`2k` is the first vertex of edge
-//! `k`, `2k + 1` the second); vertices are `0..n`, blossoms `n..2n`. A top-level blossom is
-//! labelled S (1), T (2) or free (0) while a stage grows alternating trees from the
-//! unmatched vertices.
+//! variables, in the O(nm log n) form of Galil, Micali and Gabow that LEMON implements
+//! (see [`forest`] for the algorithm). Integer weights keep every dual an integer, so the
+//! result is exact, and every answer comes with the duals that prove it optimal
+//! ([`verify_optimal`] checks them).
 
 /// An undirected edge `(u, v, weight)`.
 pub type Edge = (usize, usize, i64);
 
-const NONE: usize = usize::MAX;
+mod forest;
+#[cfg(test)]
+mod reference;
 
-struct Solver<'a> {
-    n: usize,
-    edges: &'a [Edge],
-    endpoint: Vec<usize>,
-    neighbend: Vec<Vec<usize>>,
-    mate: Vec<usize>,
-    label: Vec<u8>,
-    labelend: Vec<usize>,
-    inblossom: Vec<usize>,
-    blossomparent: Vec<usize>,
-    blossomchilds: Vec<Vec<usize>>,
-    blossombase: Vec<usize>,
-    blossomendps: Vec<Vec<usize>>,
-    bestedge: Vec<usize>,
-    blossombestedges: Vec<Option<Vec<usize>>>,
-    unusedblossoms: Vec<usize>,
-    dualvar: Vec<i64>,
-    allowedge: Vec<bool>,
-    queue: Vec<usize>,
-}
+pub use forest::Solution;
 
-impl<'a> Solver<'a> {
-    fn new(n: usize, edges: &'a [Edge]) -> Self {
-        let maxweight = edges.iter().map(|e| e.2).max().unwrap_or(0).max(0);
-        let mut endpoint = Vec::with_capacity(2 * edges.len());
-        let mut neighbend = vec![Vec::new(); n];
-        for (k, &(i, j, _)) in edges.iter().enumerate() {
-            endpoint.push(i);
-            endpoint.push(j);
-            neighbend[i].push(2 * k + 1);
-            neighbend[j].push(2 * k);
-        }
-        let mut dualvar = vec![maxweight; n];
-        dualvar.extend(std::iter::repeat_n(0, n));
-        Self {
-            n,
-            edges,
-            endpoint,
-            neighbend,
-            mate: vec![NONE; n],
-            label: vec![0; 2 * n],
-            labelend: vec![NONE; 2 * n],
-            inblossom: (0..n).collect(),
-            blossomparent: vec![NONE; 2 * n],
-            blossomchilds: vec![Vec::new(); 2 * n],
-            blossombase: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
-            blossomendps: vec![Vec::new(); 2 * n],
-            bestedge: vec![NONE; 2 * n],
-            blossombestedges: vec![None; 2 * n],
-            unusedblossoms: (n..2 * n).collect(),
-            dualvar,
-            allowedge: vec![false; edges.len()],
-            queue: Vec::new(),
-        }
-    }
-
-    fn slack(&self, k: usize) -> i64 {
-        let (i, j, w) = self.edges[k];
-        self.dualvar[i] + self.dualvar[j] - 2 * w
-    }
-
-    /// The vertices inside blossom `b` (itself if it is a vertex).
-    fn leaves(&self, b: usize) -> Vec<usize> {
-        let mut out = Vec::new();
-        let mut stack = vec![b];
-        while let Some(t) = stack.pop() {
-            if t < self.n {
-                out.push(t);
-            } else {
-                stack.extend(self.blossomchilds[t].iter().rev().copied());
-            }
-        }
-        out
-    }
-
-    fn assign_label(&mut self, w: usize, t: u8, p: usize) {
-        let mut w = w;
-        let mut t = t;
-        let mut p = p;
-        loop {
-            let b = self.inblossom[w];
-            self.label[w] = t;
-            self.label[b] = t;
-            self.labelend[w] = p;
-            self.labelend[b] = p;
-            self.bestedge[w] = NONE;
-            self.bestedge[b] = NONE;
-            if t == 1 {
-                let leaves = self.leaves(b);
-                self.queue.extend(leaves);
-                return;
-            }
-            // A T-blossom: its base's mate becomes an S-vertex.
-            let base = self.blossombase[b];
-            let m = self.mate[base];
-            w = self.endpoint[m];
-            t = 1;
-            p = m ^ 1;
-        }
-    }
-
-    /// Traces back from `v` and `w` to find a new blossom's base, or `NONE` for an
-    /// augmenting path.
-    fn scan_blossom(&mut self, v: usize, w: usize) -> usize {
-        let mut path = Vec::new();
-        let mut base = NONE;
-        let (mut v, mut w) = (v, w);
-        while v != NONE || w != NONE {
-            let mut b = self.inblossom[v];
-            if self.label[b] & 4 != 0 {
-                base = self.blossombase[b];
-                break;
-            }
-            path.push(b);
-            self.label[b] = 5;
-            if self.labelend[b] == NONE {
-                v = NONE;
-            } else {
-                v = self.endpoint[self.labelend[b]];
-                b = self.inblossom[v];
-                v = self.endpoint[self.labelend[b]];
-            }
-            if w != NONE {
-                std::mem::swap(&mut v, &mut w);
-            }
-        }
-        for b in path {
-            self.label[b] = 1;
-        }
-        base
-    }
-
-    fn add_blossom(&mut self, base: usize, k: usize) {
-        let (mut v, mut w, _) = self.edges[k];
-        let bb = self.inblossom[base];
-        let mut bv = self.inblossom[v];
-        let mut bw = self.inblossom[w];
-        let b = self.unusedblossoms.pop().unwrap_or(NONE);
-        self.blossombase[b] = base;
-        self.blossomparent[b] = NONE;
-        self.blossomparent[bb] = b;
-        let mut path = Vec::new();
-        let mut endps = Vec::new();
-        while bv != bb {
-            self.blossomparent[bv] = b;
-            path.push(bv);
-            endps.push(self.labelend[bv]);
-            v = self.endpoint[self.labelend[bv]];
-            bv = self.inblossom[v];
-        }
-        path.push(bb);
-        path.reverse();
-        endps.reverse();
-        endps.push(2 * k);
-        while bw != bb {
-            self.blossomparent[bw] = b;
-            path.push(bw);
-            endps.push(self.labelend[bw] ^ 1);
-            w = self.endpoint[self.labelend[bw]];
-            bw = self.inblossom[w];
-        }
-        self.label[b] = 1;
-        self.labelend[b] = self.labelend[bb];
-        self.dualvar[b] = 0;
-        for leaf in self.leaves_of(&path) {
-            if self.label[self.inblossom[leaf]] == 2 {
-                self.queue.push(leaf);
-            }
-            self.inblossom[leaf] = b;
-        }
-        let mut bestedgeto = vec![NONE; 2 * self.n];
-        for &sub in &path {
-            let lists: Vec<Vec<usize>> = match self.blossombestedges[sub].take() {
-                Some(list) => vec![list],
-                None => self.leaves(sub).iter().map(|&x| self.neighbend[x].iter().map(|p| p / 2).collect()).collect(),
-            };
-            for list in lists {
-                for k in list {
-                    // The end of edge `k` outside the new blossom.
-                    let (i, j, _) = self.edges[k];
-                    let j = if self.inblossom[j] == b { i } else { j };
-                    let bj = self.inblossom[j];
-                    if bj != b
-                        && self.label[bj] == 1
-                        && (bestedgeto[bj] == NONE || self.slack(k) < self.slack(bestedgeto[bj]))
-                    {
-                        bestedgeto[bj] = k;
-                    }
-                }
-            }
-            self.bestedge[sub] = NONE;
-        }
-        let best: Vec<usize> = bestedgeto.into_iter().filter(|&k| k != NONE).collect();
-        self.bestedge[b] = NONE;
-        for &k in &best {
-            if self.bestedge[b] == NONE || self.slack(k) < self.slack(self.bestedge[b]) {
-                self.bestedge[b] = k;
-            }
-        }
-        self.blossombestedges[b] = Some(best);
-        self.blossomchilds[b] = path;
-        self.blossomendps[b] = endps;
-    }
-
-    fn leaves_of(&self, blossoms: &[usize]) -> Vec<usize> {
-        blossoms.iter().flat_map(|&s| self.leaves(s)).collect()
-    }
-
-    fn expand_blossom(&mut self, b: usize, endstage: bool) {
-        let childs = self.blossomchilds[b].clone();
-        for &s in &childs {
-            self.blossomparent[s] = NONE;
-            if s < self.n {
-                self.inblossom[s] = s;
-            } else if endstage && self.dualvar[s] == 0 {
-                self.expand_blossom(s, endstage);
-            } else {
-                for leaf in self.leaves(s) {
-                    self.inblossom[leaf] = s;
-                }
-            }
-        }
-        if !endstage && self.label[b] == 2 {
-            // Relabel the sub-blossoms on the even path from the entry child to the base.
-            let len = childs.len() as isize;
-            let entrychild = self.inblossom[self.endpoint[self.labelend[b] ^ 1]];
-            let mut j = childs.iter().position(|&c| c == entrychild).unwrap_or(0) as isize;
-            let (jstep, endptrick): (isize, usize) = if j & 1 == 1 {
-                j -= len;
-                (1, 0)
-            } else {
-                (-1, 1)
-            };
-            let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-            let endps = self.blossomendps[b].clone();
-            let mut p = self.labelend[b];
-            while j != 0 {
-                let q = endps[at(j - endptrick as isize)] ^ endptrick;
-                self.label[self.endpoint[p ^ 1]] = 0;
-                self.label[self.endpoint[q ^ 1]] = 0;
-                self.assign_label(self.endpoint[p ^ 1], 2, p);
-                self.allowedge[q / 2] = true;
-                j += jstep;
-                p = endps[at(j - endptrick as isize)] ^ endptrick;
-                self.allowedge[p / 2] = true;
-                j += jstep;
-            }
-            let bv = childs[at(j)];
-            let ep = self.endpoint[p ^ 1];
-            self.label[ep] = 2;
-            self.label[bv] = 2;
-            self.labelend[ep] = p;
-            self.labelend[bv] = p;
-            self.bestedge[bv] = NONE;
-            j += jstep;
-            while childs[at(j)] != entrychild {
-                let bv = childs[at(j)];
-                if self.label[bv] == 1 {
-                    j += jstep;
-                    continue;
-                }
-                if let Some(v) = self.leaves(bv).into_iter().find(|&v| self.label[v] != 0) {
-                    self.label[v] = 0;
-                    let base_mate = self.mate[self.blossombase[bv]];
-                    self.label[self.endpoint[base_mate]] = 0;
-                    self.assign_label(v, 2, self.labelend[v]);
-                }
-                j += jstep;
-            }
-        }
-        self.label[b] = 0;
-        self.labelend[b] = NONE;
-        self.blossomchilds[b] = Vec::new();
-        self.blossomendps[b] = Vec::new();
-        self.blossombase[b] = NONE;
-        self.blossombestedges[b] = None;
-        self.bestedge[b] = NONE;
-        self.unusedblossoms.push(b);
-    }
-
-    /// Swaps matched and unmatched edges inside blossom `b` so that `v` becomes its base.
-    fn augment_blossom(&mut self, b: usize, v: usize) {
-        let mut t = v;
-        while self.blossomparent[t] != b {
-            t = self.blossomparent[t];
-        }
-        if t >= self.n {
-            self.augment_blossom(t, v);
-        }
-        let len = self.blossomchilds[b].len() as isize;
-        let i = self.blossomchilds[b].iter().position(|&c| c == t).unwrap_or(0);
-        let mut j = i as isize;
-        let (jstep, endptrick): (isize, usize) = if i & 1 == 1 {
-            j -= len;
-            (1, 0)
-        } else {
-            (-1, 1)
-        };
-        let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-        while j != 0 {
-            j += jstep;
-            let t = self.blossomchilds[b][at(j)];
-            let p = self.blossomendps[b][at(j - endptrick as isize)] ^ endptrick;
-            if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p]);
-            }
-            j += jstep;
-            let t = self.blossomchilds[b][at(j)];
-            if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p ^ 1]);
-            }
-            self.mate[self.endpoint[p]] = p ^ 1;
-            self.mate[self.endpoint[p ^ 1]] = p;
-        }
-        self.blossomchilds[b].rotate_left(i);
-        self.blossomendps[b].rotate_left(i);
-        self.blossombase[b] = self.blossombase[self.blossomchilds[b][0]];
-    }
-
-    fn augment_matching(&mut self, k: usize) {
-        let (v, w, _) = self.edges[k];
-        for (mut s, mut p) in [(v, 2 * k + 1), (w, 2 * k)] {
-            loop {
-                let bs = self.inblossom[s];
-                if bs >= self.n {
-                    self.augment_blossom(bs, s);
-                }
-                self.mate[s] = p;
-                if self.labelend[bs] == NONE {
-                    break;
-                }
-                let t = self.endpoint[self.labelend[bs]];
-                let bt = self.inblossom[t];
-                s = self.endpoint[self.labelend[bt]];
-                let j = self.endpoint[self.labelend[bt] ^ 1];
-                if bt >= self.n {
-                    self.augment_blossom(bt, j);
-                }
-                self.mate[j] = self.labelend[bt];
-                p = self.labelend[bt] ^ 1;
-            }
-        }
-    }
-
-    /// The matching and the final vertex duals.
-    fn solve(mut self) -> (Vec<Option<usize>>, Vec<i64>) {
-        let n = self.n;
-        for _ in 0..n {
-            self.label.iter_mut().for_each(|l| *l = 0);
-            self.bestedge.iter_mut().for_each(|e| *e = NONE);
-            for b in n..2 * n {
-                self.blossombestedges[b] = None;
-            }
-            self.allowedge.iter_mut().for_each(|a| *a = false);
-            self.queue.clear();
-            for v in 0..n {
-                if self.mate[v] == NONE && self.label[self.inblossom[v]] == 0 {
-                    self.assign_label(v, 1, NONE);
-                }
-            }
-            let mut augmented = false;
-            loop {
-                while let Some(v) = self.queue.pop() {
-                    if augmented {
-                        break;
-                    }
-                    let ends = self.neighbend[v].clone();
-                    for p in ends {
-                        let k = p / 2;
-                        let w = self.endpoint[p];
-                        if self.inblossom[v] == self.inblossom[w] {
-                            continue;
-                        }
-                        let mut kslack = 0;
-                        if !self.allowedge[k] {
-                            kslack = self.slack(k);
-                            if kslack <= 0 {
-                                self.allowedge[k] = true;
-                            }
-                        }
-                        if self.allowedge[k] {
-                            if self.label[self.inblossom[w]] == 0 {
-                                self.assign_label(w, 2, p ^ 1);
-                            } else if self.label[self.inblossom[w]] == 1 {
-                                let base = self.scan_blossom(v, w);
-                                if base != NONE {
-                                    self.add_blossom(base, k);
-                                } else {
-                                    self.augment_matching(k);
-                                    augmented = true;
-                                    break;
-                                }
-                            } else if self.label[w] == 0 {
-                                self.label[w] = 2;
-                                self.labelend[w] = p ^ 1;
-                            }
-                        } else if self.label[self.inblossom[w]] == 1 {
-                            let b = self.inblossom[v];
-                            if self.bestedge[b] == NONE || kslack < self.slack(self.bestedge[b]) {
-                                self.bestedge[b] = k;
-                            }
-                        } else if self.label[w] == 0
-                            && (self.bestedge[w] == NONE || kslack < self.slack(self.bestedge[w]))
-                        {
-                            self.bestedge[w] = k;
-                        }
-                    }
-                }
-                if augmented {
-                    break;
-                }
-                // No augmenting path with the current duals: change them.
-                let mut deltatype = 1;
-                let mut delta = self.dualvar[..n].iter().copied().min().unwrap_or(0);
-                let mut deltaedge = NONE;
-                let mut deltablossom = NONE;
-                for v in 0..n {
-                    if self.label[self.inblossom[v]] == 0 && self.bestedge[v] != NONE {
-                        let d = self.slack(self.bestedge[v]);
-                        if d < delta {
-                            delta = d;
-                            deltatype = 2;
-                            deltaedge = self.bestedge[v];
-                        }
-                    }
-                }
-                for b in 0..2 * n {
-                    if self.blossomparent[b] == NONE && self.label[b] == 1 && self.bestedge[b] != NONE {
-                        let d = self.slack(self.bestedge[b]) / 2;
-                        if d < delta {
-                            delta = d;
-                            deltatype = 3;
-                            deltaedge = self.bestedge[b];
-                        }
-                    }
-                }
-                for b in n..2 * n {
-                    if self.blossombase[b] != NONE
-                        && self.blossomparent[b] == NONE
-                        && self.label[b] == 2
-                        && self.dualvar[b] < delta
-                    {
-                        delta = self.dualvar[b];
-                        deltatype = 4;
-                        deltablossom = b;
-                    }
-                }
-                for v in 0..n {
-                    match self.label[self.inblossom[v]] {
-                        1 => self.dualvar[v] -= delta,
-                        2 => self.dualvar[v] += delta,
-                        _ => {}
-                    }
-                }
-                for b in n..2 * n {
-                    if self.blossombase[b] != NONE && self.blossomparent[b] == NONE {
-                        match self.label[b] {
-                            1 => self.dualvar[b] += delta,
-                            2 => self.dualvar[b] -= delta,
-                            _ => {}
-                        }
-                    }
-                }
-                match deltatype {
-                    1 => break,
-                    2 => {
-                        self.allowedge[deltaedge] = true;
-                        let (mut i, j, _) = self.edges[deltaedge];
-                        if self.label[self.inblossom[i]] == 0 {
-                            i = j;
-                        }
-                        self.queue.push(i);
-                    }
-                    3 => {
-                        self.allowedge[deltaedge] = true;
-                        let (i, _, _) = self.edges[deltaedge];
-                        self.queue.push(i);
-                    }
-                    _ => self.expand_blossom(deltablossom, false),
-                }
-            }
-            if !augmented {
-                break;
-            }
-            for b in n..2 * n {
-                if self.blossomparent[b] == NONE
-                    && self.blossombase[b] != NONE
-                    && self.label[b] == 1
-                    && self.dualvar[b] == 0
-                {
-                    self.expand_blossom(b, true);
-                }
-            }
-        }
-        let mate = self.mate.iter().map(|&p| (p != NONE).then(|| self.endpoint[p])).collect();
-        (mate, self.dualvar[..n].to_vec())
-    }
-}
+/// The units of the duals: an edge `(u, v, w)` is covered when
+/// `y[u] + y[v] (+ the duals of the blossoms holding both) >= DUAL_SCALE * w`.
+pub const DUAL_SCALE: i64 = 4;
 
 /// A maximum-weight matching of the graph on vertices `0..n`: `mate[v]` is `v`'s partner.
 /// Edges with a non-positive weight never improve a matching and are ignored.
@@ -519,23 +23,129 @@ impl<'a> Solver<'a> {
 /// # Panics
 /// Never for valid input; an edge with an endpoint `>= n` is a caller bug and panics.
 pub fn max_weight_matching(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
-    max_weight_matching_with_duals(n, edges).0
+    max_weight_matching_certified(n, edges).mate
 }
 
-/// [`max_weight_matching`] with the optimal vertex duals `y` of the linear programme (in
-/// the doubled units of the integer algorithm): every edge `(u, v, w)` of the graph has
-/// `y[u] + y[v] + 2 * (the duals of the blossoms holding both) >= 2w`, every `y >= 0`, and
-/// an unmatched vertex has `y = 0`. An edge *not* in the graph with `y[u] + y[v] >= 2w`
-/// therefore cannot improve the matching: if every absent edge passes, the duals stay
-/// feasible for the larger graph and their objective equals the matching's weight, so the
-/// matching is optimal there too. The matching engine prices its sparse candidate graph
-/// with this.
-pub fn max_weight_matching_with_duals(n: usize, edges: &[Edge]) -> (Vec<Option<usize>>, Vec<i64>) {
+/// [`max_weight_matching`] with its optimality certificate: the vertex and blossom duals
+/// of the linear programme, in units of [`DUAL_SCALE`].
+pub fn max_weight_matching_certified(n: usize, edges: &[Edge]) -> Solution {
     let edges: Vec<Edge> = edges.iter().copied().filter(|&(u, v, w)| w > 0 && u != v).collect();
-    if edges.is_empty() || n == 0 {
-        return (vec![None; n], vec![0; n]);
+    forest::Solver::new(n, &edges).solve()
+}
+
+/// [`max_weight_matching`] with the optimal vertex duals `y` (units of [`DUAL_SCALE`]):
+/// every edge `(u, v, w)` of the graph has `y[u] + y[v] + (the duals of the blossoms
+/// holding both) >= DUAL_SCALE * w`, every `y >= 0`, and an unmatched vertex has `y = 0`.
+/// An edge *not* in the graph with `y[u] + y[v] >= DUAL_SCALE * w` therefore cannot
+/// improve the matching: if every absent edge passes, the duals stay feasible for the
+/// larger graph and their objective equals the matching's weight, so the matching is
+/// optimal there too. The matching engine prices its sparse candidate graph with this.
+pub fn max_weight_matching_with_duals(n: usize, edges: &[Edge]) -> (Vec<Option<usize>>, Vec<i64>) {
+    let solution = max_weight_matching_certified(n, edges);
+    (solution.mate, solution.y)
+}
+
+/// Checks that `solution` is a matching of the graph and that its duals prove it has the
+/// largest weight: they are non-negative, cover every edge, and their objective equals
+/// the matching's weight (weak duality then bounds every other matching by it). Returns
+/// the weight, or what is wrong.
+///
+/// # Errors
+/// A description of the first violated condition.
+pub fn verify_optimal(n: usize, edges: &[Edge], solution: &Solution) -> Result<i64, String> {
+    let Solution { mate, y, blossoms } = solution;
+    if mate.len() != n || y.len() != n {
+        return Err("the answer does not cover every vertex".into());
     }
-    Solver::new(n, &edges).solve()
+    // The heaviest edge between each matched pair (parallel edges may differ).
+    let mut matched: std::collections::HashMap<(usize, usize), i64> = std::collections::HashMap::new();
+    for (v, m) in mate.iter().enumerate() {
+        if let Some(u) = *m {
+            if u >= n || mate[u] != Some(v) || u == v {
+                return Err(format!("vertex {v}'s mate {u} does not match it back"));
+            }
+            if v < u {
+                matched.insert((v, u), i64::MIN);
+            }
+        }
+    }
+    for &(u, v, w) in edges {
+        if let Some(best) = matched.get_mut(&(u.min(v), u.max(v))) {
+            *best = (*best).max(w);
+        }
+    }
+    if let Some(((u, v), _)) = matched.iter().find(|(_, w)| **w == i64::MIN) {
+        return Err(format!("the pair {u}-{v} is not an edge"));
+    }
+    let weight: i64 = matched.values().sum();
+    if let Some(v) = (0..n).find(|&v| y[v] < 0) {
+        return Err(format!("vertex {v} has a negative dual"));
+    }
+    if let Some((i, _)) = blossoms.iter().enumerate().find(|(_, b)| b.1 < 0) {
+        return Err(format!("blossom {i} has a negative dual"));
+    }
+    // The laminar family: each blossom's depth, the sum of the duals from it to the top,
+    // and each vertex's innermost blossom.
+    let mut depth = vec![usize::MAX; blossoms.len()];
+    let mut zsum = vec![0i64; blossoms.len()];
+    fn settle(i: usize, blossoms: &[(Option<usize>, i64, Vec<usize>)], depth: &mut [usize], zsum: &mut [i64]) {
+        if depth[i] != usize::MAX {
+            return;
+        }
+        let mut chain = vec![i];
+        while let Some(p) = blossoms[*chain.last().unwrap_or(&i)].0 {
+            if depth[p] != usize::MAX {
+                break;
+            }
+            chain.push(p);
+        }
+        while let Some(b) = chain.pop() {
+            let (d, z) = blossoms[b].0.map_or((0, 0), |p| (depth[p] + 1, zsum[p]));
+            depth[b] = d;
+            zsum[b] = z + blossoms[b].1;
+        }
+    }
+    for i in 0..blossoms.len() {
+        settle(i, blossoms, &mut depth, &mut zsum);
+    }
+    let mut innermost = vec![usize::MAX; n];
+    for (i, b) in blossoms.iter().enumerate() {
+        for &v in &b.2 {
+            if v >= n {
+                return Err(format!("blossom {i} holds a vertex out of range"));
+            }
+            if innermost[v] == usize::MAX || depth[i] > depth[innermost[v]] {
+                innermost[v] = i;
+            }
+        }
+    }
+    let common = |u: usize, v: usize| -> i64 {
+        let (mut a, mut b) = (innermost[u], innermost[v]);
+        while a != b {
+            if a == usize::MAX || b == usize::MAX {
+                return 0;
+            }
+            if depth[a] >= depth[b] {
+                a = blossoms[a].0.unwrap_or(usize::MAX);
+            } else {
+                b = blossoms[b].0.unwrap_or(usize::MAX);
+            }
+        }
+        if a == usize::MAX { 0 } else { zsum[a] }
+    };
+    for &(u, v, w) in edges {
+        if u != v && w > 0 && y[u] + y[v] + common(u, v) < DUAL_SCALE * w {
+            return Err(format!("the edge {u}-{v} ({w}) is not covered by the duals"));
+        }
+    }
+    let objective: i128 = y.iter().map(|&d| i128::from(d)).sum::<i128>()
+        + blossoms.iter().map(|b| i128::from(b.1) * (b.2.len() as i128 / 2)).sum::<i128>();
+    if objective != i128::from(weight) * i128::from(DUAL_SCALE) {
+        return Err(format!(
+            "the duals' objective {objective} is not {DUAL_SCALE} times the matching's weight {weight}"
+        ));
+    }
+    Ok(weight)
 }
 
 /// The bonus added to every edge's weight so that a maximum-weight matching of the raised
@@ -624,6 +234,77 @@ mod tests {
         sum
     }
 
+    /// Random sparse graphs: each vertex a few random partners, weights from narrow (many
+    /// ties) to wide, some in several parts.
+    fn random_graph(rng: &mut fastrand::Rng, n: usize, degree: usize, top: i64) -> Vec<Edge> {
+        let mut seen = std::collections::HashSet::new();
+        let mut edges = Vec::new();
+        for u in 0..n {
+            for _ in 0..degree {
+                let v = rng.usize(0..n);
+                if u != v && seen.insert((u.min(v), u.max(v))) {
+                    edges.push((u, v, rng.i64(1..=top)));
+                }
+            }
+        }
+        edges
+    }
+
+    #[test]
+    fn agrees_with_the_reference_solver_and_proves_it_optimal() {
+        let mut rng = fastrand::Rng::with_seed(21);
+        for case in 0..500 {
+            let n = rng.usize(2..=if case % 10 == 0 { 500 } else { 60 });
+            let degree = rng.usize(1..=8);
+            let edges = random_graph(&mut rng, n, degree, [2, 20, 1_000][case % 3]);
+            let solution = max_weight_matching_certified(n, &edges);
+            let weight = verify_optimal(n, &edges, &solution)
+                .unwrap_or_else(|e| panic!("case {case}: {e}; n={n} edges={edges:?}"));
+            let (mate, _) = reference::Solver::new(n, &edges).solve();
+            assert_eq!(weight, total(&edges, &mate), "case {case}: n={n} edges={edges:?}");
+            assert_eq!(weight, total(&edges, &solution.mate), "case {case}");
+        }
+    }
+
+    /// With the cardinality bonus every weight is nearly the same: the duals move in lock
+    /// step and blossoms nest deeply, the hard case for the queues and the lazy duals.
+    #[test]
+    fn agrees_with_the_reference_under_the_cardinality_bonus() {
+        let mut rng = fastrand::Rng::with_seed(23);
+        for case in 0..200 {
+            let n = rng.usize(2..=120);
+            let degree = rng.usize(1..=5);
+            let edges = random_graph(&mut rng, n, degree, 50);
+            let bonus = cardinality_bonus(n, 0, 50).expect("fits");
+            let raised: Vec<Edge> = edges.iter().map(|&(u, v, w)| (u, v, w + bonus)).collect();
+            let solution = max_weight_matching_certified(n, &raised);
+            let weight = verify_optimal(n, &raised, &solution).unwrap_or_else(|e| panic!("case {case}: {e}"));
+            let (mate, _) = reference::Solver::new(n, &raised).solve();
+            assert_eq!(weight, total(&raised, &mate), "case {case}: n={n} edges={edges:?}");
+        }
+    }
+
+    #[test]
+    fn the_certificate_check_refuses_what_it_cannot_prove() {
+        let edges = [(0, 1, 5), (1, 2, 8), (2, 3, 5)];
+        let good = max_weight_matching_certified(4, &edges);
+        assert_eq!(verify_optimal(4, &edges, &good), Ok(10));
+        // The heavy middle edge alone: a matching, but not the best; no duals prove it.
+        let worse = Solution { mate: vec![None, Some(2), Some(1), None], ..max_weight_matching_certified(4, &edges) };
+        assert!(verify_optimal(4, &edges, &worse).is_err());
+        let mut low = max_weight_matching_certified(4, &edges);
+        low.y[1] -= 1;
+        assert!(verify_optimal(4, &edges, &low).is_err(), "an uncovered edge or a short objective");
+        let mut negative = max_weight_matching_certified(4, &edges);
+        negative.y[0] = -1;
+        assert!(verify_optimal(4, &edges, &negative).unwrap_err().contains("negative"));
+        let mut lopsided = max_weight_matching_certified(4, &edges);
+        lopsided.mate[0] = Some(3);
+        assert!(verify_optimal(4, &edges, &lopsided).unwrap_err().contains("does not match it back"));
+        let triangle = [(0, 1, 6), (1, 2, 6), (0, 2, 6), (2, 3, 5)];
+        assert_eq!(verify_optimal(4, &triangle, &max_weight_matching_certified(4, &triangle)), Ok(11));
+    }
+
     #[test]
     fn known_cases() {
         assert_eq!(max_weight_matching(2, &[(0, 1, 1)]), [Some(1), Some(0)]);
@@ -649,8 +330,10 @@ mod tests {
                     }
                 }
             }
-            let mate = max_weight_matching(n, &edges);
-            assert_eq!(total(&edges, &mate), brute_force(n, &edges), "case {case}: n={n} edges={edges:?}");
+            let solution = max_weight_matching_certified(n, &edges);
+            let best = brute_force(n, &edges);
+            assert_eq!(total(&edges, &solution.mate), best, "case {case}: n={n} edges={edges:?}");
+            assert_eq!(verify_optimal(n, &edges, &solution), Ok(best), "case {case}: the duals prove it");
         }
     }
 
@@ -680,7 +363,7 @@ mod tests {
                     "case {case}: an unmatched vertex has a zero dual"
                 );
             }
-            let covered = all.iter().all(|&(u, v, w)| kept.contains(&(u, v, w)) || y[u] + y[v] >= 2 * w);
+            let covered = all.iter().all(|&(u, v, w)| kept.contains(&(u, v, w)) || y[u] + y[v] >= DUAL_SCALE * w);
             if covered {
                 certified += 1;
                 assert_eq!(total(&kept, &mate), brute_force(n, &all), "case {case}: certified but not optimal");

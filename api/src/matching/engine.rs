@@ -566,9 +566,10 @@ impl<'a> Compiled<'a> {
     }
 
     /// The allowed pairs absent from the graph that could improve the matching: those
-    /// whose score exceeds what the duals `y` (doubled units) cover, `2w > y[u] + y[v]`.
+    /// whose score exceeds what the duals `y` cover, `S·w > y[u] + y[v]` (`S` being
+    /// [`blossom::DUAL_SCALE`]).
     /// An absent pair scores at most both ends' floors, so only pairs with
-    /// `y[u] + y[v] < 2 * min(floor[u], floor[v])` are scored: few, since the duals of a
+    /// `y[u] + y[v] < S · min(floor[u], floor[v])` are scored: few, since the duals of a
     /// good matching are large.
     fn price(
         &self,
@@ -584,18 +585,19 @@ impl<'a> Compiled<'a> {
         open.sort_by_key(|&(u, _)| (y[u], u));
         let mut extra = Vec::new();
         for &(u, fu) in &open {
-            let limit = 2 * fu - y[u];
+            let limit = blossom::DUAL_SCALE * fu - y[u];
             for &(v, fv) in &open {
                 if y[v] >= limit {
                     break;
                 }
-                if v <= u || y[u] + y[v] >= 2 * fv || present.contains(&(u, v)) || !self.allowed(u, v) {
+                if v <= u || y[u] + y[v] >= blossom::DUAL_SCALE * fv || present.contains(&(u, v)) || !self.allowed(u, v)
+                {
                     continue;
                 }
                 let w = self.score(u, v);
                 let raised = w + bonus;
-                if y[u] + y[v] < 2 * raised {
-                    extra.push((2 * raised - y[u] - y[v], u, v, w));
+                if y[u] + y[v] < blossom::DUAL_SCALE * raised {
+                    extra.push((blossom::DUAL_SCALE * raised - y[u] - y[v], u, v, w));
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! librarian's country costs no SQL statement at all.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use entities::country;
 use sea_orm::{DatabaseConnection, EntityTrait};
@@ -13,7 +14,7 @@ use crate::error::ApiResult;
 
 /// All countries by ISO 3166-1 alpha-2 code.
 #[derive(Debug, Clone, Default)]
-pub struct CountryTable(HashMap<String, country::Model>);
+pub struct CountryTable(HashMap<String, Arc<country::Model>>);
 
 impl CountryTable {
     /// Reads the table once.
@@ -22,11 +23,12 @@ impl CountryTable {
     /// Database errors.
     pub async fn load(db: &DatabaseConnection) -> ApiResult<Self> {
         let rows = country::Entity::find().all(db).await?;
-        Ok(Self(rows.into_iter().map(|c| (c.code.clone(), c)).collect()))
+        Ok(Self(rows.into_iter().map(|c| (c.code.clone(), Arc::new(c))).collect()))
     }
 
-    /// The country with this (upper-case) code.
-    pub fn get(&self, code: &str) -> Option<&country::Model> {
+    /// The country with this (upper-case) code, shared: every `country` field of a response
+    /// holds the same row rather than a copy of its four strings.
+    pub fn get(&self, code: &str) -> Option<&Arc<country::Model>> {
         self.0.get(code)
     }
 }

@@ -4,6 +4,7 @@
 //! cargo run --release -p interlib-tests --bin matchbench                  # engine at 500, 2,000, 5,000, 10,000
 //! cargo run --release -p interlib-tests --bin matchbench -- --e2e         # runMatching on 2,000 applicants, PostgreSQL
 //! cargo run --release -p interlib-tests --bin matchbench -- --e2e --backend sqlite
+//! cargo run --release -p interlib-tests --bin matchbench -- --graphs  # the solver against LEMON
 //! ```
 //!
 //! For each size it reports the time of the whole engine (scoring, candidate graph,
@@ -16,9 +17,19 @@
 //! when the run was not proven optimal.
 //!
 //! `--e2e` measures `runMatching` through the server instead: the demo network (2,000
-//! librarians) on a fresh database, a round in `MATCHING` with every librarian applying,
+//! librarians, and generated ones up to `--applicants`) on a fresh database, a round in
+//! `MATCHING` with every librarian applying,
 //! then a dry run and a real run (which stores the proposals) over HTTP, each `--runs`
 //! times. The server runs in a child process.
+//!
+//! `--graphs` times the weighted matching solver alone on random sparse graphs (each
+//! vertex `--degree` random partners, integer weights 1-1,000) against LEMON's
+//! `MaxWeightedMatching` (C++) in the same run, and networkx's at the smallest sizes: both
+//! objectives (the largest weight; the most pairs, then the largest weight, which the
+//! engine solves with the cardinality bonus), each answer's weight checked equal to
+//! LEMON's and the solver's dual certificate checked on every graph. The LEMON harness
+//! (`tests/bench/lemon_matching.cpp`) is compiled when `g++` and `liblemon-dev` are there;
+//! otherwise the bench says so and skips the comparison.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +41,7 @@ use interlib::matching::engine::{self, Scoring};
 use interlib::seed::matching_problem;
 use interlib::settings::Settings;
 use interlib_tests::bench::{self, Backend, DatabaseArgs, ServerProcess};
-use sea_orm::{ConnectionTrait, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -61,17 +72,38 @@ struct Args {
     /// Measure `runMatching` end to end on a database instead.
     #[arg(long)]
     e2e: bool,
+    /// Applicants of the `--e2e` rounds (the demo network's 2,000 librarians, plus
+    /// generated ones above that), one fresh database each.
+    #[arg(long, value_delimiter = ',', default_values_t = [2_000])]
+    applicants: Vec<usize>,
+    /// Time the matching solver on random graphs against LEMON and networkx instead.
+    #[arg(long)]
+    graphs: bool,
+    /// Graph sizes (vertices) for `--graphs`.
+    #[arg(long, value_delimiter = ',', default_values_t = [2_000, 10_000, 20_000])]
+    graph_sizes: Vec<usize>,
+    /// Random partners per vertex for `--graphs`.
+    #[arg(long, default_value_t = 15)]
+    degree: usize,
+    /// Run networkx on graphs up to this size (it is slow: about 20 s at 2,000).
+    #[arg(long, default_value_t = 2_000)]
+    networkx_up_to: usize,
     #[arg(long, value_enum, default_value = "postgres")]
     backend: Backend,
     #[command(flatten)]
     db: DatabaseArgs,
 }
 
-/// `runMatching` through the server on the demo network's 2,000 librarians.
-async fn end_to_end(args: &Args) -> anyhow::Result<()> {
+/// `runMatching` through the server on `size` applicants: the demo network's librarians,
+/// plus generated ones above its 2,000, every one applying.
+async fn end_to_end(args: &Args, size: usize) -> anyhow::Result<()> {
     let url = args.db.fresh(args.backend, "interlib_matchbench").await?;
     let (db, _) = interlib::db::connect(&Settings::for_database(&url)).await?;
     interlib::seed::demo(&db).await?;
+    let demo = usize::try_from(entities::librarian::Entity::find().count(&db).await?)?;
+    if size > demo {
+        interlib::seed::librarians(&db, size - demo, args.seed).await?;
+    }
     db.execute_unprepared(
         "INSERT INTO rounds (name, status, applications_open_at, applications_close_at, starts_at, ends_at, created_at, updated_at) \
          VALUES ('Benchmark round', 'MATCHING', '2027-01-04T00:00:00Z', '2027-02-01T00:00:00Z', '2027-02-15T00:00:00Z', '2027-06-15T00:00:00Z', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z')",
@@ -239,7 +271,19 @@ async fn main() -> anyhow::Result<()> {
         .await;
     }
     if args.e2e {
-        return end_to_end(&args).await;
+        for &size in &args.applicants {
+            end_to_end(&args, size).await?;
+        }
+        return Ok(());
+    }
+    if args.graphs {
+        return interlib_tests::graphs::run(&interlib_tests::graphs::Options {
+            sizes: &args.graph_sizes,
+            degree: args.degree,
+            runs: args.runs,
+            seed: args.seed,
+            networkx_up_to: args.networkx_up_to,
+        });
     }
     let mut scoring = Scoring::default();
     if let Some(k) = args.candidates {

@@ -23,11 +23,11 @@ pub fn participants_spec(
     Ok((filter.unwrap_or_default().parse()?, order.field, order.direction))
 }
 
-pub struct Country(pub country::Model);
+pub struct Country(pub std::sync::Arc<country::Model>);
 
 impl From<std::sync::Arc<country::Model>> for Country {
     fn from(model: std::sync::Arc<country::Model>) -> Self {
-        Self(std::sync::Arc::unwrap_or_clone(model))
+        Self(model)
     }
 }
 
