@@ -30,10 +30,12 @@
 //!    round), and the matching runs again, until no pair can. The duals then prove the
 //!    result optimal for the complete graph of allowed pairs (linear-programming duality;
 //!    see [`super::blossom::max_weight_matching_with_duals`]; the duals are those of the
-//!    raised weights of 4, so they certify the lexicographic objective). Only pairs whose duals are
-//!    below both ends' k-th best scores can qualify, so pricing scores few pairs. Each
-//!    round re-solves from scratch, so above `exact_up_to` applicants (5,000) one pricing
-//!    round is done and [`Outcome::proven_optimal`] says whether it was enough.
+//!    raised weights of step 4, so they certify the lexicographic objective). Only pairs
+//!    whose duals are below both ends' k-th best scores can qualify, so pricing scores few
+//!    pairs. The blossom algorithm runs in O(nm log n), so a round is priced to the end up
+//!    to `exact_up_to` applicants (20,000: far above any real round; 10,000 applicants take
+//!    about 5 s); above it one pricing round is done and [`Outcome::proven_optimal`] says
+//!    whether it was enough.
 //!    `candidates = 0` starts from the complete graph.
 //! 4. **As many pairs as possible, then the best scores**: a lexicographic objective. Every
 //!    pair's weight is raised by the same bonus, larger than any gain in the scores can be
@@ -82,7 +84,7 @@ impl Default for Scoring {
             regional_diversity: 15,
             preference_met: 25,
             candidates: 8,
-            exact_up_to: 5_000,
+            exact_up_to: 20_000,
         }
     }
 }
@@ -571,14 +573,7 @@ impl<'a> Compiled<'a> {
     /// An absent pair scores at most both ends' floors, so only pairs with
     /// `y[u] + y[v] < S · min(floor[u], floor[v])` are scored: few, since the duals of a
     /// good matching are large.
-    fn price(
-        &self,
-        floor: &[Option<i64>],
-        present: &HashSet<(usize, usize)>,
-        y: &[i64],
-        bonus: i64,
-        round: usize,
-    ) -> Vec<blossom::Edge> {
+    fn price(&self, floor: &[Option<i64>], present: &Pairs, y: &[i64], bonus: i64, round: usize) -> Vec<blossom::Edge> {
         // The duals are those of the raised weights (score + bonus), and so are the floors.
         let mut open: Vec<(usize, i64)> =
             floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f + bonus))).collect();
@@ -621,6 +616,9 @@ impl<'a> Compiled<'a> {
     }
 }
 
+/// The pairs in the graph (pricing asks of many pairs whether they already are).
+type Pairs = HashSet<(usize, usize), foldhash::fast::RandomState>;
+
 /// A sparse candidate graph and each applicant's floor (see [`Compiled::candidate_graph`]).
 struct Candidates {
     edges: Vec<blossom::Edge>,
@@ -630,7 +628,7 @@ struct Candidates {
 /// The graph a matching runs on, grown by pricing.
 struct Priced {
     edges: Vec<blossom::Edge>,
-    present: HashSet<(usize, usize)>,
+    present: Pairs,
     /// Pricing rounds so far.
     rounds: usize,
 }
@@ -663,7 +661,7 @@ impl Priced {
     }
 }
 
-/// Pricing rounds above `exact_up_to` applicants (each re-solves from scratch).
+/// Pricing rounds above `exact_up_to` applicants.
 const LARGE_ROUND_PRICING: usize = 1;
 
 /// The most edges pricing adds to one applicant in its first round (doubling each round).

@@ -99,7 +99,7 @@ pub struct MatchingSummary {
     pub pricing_rounds: i32,
     /// Whether the groups are proven the best possible for the complete graph of allowed
     /// pairs: the most people paired, then the largest total score (always so up to
-    /// `matching.exact_up_to` applicants, 5,000 by default).
+    /// `matching.exact_up_to` applicants, 20,000 by default).
     pub proven_optimal: bool,
     /// Time the engine took.
     pub engine_millis: i32,

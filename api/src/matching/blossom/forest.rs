@@ -32,8 +32,10 @@
 //! key is still the time its event happens; every change of labels that creates an event
 //! pushes a fresh entry for it.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+mod blossoms;
+mod queue;
+
+use queue::Events;
 
 use super::Edge;
 
@@ -43,9 +45,6 @@ const EVEN: u8 = 1;
 const ODD: u8 = 2;
 /// Marks a blossom on the path walked while looking for a new blossom's base.
 const CRUMB: u8 = 4;
-
-/// A min-queue of `(time, item)`.
-type Events = BinaryHeap<Reverse<(i64, usize)>>;
 
 /// What the solver hands back: the matching and an optimality certificate.
 pub struct Solution {
@@ -70,6 +69,12 @@ pub struct Solver<'a> {
     inblossom: Vec<usize>,
     parent: Vec<usize>,
     childs: Vec<Vec<usize>>,
+    /// A blossom's vertices are a run of a linked list: from `first[b]` along `next_leaf`
+    /// to `last[b]`. Forming a blossom links its children's runs in O(children); a run
+    /// never changes inside, so expanding needs nothing.
+    first: Vec<usize>,
+    last: Vec<usize>,
+    next_leaf: Vec<usize>,
     endps: Vec<Vec<usize>>,
     base: Vec<usize>,
     unused: Vec<usize>,
@@ -134,11 +139,11 @@ impl<'a> Solver<'a> {
                 tree[v] = v;
                 members[v].push(v);
                 trees += 1;
-                vertex_zero.push(Reverse((ys[v], v)));
+                vertex_zero.push((ys[v], v));
             }
         }
         let even_even: Vec<_> =
-            edges.iter().enumerate().map(|(k, &(u, v, w))| Reverse(((ys[u] + ys[v] - 4 * w) / 2, k))).collect();
+            edges.iter().enumerate().map(|(k, &(u, v, w))| ((ys[u] + ys[v] - 4 * w) / 2, k)).collect();
         Self {
             n,
             edges,
@@ -149,6 +154,9 @@ impl<'a> Solver<'a> {
             inblossom: (0..n).collect(),
             parent: vec![NONE; 2 * n],
             childs: vec![Vec::new(); 2 * n],
+            first: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
+            last: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
+            next_leaf: vec![NONE; n],
             endps: vec![Vec::new(); 2 * n],
             base: (0..n).chain(std::iter::repeat_n(NONE, n)).collect(),
             unused: (n..2 * n).rev().collect(),
@@ -162,10 +170,10 @@ impl<'a> Solver<'a> {
             off: vec![0; 2 * n],
             stamp: vec![0; 2 * n],
             now: 0,
-            vertex_zero: BinaryHeap::from(vertex_zero),
-            to_free: BinaryHeap::new(),
-            even_even: BinaryHeap::from(even_even),
-            odd_zero: BinaryHeap::new(),
+            vertex_zero: Events::from_vec(vertex_zero),
+            to_free: Events::new(),
+            even_even: Events::from_vec(even_even),
+            odd_zero: Events::new(),
             leaves_buf: Vec::new(),
         }
     }
@@ -205,17 +213,13 @@ impl<'a> Solver<'a> {
 
     /// The vertices of blossom `b` (itself if it is a vertex), appended to `out`.
     fn leaves_into(&self, b: usize, out: &mut Vec<usize>) {
-        if b < self.n {
-            out.push(b);
-            return;
-        }
-        let mut stack = vec![b];
-        while let Some(t) = stack.pop() {
-            if t < self.n {
-                out.push(t);
-            } else {
-                stack.extend(self.childs[t].iter().rev().copied());
+        let (mut v, last) = (self.first[b], self.last[b]);
+        loop {
+            out.push(v);
+            if v == last {
+                break;
             }
+            v = self.next_leaf[v];
         }
     }
 
@@ -227,7 +231,7 @@ impl<'a> Solver<'a> {
     fn scan_even(&mut self, v: usize) {
         let bv = self.inblossom[v];
         let yv = self.y(v);
-        self.vertex_zero.push(Reverse((self.now + yv, v)));
+        self.vertex_zero.push(self.now + yv, v);
         for i in self.adj_start[v]..self.adj_start[v + 1] {
             let p = self.adj[i];
             let u = self.endpoint[p];
@@ -240,28 +244,38 @@ impl<'a> Solver<'a> {
                 EVEN => {
                     let slack = yv + self.y(u) - 4 * self.edges[k].2;
                     debug_assert!(slack >= 0 && slack % 2 == 0, "even-even slack {slack}");
-                    self.even_even.push(Reverse((self.now + slack / 2, k)));
+                    self.even_even.push(self.now + slack / 2, k);
                 }
                 FREE => {
                     let slack = yv + self.y(u) - 4 * self.edges[k].2;
-                    self.to_free.push(Reverse((self.now + slack, k)));
+                    self.to_free.push(self.now + slack, p << 1);
                 }
                 _ => {}
             }
         }
     }
 
-    /// `v` has just become free: its edges to even vertices.
+    /// `v` has just become free (or its earliest edge to an even vertex went stale):
+    /// queues that earliest edge only. Edges to vertices that become even later are queued
+    /// by [`Self::scan_even`], and when this one goes stale (its even end leaves its tree,
+    /// or comes back with another key) it surfaces marked, and `v` is scanned again. A
+    /// tree taken apart thus queues one edge per vertex, not one per neighbour.
     fn scan_free(&mut self, v: usize) {
         let yv = self.y(v);
+        let mut best: Option<(i64, usize)> = None;
         for i in self.adj_start[v]..self.adj_start[v + 1] {
             let p = self.adj[i];
             let u = self.endpoint[p];
             if self.label[self.inblossom[u]] == EVEN {
-                let k = p / 2;
-                let slack = yv + self.y(u) - 4 * self.edges[k].2;
-                self.to_free.push(Reverse((self.now + slack, k)));
+                let slack = yv + self.y(u) - 4 * self.edges[p / 2].2;
+                if best.is_none_or(|(s, _)| slack < s) {
+                    best = Some((slack, p));
+                }
             }
+        }
+        if let Some((slack, p)) = best {
+            // Entries name the free end's endpoint; the low bit marks "v's earliest".
+            self.to_free.push(self.now + slack, ((p ^ 1) << 1) | 1);
         }
     }
 
@@ -272,7 +286,7 @@ impl<'a> Solver<'a> {
         self.members[t].push(b);
         if b >= self.n {
             let z = self.z(b);
-            self.odd_zero.push(Reverse((self.now + z / 2, b)));
+            self.odd_zero.push(self.now + z / 2, b);
         }
     }
 
@@ -322,228 +336,8 @@ impl<'a> Solver<'a> {
         }
     }
 
-    /// Walks up from the even vertices `v` and `w` of one tree to the base of the
-    /// blossom the edge between them closes.
-    fn scan_blossom(&mut self, v: usize, w: usize) -> usize {
-        let mut path = Vec::new();
-        let mut base = NONE;
-        let (mut v, mut w) = (v, w);
-        while v != NONE || w != NONE {
-            let mut b = self.inblossom[v];
-            if self.label[b] & CRUMB != 0 {
-                base = self.base[b];
-                break;
-            }
-            path.push(b);
-            self.label[b] |= CRUMB;
-            if self.labelend[b] == NONE {
-                v = NONE;
-            } else {
-                v = self.endpoint[self.labelend[b]];
-                b = self.inblossom[v];
-                v = self.endpoint[self.labelend[b]];
-            }
-            if w != NONE {
-                std::mem::swap(&mut v, &mut w);
-            }
-        }
-        for b in path {
-            self.label[b] &= !CRUMB;
-        }
-        base
-    }
-
-    /// Shrinks the odd cycle closed by edge `k` (between two even blossoms of one tree)
-    /// into a new even blossom with base `base`.
-    fn add_blossom(&mut self, base: usize, k: usize) {
-        let (mut v, mut w, _) = self.edges[k];
-        let bb = self.inblossom[base];
-        let mut bv = self.inblossom[v];
-        let mut bw = self.inblossom[w];
-        let Some(b) = self.unused.pop() else { unreachable!("a graph on n vertices has fewer than n blossoms") };
-        let t = self.tree[bb];
-        self.base[b] = base;
-        self.parent[b] = NONE;
-        self.parent[bb] = b;
-        let mut path = Vec::new();
-        let mut endps = Vec::new();
-        while bv != bb {
-            self.parent[bv] = b;
-            path.push(bv);
-            endps.push(self.labelend[bv]);
-            v = self.endpoint[self.labelend[bv]];
-            bv = self.inblossom[v];
-        }
-        path.push(bb);
-        path.reverse();
-        endps.reverse();
-        endps.push(2 * k);
-        while bw != bb {
-            self.parent[bw] = b;
-            path.push(bw);
-            endps.push(self.labelend[bw] ^ 1);
-            w = self.endpoint[self.labelend[bw]];
-            bw = self.inblossom[w];
-        }
-        // Fix the children's duals at their present values: they stop moving on their own.
-        let mut newly_even = Vec::new();
-        let mut leaves = Vec::new();
-        for &c in &path {
-            let d = self.drift(c);
-            let shift = self.off[c] + d;
-            let from = leaves.len();
-            self.leaves_into(c, &mut leaves);
-            for &x in &leaves[from..] {
-                self.ys[x] += shift;
-            }
-            if self.label[c] & 3 == ODD {
-                newly_even.extend_from_slice(&leaves[from..]);
-            }
-            if c >= self.n {
-                self.zs[c] -= 2 * d;
-            }
-        }
-        for &x in &leaves {
-            self.inblossom[x] = b;
-        }
-        self.label[b] = EVEN;
-        self.labelend[b] = self.labelend[bb];
-        self.tree[b] = t;
-        self.members[t].push(b);
-        self.zs[b] = 0;
-        self.off[b] = 0;
-        self.stamp[b] = self.now;
-        self.childs[b] = path;
-        self.endps[b] = endps;
-        for x in newly_even {
-            self.scan_even(x);
-        }
-    }
-
-    /// Expands odd blossom `b`, whose dual has reached zero: the children on the even
-    /// path from where the tree enters it to its base stay in the tree, alternately odd
-    /// and even; the others become free.
-    fn expand(&mut self, b: usize) {
-        let t = self.tree[b];
-        let shift = self.off[b] + self.drift(b);
-        let childs = std::mem::take(&mut self.childs[b]);
-        let endps = std::mem::take(&mut self.endps[b]);
-        let mut leaves = Vec::new();
-        for &s in &childs {
-            self.parent[s] = NONE;
-            self.off[s] = shift;
-            self.stamp[s] = self.now;
-            self.label[s] = FREE;
-            if s < self.n {
-                self.inblossom[s] = s;
-            } else {
-                leaves.clear();
-                self.leaves_into(s, &mut leaves);
-                for &x in &leaves {
-                    self.inblossom[x] = s;
-                }
-            }
-        }
-        let len = childs.len() as isize;
-        let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-        let entrychild = self.inblossom[self.endpoint[self.labelend[b] ^ 1]];
-        let mut j = childs.iter().position(|&c| c == entrychild).unwrap_or(0) as isize;
-        let (jstep, endptrick): (isize, usize) = if j & 1 == 1 {
-            j -= len;
-            (1, 0)
-        } else {
-            (-1, 1)
-        };
-        let mut p = self.labelend[b];
-        while j != 0 {
-            self.extend(p, t);
-            j += jstep;
-            p = endps[at(j - endptrick as isize)] ^ endptrick;
-            j += jstep;
-        }
-        // The base child is odd; its mate (outside `b`) is already even in the tree.
-        let bv = childs[at(j)];
-        self.label_odd(bv, p, t);
-        self.label[b] = FREE;
-        self.labelend[b] = NONE;
-        self.base[b] = NONE;
-        self.unused.push(b);
-        leaves.clear();
-        for &s in &childs {
-            if self.label[s] == FREE {
-                self.leaves_into(s, &mut leaves);
-            }
-        }
-        for v in leaves {
-            self.scan_free(v);
-        }
-    }
-
-    /// Swaps matched and unmatched edges inside blossom `b` so that `v` becomes its base.
-    fn augment_blossom(&mut self, b: usize, v: usize) {
-        let mut t = v;
-        while self.parent[t] != b {
-            t = self.parent[t];
-        }
-        if t >= self.n {
-            self.augment_blossom(t, v);
-        }
-        let len = self.childs[b].len() as isize;
-        let i = self.childs[b].iter().position(|&c| c == t).unwrap_or(0);
-        let mut j = i as isize;
-        let (jstep, endptrick): (isize, usize) = if i & 1 == 1 {
-            j -= len;
-            (1, 0)
-        } else {
-            (-1, 1)
-        };
-        let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-        while j != 0 {
-            j += jstep;
-            let t = self.childs[b][at(j)];
-            let p = self.endps[b][at(j - endptrick as isize)] ^ endptrick;
-            if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p]);
-            }
-            j += jstep;
-            let t = self.childs[b][at(j)];
-            if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p ^ 1]);
-            }
-            self.mate[self.endpoint[p]] = p ^ 1;
-            self.mate[self.endpoint[p ^ 1]] = p;
-        }
-        self.childs[b].rotate_left(i);
-        self.endps[b].rotate_left(i);
-        self.base[b] = self.base[self.childs[b][0]];
-    }
-
-    /// Matches even vertex `s` to endpoint `p` (`NONE`: leaves it unmatched) and flips
-    /// the tree path from its blossom up to the root, which ends matched.
-    fn flip(&mut self, mut s: usize, mut p: usize) {
-        loop {
-            let bs = self.inblossom[s];
-            if bs >= self.n {
-                self.augment_blossom(bs, s);
-            }
-            self.mate[s] = p;
-            if self.labelend[bs] == NONE {
-                break;
-            }
-            let t = self.endpoint[self.labelend[bs]];
-            let bt = self.inblossom[t];
-            s = self.endpoint[self.labelend[bt]];
-            let j = self.endpoint[self.labelend[bt] ^ 1];
-            if bt >= self.n {
-                self.augment_blossom(bt, j);
-            }
-            self.mate[j] = self.labelend[bt];
-            p = self.labelend[bt] ^ 1;
-        }
-    }
-
     fn top_vertex_zero(&mut self) -> Option<(i64, usize)> {
-        while let Some(&Reverse((key, v))) = self.vertex_zero.peek() {
+        while let Some((key, v)) = self.vertex_zero.peek() {
             if self.label[self.inblossom[v]] == EVEN && self.now + self.y(v) == key {
                 return Some((key, v));
             }
@@ -553,19 +347,23 @@ impl<'a> Solver<'a> {
     }
 
     fn top_to_free(&mut self) -> Option<(i64, usize)> {
-        while let Some(&Reverse((key, k))) = self.to_free.peek() {
-            let (u, v, _) = self.edges[k];
-            let (lu, lv) = (self.label[self.inblossom[u]], self.label[self.inblossom[v]]);
-            if ((lu == EVEN && lv == FREE) || (lu == FREE && lv == EVEN)) && self.now + self.slack(k) == key {
-                return Some((key, k));
+        while let Some((key, item)) = self.to_free.peek() {
+            let p = item >> 1;
+            let (v, u) = (self.endpoint[p], self.endpoint[p ^ 1]);
+            let free = self.label[self.inblossom[v]] == FREE;
+            if free && self.label[self.inblossom[u]] == EVEN && self.now + self.slack(p / 2) == key {
+                return Some((key, item));
             }
             self.to_free.pop();
+            if item & 1 == 1 && free {
+                self.scan_free(v);
+            }
         }
         None
     }
 
     fn top_even_even(&mut self) -> Option<(i64, usize)> {
-        while let Some(&Reverse((key, k))) = self.even_even.peek() {
+        while let Some((key, k)) = self.even_even.peek() {
             let (u, v, _) = self.edges[k];
             let (bu, bv) = (self.inblossom[u], self.inblossom[v]);
             if bu != bv && self.label[bu] == EVEN && self.label[bv] == EVEN && self.now + self.slack(k) / 2 == key {
@@ -577,7 +375,7 @@ impl<'a> Solver<'a> {
     }
 
     fn top_odd_zero(&mut self) -> Option<(i64, usize)> {
-        while let Some(&Reverse((key, b))) = self.odd_zero.peek() {
+        while let Some((key, b)) = self.odd_zero.peek() {
             if self.in_use(b) && self.parent[b] == NONE && self.label[b] == ODD && self.now + self.z(b) / 2 == key {
                 return Some((key, b));
             }
@@ -627,10 +425,11 @@ impl<'a> Solver<'a> {
         self.dissolve(&[t]);
     }
 
-    fn edge_to_free(&mut self, k: usize) {
-        let (a, _, _) = self.edges[k];
+    /// A tight edge from an even vertex to a free blossom (`item`: the free end's endpoint,
+    /// shifted left by one).
+    fn edge_to_free(&mut self, item: usize) {
         // `p` is the even end's endpoint.
-        let p = if self.label[self.inblossom[a]] == EVEN { 2 * k } else { 2 * k + 1 };
+        let p = (item >> 1) ^ 1;
         let (u, v) = (self.endpoint[p], self.endpoint[p ^ 1]);
         let t = self.tree[self.inblossom[u]];
         let bv = self.inblossom[v];
