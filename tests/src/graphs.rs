@@ -125,6 +125,9 @@ fn reference(program: &Path, args: &[&str], text: &[u8], runs: usize) -> anyhow:
     Ok((time, answer["weight"].as_i64().context("weight")?))
 }
 
+/// A size's result for the growth lines: vertices, edges, interlib's time, LEMON's.
+type Row = (usize, usize, f64, Option<f64>);
+
 /// Runs the comparison and prints its table.
 ///
 /// # Errors
@@ -148,7 +151,7 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<()> {
         networkx.as_deref().unwrap_or("")
     );
     println!("|---|---|---|---|---|---|---|");
-    let mut rows: Vec<(usize, usize, f64, Option<f64>)> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for &n in options.sizes {
         let edges = random_graph(n, options.degree, options.seed);
         let bonus = blossom::cardinality_bonus(n, 0, MAX_WEIGHT).context("bonus")?;
@@ -191,7 +194,13 @@ pub fn run(options: &Options<'_>) -> anyhow::Result<()> {
     }
     // Growth: the exponent of time against size between consecutive sizes (m log n grows
     // with an exponent a little above 1 on these graphs).
-    for pair in rows.windows(2) {
+    let mut spans: Vec<[&Row; 2]> = rows.windows(2).map(|w| [&w[0], &w[1]]).collect();
+    if rows.len() > 2
+        && let (Some(first), Some(last)) = (rows.first(), rows.last())
+    {
+        spans.push([first, last]);
+    }
+    for pair in spans {
         let (a, b) = (&pair[0], &pair[1]);
         let scale = (b.0 as f64 / a.0 as f64).ln();
         let exponent = |ta: f64, tb: f64| (tb / ta).ln() / scale;

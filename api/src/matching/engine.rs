@@ -578,7 +578,21 @@ impl<'a> Compiled<'a> {
         let mut open: Vec<(usize, i64)> =
             floor.iter().enumerate().filter_map(|(u, f)| f.map(|f| (u, f + bonus))).collect();
         open.sort_by_key(|&(u, _)| (y[u], u));
-        let mut extra = Vec::new();
+        // The most violated first; each applicant gains at most `cap` edges in this round,
+        // 4 in the first and twice as many in each next one. Ties between many equal scores
+        // could otherwise add a large part of the complete graph at once (and the
+        // matching's cost grows with its edges), while a fixed cap could take many rounds
+        // (each a new matching) where the duals are degenerate.
+        let cap = PRICED_PER_ROUND.saturating_mul(1 << round.min(20));
+        // The greedy below admits a pair only while one of its ends has gained fewer than
+        // `cap`, so every pair it admits is among the `cap` most violated of one of its
+        // ends: each applicant's `cap` most violated are all it needs (the same pairs as
+        // from the whole list, in far less memory when degenerate duals leave millions
+        // violated), and a pair that cannot beat either end's kept ones is not scored.
+        let mut most: Vec<Violated> = vec![Violated::new(); self.len()];
+        let floor_of = |most: &Violated| -> i64 {
+            if most.len() < cap { i64::MIN } else { most.peek().map_or(i64::MIN, |Reverse((d, ..))| *d) }
+        };
         for &(u, fu) in &open {
             let limit = blossom::DUAL_SCALE * fu - y[u];
             for &(v, fv) in &open {
@@ -589,23 +603,30 @@ impl<'a> Compiled<'a> {
                 {
                     continue;
                 }
+                let bound = blossom::DUAL_SCALE * fu.min(fv) - y[u] - y[v];
+                if bound < floor_of(&most[u]) && bound < floor_of(&most[v]) {
+                    continue;
+                }
                 let w = self.score(u, v);
                 let raised = w + bonus;
                 if y[u] + y[v] < blossom::DUAL_SCALE * raised {
-                    extra.push((blossom::DUAL_SCALE * raised - y[u] - y[v], u, v, w));
+                    let entry = (blossom::DUAL_SCALE * raised - y[u] - y[v], Reverse((u, v)), w);
+                    for end in [u, v] {
+                        most[end].push(Reverse(entry));
+                        if most[end].len() > cap {
+                            most[end].pop();
+                        }
+                    }
                 }
             }
         }
-        // The most violated first; each applicant gains at most `cap` edges in this round,
-        // 4 in the first and twice as many in each next one. Ties between many equal scores
-        // could otherwise add a large part of the complete graph at once (and the
-        // matching's cost grows with its edges), while a fixed cap could take many rounds
-        // (each a new matching) where the duals are degenerate.
-        extra.sort_unstable_by(|a, b| b.0.cmp(&a.0).then((a.1, a.2).cmp(&(b.1, b.2))));
-        let cap = PRICED_PER_ROUND.saturating_mul(1 << round.min(20));
+        let mut extra: Vec<ViolatedPair> =
+            most.into_iter().flat_map(|heap| heap.into_iter().map(|Reverse(entry)| entry)).collect();
+        extra.sort_unstable_by(|a, b| b.cmp(a));
+        extra.dedup();
         let mut gained = vec![0usize; self.len()];
         let mut kept = Vec::new();
-        for (_, u, v, w) in extra {
+        for (_, Reverse((u, v)), w) in extra {
             if gained[u] < cap || gained[v] < cap {
                 gained[u] += 1;
                 gained[v] += 1;
@@ -615,6 +636,14 @@ impl<'a> Compiled<'a> {
         kept
     }
 }
+
+/// An applicant's most violated absent pairs so far: a min-heap of (violation, pair in
+/// reverse order, score), the least violated on top.
+type Violated = BinaryHeap<Reverse<ViolatedPair>>;
+
+/// (violation, the pair in reverse order, its score): ordered most violated first, then
+/// the lower pair first.
+type ViolatedPair = (i64, Reverse<(usize, usize)>, i64);
 
 /// The pairs in the graph (pricing asks of many pairs whether they already are).
 type Pairs = HashSet<(usize, usize), foldhash::fast::RandomState>;
