@@ -21,14 +21,21 @@ pub const DUAL_SCALE: i64 = 4;
 /// Edges with a non-positive weight never improve a matching and are ignored.
 ///
 /// # Panics
-/// Never for valid input; an edge with an endpoint `>= n` is a caller bug and panics.
+/// As [`max_weight_matching_certified`]: on weights too large for exact duals, or an
+/// endpoint `>= n` (caller bugs).
 pub fn max_weight_matching(n: usize, edges: &[Edge]) -> Vec<Option<usize>> {
     max_weight_matching_certified(n, edges).mate
 }
 
 /// [`max_weight_matching`] with its optimality certificate: the vertex and blossom duals
 /// of the linear programme, in units of [`DUAL_SCALE`].
+///
+/// # Panics
+/// On a weight above `i64::MAX / 4 / n`, where the duals could overflow (the engine's
+/// bonus and the graph-file reader keep weights below it), or an endpoint `>= n`.
 pub fn max_weight_matching_certified(n: usize, edges: &[Edge]) -> Solution {
+    let limit = i64::MAX / 4 / i64::try_from(n.max(1)).unwrap_or(i64::MAX);
+    assert!(edges.iter().all(|e| e.2 <= limit), "a weight above {limit} could overflow the duals");
     let edges: Vec<Edge> = edges.iter().copied().filter(|&(u, v, w)| w > 0 && u != v).collect();
     forest::Solver::new(n, &edges).solve()
 }
@@ -77,75 +84,116 @@ pub fn verify_optimal(n: usize, edges: &[Edge], solution: &Solution) -> Result<i
     if let Some(((u, v), _)) = matched.iter().find(|(_, w)| **w == i64::MIN) {
         return Err(format!("the pair {u}-{v} is not an edge"));
     }
-    let weight: i64 = matched.values().sum();
+    let weight: i128 = matched.values().map(|&w| i128::from(w)).sum();
     if let Some(v) = (0..n).find(|&v| y[v] < 0) {
         return Err(format!("vertex {v} has a negative dual"));
     }
     if let Some((i, _)) = blossoms.iter().enumerate().find(|(_, b)| b.1 < 0) {
         return Err(format!("blossom {i} has a negative dual"));
     }
-    // The laminar family: each blossom's depth, the sum of the duals from it to the top,
-    // and each vertex's innermost blossom.
-    let mut depth = vec![usize::MAX; blossoms.len()];
-    let mut zsum = vec![0i64; blossoms.len()];
-    fn settle(i: usize, blossoms: &[(Option<usize>, i64, Vec<usize>)], depth: &mut [usize], zsum: &mut [i64]) {
-        if depth[i] != usize::MAX {
-            return;
-        }
-        let mut chain = vec![i];
-        while let Some(p) = blossoms[*chain.last().unwrap_or(&i)].0 {
-            if depth[p] != usize::MAX {
-                break;
+    let (innermost, parent_of, zsum) = laminar(n, blossoms)?;
+    // The sum of the duals of the blossoms holding both ends.
+    let common = |u: usize, v: usize| -> i128 {
+        let ancestors = |mut b: usize| {
+            let mut chain = Vec::new();
+            while b != usize::MAX {
+                chain.push(b);
+                b = parent_of[b];
             }
-            chain.push(p);
-        }
-        while let Some(b) = chain.pop() {
-            let (d, z) = blossoms[b].0.map_or((0, 0), |p| (depth[p] + 1, zsum[p]));
-            depth[b] = d;
-            zsum[b] = z + blossoms[b].1;
-        }
-    }
-    for i in 0..blossoms.len() {
-        settle(i, blossoms, &mut depth, &mut zsum);
-    }
-    let mut innermost = vec![usize::MAX; n];
-    for (i, b) in blossoms.iter().enumerate() {
-        for &v in &b.2 {
-            if v >= n {
-                return Err(format!("blossom {i} holds a vertex out of range"));
-            }
-            if innermost[v] == usize::MAX || depth[i] > depth[innermost[v]] {
-                innermost[v] = i;
-            }
-        }
-    }
-    let common = |u: usize, v: usize| -> i64 {
-        let (mut a, mut b) = (innermost[u], innermost[v]);
-        while a != b {
-            if a == usize::MAX || b == usize::MAX {
-                return 0;
-            }
-            if depth[a] >= depth[b] {
-                a = blossoms[a].0.unwrap_or(usize::MAX);
-            } else {
-                b = blossoms[b].0.unwrap_or(usize::MAX);
-            }
-        }
-        if a == usize::MAX { 0 } else { zsum[a] }
+            chain
+        };
+        let (a, b) = (ancestors(innermost[u]), ancestors(innermost[v]));
+        // Chains run inside out; their common tail is the blossoms holding both.
+        a.iter().rev().zip(b.iter().rev()).take_while(|(x, y)| x == y).last().map_or(0, |(x, _)| zsum[*x])
     };
     for &(u, v, w) in edges {
-        if u != v && w > 0 && y[u] + y[v] + common(u, v) < DUAL_SCALE * w {
+        let cover = i128::from(y[u]) + i128::from(y[v]) + common(u, v);
+        if u != v && w > 0 && cover < i128::from(DUAL_SCALE) * i128::from(w) {
             return Err(format!("the edge {u}-{v} ({w}) is not covered by the duals"));
         }
     }
     let objective: i128 = y.iter().map(|&d| i128::from(d)).sum::<i128>()
         + blossoms.iter().map(|b| i128::from(b.1) * (b.2.len() as i128 / 2)).sum::<i128>();
-    if objective != i128::from(weight) * i128::from(DUAL_SCALE) {
+    if objective != weight * i128::from(DUAL_SCALE) {
         return Err(format!(
             "the duals' objective {objective} is not {DUAL_SCALE} times the matching's weight {weight}"
         ));
     }
-    Ok(weight)
+    i64::try_from(weight).map_err(|_| "the matching's weight overflows".to_owned())
+}
+
+/// Each vertex's innermost blossom, each blossom's parent, the duals from each blossom up.
+type Laminar = (Vec<usize>, Vec<usize>, Vec<i128>);
+
+/// Checks that the blossoms form a laminar family whose parents hold their children:
+/// each blossom's parent is another blossom, no parent chain loops, and each vertex is
+/// listed by exactly the blossoms from its innermost one up. Returns each vertex's
+/// innermost blossom (`usize::MAX` for none), each blossom's parent (the same) and the sum
+/// of the duals from each blossom up.
+fn laminar(n: usize, blossoms: &[(Option<usize>, i64, Vec<usize>)]) -> Result<Laminar, String> {
+    let len = blossoms.len();
+    let mut parent_of = vec![usize::MAX; len];
+    for (i, b) in blossoms.iter().enumerate() {
+        if let Some(p) = b.0 {
+            if p >= len || p == i {
+                return Err(format!("blossom {i} has no valid parent"));
+            }
+            parent_of[i] = p;
+        }
+    }
+    let mut depth = vec![usize::MAX; len];
+    let mut zsum = vec![0i128; len];
+    for i in 0..len {
+        let mut chain = vec![i];
+        while let Some(&top) = chain.last() {
+            let p = parent_of[top];
+            if depth[top] != usize::MAX || p == usize::MAX || depth[p] != usize::MAX {
+                break;
+            }
+            if chain.len() > len {
+                return Err(format!("the parents of blossom {i} loop"));
+            }
+            chain.push(p);
+        }
+        while let Some(b) = chain.pop() {
+            if depth[b] == usize::MAX {
+                let p = parent_of[b];
+                let (d, z) = if p == usize::MAX { (0, 0) } else { (depth[p] + 1, zsum[p]) };
+                depth[b] = d;
+                zsum[b] = z + i128::from(blossoms[b].1);
+            }
+        }
+    }
+    let mut innermost = vec![usize::MAX; n];
+    let mut listed = vec![0usize; n];
+    for (i, b) in blossoms.iter().enumerate() {
+        for &v in &b.2 {
+            if v >= n {
+                return Err(format!("blossom {i} holds a vertex out of range"));
+            }
+            listed[v] += 1;
+            if innermost[v] == usize::MAX || depth[i] > depth[innermost[v]] {
+                innermost[v] = i;
+            }
+        }
+    }
+    for (i, b) in blossoms.iter().enumerate() {
+        for &v in &b.2 {
+            let mut a = innermost[v];
+            while a != i && a != usize::MAX {
+                a = parent_of[a];
+            }
+            if a != i {
+                return Err(format!("blossom {i} holds vertex {v} but does not hold its inner blossom"));
+            }
+        }
+    }
+    for v in 0..n {
+        if innermost[v] != usize::MAX && listed[v] != depth[innermost[v]] + 1 {
+            return Err(format!("vertex {v} is missing from a blossom holding its inner blossom"));
+        }
+    }
+    Ok((innermost, parent_of, zsum))
 }
 
 /// The bonus added to every edge's weight so that a maximum-weight matching of the raised
@@ -301,6 +349,17 @@ mod tests {
         let mut lopsided = max_weight_matching_certified(4, &edges);
         lopsided.mate[0] = Some(3);
         assert!(verify_optimal(4, &edges, &lopsided).is_err_and(|e| e.contains("does not match it back")));
+        // A blossom dual that covers edges its parent does not charge for: the parent
+        // must hold its children.
+        let path = [(0, 1, 1), (1, 2, 1), (2, 3, 1)];
+        let bogus = Solution {
+            mate: vec![None, Some(2), Some(1), None],
+            y: vec![0; 4],
+            blossoms: vec![(None, 4, vec![1, 2]), (Some(0), 0, vec![0, 1, 2, 3])],
+        };
+        assert!(verify_optimal(4, &path, &bogus).is_err());
+        let looping = Solution { blossoms: vec![(Some(1), 0, vec![0]), (Some(0), 0, vec![0])], ..bogus };
+        assert!(verify_optimal(4, &path, &looping).is_err());
         let triangle = [(0, 1, 6), (1, 2, 6), (0, 2, 6), (2, 3, 5)];
         assert_eq!(verify_optimal(4, &triangle, &max_weight_matching_certified(4, &triangle)), Ok(11));
     }

@@ -168,42 +168,50 @@ impl Solver<'_> {
     }
 
     /// Swaps matched and unmatched edges inside blossom `b` so that `v` becomes its base.
+    /// The sub-blossoms on the way are rearranged from a work list rather than by
+    /// recursion: blossoms can nest as deep as half the vertices, deeper than a thread's
+    /// stack. Each sub-blossom's rearrangement touches only its own inside, so the order
+    /// does not matter.
     pub(super) fn augment_blossom(&mut self, b: usize, v: usize) {
-        let mut t = v;
-        while self.parent[t] != b {
-            t = self.parent[t];
-        }
-        if t >= self.n {
-            self.augment_blossom(t, v);
-        }
-        let len = self.childs[b].len() as isize;
-        let i = self.childs[b].iter().position(|&c| c == t).unwrap_or(0);
-        let mut j = i as isize;
-        let (jstep, endptrick): (isize, usize) = if i & 1 == 1 {
-            j -= len;
-            (1, 0)
-        } else {
-            (-1, 1)
-        };
-        let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
-        while j != 0 {
-            j += jstep;
-            let t = self.childs[b][at(j)];
-            let p = self.endps[b][at(j - endptrick as isize)] ^ endptrick;
-            if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p]);
+        let mut work = vec![(b, v)];
+        while let Some((b, v)) = work.pop() {
+            let mut t = v;
+            while self.parent[t] != b {
+                t = self.parent[t];
             }
-            j += jstep;
-            let t = self.childs[b][at(j)];
             if t >= self.n {
-                self.augment_blossom(t, self.endpoint[p ^ 1]);
+                work.push((t, v));
             }
-            self.mate[self.endpoint[p]] = p ^ 1;
-            self.mate[self.endpoint[p ^ 1]] = p;
+            let len = self.childs[b].len() as isize;
+            let i = self.childs[b].iter().position(|&c| c == t).unwrap_or(0);
+            let mut j = i as isize;
+            let (jstep, endptrick): (isize, usize) = if i & 1 == 1 {
+                j -= len;
+                (1, 0)
+            } else {
+                (-1, 1)
+            };
+            let at = |j: isize| -> usize { j.rem_euclid(len) as usize };
+            while j != 0 {
+                j += jstep;
+                let t = self.childs[b][at(j)];
+                let p = self.endps[b][at(j - endptrick as isize)] ^ endptrick;
+                if t >= self.n {
+                    work.push((t, self.endpoint[p]));
+                }
+                j += jstep;
+                let t = self.childs[b][at(j)];
+                if t >= self.n {
+                    work.push((t, self.endpoint[p ^ 1]));
+                }
+                self.mate[self.endpoint[p]] = p ^ 1;
+                self.mate[self.endpoint[p ^ 1]] = p;
+            }
+            self.childs[b].rotate_left(i);
+            self.endps[b].rotate_left(i);
+            // `v` is now the base of the child holding it, and so of `b`.
+            self.base[b] = v;
         }
-        self.childs[b].rotate_left(i);
-        self.endps[b].rotate_left(i);
-        self.base[b] = self.base[self.childs[b][0]];
     }
 
     /// Matches even vertex `s` to endpoint `p` (`NONE`: leaves it unmatched) and flips
