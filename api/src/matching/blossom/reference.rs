@@ -1,10 +1,8 @@
-//! The earlier solver, kept as a reference for the tests: van Rantwijk's O(n³) port of
-//! Edmonds' algorithm (each stage relabels from scratch and finds the next dual change by
-//! scanning every vertex and blossom). Independent of the forest solver's queues, lazy
-//! duals and persistent trees, so the two agree only if both are right.
+//! The earlier O(n³) solver (van Rantwijk's port), the tests' reference: each stage
+//! relabels from scratch and scans every vertex and blossom for the next dual change, so it
+//! shares none of the forest solver's queues, lazy duals and persistent trees.
 
 use super::Edge;
-
 const NONE: usize = usize::MAX;
 
 pub struct Solver<'a> {
@@ -171,7 +169,7 @@ impl<'a> Solver<'a> {
         self.label[b] = 1;
         self.labelend[b] = self.labelend[bb];
         self.dualvar[b] = 0;
-        for leaf in self.leaves_of(&path) {
+        for leaf in path.iter().flat_map(|&s| self.leaves(s)).collect::<Vec<_>>() {
             if self.label[self.inblossom[leaf]] == 2 {
                 self.queue.push(leaf);
             }
@@ -209,10 +207,6 @@ impl<'a> Solver<'a> {
         self.blossombestedges[b] = Some(best);
         self.blossomchilds[b] = path;
         self.blossomendps[b] = endps;
-    }
-
-    fn leaves_of(&self, blossoms: &[usize]) -> Vec<usize> {
-        blossoms.iter().flat_map(|&s| self.leaves(s)).collect()
     }
 
     fn expand_blossom(&mut self, b: usize, endstage: bool) {
@@ -352,7 +346,7 @@ impl<'a> Solver<'a> {
     }
 
     /// The matching and the final vertex duals.
-    pub fn solve(mut self) -> (Vec<Option<usize>>, Vec<i64>) {
+    pub fn solve(mut self) -> Vec<Option<usize>> {
         let n = self.n;
         for _ in 0..n {
             self.label.iter_mut().for_each(|l| *l = 0);
@@ -501,7 +495,6 @@ impl<'a> Solver<'a> {
                 }
             }
         }
-        let mate = self.mate.iter().map(|&p| (p != NONE).then(|| self.endpoint[p])).collect();
-        (mate, self.dualvar[..n].to_vec())
+        self.mate.iter().map(|&p| (p != NONE).then(|| self.endpoint[p])).collect()
     }
 }
