@@ -47,6 +47,38 @@ pub fn selects_only(sel: &Lookahead<'_>, fields: &[&str]) -> bool {
         && selected.iter().all(|field| field.selection_set().all(|child| fields.contains(&child.name())))
 }
 
+/// [`selects_only`] for the objects of the field `ctx` resolves, decided once per field of
+/// the document and kept for the request (in [`Decisions`], when the request has them):
+/// every object of a list asks it for the same field, and walking the selection (a
+/// look-ahead, its fields, their sets, each a fresh vector) cost more than the field's
+/// rows. The decision depends on the field's own selection alone (fragments are expanded
+/// whatever their type condition), so the field's place in the document and `fields`
+/// (by address: a `static` list) are its whole key.
+pub fn field_selects_only(ctx: &Context<'_>, fields: &'static [&'static str]) -> bool {
+    let key = (std::ptr::from_ref(ctx.item) as usize, fields.as_ptr() as usize);
+    let decisions = ctx.data_opt::<Decisions>();
+    if let Some(known) = decisions.and_then(|d| d.lock().get(&key).copied()) {
+        return known;
+    }
+    let decided = selects_only(&ctx.look_ahead(), fields);
+    if let Some(decisions) = decisions {
+        decisions.lock().insert(key, decided);
+    }
+    decided
+}
+
+/// The decisions of [`field_selects_only`] for one request's document. Request data: a
+/// subscription, which runs many documents over one set of data, goes without it.
+#[derive(Default)]
+pub struct Decisions(std::sync::Mutex<std::collections::HashMap<(usize, usize), bool, FastHash>>);
+
+impl Decisions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<(usize, usize), bool, FastHash>> {
+        // Insertions only: a panic while it was held cannot leave it half-written.
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 fn unique<K: Eq + Hash + Clone>(keys: impl IntoIterator<Item = K>) -> Vec<K> {
     let keys = keys.into_iter();
     // Sized once: growing the set rehashes every key seen so far.

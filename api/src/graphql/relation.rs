@@ -49,13 +49,22 @@ where
 
     /// The rows of `key`: prefetched, cached, or loaded with the keys of the same tick.
     ///
+    /// The prefetched rows are looked up before the future is made, and the DataLoader's
+    /// future (over a kilobyte) is boxed, made only for a key no list prefetched: the
+    /// future of every resolver that reads a relation holds this one, and an object's
+    /// future is copied when it is boxed (see `graphql::serial`), so a large one here made
+    /// every object of a list cost a copy of that size.
+    ///
     /// # Errors
     /// The loader's.
-    pub async fn load_one(&self, key: K) -> async_graphql::Result<Option<V>> {
-        if let Some(value) = self.prefetched(&key) {
-            return Ok(Some(value));
+    pub fn load_one(&self, key: K) -> impl Future<Output = async_graphql::Result<Option<V>>> + Send + '_ {
+        let found = self.prefetched(&key);
+        async move {
+            match found {
+                Some(value) => Ok(Some(value)),
+                None => Box::pin(self.loader.load_one(key)).await,
+            }
         }
-        self.loader.load_one(key).await
     }
 
     /// The rows of `keys` (the keys without rows left out).

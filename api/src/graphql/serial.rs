@@ -37,6 +37,8 @@ use async_graphql::{
     indexmap::map::raw_entry_v1::{RawEntryApiV1, RawEntryMut},
 };
 
+use smallvec::SmallVec;
+
 use crate::service::relations::FastHash;
 
 /// `T`, resolved one field after the other (see the module's documentation).
@@ -133,7 +135,7 @@ fn fields<'a, T: ContainerType>(
     ctx: &ContextSelectionSet<'a>,
     root: &T,
     set: &'a SelectionSet,
-    out: &mut Vec<&'a Positioned<Field>>,
+    out: &mut SmallVec<[&'a Positioned<Field>; 16]>,
 ) -> Option<()> {
     for selection in &set.items {
         if !selection.node.directives().is_empty() {
@@ -184,7 +186,8 @@ fn applies<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T, condition:
 /// # Errors
 /// None of its own: a field's error is recorded at the field's path, and the field left out.
 pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) -> ServerResult<Value> {
-    let mut selected = Vec::with_capacity(ctx.item.node.items.len());
+    // On the stack for up to 16 fields.
+    let mut selected: SmallVec<[&Positioned<Field>; 16]> = SmallVec::new();
     if fields(ctx, root, &ctx.item.node, &mut selected).is_none() {
         return async_graphql::resolver_utils::resolve_container(ctx, root).await;
     }

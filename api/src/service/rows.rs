@@ -181,15 +181,19 @@ fn check_names<M: ByIndex>(row: &impl Cells, at: usize, prefix: &str) -> Result<
 
 /// The rows of `select` (an `Entity::find()`, with any conditions and order).
 ///
+/// The statement is built before the future is made: a select is several hundred bytes,
+/// and the future of every batch function that reads rows holds this one (and is moved
+/// as it is made, and again into the DataLoader's task or a prefetch's box).
+///
 /// # Errors
 /// Database errors; a select whose columns are not the entity's.
-pub async fn all<E, S>(db: &S, select: Select<E>) -> Result<Vec<E::Model>, DbErr>
+pub fn all<'a, E, S>(db: &'a S, select: Select<E>) -> impl Future<Output = Result<Vec<E::Model>, DbErr>> + 'a
 where
     E: EntityTrait,
     E::Model: ByIndex,
     S: Source,
 {
-    all_raw::<E, S>(db, select.build(db.backend())).await
+    all_of::<E::Model, S>(db, select.build(db.backend()))
 }
 
 /// The rows of a statement that selects `E`'s columns first (it may select more after them).
@@ -237,7 +241,7 @@ pub async fn all_some<M: ByIndex, S: Source>(db: &S, statement: Statement, prese
                 return Err(DbErr::Type(format!("the row's columns {names:?} are not {wanted:?}")));
             }
         }
-        rows.iter().enumerate().map(|(n, row)| M::read_some(row, present, n == 0)).collect()
+        each(rows, |n, row| M::read_some(row, present, n == 0))
     }
     match db.direct() {
         Some((pool, statements)) => read(&fetch_direct(pool, statements, statement).await?, present),
@@ -245,12 +249,18 @@ pub async fn all_some<M: ByIndex, S: Source>(db: &S, statement: Statement, prese
     }
 }
 
+/// Each left model with its right one (`None` where a left join found none).
+type Pairs<A, B> = Vec<(A, Option<B>)>;
+
 /// The rows of a joined select (`find_also_related`): each left model with its right one,
 /// `None` where the join found none.
 ///
 /// # Errors
 /// Database errors; a select whose columns are not the entities'.
-pub async fn all_two<A, B, S>(db: &S, select: SelectTwo<A, B>) -> Result<Vec<(A::Model, Option<B::Model>)>, DbErr>
+pub fn all_two<'a, A, B, S>(
+    db: &'a S,
+    select: SelectTwo<A, B>,
+) -> impl Future<Output = Result<Pairs<A::Model, B::Model>, DbErr>> + 'a
 where
     A: EntityTrait,
     B: EntityTrait,
@@ -258,41 +268,60 @@ where
     B::Model: ByIndex,
     S: Source,
 {
+    // Built before the future is made, as in `all`.
     let statement = select.build(db.backend());
-    match db.direct() {
-        Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement).await?),
-        None => pairs(&db.connection().query_all_raw(statement).await?),
+    async move {
+        match db.direct() {
+            Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement).await?),
+            None => pairs(&db.connection().query_all_raw(statement).await?),
+        }
     }
 }
 
 /// The number of rows of `select` (without its order, limit and offset): the statement
-/// SeaORM's `PaginatorTrait::count` sends, on either path.
+/// SeaORM's `PaginatorTrait::count` sends, on either path. On the direct path the
+/// statement is built before the future is made, as in [`all`].
 ///
 /// # Errors
 /// Database errors.
-pub async fn count<E, S>(db: &S, select: Select<E>) -> Result<u64, DbErr>
+pub fn count<'a, E, S>(db: &'a S, select: Select<E>) -> impl Future<Output = Result<u64, DbErr>> + Send + 'a
 where
     E: EntityTrait,
     E::Model: Sync,
     S: Source,
 {
+    use futures::future::{Either, FutureExt};
     use sea_orm::sea_query::{Expr, SelectStatement};
     let Some((pool, statements)) = db.direct() else {
-        return sea_orm::PaginatorTrait::count(select, db.connection()).await;
+        return Either::Left(sea_orm::PaginatorTrait::count(select, db.connection()).boxed());
     };
     let inner = select.into_query().reset_limit().reset_offset().clear_order_by().to_owned();
     let query =
         SelectStatement::new().expr(Expr::cust("COUNT(*) AS num_items")).from_subquery(inner, "sub_query").to_owned();
-    let rows = fetch_direct(pool, statements, db.backend().build(&query)).await?;
-    let count: i64 = rows.first().map_or(Ok(0), |row| row.cell(0, true))?;
-    Ok(u64::try_from(count).unwrap_or(0))
+    let statement = db.backend().build(&query);
+    Either::Right(async move {
+        let rows = fetch_direct(pool, statements, statement).await?;
+        let count: i64 = rows.first().map_or(Ok(0), |row| row.cell(0, true))?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    })
 }
 
 fn models<M: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<M>, DbErr> {
     if let Some(first) = rows.first() {
         check_names::<M>(first, 0, "")?;
     }
-    rows.iter().enumerate().map(|(n, row)| M::read(row, 0, n == 0)).collect()
+    each(rows, |n, row| M::read(row, 0, n == 0))
+}
+
+/// `read` of each row (with its place), into a vector sized at once: collected through
+/// `Result`, the vector would not know its length and grow (and copy its models) five
+/// or six times for a page of rows.
+fn each<M, R>(rows: &[R], read: impl Fn(usize, &R) -> Result<M, DbErr>) -> Result<Vec<M>, DbErr> {
+    let mut models = Vec::with_capacity(rows.len());
+    for (n, row) in rows.iter().enumerate() {
+        models.push(read(n, row)?);
+    }
+    Ok(models)
 }
 
 fn pairs<A: ByIndex, B: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<(A, Option<B>)>, DbErr> {
@@ -301,22 +330,19 @@ fn pairs<A: ByIndex, B: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<(A, Option<
         check_names::<A>(first, 0, "A_")?;
         check_names::<B>(first, right, "B_")?;
     }
-    rows.iter()
-        .enumerate()
-        .map(|(n, row)| {
-            let left = A::read(row, 0, n == 0)?;
-            // A left join that found nothing: the right side's key is NULL.
-            let right = if row.null_at(right) { None } else { Some(B::read(row, right, n == 0)?) };
-            Ok((left, right))
-        })
-        .collect()
+    each(rows, |n, row| {
+        let left = A::read(row, 0, n == 0)?;
+        // A left join that found nothing: the right side's key is NULL.
+        let right = if row.null_at(right) { None } else { Some(B::read(row, right, n == 0)?) };
+        Ok((left, right))
+    })
 }
 
 /// Runs `statement` on a connection of `pool` as SeaORM's PostgreSQL driver does (the
 /// same statement, bind values and errors), counting it into `statements`.
 ///
-/// Boxed: the driver's future is several kilobytes, and inlined it would make the future
-/// of every resolver that can reach a read that large, copied whenever one is boxed.
+/// Boxed, to keep the futures of the resolvers that read rows small (they are copied when
+/// an object's future is boxed).
 fn fetch_direct<'a>(
     pool: &'a PgPool,
     statements: &'a StatementCounter,
@@ -330,17 +356,43 @@ async fn fetch_direct_inline(
     statements: &StatementCounter,
     statement: Statement,
 ) -> Result<Vec<PgRow>, DbErr> {
-    use sea_orm::sqlx::Error;
+    use sea_orm::sqlx::{AssertSqlSafe, Error, SqlSafeStr, query_with};
     statements.record(&statement);
     let Statement { sql, values, .. } = statement;
+    let sql = AssertSqlSafe(sql).into_sql_str();
     let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
-    let query = sea_orm::sqlx::query_with(sea_orm::sqlx::AssertSqlSafe(sql), values);
-    let mut conn = pool.acquire().await.map_err(|error| match error {
+    let failed = |error: Error| DbErr::Query(RuntimeErr::SqlxError(error.into()));
+    // An idle connection taken at once: the pool's `acquire` future is about fourteen
+    // kilobytes (it can open a connection, TLS included), and was copied into this
+    // future's box for every statement. `try_acquire` skips the ping a connection idle
+    // for a while gets (`db::connect`), so a connection the database ended meanwhile (a
+    // restart) is closed here and the statement, a read, runs again on the next one, and
+    // finally on one from `acquire` (which opens a new connection when none is idle).
+    for _ in 0..=pool.options().get_max_connections() {
+        let Some(mut conn) = pool.try_acquire() else { break };
+        match query_with(sql.clone(), values.clone()).fetch_all(&mut *conn).await {
+            Err(error) if connection_lost(&error) => conn.close_on_drop(),
+            done => return done.map_err(failed),
+        }
+    }
+    let mut conn = Box::pin(pool.acquire()).await.map_err(|error| match error {
         Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
         Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
         other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
     })?;
-    query.fetch_all(&mut *conn).await.map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())))
+    query_with(sql, values).fetch_all(&mut *conn).await.map_err(failed)
+}
+
+/// Whether `error` says the connection is gone (its socket, or the server ended the
+/// session: SQLSTATE classes 08, connection exception, and 57P, operator intervention,
+/// such as a shutdown), rather than anything about the statement.
+fn connection_lost(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::WorkerCrashed => true,
+        Error::Database(error) => error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use interlib::auth::Role;
 use interlib::db::Reader;
 use interlib::service::rows;
 use interlib_tests::TestApp;
+use sea_orm::sqlx::Connection;
 use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 
@@ -141,6 +142,38 @@ async fn rows_read_straight_from_the_driver_are_the_same_rows_and_are_counted() 
     assert_eq!(seen.len(), 5, "{seen:?}");
     assert!(seen[2].contains("COUNT(*)"), "{seen:?}");
     assert!(!app.statements.watch(|_| {}), "one watcher per counter");
+}
+
+/// A read on PostgreSQL takes an idle connection without the pool's checks; connections
+/// the database ended meanwhile (a restart ends them all) are closed and the read runs
+/// again, so no read fails for them.
+#[tokio::test]
+async fn reads_ride_out_connections_the_database_ended() {
+    if interlib_tests::postgres_base_url().is_none() {
+        eprintln!("PostgreSQL only (set INTERLIB_TEST_POSTGRES): the direct path is PostgreSQL's");
+        return;
+    }
+    let app = TestApp::spawn().await;
+    interlib::seed::demo(&app.db).await.expect("demo seeded");
+    let reader = Reader::new(app.db.clone(), app.statements.clone());
+    let select = || entities::librarian::Entity::find().order_by_asc(entities::librarian::Column::Id).limit(3);
+    // Several idle connections in the pool.
+    let warm = futures::future::join_all((0..4).map(|_| rows::all(&reader, select()))).await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+    // Every session of the test's database ended from outside, as a restart ends them.
+    let mut outside = sea_orm::sqlx::PgConnection::connect(&app.database.url).await.expect("connected");
+    let ended: Vec<(bool,)> = sea_orm::sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut outside)
+    .await
+    .expect("ended");
+    assert!(ended.len() >= 2, "the pool's connections were ended: {ended:?}");
+    for _ in 0..3 {
+        let read = rows::all(&reader, select()).await;
+        assert_eq!(read.expect("read on a live connection").len(), 3);
+    }
 }
 
 /// Members selected for their name and country are read as brief rows; a selection of the

@@ -28,7 +28,7 @@ impl From<Arc<librarian::Model>> for Librarian {
 
 /// The fields of `Librarian` that a brief row (`service::relations::BRIEF_LIBRARIAN`)
 /// answers: the columns the policy reads, and nothing a denied field would need.
-const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "fullName", "country", "erasedAt"];
+static BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "fullName", "country", "erasedAt"];
 
 /// Whether the librarians selected by `sel` (every field `sel` covers, their fragments
 /// included whatever their type condition) read only [`BRIEF_FIELDS`]: then brief rows
@@ -36,6 +36,12 @@ const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "fullName", "country", "era
 /// brief row never reaches a selection that reads more.
 pub fn brief(sel: &Lookahead<'_>) -> bool {
     prefetch::selects_only(sel, &BRIEF_FIELDS)
+}
+
+/// [`brief`] for the librarians of the field `ctx` resolves, decided once per field of the
+/// document (see [`prefetch::field_selects_only`]).
+pub fn brief_field(ctx: &Context<'_>) -> bool {
+    prefetch::field_selects_only(ctx, &BRIEF_FIELDS)
 }
 
 /// Denies `field`: reports a `FORBIDDEN` error at the field's path and answers `null`.
@@ -187,7 +193,7 @@ impl Librarian {
         if self.record(ctx, "memberships", ())?.is_none() {
             return Ok(None);
         }
-        let rows = if super::membership::brief(&ctx.look_ahead()) {
+        let rows = if super::membership::brief_field(ctx) {
             many(ctx, self.0.id, |l| &l.brief_memberships_of_librarian).await?
         } else {
             many(ctx, self.0.id, |l| &l.memberships_of_librarian).await?
@@ -209,7 +215,7 @@ impl Librarian {
         if self.record(ctx, "pairings", ())?.is_none() {
             return Ok(None);
         }
-        let rows = if super::pairing::brief(&ctx.look_ahead()) {
+        let rows = if super::pairing::brief_field(ctx) {
             many(ctx, self.0.id, |l| &l.brief_pairings_of_librarian).await?
         } else {
             many(ctx, self.0.id, |l| &l.pairings_of_librarian).await?

@@ -15,12 +15,18 @@ use crate::service::sync::SentMember as Sent;
 
 /// The fields of `Membership` that a brief row (`service::relations::BRIEF_MEMBERSHIP`)
 /// answers: its ids, its member id and its status, and the related objects by their keys.
-const BRIEF_FIELDS: [&str; 6] = ["__typename", "id", "externalId", "status", "association", "librarian"];
+static BRIEF_FIELDS: [&str; 6] = ["__typename", "id", "externalId", "status", "association", "librarian"];
 
 /// Whether the memberships selected by `sel` read only [`BRIEF_FIELDS`] (see
 /// [`prefetch::selects_only`]).
 pub fn brief(sel: &async_graphql::Lookahead<'_>) -> bool {
     prefetch::selects_only(sel, &BRIEF_FIELDS)
+}
+
+/// [`brief`] for the memberships of the field `ctx` resolves, decided once per field of the
+/// document (see [`prefetch::field_selects_only`]).
+pub fn brief_field(ctx: &Context<'_>) -> bool {
+    prefetch::field_selects_only(ctx, &BRIEF_FIELDS)
 }
 
 /// What an association sent for a member it linked to someone already in the network: all

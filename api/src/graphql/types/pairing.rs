@@ -14,12 +14,18 @@ use crate::graphql::serial::{Items, Serial};
 
 /// The fields of `Pairing` that a brief row (`service::relations::BriefPairing`) answers:
 /// its id, round and status, and its members (by the pairing's id).
-const BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "round", "status", "members"];
+static BRIEF_FIELDS: [&str; 5] = ["__typename", "id", "round", "status", "members"];
 
 /// Whether the pairings selected by `sel` read only [`BRIEF_FIELDS`] (see
 /// [`prefetch::selects_only`]).
 pub fn brief(sel: &async_graphql::Lookahead<'_>) -> bool {
     prefetch::selects_only(sel, &BRIEF_FIELDS)
+}
+
+/// [`brief`] for the pairings of the field `ctx` resolves, decided once per field of the
+/// document (see [`prefetch::field_selects_only`]).
+pub fn brief_field(ctx: &Context<'_>) -> bool {
+    prefetch::field_selects_only(ctx, &BRIEF_FIELDS)
 }
 
 pub struct Pairing(pub Arc<pairing::Model>);
@@ -78,7 +84,7 @@ impl Pairing {
 
     /// The two or three partners.
     async fn members(&self, ctx: &Context<'_>) -> async_graphql::Result<Items<Serial<Librarian>>> {
-        let rows = if super::librarian::brief(&ctx.look_ahead()) {
+        let rows = if super::librarian::brief_field(ctx) {
             many(ctx, self.0.id, |l| &l.brief_members_of_pairing).await?
         } else {
             many(ctx, self.0.id, |l| &l.members_of_pairing).await?

@@ -11,6 +11,7 @@
 //! different `ETag`s).
 
 use async_graphql::{Name, Response, Value as ConstValue};
+use smallvec::SmallVec;
 
 use crate::graphql::guard::Measure;
 
@@ -82,22 +83,37 @@ fn write_value(out: &mut Vec<u8>, value: &ConstValue) -> serde_json::Result<()> 
             out.push(b']');
         }
         ConstValue::Object(fields) => {
-            // The entries themselves are sorted: no key is looked up (and hashed) again.
-            let mut entries: Vec<(&Name, &ConstValue)> = fields.iter().collect();
+            // The entries themselves are sorted (no key is looked up and hashed again), on
+            // the stack for an object of up to 16 fields.
+            let mut entries: SmallVec<[(&Name, &ConstValue); 16]> = fields.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
             out.push(b'{');
             for (n, (key, value)) in entries.into_iter().enumerate() {
                 if n > 0 {
                     out.push(b',');
                 }
-                write_str(out, key.as_str())?;
-                out.push(b':');
+                write_key(out, key)?;
                 write_value(out, value)?;
             }
             out.push(b'}');
         }
         // Numbers and bytes, as serde_json writes them.
         leaf @ (ConstValue::Number(_) | ConstValue::Binary(_)) => serde_json::to_writer(&mut *out, leaf)?,
+    }
+    Ok(())
+}
+
+/// Appends a response key and its colon (a field's key is a GraphQL name, which JSON never
+/// escapes; a `JSON` scalar's object may have any key).
+fn write_key(out: &mut Vec<u8>, key: &Name) -> serde_json::Result<()> {
+    if needs_no_escape(key.as_bytes()) {
+        out.reserve(key.len() + 3);
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+    } else {
+        serde_json::to_writer(&mut *out, key.as_str())?;
+        out.push(b':');
     }
     Ok(())
 }

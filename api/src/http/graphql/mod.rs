@@ -26,6 +26,7 @@ mod responses;
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use actix_web::{
@@ -44,6 +45,7 @@ use crate::error::ErrorCode;
 use crate::error::coded_error;
 use crate::graphql::guard::{Measure, Meter, RateClient};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::prefetch::Decisions;
 use crate::graphql::serial::KeyHashes;
 use caching::{Method, cache_control, etag, not_modified};
 use caller::peek;
@@ -85,6 +87,7 @@ async fn run_one(
             let request = request
                 .data(Loaders::new(&state.reader(), viewer, state.page_limits))
                 .data(KeyHashes::default())
+                .data(Decisions::default())
                 .data(viewer.clone())
                 .data(meter.clone())
                 .data(client.clone());
@@ -141,11 +144,15 @@ fn finish(state: &HttpState, response: Response, measure: Measure, started: Inst
     (response, measure)
 }
 
+/// The size the next body's buffer starts at: the last body's, and an eighth.
+static LAST_BODY: AtomicUsize = AtomicUsize::new(8 * 1024);
+
 /// Bodies as JSON text (one, or a batch's list). async-graphql's values always
 /// serialize; should one ever fail, the answer is a GraphQL error rather than a broken body.
 fn json(bodies: &[Body<'_>], batch: bool) -> Vec<u8> {
-    // Sized for a typical answer at once rather than grown (and copied) several times.
-    let mut out = Vec::with_capacity(8 * 1024);
+    // Sized at once, like the last body (within bounds), rather than grown and copied
+    // each time it doubles.
+    let mut out = Vec::with_capacity(LAST_BODY.load(Ordering::Relaxed).clamp(1024, 256 * 1024));
     let written = (|| {
         if batch {
             out.push(b'[');
@@ -162,7 +169,10 @@ fn json(bodies: &[Body<'_>], batch: bool) -> Vec<u8> {
         serde_json::Result::Ok(())
     })();
     match written {
-        Ok(()) => out,
+        Ok(()) => {
+            LAST_BODY.store(out.len() + out.len() / 8, Ordering::Relaxed);
+            out
+        }
         Err(error) => {
             tracing::error!(%error, "a response did not serialize");
             json!({ "errors": [{ "message": "internal error", "extensions": { "code": "INTERNAL" } }] })
