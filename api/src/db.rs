@@ -39,9 +39,15 @@ impl StatementCounter {
 
     /// Counts `statement` (and shows it to the watcher, if any).
     pub fn record(&self, statement: &Statement) {
+        self.record_with(|| statement.clone());
+    }
+
+    /// Counts a statement, and shows it to the watcher, if any (made by `statement` only
+    /// then).
+    pub fn record_with(&self, statement: impl FnOnce() -> Statement) {
         self.0.count.fetch_add(1, Ordering::Relaxed);
         if let Some(watcher) = self.0.watcher.get() {
-            watcher(statement);
+            watcher(&statement());
         }
     }
 

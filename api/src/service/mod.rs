@@ -22,6 +22,7 @@ pub mod relations;
 pub mod rounds;
 pub mod rows;
 pub mod scim;
+pub mod shapes;
 pub mod stats;
 pub mod sync;
 pub mod topics;

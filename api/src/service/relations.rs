@@ -2,7 +2,7 @@
 //! one or two SQL statements, whatever the number of keys. The GraphQL DataLoaders call these.
 
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use chrono::{DateTime, Utc};
 use entities::{
@@ -19,6 +19,7 @@ use crate::error::ApiResult;
 use crate::service::filters::scoped;
 use crate::service::keys::any_of;
 use crate::service::rows::{self, ByIndex, Source};
+use crate::service::shapes::Shape;
 
 /// The hasher of the maps the batch functions answer with: fast, and seeded per process
 /// (the keys are the database's own ids and codes).
@@ -56,8 +57,12 @@ where
     E: EntityTrait,
     E::Model: ByIndex,
 {
-    let select = scoped(E::find(), scope).filter(any_of(db.backend(), column, ids));
-    let rows = rows::all(&db, select).await?;
+    static SHAPE: Shape = Shape::new();
+    let table = E::default().table_name();
+    let statement = SHAPE.keyed(table, db.backend(), scope, column, ids, |scope, keys| {
+        scoped(E::find(), scope).filter(keys).into_query()
+    });
+    let rows = rows::all_of::<E::Model, _>(&db, statement).await?;
     Ok(rows.into_iter().map(|m| (key(&m), Arc::new(m))).collect())
 }
 
@@ -79,10 +84,12 @@ pub async fn memberships_of_librarians(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<Keyed<i32, Vec<Arc<membership::Model>>>> {
-    let select = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
-        .filter(any_of(db.backend(), membership::Column::LibrarianId, ids))
-        .order_by_asc(membership::Column::Id);
-    let rows = rows::all(&db, select).await?;
+    static SHAPE: Shape = Shape::new();
+    let scope = policy::memberships_of_visible(&viewer);
+    let statement = SHAPE.keyed("", db.backend(), scope, membership::Column::LibrarianId, ids, |scope, keys| {
+        scoped(membership::Entity::find(), scope).filter(keys).order_by_asc(membership::Column::Id).into_query()
+    });
+    let rows = rows::all_of::<membership::Model, _>(&db, statement).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
@@ -107,15 +114,22 @@ pub async fn brief_memberships_of_librarians(
     ids: Vec<i32>,
 ) -> ApiResult<Keyed<i32, Vec<Arc<membership::Model>>>> {
     use sea_orm::{IdenStatic, Iterable};
-    let select = scoped(membership::Entity::find(), policy::memberships_of_visible(&viewer))
-        .select_only()
-        .columns(BRIEF_MEMBERSHIP)
-        .filter(any_of(db.backend(), membership::Column::LibrarianId, ids))
-        .order_by_asc(membership::Column::Id);
-    let present: Vec<bool> = membership::Column::iter()
-        .map(|column| BRIEF_MEMBERSHIP.iter().any(|brief| brief.as_str() == column.as_str()))
-        .collect();
-    let rows: Vec<membership::Model> = rows::all_some(&db, select.build(db.backend()), &present).await?;
+    static SHAPE: Shape = Shape::new();
+    let scope = policy::memberships_of_visible(&viewer);
+    let statement = SHAPE.keyed("", db.backend(), scope, membership::Column::LibrarianId, ids, |scope, keys| {
+        scoped(membership::Entity::find(), scope)
+            .select_only()
+            .columns(BRIEF_MEMBERSHIP)
+            .filter(keys)
+            .order_by_asc(membership::Column::Id)
+            .into_query()
+    });
+    static PRESENT: LazyLock<Vec<bool>> = LazyLock::new(|| {
+        membership::Column::iter()
+            .map(|column| BRIEF_MEMBERSHIP.iter().any(|brief| brief.as_str() == column.as_str()))
+            .collect()
+    });
+    let rows: Vec<membership::Model> = rows::all_some(&db, statement, &PRESENT).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
@@ -124,10 +138,11 @@ pub async fn applications_of_librarians(
     db: impl Source,
     ids: Vec<i32>,
 ) -> ApiResult<Keyed<i32, Vec<Arc<application::Model>>>> {
-    let select = application::Entity::find()
-        .filter(any_of(db.backend(), application::Column::LibrarianId, ids))
-        .order_by_asc(application::Column::Id);
-    let rows = rows::all(&db, select).await?;
+    static SHAPE: Shape = Shape::new();
+    let statement = SHAPE.keyed("", db.backend(), None, application::Column::LibrarianId, ids, |_, keys| {
+        application::Entity::find().filter(keys).order_by_asc(application::Column::Id).into_query()
+    });
+    let rows = rows::all_of::<application::Model, _>(&db, statement).await?;
     Ok(group_shared(rows, |m| m.librarian_id))
 }
 
@@ -165,14 +180,18 @@ pub async fn brief_pairings_of_librarians(
     db: impl Source,
     ids: Vec<i32>,
 ) -> ApiResult<Keyed<i32, Vec<Arc<pairing::Model>>>> {
-    let select = pairing::Entity::find()
-        .select_only()
-        .columns([pairing::Column::Id, pairing::Column::RoundId, pairing::Column::Status])
-        .column(pairing_member::Column::LibrarianId)
-        .join(JoinType::InnerJoin, pairing_member::Relation::Pairing.def().rev())
-        .filter(any_of(db.backend(), pairing_member::Column::LibrarianId, ids))
-        .order_by_asc(pairing_member::Column::PairingId);
-    let rows: Vec<BriefPairing> = rows::all_of(&db, select.build(db.backend())).await?;
+    static SHAPE: Shape = Shape::new();
+    let statement = SHAPE.keyed("", db.backend(), None, pairing_member::Column::LibrarianId, ids, |_, keys| {
+        pairing::Entity::find()
+            .select_only()
+            .columns([pairing::Column::Id, pairing::Column::RoundId, pairing::Column::Status])
+            .column(pairing_member::Column::LibrarianId)
+            .join(JoinType::InnerJoin, pairing_member::Relation::Pairing.def().rev())
+            .filter(keys)
+            .order_by_asc(pairing_member::Column::PairingId)
+            .into_query()
+    });
+    let rows: Vec<BriefPairing> = rows::all_of(&db, statement).await?;
     let pairs = rows.into_iter().map(|row| {
         let model = pairing::Model {
             id: row.id,
@@ -244,15 +263,19 @@ pub async fn brief_members_of_pairings(
     viewer: Arc<Viewer>,
     ids: Vec<i32>,
 ) -> ApiResult<Keyed<i32, Vec<Arc<librarian::Model>>>> {
-    let select = librarian::Entity::find()
-        .select_only()
-        .columns(BRIEF_LIBRARIAN)
-        .column(pairing_member::Column::PairingId)
-        .join(JoinType::InnerJoin, pairing_member::Relation::Librarian.def().rev())
-        .filter(any_of(db.backend(), pairing_member::Column::PairingId, ids))
-        .filter(policy::librarians_beyond_row(&viewer).unwrap_or_else(Condition::all))
-        .order_by_asc(pairing_member::Column::LibrarianId);
-    let rows: Vec<BriefMember> = rows::all_of(&db, select.build(db.backend())).await?;
+    static SHAPE: Shape = Shape::new();
+    let scope = policy::librarians_beyond_row(&viewer);
+    let statement = SHAPE.keyed("", db.backend(), scope, pairing_member::Column::PairingId, ids, |scope, keys| {
+        scoped(librarian::Entity::find(), scope)
+            .select_only()
+            .columns(BRIEF_LIBRARIAN)
+            .column(pairing_member::Column::PairingId)
+            .join(JoinType::InnerJoin, pairing_member::Relation::Librarian.def().rev())
+            .filter(keys)
+            .order_by_asc(pairing_member::Column::LibrarianId)
+            .into_query()
+    });
+    let rows: Vec<BriefMember> = rows::all_of(&db, statement).await?;
     let members = rows
         .into_iter()
         .map(|row| {
@@ -306,18 +329,20 @@ pub async fn topics_of_rounds(
 }
 
 pub async fn languages_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, Vec<String>>> {
-    let select = librarian_language::Entity::find()
-        .filter(any_of(db.backend(), librarian_language::Column::LibrarianId, ids))
-        .order_by_asc(librarian_language::Column::Language);
-    let rows = rows::all(&db, select).await?;
+    static SHAPE: Shape = Shape::new();
+    let statement = SHAPE.keyed("", db.backend(), None, librarian_language::Column::LibrarianId, ids, |_, keys| {
+        librarian_language::Entity::find().filter(keys).order_by_asc(librarian_language::Column::Language).into_query()
+    });
+    let rows = rows::all_of::<librarian_language::Model, _>(&db, statement).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.language))))
 }
 
 pub async fn interests_of_librarians(db: impl Source, ids: Vec<i32>) -> ApiResult<Keyed<i32, Vec<String>>> {
-    let select = librarian_interest::Entity::find()
-        .filter(any_of(db.backend(), librarian_interest::Column::LibrarianId, ids))
-        .order_by_asc(librarian_interest::Column::Interest);
-    let rows = rows::all(&db, select).await?;
+    static SHAPE: Shape = Shape::new();
+    let statement = SHAPE.keyed("", db.backend(), None, librarian_interest::Column::LibrarianId, ids, |_, keys| {
+        librarian_interest::Entity::find().filter(keys).order_by_asc(librarian_interest::Column::Interest).into_query()
+    });
+    let rows = rows::all_of::<librarian_interest::Model, _>(&db, statement).await?;
     Ok(group(rows.into_iter().map(|m| (m.librarian_id, m.interest))))
 }
 

@@ -19,11 +19,12 @@ use entities::{
 };
 use sea_orm::sea_query::Values;
 use sea_orm::sqlx::PgPool;
-use sea_orm::sqlx::postgres::PgRow;
+use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, RuntimeErr, Select, SelectTwo, Statement};
 use sea_query_sqlx::SqlxValues;
 
 pub use super::cells::{Cell, Cells};
+pub use super::shapes::Sql;
 use crate::db::{Reader, StatementCounter};
 
 /// Where rows are read from: any SeaORM connection, or a [`Reader`] (see the module's
@@ -213,10 +214,11 @@ where
 ///
 /// # Errors
 /// Database errors; a statement whose first columns are not `M`'s.
-pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: Statement) -> Result<Vec<M>, DbErr> {
+pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: impl Into<Sql>) -> Result<Vec<M>, DbErr> {
+    let statement = statement.into();
     match db.direct() {
         Some((pool, statements)) => models(&fetch_direct(pool, statements, statement).await?),
-        None => models(&db.connection().query_all_raw(statement).await?),
+        None => models(&db.connection().query_all_raw(statement.into_statement()).await?),
     }
 }
 
@@ -227,7 +229,11 @@ pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: Statement) -> Resu
 ///
 /// # Errors
 /// Database errors; a statement whose columns are not those.
-pub async fn all_some<M: ByIndex, S: Source>(db: &S, statement: Statement, present: &[bool]) -> Result<Vec<M>, DbErr> {
+pub async fn all_some<M: ByIndex, S: Source>(
+    db: &S,
+    statement: impl Into<Sql>,
+    present: &[bool],
+) -> Result<Vec<M>, DbErr> {
     fn read<M: ByIndex, R: Cells>(rows: &[R], present: &[bool]) -> Result<Vec<M>, DbErr> {
         if let Some(first) = rows.first() {
             let names = first.names();
@@ -243,9 +249,10 @@ pub async fn all_some<M: ByIndex, S: Source>(db: &S, statement: Statement, prese
         }
         each(rows, |n, row| M::read_some(row, present, n == 0))
     }
+    let statement = statement.into();
     match db.direct() {
         Some((pool, statements)) => read(&fetch_direct(pool, statements, statement).await?, present),
-        None => read(&db.connection().query_all_raw(statement).await?, present),
+        None => read(&db.connection().query_all_raw(statement.into_statement()).await?, present),
     }
 }
 
@@ -272,7 +279,7 @@ where
     let statement = select.build(db.backend());
     async move {
         match db.direct() {
-            Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement).await?),
+            Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement.into()).await?),
             None => pairs(&db.connection().query_all_raw(statement).await?),
         }
     }
@@ -300,7 +307,7 @@ where
         SelectStatement::new().expr(Expr::cust("COUNT(*) AS num_items")).from_subquery(inner, "sub_query").to_owned();
     let statement = db.backend().build(&query);
     Either::Right(async move {
-        let rows = fetch_direct(pool, statements, statement).await?;
+        let rows = fetch_direct(pool, statements, statement.into()).await?;
         let count: i64 = rows.first().map_or(Ok(0), |row| row.cell(0, true))?;
         Ok(u64::try_from(count).unwrap_or(0))
     })
@@ -346,7 +353,7 @@ fn pairs<A: ByIndex, B: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<(A, Option<
 fn fetch_direct<'a>(
     pool: &'a PgPool,
     statements: &'a StatementCounter,
-    statement: Statement,
+    statement: Sql,
 ) -> futures::future::BoxFuture<'a, Result<Vec<PgRow>, DbErr>> {
     Box::pin(fetch_direct_inline(pool, statements, statement))
 }
@@ -354,13 +361,23 @@ fn fetch_direct<'a>(
 async fn fetch_direct_inline(
     pool: &PgPool,
     statements: &StatementCounter,
-    statement: Statement,
+    statement: Sql,
 ) -> Result<Vec<PgRow>, DbErr> {
     use sea_orm::sqlx::{AssertSqlSafe, Error, SqlSafeStr, query_with};
-    statements.record(&statement);
-    let Statement { sql, values, .. } = statement;
-    let sql = AssertSqlSafe(sql).into_sql_str();
-    let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
+    statements.record_with(|| statement.clone().into_statement());
+    // The text (shared by a kept shape) and a maker of the bound values, once per try.
+    let (sql, built) = match statement {
+        Sql::Built(Statement { sql, values, .. }) => {
+            (AssertSqlSafe(sql).into_sql_str(), Ok(SqlxValues(values.unwrap_or(Values(Vec::new())))))
+        }
+        Sql::Keyed(keyed) => (AssertSqlSafe(keyed.sql().clone()).into_sql_str(), Err(keyed)),
+    };
+    let arguments = || -> Result<PgArguments, DbErr> {
+        match &built {
+            Ok(values) => Ok(sea_orm::sqlx::IntoArguments::<sea_orm::sqlx::Postgres>::into_arguments(values.clone())),
+            Err(keyed) => keyed.arguments(),
+        }
+    };
     let failed = |error: Error| DbErr::Query(RuntimeErr::SqlxError(error.into()));
     // An idle connection taken at once: the pool's `acquire` future is about fourteen
     // kilobytes (it can open a connection, TLS included), and was copied into this
@@ -370,7 +387,7 @@ async fn fetch_direct_inline(
     // finally on one from `acquire` (which opens a new connection when none is idle).
     for _ in 0..=pool.options().get_max_connections() {
         let Some(mut conn) = pool.try_acquire() else { break };
-        match query_with(sql.clone(), values.clone()).fetch_all(&mut *conn).await {
+        match query_with(sql.clone(), arguments()?).fetch_all(&mut *conn).await {
             Err(error) if connection_lost(&error) => conn.close_on_drop(),
             done => return done.map_err(failed),
         }
@@ -380,7 +397,7 @@ async fn fetch_direct_inline(
         Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
         other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
     })?;
-    query_with(sql, values).fetch_all(&mut *conn).await.map_err(failed)
+    query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed)
 }
 
 /// Whether `error` says the connection is gone (its socket, or the server ended the
