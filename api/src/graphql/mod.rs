@@ -10,6 +10,7 @@ pub mod input_text;
 pub mod loaders;
 pub mod meter;
 pub mod mutation;
+pub mod names;
 pub mod nested;
 pub mod node;
 pub mod prefetch;

@@ -23,11 +23,11 @@
 //! [`Guard`]: super::guard::Guard
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::pin::Pin;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 
 use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
@@ -39,7 +39,7 @@ use async_graphql::{
 
 use smallvec::SmallVec;
 
-use crate::service::relations::FastHash;
+use super::names::ByNames;
 
 /// `T`, resolved one field after the other (see the module's documentation).
 pub struct Serial<T>(pub T);
@@ -109,6 +109,34 @@ impl<T: OutputType> OutputType for Items<T> {
 
     async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
         list(ctx, self.0.iter().map(|item| (item, field))).await
+    }
+}
+
+/// A list of leaves (`[String!]!` and the like): `Items` without the concurrency, which
+/// leaves do not need (a value each, ready at once): no future per item, and no
+/// `try_join_all` with its own allocation for every list.
+pub struct Leaves<T>(pub Vec<T>);
+
+impl<T: OutputType> OutputType for Leaves<T> {
+    fn type_name() -> Cow<'static, str> {
+        <Vec<T> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Vec<T> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Vec<T> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(&self, ctx: &ContextSelectionSet<'_>, field: &Positioned<Field>) -> ServerResult<Value> {
+        let mut values = Vec::with_capacity(self.0.len());
+        for (index, item) in self.0.iter().enumerate() {
+            let ctx_index = ctx.with_index(index);
+            values.push(item.resolve(&ctx_index, field).await.map_err(|error| ctx_index.set_error_path(error))?);
+        }
+        Ok(Value::List(values))
     }
 }
 
@@ -191,9 +219,9 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
     if fields(ctx, root, &ctx.item.node, &mut selected).is_none() {
         return async_graphql::resolver_utils::resolve_container(ctx, root).await;
     }
-    let hashes = KeyHashes::of(ctx, &selected);
+    let hashes = key_hashes(&selected);
     let mut results: IndexMap<Name, Value> = IndexMap::with_capacity_and_hasher(selected.len(), OBJECT_KEYS.clone());
-    for (field, &(_, hash)) in selected.into_iter().zip(hashes.iter()) {
+    for (field, &hash) in selected.into_iter().zip(hashes.iter()) {
         let ctx_field = ctx.with_field(field);
         let key = field.node.response_key().node.clone();
         let value = if field.node.name.node == "__typename" {
@@ -220,44 +248,23 @@ pub async fn resolve<T: ContainerType>(ctx: &ContextSelectionSet<'_>, root: &T) 
 
 /// The hasher of every response object this module builds. One instance (seeded at random
 /// once per process), so that the hash of a response key is the same in every object, and
-/// [`KeyHashes`] computes it once per field of the document rather than once per object:
-/// with SipHash, hashing the keys was 3% of the server's work on the ambassador query.
+/// [`key_hashes`] computes it once per selection rather than once per object: with
+/// SipHash, hashing the keys was 3% of the server's work on the ambassador query.
 static OBJECT_KEYS: LazyLock<RandomState> = LazyLock::new(RandomState::new);
 
-/// The selected fields of a selection set (each by its address in the document) with the
-/// hash of its response key.
-type Hashed = Arc<[(usize, u64)]>;
+thread_local! {
+    /// The hashes of the response keys of the last selections this thread resolved.
+    static KNOWN: RefCell<ByNames<Box<[u64]>>> = const { RefCell::new(ByNames::new()) };
+}
 
-/// The hashes of the response keys of one request's document, by selection set (its
-/// address in the document, which lives as long as the request), so that the objects of
-/// a list look their keys' hashes up once each. Request data: a subscription, which runs
-/// many documents over one set of data, goes without it.
-#[derive(Default)]
-pub struct KeyHashes(Mutex<HashMap<usize, Hashed, FastHash>>);
-
-impl KeyHashes {
-    /// Each of `fields` (the selection of `ctx`) with the hash of its response key, with
-    /// [`OBJECT_KEYS`]. A selection set selects other fields on objects of another type
-    /// (its fragments' type conditions), so a known entry is used only for the same fields.
-    fn of(ctx: &ContextSelectionSet<'_>, fields: &[&Positioned<Field>]) -> Hashed {
-        let address = |field: &Positioned<Field>| std::ptr::from_ref(field) as usize;
-        let same = |known: &Hashed| {
-            known.len() == fields.len() && known.iter().zip(fields).all(|(k, field)| k.0 == address(field))
-        };
-        let hashes = ctx.data_opt::<KeyHashes>();
-        let set = std::ptr::from_ref(&ctx.item.node) as usize;
-        if let Some(known) = hashes.and_then(|h| h.0.lock().ok()?.get(&set).cloned()).filter(same) {
-            return known;
-        }
-        let computed: Hashed = fields
-            .iter()
-            .map(|field| (address(field), OBJECT_KEYS.hash_one(&field.node.response_key().node)))
-            .collect();
-        if let Some(mut known) = hashes.and_then(|h| h.0.lock().ok()) {
-            known.insert(set, computed.clone());
-        }
-        computed
-    }
+/// The hash of the response key of each of `fields` (an object's selection), with
+/// [`OBJECT_KEYS`], computed once per selection (see [`ByNames`]).
+fn key_hashes(fields: &[&Positioned<Field>]) -> SmallVec<[u64; 16]> {
+    let names = fields.iter().map(|field| &field.node.response_key().node);
+    KNOWN.with_borrow_mut(|known| {
+        let hashes = known.get_or_insert_with(names.clone(), || names.map(|name| OBJECT_KEYS.hash_one(name)).collect());
+        hashes.iter().copied().collect()
+    })
 }
 
 /// Adds a field's value under its response key, merging the objects (and lists of

@@ -12,7 +12,7 @@ use crate::error::ErrorCode;
 use crate::graphql::connection::{Conn, ConnectionTotals, connection};
 use crate::graphql::context::{api, viewer};
 use crate::graphql::prefetch;
-use crate::graphql::serial::{Items, Serial};
+use crate::graphql::serial::{Items, Leaves, Serial};
 use crate::service::{filters, filters::LibrarianFilter, orderings, page, page::PageArgs};
 
 /// A librarian as the schema shows it: the row, and what the viewer may read of it (worked
@@ -143,19 +143,19 @@ impl Librarian {
     }
 
     /// Working languages, ISO 639-1 codes (profile group).
-    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<String>>> {
+    async fn languages(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Leaves<String>>> {
         if self.profile(ctx, "languages", ())?.is_none() {
             return Ok(None);
         }
-        many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(|codes| Some(Items(codes)))
+        many(ctx, self.0.id, |l| &l.languages_of_librarian).await.map(|codes| Some(Leaves(codes)))
     }
 
     /// Interest tags (profile group).
-    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Items<String>>> {
+    async fn interests(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Leaves<String>>> {
         if self.profile(ctx, "interests", ())?.is_none() {
             return Ok(None);
         }
-        many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(|tags| Some(Items(tags)))
+        many(ctx, self.0.id, |l| &l.interests_of_librarian).await.map(|tags| Some(Leaves(tags)))
     }
 
     /// A few words about themselves (profile group).

@@ -84,7 +84,8 @@ fn write_value(out: &mut Vec<u8>, value: &ConstValue) -> serde_json::Result<()> 
         }
         ConstValue::Object(fields) => {
             // The entries themselves are sorted (no key is looked up and hashed again), on
-            // the stack for an object of up to 16 fields.
+            // the stack for an object of up to 16 fields. (Remembering the order per
+            // selection, as `graphql::names` does for key hashes, cost more than sorting.)
             let mut entries: SmallVec<[(&Name, &ConstValue); 16]> = fields.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.as_str().cmp(b.0.as_str()));
             out.push(b'{');
@@ -212,6 +213,24 @@ mod tests {
         for s in strings {
             assert_eq!(text(&ConstValue::String(s.to_owned())), serde_json::to_string(s).expect("JSON"), "{s:?}");
         }
+    }
+
+    #[test]
+    fn objects_of_the_same_names_in_other_orders_are_sorted_each() {
+        let names: Vec<Name> = ["id", "fullName", "country", "__typename"].into_iter().map(Name::new).collect();
+        let object = |order: &[usize]| {
+            ConstValue::Object(order.iter().map(|&k| (names[k].clone(), ConstValue::from(k as i32))).collect())
+        };
+        let sorted = r#"{"__typename":3,"country":2,"fullName":1,"id":0}"#;
+        for order in [[0, 1, 2, 3], [3, 2, 1, 0], [0, 1, 2, 3], [2, 0, 3, 1]] {
+            assert_eq!(text(&object(&order)), sorted, "{order:?}");
+        }
+        assert_eq!(text(&object(&[1, 0])), r#"{"fullName":1,"id":0}"#);
+        // More fields than an order is remembered for.
+        let wide: IndexMap<Name, ConstValue> =
+            (0..100).rev().map(|n| (Name::new(format!("k{n:03}")), ConstValue::from(n))).collect();
+        let wide = ConstValue::Object(wide);
+        assert_eq!(text(&wide), reference(&wide));
     }
 
     #[test]

@@ -46,7 +46,6 @@ use crate::error::coded_error;
 use crate::graphql::guard::{Measure, Meter, RateClient};
 use crate::graphql::loaders::Loaders;
 use crate::graphql::prefetch::Decisions;
-use crate::graphql::serial::KeyHashes;
 use caching::{Method, cache_control, etag, not_modified};
 use caller::peek;
 use json_text::{Body, body_of};
@@ -86,7 +85,6 @@ async fn run_one(
         Ok(request) => {
             let request = request
                 .data(Loaders::new(&state.reader(), viewer, state.page_limits))
-                .data(KeyHashes::default())
                 .data(Decisions::default())
                 .data(viewer.clone())
                 .data(meter.clone())
