@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sqlx::postgres::{PgRow, PgValueFormat};
+use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::sqlx::{Column, Decode, Postgres, Row, Sqlite, Type, ValueRef};
 use sea_orm::{DbErr, QueryResult};
 
@@ -130,7 +131,7 @@ impl Cells for QueryResult {
         if let Some(row) = self.try_as_pg_row() {
             Cells::cell(row, at, checked)
         } else if let Some(row) = self.try_as_sqlite_row() {
-            decoded(at, if checked { row.try_get(at) } else { row.try_get_unchecked(at) })
+            Cells::cell(row, at, checked)
         } else {
             Err(DbErr::Type("a row of another driver".into()))
         }
@@ -140,7 +141,7 @@ impl Cells for QueryResult {
         if let Some(row) = self.try_as_pg_row() {
             row.null_at(at)
         } else if let Some(row) = self.try_as_sqlite_row() {
-            row.try_get_raw(at).map_or(true, |value| value.is_null())
+            Cells::null_at(row, at)
         } else {
             true
         }
@@ -154,6 +155,20 @@ impl Cells for QueryResult {
 impl Cells for PgRow {
     fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
         decoded(at, T::from_pg(self, at, checked))
+    }
+
+    fn null_at(&self, at: usize) -> bool {
+        self.try_get_raw(at).map_or(true, |value| value.is_null())
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.columns().iter().map(|column| column.name().to_owned()).collect()
+    }
+}
+
+impl Cells for SqliteRow {
+    fn cell<T: Cell>(&self, at: usize, checked: bool) -> Result<T, DbErr> {
+        decoded(at, if checked { self.try_get(at) } else { self.try_get_unchecked(at) })
     }
 
     fn null_at(&self, at: usize) -> bool {

@@ -8,6 +8,7 @@ pub mod country_share;
 pub mod cursor;
 pub mod export;
 pub mod feed;
+pub mod fetch;
 pub mod filters;
 pub mod journal;
 pub mod keys;

@@ -17,11 +17,8 @@ use entities::{
     librarian, librarian_interest, librarian_language, membership, pairing, pairing_member, round, sync_run, webhook,
     webhook_delivery,
 };
-use sea_orm::sea_query::Values;
-use sea_orm::sqlx::PgPool;
-use sea_orm::sqlx::postgres::{PgArguments, PgRow};
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, RuntimeErr, Select, SelectTwo, Statement};
-use sea_query_sqlx::SqlxValues;
+use sea_orm::sqlx::{PgPool, SqlitePool};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Select, SelectTwo, Statement};
 
 pub use super::cells::{Cell, Cells};
 pub use super::shapes::Sql;
@@ -36,8 +33,9 @@ pub trait Source: Sync {
     /// The connection statements run on through SeaORM.
     fn connection(&self) -> &Self::Conn;
 
-    /// The PostgreSQL pool to fetch rows from directly, with the counter to count them in.
-    fn direct(&self) -> Option<(&PgPool, &StatementCounter)> {
+    /// The pool to fetch rows from directly (see [`fetch`](super::fetch)), with the counter
+    /// to count them in.
+    fn direct(&self) -> Option<(Direct<'_>, &StatementCounter)> {
         None
     }
 
@@ -62,10 +60,43 @@ impl Source for Reader {
         &self.conn
     }
 
-    fn direct(&self) -> Option<(&PgPool, &StatementCounter)> {
-        (self.conn.get_database_backend() == DbBackend::Postgres)
-            .then(|| (self.conn.get_postgres_connection_pool(), &self.statements))
+    fn direct(&self) -> Option<(Direct<'_>, &StatementCounter)> {
+        let pool = match self.conn.get_database_backend() {
+            DbBackend::Postgres => Direct::Postgres(self.conn.get_postgres_connection_pool()),
+            DbBackend::Sqlite => Direct::Sqlite(self.conn.get_sqlite_connection_pool()),
+            _ => return None,
+        };
+        Some((pool, &self.statements))
     }
+}
+
+/// A driver's pool, read from directly.
+pub enum Direct<'a> {
+    Postgres(&'a PgPool),
+    Sqlite(&'a SqlitePool),
+}
+
+/// `read` of the rows of `statement` (an [`Sql`]), fetched directly from the driver where
+/// `db` has a pool (whose rows are `PgRow`s or `SqliteRow`s: `read` is written once for
+/// any [`Cells`]) and through SeaORM otherwise.
+macro_rules! with_rows {
+    ($db:expr, $statement:expr, |$rows:ident| $read:expr) => {{
+        let statement: Sql = $statement;
+        match $db.direct() {
+            Some((Direct::Postgres(pool), counter)) => {
+                let $rows = super::fetch::postgres(pool, counter, statement).await?;
+                $read
+            }
+            Some((Direct::Sqlite(pool), counter)) => {
+                let $rows = super::fetch::sqlite(pool, counter, statement).await?;
+                $read
+            }
+            None => {
+                let $rows = $db.connection().query_all_raw(statement.into_statement()).await?;
+                $read
+            }
+        }
+    }};
 }
 
 /// A model read from a row by position.
@@ -215,11 +246,7 @@ where
 /// # Errors
 /// Database errors; a statement whose first columns are not `M`'s.
 pub async fn all_of<M: ByIndex, S: Source>(db: &S, statement: impl Into<Sql>) -> Result<Vec<M>, DbErr> {
-    let statement = statement.into();
-    match db.direct() {
-        Some((pool, statements)) => models(&fetch_direct(pool, statements, statement).await?),
-        None => models(&db.connection().query_all_raw(statement.into_statement()).await?),
-    }
+    with_rows!(db, statement.into(), |rows| models(&rows))
 }
 
 /// The rows of a statement that selects, in the entity's order, only the columns of `M`
@@ -249,11 +276,7 @@ pub async fn all_some<M: ByIndex, S: Source>(
         }
         each(rows, |n, row| M::read_some(row, present, n == 0))
     }
-    let statement = statement.into();
-    match db.direct() {
-        Some((pool, statements)) => read(&fetch_direct(pool, statements, statement).await?, present),
-        None => read(&db.connection().query_all_raw(statement.into_statement()).await?, present),
-    }
+    with_rows!(db, statement.into(), |rows| read(&rows, present))
 }
 
 /// Each left model with its right one (`None` where a left join found none).
@@ -277,12 +300,7 @@ where
 {
     // Built before the future is made, as in `all`.
     let statement = select.build(db.backend());
-    async move {
-        match db.direct() {
-            Some((pool, statements)) => pairs(&fetch_direct(pool, statements, statement.into()).await?),
-            None => pairs(&db.connection().query_all_raw(statement).await?),
-        }
-    }
+    async move { with_rows!(db, statement.into(), |rows| pairs(&rows)) }
 }
 
 /// The number of rows of `select` (without its order, limit and offset): the statement
@@ -299,16 +317,16 @@ where
 {
     use futures::future::{Either, FutureExt};
     use sea_orm::sea_query::{Expr, SelectStatement};
-    let Some((pool, statements)) = db.direct() else {
+    if db.direct().is_none() {
         return Either::Left(sea_orm::PaginatorTrait::count(select, db.connection()).boxed());
-    };
+    }
     let inner = select.into_query().reset_limit().reset_offset().clear_order_by().to_owned();
     let query =
         SelectStatement::new().expr(Expr::cust("COUNT(*) AS num_items")).from_subquery(inner, "sub_query").to_owned();
     let statement = db.backend().build(&query);
     Either::Right(async move {
-        let rows = fetch_direct(pool, statements, statement.into()).await?;
-        let count: i64 = rows.first().map_or(Ok(0), |row| row.cell(0, true))?;
+        let count: i64 =
+            with_rows!(db, statement.into(), |rows| rows.first().map_or(Ok(0), |row| row.cell(0, true))?);
         Ok(u64::try_from(count).unwrap_or(0))
     })
 }
@@ -343,73 +361,6 @@ fn pairs<A: ByIndex, B: ByIndex, R: Cells>(rows: &[R]) -> Result<Vec<(A, Option<
         let right = if row.null_at(right) { None } else { Some(B::read(row, right, n == 0)?) };
         Ok((left, right))
     })
-}
-
-/// Runs `statement` on a connection of `pool` as SeaORM's PostgreSQL driver does (the
-/// same statement, bind values and errors), counting it into `statements`.
-///
-/// Boxed, to keep the futures of the resolvers that read rows small (they are copied when
-/// an object's future is boxed).
-fn fetch_direct<'a>(
-    pool: &'a PgPool,
-    statements: &'a StatementCounter,
-    statement: Sql,
-) -> futures::future::BoxFuture<'a, Result<Vec<PgRow>, DbErr>> {
-    Box::pin(fetch_direct_inline(pool, statements, statement))
-}
-
-async fn fetch_direct_inline(
-    pool: &PgPool,
-    statements: &StatementCounter,
-    statement: Sql,
-) -> Result<Vec<PgRow>, DbErr> {
-    use sea_orm::sqlx::{AssertSqlSafe, Error, SqlSafeStr, query_with};
-    statements.record_with(|| statement.clone().into_statement());
-    // The text (shared by a kept shape) and a maker of the bound values, once per try.
-    let (sql, built) = match statement {
-        Sql::Built(Statement { sql, values, .. }) => {
-            (AssertSqlSafe(sql).into_sql_str(), Ok(SqlxValues(values.unwrap_or(Values(Vec::new())))))
-        }
-        Sql::Keyed(keyed) => (AssertSqlSafe(keyed.sql().clone()).into_sql_str(), Err(keyed)),
-    };
-    let arguments = || -> Result<PgArguments, DbErr> {
-        match &built {
-            Ok(values) => Ok(sea_orm::sqlx::IntoArguments::<sea_orm::sqlx::Postgres>::into_arguments(values.clone())),
-            Err(keyed) => keyed.arguments(),
-        }
-    };
-    let failed = |error: Error| DbErr::Query(RuntimeErr::SqlxError(error.into()));
-    // An idle connection taken at once: the pool's `acquire` future is about fourteen
-    // kilobytes (it can open a connection, TLS included), and was copied into this
-    // future's box for every statement. `try_acquire` skips the ping a connection idle
-    // for a while gets (`db::connect`), so a connection the database ended meanwhile (a
-    // restart) is closed here and the statement, a read, runs again on the next one, and
-    // finally on one from `acquire` (which opens a new connection when none is idle).
-    for _ in 0..=pool.options().get_max_connections() {
-        let Some(mut conn) = pool.try_acquire() else { break };
-        match query_with(sql.clone(), arguments()?).fetch_all(&mut *conn).await {
-            Err(error) if connection_lost(&error) => conn.close_on_drop(),
-            done => return done.map_err(failed),
-        }
-    }
-    let mut conn = Box::pin(pool.acquire()).await.map_err(|error| match error {
-        Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
-        Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
-        other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
-    })?;
-    query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed)
-}
-
-/// Whether `error` says the connection is gone (its socket, or the server ended the
-/// session: SQLSTATE classes 08, connection exception, and 57P, operator intervention,
-/// such as a shutdown), rather than anything about the statement.
-fn connection_lost(error: &sea_orm::sqlx::Error) -> bool {
-    use sea_orm::sqlx::Error;
-    match error {
-        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::WorkerCrashed => true,
-        Error::Database(error) => error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
-        _ => false,
-    }
 }
 
 #[cfg(test)]

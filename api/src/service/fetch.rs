@@ -1,0 +1,119 @@
+//! Rows fetched from the driver's pool itself, on the read path.
+//!
+//! SeaORM's `query_all_raw` boxes each statement's future in two tracing layers and moves
+//! it several times (copying those futures was a sixth of the server's work on the
+//! ambassador query), clones the bind values and moves every row into a `QueryResult`.
+//! [`rows`](super::rows) reads through these functions instead, on either database, with
+//! the same statement, bind values and errors as SeaORM's drivers, and counts each
+//! statement itself (SeaORM's metric callback does not see them).
+
+use sea_orm::sea_query::Values;
+use sea_orm::sqlx::postgres::{PgArguments, PgRow};
+use sea_orm::sqlx::sqlite::SqliteRow;
+use sea_orm::sqlx::{PgPool, SqlitePool};
+use sea_orm::{DbErr, RuntimeErr, Statement};
+use sea_query_sqlx::SqlxValues;
+
+use super::shapes::Sql;
+use crate::db::StatementCounter;
+
+/// Runs `statement` on a connection of `pool` as SeaORM's PostgreSQL driver does (the
+/// same statement, bind values and errors), counting it into `statements`.
+///
+/// Boxed, to keep the futures of the resolvers that read rows small (they are copied when
+/// an object's future is boxed).
+pub fn postgres<'a>(
+    pool: &'a PgPool,
+    statements: &'a StatementCounter,
+    statement: Sql,
+) -> futures::future::BoxFuture<'a, Result<Vec<PgRow>, DbErr>> {
+    Box::pin(postgres_inline(pool, statements, statement))
+}
+
+async fn postgres_inline(pool: &PgPool, statements: &StatementCounter, statement: Sql) -> Result<Vec<PgRow>, DbErr> {
+    use sea_orm::sqlx::{AssertSqlSafe, Error, SqlSafeStr, query_with};
+    statements.record_with(|| statement.clone().into_statement());
+    // The text (shared by a kept shape) and a maker of the bound values, once per try.
+    let (sql, built) = match statement {
+        Sql::Built(Statement { sql, values, .. }) => {
+            (AssertSqlSafe(sql).into_sql_str(), Ok(SqlxValues(values.unwrap_or(Values(Vec::new())))))
+        }
+        Sql::Keyed(keyed) => (AssertSqlSafe(keyed.sql().clone()).into_sql_str(), Err(keyed)),
+    };
+    let arguments = || -> Result<PgArguments, DbErr> {
+        match &built {
+            Ok(values) => Ok(sea_orm::sqlx::IntoArguments::<sea_orm::sqlx::Postgres>::into_arguments(values.clone())),
+            Err(keyed) => keyed.arguments(),
+        }
+    };
+    let failed = |error: Error| DbErr::Query(RuntimeErr::SqlxError(error.into()));
+    // An idle connection taken at once: the pool's `acquire` future is about fourteen
+    // kilobytes (it can open a connection, TLS included), and was copied into this
+    // future's box for every statement. `try_acquire` skips the ping a connection idle
+    // for a while gets (`db::connect`), so a connection the database ended meanwhile (a
+    // restart) is closed here and the statement, a read, runs again on the next one, and
+    // finally on one from `acquire` (which opens a new connection when none is idle).
+    for _ in 0..=pool.options().get_max_connections() {
+        let Some(mut conn) = pool.try_acquire() else { break };
+        match query_with(sql.clone(), arguments()?).fetch_all(&mut *conn).await {
+            Err(error) if connection_lost(&error) => conn.close_on_drop(),
+            done => return done.map_err(failed),
+        }
+    }
+    let mut conn = Box::pin(pool.acquire()).await.map_err(acquire_failed)?;
+    query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed)
+}
+
+/// Whether `error` says the connection is gone (its socket, or the server ended the
+/// session: SQLSTATE classes 08, connection exception, and 57P, operator intervention,
+/// such as a shutdown), rather than anything about the statement.
+fn connection_lost(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::Io(_) | Error::Tls(_) | Error::Protocol(_) | Error::WorkerCrashed => true,
+        Error::Database(error) => error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")),
+        _ => false,
+    }
+}
+
+/// Runs `statement` on a connection of `pool` as SeaORM's SQLite driver does (the same
+/// statement, bind values and errors), counting it into `statements`. Boxed, as
+/// [`postgres`] is.
+pub fn sqlite<'a>(
+    pool: &'a SqlitePool,
+    statements: &'a StatementCounter,
+    statement: Sql,
+) -> futures::future::BoxFuture<'a, Result<Vec<SqliteRow>, DbErr>> {
+    use sea_orm::sqlx::{AssertSqlSafe, query_with};
+    Box::pin(async move {
+        let Statement { sql, values, .. } = statement.into_statement();
+        statements.record_with(|| {
+            Statement::from_sql_and_values(
+                sea_orm::DbBackend::Sqlite,
+                sql.clone(),
+                values.clone().unwrap_or(Values(Vec::new())),
+            )
+        });
+        let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
+        // An idle connection taken at once, as on PostgreSQL: the pool's `acquire` future
+        // is large, and was copied into this box for every statement.
+        let mut conn = match pool.try_acquire() {
+            Some(conn) => conn,
+            None => Box::pin(pool.acquire()).await.map_err(acquire_failed)?,
+        };
+        query_with(AssertSqlSafe(sql), values)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())))
+    })
+}
+
+/// A connection could not be had from the pool, as SeaORM reports it.
+fn acquire_failed(error: sea_orm::sqlx::Error) -> DbErr {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::PoolTimedOut => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout),
+        Error::PoolClosed => DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed),
+        other => DbErr::Conn(RuntimeErr::SqlxError(other.into())),
+    }
+}
