@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Instructions the server spends on the measured query of loadbench, counted by callgrind
-# (repeatable for the same binary and data, whatever else the machine is doing): a release
+# (repeatable within about 1% for the same binary and data on an idle machine; under other
+# load the server wakes up less often and the counts drop, so profile alone): a release
 # server under valgrind, one HTTP worker, warmed up with 20 requests, then counted over
 # REQUESTS more (default 40). Needs the database of a previous loadbench run on PostgreSQL
 # (`loadbench --backend postgres` seeds it) and valgrind.
