@@ -86,14 +86,8 @@ pub fn sqlite<'a>(
 ) -> futures::future::BoxFuture<'a, Result<Vec<SqliteRow>, DbErr>> {
     use sea_orm::sqlx::{AssertSqlSafe, query_with};
     Box::pin(async move {
+        statements.record_with(|| statement.clone().into_statement());
         let Statement { sql, values, .. } = statement.into_statement();
-        statements.record_with(|| {
-            Statement::from_sql_and_values(
-                sea_orm::DbBackend::Sqlite,
-                sql.clone(),
-                values.clone().unwrap_or(Values(Vec::new())),
-            )
-        });
         let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
         // An idle connection taken at once, as on PostgreSQL: the pool's `acquire` future
         // is large, and was copied into this box for every statement.

@@ -317,6 +317,8 @@ where
 {
     use futures::future::{Either, FutureExt};
     use sea_orm::sea_query::{Expr, SelectStatement};
+    // Without a pool of its own (a transaction), SeaORM's count; `with_rows!` below then
+    // always takes a pool's arm.
     if db.direct().is_none() {
         return Either::Left(sea_orm::PaginatorTrait::count(select, db.connection()).boxed());
     }
