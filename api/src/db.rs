@@ -59,18 +59,27 @@ impl StatementCounter {
 }
 
 /// A pool with its server's statement counter: where the read path reads its rows from.
-/// On PostgreSQL, [`rows`](crate::service::rows) reads them straight from the driver's pool
-/// and counts them itself (see there why); anything else goes through SeaORM.
+/// [`rows`](crate::service::rows) reads them straight from the driver's pool and counts
+/// them itself (see there why), keeping connections between reads in `kept` (see
+/// [`Kept`](crate::service::kept::Kept)); clones share what they keep.
 #[derive(Clone, Debug)]
 pub struct Reader {
     pub conn: DatabaseConnection,
     pub statements: StatementCounter,
+    pub kept: Arc<crate::service::kept::Kept>,
 }
 
 impl Reader {
-    /// The rows of `conn`, counted into `statements`.
+    /// The rows of `conn`, counted into `statements`, keeping up to half of its pool's
+    /// connections between reads.
     pub fn new(conn: DatabaseConnection, statements: StatementCounter) -> Self {
-        Self { conn, statements }
+        use crate::service::kept::Kept;
+        let max = match conn.get_database_backend() {
+            sea_orm::DbBackend::Postgres => conn.get_postgres_connection_pool().options().get_max_connections(),
+            sea_orm::DbBackend::Sqlite => conn.get_sqlite_connection_pool().options().get_max_connections(),
+            _ => 0,
+        };
+        Self { conn, statements, kept: Arc::new(Kept::for_pool(max)) }
     }
 }
 
@@ -183,7 +192,7 @@ fn options(settings: &Settings) -> ConnectOptions {
         .connect_timeout(Duration::from_secs(settings.database_acquire_timeout_secs))
         // Ping only connections idle for a while: pinging on every checkout (the default)
         // doubles the round trips of every statement.
-        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .test_before_acquire_if_idle_for(crate::service::kept::IDLE_BEFORE_TEST)
         .sqlx_logging(false);
     if !sqlite && settings.database_statement_timeout_secs > 0 {
         let timeout = format!("{}s", settings.database_statement_timeout_secs);

@@ -111,7 +111,11 @@ impl Metrics {
             "Rate-limit charges that could not reach Redis and were counted locally",
             redis_failures.clone(),
         );
-        registry.register("db_pool_connections", "Database pool connections, by state (idle, in_use)", pool.clone());
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections, by state (idle, in_use; in_use includes those the read path keeps between its statements, up to half of each pool)",
+            pool.clone(),
+        );
         registry.register("db_pool_max_connections", "Largest size of the database pool", pool_max.clone());
         registry.register("database_up", "1 when the database answered the last check, else 0", database_up.clone());
         registry.register("db_statements", "SQL statements executed", statements.clone());

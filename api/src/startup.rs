@@ -183,9 +183,10 @@ async fn http_state(
     let limiter = Arc::new(RateLimiter::new(&settings.rate_limit).context("invalid rate_limit settings")?);
     let persisted = PersistedQueries::load(&settings.persisted_queries).context("invalid persisted_queries")?;
     let notifier = Notifier::new(db.clone(), Duration::from_millis(settings.subscription_poll_ms));
+    let reader = Reader::new(db.clone(), statements.clone());
     let context = ApiContext {
         db: db.clone(),
-        reader: Reader::new(db.clone(), statements.clone()),
+        reader: reader.clone(),
         page_limits,
         countries: Arc::new(countries),
         sync,
@@ -208,6 +209,7 @@ async fn http_state(
         sync,
         bulk_max_bytes: settings.bulk_max_bytes,
         db: db.clone(),
+        reader,
         pools: pools.clone(),
         registration: None,
         max_body_bytes: settings.max_body_bytes,
@@ -251,9 +253,9 @@ impl WorkerPools {
         let db = db::worker_pool(&self.settings, &self.state.statements, self.max).await?;
         let registration = Some(Arc::new(self.state.pools.register(db.clone())));
         let reader = Reader::new(db.clone(), self.state.statements.clone());
-        let context = ApiContext { db: db.clone(), reader, ..self.context.clone() };
+        let context = ApiContext { db: db.clone(), reader: reader.clone(), ..self.context.clone() };
         let schema = build_schema(context, self.options.clone());
-        Ok(HttpState { schema, db, registration, ..self.state.clone() })
+        Ok(HttpState { schema, db, reader, registration, ..self.state.clone() })
     }
 }
 

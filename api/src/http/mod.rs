@@ -42,6 +42,8 @@ pub struct HttpState {
     /// The root fields that may be `null` (see `graphql::nullable_roots`).
     pub nullable_roots: Arc<std::collections::HashSet<String>>,
     pub db: DatabaseConnection,
+    /// The read path's source over `db` (one per pool: what it keeps is this pool's).
+    pub reader: crate::db::Reader,
     /// Every pool of the server: the main one, then each HTTP worker's (for the metrics).
     pub pools: PoolList,
     /// This worker's pool's place in `pools` (`None`: the pool the server was built on).
@@ -66,9 +68,10 @@ pub struct HttpState {
 }
 
 impl HttpState {
-    /// This worker's pool with the server's statement counter, for the read path.
+    /// This worker's pool with the server's statement counter and the connections the read
+    /// path keeps, for the read path.
     pub fn reader(&self) -> crate::db::Reader {
-        crate::db::Reader::new(self.db.clone(), self.statements.clone())
+        self.reader.clone()
     }
 }
 

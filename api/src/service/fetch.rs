@@ -8,12 +8,14 @@
 //! statement itself (SeaORM's metric callback does not see them).
 
 use sea_orm::sea_query::Values;
+use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::sqlx::{PgPool, SqlitePool};
 use sea_orm::{DbErr, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 
+use super::kept::{Keep, Kept};
 use super::shapes::Sql;
 use crate::db::StatementCounter;
 
@@ -24,13 +26,19 @@ use crate::db::StatementCounter;
 /// an object's future is boxed).
 pub fn postgres<'a>(
     pool: &'a PgPool,
+    kept: &'a Kept,
     statements: &'a StatementCounter,
     statement: Sql,
 ) -> futures::future::BoxFuture<'a, Result<Vec<PgRow>, DbErr>> {
-    Box::pin(postgres_inline(pool, statements, statement))
+    Box::pin(postgres_inline(pool, kept, statements, statement))
 }
 
-async fn postgres_inline(pool: &PgPool, statements: &StatementCounter, statement: Sql) -> Result<Vec<PgRow>, DbErr> {
+async fn postgres_inline(
+    pool: &PgPool,
+    kept: &Kept,
+    statements: &StatementCounter,
+    statement: Sql,
+) -> Result<Vec<PgRow>, DbErr> {
     use sea_orm::sqlx::{AssertSqlSafe, Error, SqlSafeStr, query_with};
     statements.record_with(|| statement.clone().into_statement());
     // The text (shared by a kept shape) and a maker of the bound values, once per try.
@@ -47,21 +55,31 @@ async fn postgres_inline(pool: &PgPool, statements: &StatementCounter, statement
         }
     };
     let failed = |error: Error| DbErr::Query(RuntimeErr::SqlxError(error.into()));
-    // An idle connection taken at once: the pool's `acquire` future is about fourteen
-    // kilobytes (it can open a connection, TLS included), and was copied into this
-    // future's box for every statement. `try_acquire` skips the ping a connection idle
-    // for a while gets (`db::connect`), so a connection the database ended meanwhile (a
+    // A kept connection or an idle one taken at once: the pool's `acquire` future is about
+    // fourteen kilobytes (it can open a connection, TLS included), and was copied into this
+    // future's box for every statement. Neither gets the ping a connection idle for a while
+    // gets from the pool (`db::connect`), so a connection the database ended meanwhile (a
     // restart) is closed here and the statement, a read, runs again on the next one, and
     // finally on one from `acquire` (which opens a new connection when none is idle).
     for _ in 0..=pool.options().get_max_connections() {
-        let Some(mut conn) = pool.try_acquire() else { break };
+        let Some(mut conn) = kept.take().or_else(|| pool.try_acquire()) else { break };
         match query_with(sql.clone(), arguments()?).fetch_all(&mut *conn).await {
             Err(error) if connection_lost(&error) => conn.close_on_drop(),
-            done => return done.map_err(failed),
+            done => return finish(kept, conn, done.map_err(failed)),
         }
     }
-    let mut conn = Box::pin(pool.acquire()).await.map_err(acquire_failed)?;
-    query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed)
+    let mut conn = kept.acquire(pool).await.map_err(acquire_failed)?;
+    let done = query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed);
+    finish(kept, conn, done)
+}
+
+/// The read's rows; its connection kept when the statement ran to the end (see
+/// [`Kept`]), else dropped for the pool to test.
+fn finish<DB: Keep, T>(kept: &Kept, conn: PoolConnection<DB>, done: Result<T, DbErr>) -> Result<T, DbErr> {
+    if done.is_ok() {
+        kept.give_back(conn);
+    }
+    done
 }
 
 /// Whether `error` says the connection is gone (its socket, or the server ended the
@@ -81,6 +99,7 @@ fn connection_lost(error: &sea_orm::sqlx::Error) -> bool {
 /// [`postgres`] is.
 pub fn sqlite<'a>(
     pool: &'a SqlitePool,
+    kept: &'a Kept,
     statements: &'a StatementCounter,
     statement: Sql,
 ) -> futures::future::BoxFuture<'a, Result<Vec<SqliteRow>, DbErr>> {
@@ -89,16 +108,13 @@ pub fn sqlite<'a>(
         statements.record_with(|| statement.clone().into_statement());
         let Statement { sql, values, .. } = statement.into_statement();
         let values = SqlxValues(values.unwrap_or(Values(Vec::new())));
-        // An idle connection taken at once, as on PostgreSQL: the pool's `acquire` future
-        // is large, and was copied into this box for every statement.
-        let mut conn = match pool.try_acquire() {
-            Some(conn) => conn,
-            None => Box::pin(pool.acquire()).await.map_err(acquire_failed)?,
-        };
-        query_with(AssertSqlSafe(sql), values)
+        // A kept or idle connection taken at once, as on PostgreSQL.
+        let mut conn = kept.connection(pool).await.map_err(acquire_failed)?;
+        let done = query_with(AssertSqlSafe(sql), values)
             .fetch_all(&mut *conn)
             .await
-            .map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())))
+            .map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())));
+        finish(kept, conn, done)
     })
 }
 

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod fetch;
 pub mod filters;
 pub mod journal;
+pub mod kept;
 pub mod keys;
 pub mod live;
 pub mod member_files;

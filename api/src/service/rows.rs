@@ -21,6 +21,7 @@ use sea_orm::sqlx::{PgPool, SqlitePool};
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryTrait, Select, SelectTwo, Statement};
 
 pub use super::cells::{Cell, Cells};
+use super::kept::Kept;
 pub use super::shapes::Sql;
 use crate::db::{Reader, StatementCounter};
 
@@ -62,18 +63,18 @@ impl Source for Reader {
 
     fn direct(&self) -> Option<(Direct<'_>, &StatementCounter)> {
         let pool = match self.conn.get_database_backend() {
-            DbBackend::Postgres => Direct::Postgres(self.conn.get_postgres_connection_pool()),
-            DbBackend::Sqlite => Direct::Sqlite(self.conn.get_sqlite_connection_pool()),
+            DbBackend::Postgres => Direct::Postgres(self.conn.get_postgres_connection_pool(), &self.kept),
+            DbBackend::Sqlite => Direct::Sqlite(self.conn.get_sqlite_connection_pool(), &self.kept),
             _ => return None,
         };
         Some((pool, &self.statements))
     }
 }
 
-/// A driver's pool, read from directly.
+/// A driver's pool, read from directly, with the connections its reader keeps.
 pub enum Direct<'a> {
-    Postgres(&'a PgPool),
-    Sqlite(&'a SqlitePool),
+    Postgres(&'a PgPool, &'a Kept),
+    Sqlite(&'a SqlitePool, &'a Kept),
 }
 
 /// `read` of the rows of `statement` (an [`Sql`]), fetched directly from the driver where
@@ -83,12 +84,12 @@ macro_rules! with_rows {
     ($db:expr, $statement:expr, |$rows:ident| $read:expr) => {{
         let statement: Sql = $statement;
         match $db.direct() {
-            Some((Direct::Postgres(pool), counter)) => {
-                let $rows = super::fetch::postgres(pool, counter, statement).await?;
+            Some((Direct::Postgres(pool, kept), counter)) => {
+                let $rows = super::fetch::postgres(pool, kept, counter, statement).await?;
                 $read
             }
-            Some((Direct::Sqlite(pool), counter)) => {
-                let $rows = super::fetch::sqlite(pool, counter, statement).await?;
+            Some((Direct::Sqlite(pool, kept), counter)) => {
+                let $rows = super::fetch::sqlite(pool, kept, counter, statement).await?;
                 $read
             }
             None => {

@@ -144,9 +144,9 @@ async fn rows_read_straight_from_the_driver_are_the_same_rows_and_are_counted() 
     assert!(!app.statements.watch(|_| {}), "one watcher per counter");
 }
 
-/// A read on PostgreSQL takes an idle connection without the pool's checks; connections
-/// the database ended meanwhile (a restart ends them all) are closed and the read runs
-/// again, so no read fails for them.
+/// A read on PostgreSQL takes a kept or idle connection without the pool's checks;
+/// connections the database ended meanwhile (a restart ends them all) are closed and the
+/// read runs again, so no read fails for them.
 #[tokio::test]
 async fn reads_ride_out_connections_the_database_ended() {
     if interlib_tests::postgres_base_url().is_none() {
@@ -160,6 +160,8 @@ async fn reads_ride_out_connections_the_database_ended() {
     // Several idle connections in the pool.
     let warm = futures::future::join_all((0..4).map(|_| rows::all(&reader, select()))).await;
     assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+    // Some of them kept by the reader between its reads (`service::kept`): ended too.
+    assert!(!reader.kept.is_empty() && reader.kept.len() <= reader.kept.cap(), "{:?}", reader.kept);
     // Every session of the test's database ended from outside, as a restart ends them.
     let mut outside = sea_orm::sqlx::PgConnection::connect(&app.database.url).await.expect("connected");
     let ended: Vec<(bool,)> = sea_orm::sqlx::query_as(
