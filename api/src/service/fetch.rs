@@ -8,14 +8,13 @@
 //! statement itself (SeaORM's metric callback does not see them).
 
 use sea_orm::sea_query::Values;
-use sea_orm::sqlx::pool::PoolConnection;
 use sea_orm::sqlx::postgres::{PgArguments, PgRow};
 use sea_orm::sqlx::sqlite::SqliteRow;
 use sea_orm::sqlx::{PgPool, SqlitePool};
 use sea_orm::{DbErr, RuntimeErr, Statement};
 use sea_query_sqlx::SqlxValues;
 
-use super::kept::{Keep, Kept};
+use super::kept::{Keep, Kept, Lease};
 use super::shapes::Sql;
 use crate::db::StatementCounter;
 
@@ -62,20 +61,20 @@ async fn postgres_inline(
     // restart) is closed here and the statement, a read, runs again on the next one, and
     // finally on one from `acquire` (which opens a new connection when none is idle).
     for _ in 0..=pool.options().get_max_connections() {
-        let Some(mut conn) = kept.take().or_else(|| pool.try_acquire()) else { break };
-        match query_with(sql.clone(), arguments()?).fetch_all(&mut *conn).await {
+        let Some(mut conn) = kept.take().or_else(|| pool.try_acquire().map(Lease::pooled)) else { break };
+        match query_with(sql.clone(), arguments()?).fetch_all(&mut **conn).await {
             Err(error) if connection_lost(&error) => conn.close_on_drop(),
             done => return finish(kept, conn, done.map_err(failed)),
         }
     }
     let mut conn = kept.acquire(pool).await.map_err(acquire_failed)?;
-    let done = query_with(sql, arguments()?).fetch_all(&mut *conn).await.map_err(failed);
+    let done = query_with(sql, arguments()?).fetch_all(&mut **conn).await.map_err(failed);
     finish(kept, conn, done)
 }
 
 /// The read's rows; its connection kept when the statement ran to the end (see
 /// [`Kept`]), else dropped for the pool to test.
-fn finish<DB: Keep, T>(kept: &Kept, conn: PoolConnection<DB>, done: Result<T, DbErr>) -> Result<T, DbErr> {
+fn finish<DB: Keep, T>(kept: &Kept, conn: Lease<DB>, done: Result<T, DbErr>) -> Result<T, DbErr> {
     if done.is_ok() {
         kept.give_back(conn);
     }
@@ -111,7 +110,7 @@ pub fn sqlite<'a>(
         // A kept or idle connection taken at once, as on PostgreSQL.
         let mut conn = kept.connection(pool).await.map_err(acquire_failed)?;
         let done = query_with(AssertSqlSafe(sql), values)
-            .fetch_all(&mut *conn)
+            .fetch_all(&mut **conn)
             .await
             .map_err(|error| DbErr::Query(RuntimeErr::SqlxError(error.into())));
         finish(kept, conn, done)
